@@ -1,0 +1,2 @@
+// Criterion bench placeholder: filled in by the module's implementation.
+fn main() {}

@@ -1,0 +1,13 @@
+//! alignkit-core: the pure-Rust engine behind `alignkit._core`.
+//!
+//! No Python here: everything is usable (and tested, benchmarked, fuzzed) from plain Rust.
+//! The `alignkit-py` crate is a thin binding layer over these modules.
+
+pub mod charset;
+pub mod error;
+pub mod html;
+pub mod http;
+pub mod prepare;
+pub mod warc;
+
+pub use error::{Error, Result};

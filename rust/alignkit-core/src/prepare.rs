@@ -1,0 +1,1 @@
+//! Shard preparation: WARC/WET shard to text documents.
