@@ -1,1 +1,21 @@
+//! `alignkit._core`: thin pyo3 bindings over `alignkit-core`.
+//!
+//! Files mirror the Python layer: `webr_*` back `alignkit.webr`. Long calls release the GIL.
 
+mod convert;
+mod error;
+mod webr_html;
+mod webr_prepare;
+mod webr_warc;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    error::register(m)?;
+    webr_warc::register(m)?;
+    webr_html::register(m)?;
+    webr_prepare::register(m)?;
+    Ok(())
+}

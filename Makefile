@@ -1,0 +1,78 @@
+# The single source of truth for building, linting, testing and benchmarking alignkit.
+# CI (.ci/run) and humans call the same targets.
+
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+CARGO ?= cargo
+# Tests must never reach a model hub.
+export HF_HUB_OFFLINE := 1
+
+.PHONY: help install install-dev build lint fmt test test-rust test-python stubtest wheel-smoke \
+        bench bench-rust bench-python fuzz demo clean
+
+help:
+	@echo "install      build and install alignkit (release) with test dependencies"
+	@echo "build        build the extension in place for development (maturin develop)"
+	@echo "lint         cargo fmt --check, clippy -D warnings, ruff check, ruff format --check"
+	@echo "test         install, then Rust tests, pytest and the _core stub check"
+	@echo "bench        criterion benches and the side-by-side Python benchmark"
+	@echo "fuzz         run the WARC reader fuzz target for FUZZ_SECONDS (needs cargo-fuzz)"
+	@echo "demo         the README's main job on the built-in demo shards"
+
+install:
+	$(PIP) install --quiet --upgrade "maturin>=1.7,<2"
+	$(PIP) install --quiet ".[test]"
+
+build:
+	$(PIP) install --quiet --upgrade "maturin>=1.7,<2"
+	maturin develop --release
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(PYTHON) -m ruff check python tests benches
+	$(PYTHON) -m ruff format --check python tests benches
+
+fmt:
+	$(CARGO) fmt --all
+	$(PYTHON) -m ruff format python tests benches
+	$(PYTHON) -m ruff check --fix python tests benches
+
+test: install test-rust stubtest test-python
+
+test-rust:
+	$(CARGO) test -p alignkit-core
+
+# Tests import the *installed* package (the repo has no top-level alignkit/), so they also prove
+# the wheel works outside the source tree.
+test-python:
+	$(PYTHON) -m pytest -q tests
+
+stubtest:
+	$(PYTHON) -m mypy.stubtest alignkit._core
+
+wheel-smoke:
+	rm -rf build/wheel-smoke && mkdir -p build/wheel-smoke
+	maturin build --release --out build/wheel-smoke/dist
+	$(PYTHON) -m venv build/wheel-smoke/venv
+	build/wheel-smoke/venv/bin/pip install --quiet build/wheel-smoke/dist/*.whl
+	cd build/wheel-smoke && venv/bin/alignkit webr prepare --demo --demo-shards 1 --out out
+
+bench: bench-rust bench-python
+
+bench-rust:
+	$(CARGO) bench -p alignkit-core
+
+bench-python:
+	$(PIP) install --quiet ".[bench]"
+	$(PYTHON) benches/bench_read_extract.py --json bench-data/results.json
+
+FUZZ_SECONDS ?= 120
+fuzz:
+	cd rust/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run warc_reader -- -max_total_time=$(FUZZ_SECONDS)
+
+demo: install
+	alignkit webr prepare --demo --out demo-out
+
+clean:
+	rm -rf target build dist demo-out bench-data rust/fuzz/target

@@ -1,0 +1,53 @@
+"""Shared fixtures. `../shared` (real Common Crawl and web pages) is optional: tests that need it
+skip with a reason when it is absent, as it is for users."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ALIGNKIT_SHARED", REPO.parent / "shared"))
+COMMONCRAWL = SHARED / "data" / "commoncrawl"
+
+
+def shared_file(*parts: str) -> Path:
+    path = SHARED.joinpath("data", *parts)
+    if not path.exists():
+        pytest.skip(f"{path} not present (shared test data is optional)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cc_warc() -> Path:
+    return shared_file("commoncrawl", "whirlwind.warc.gz")
+
+
+@pytest.fixture(scope="session")
+def cc_wet() -> Path:
+    return shared_file("commoncrawl", "whirlwind.warc.wet.gz")
+
+
+@pytest.fixture(scope="session")
+def cc_wat() -> Path:
+    return shared_file("commoncrawl", "whirlwind.warc.wat.gz")
+
+
+@pytest.fixture(scope="session")
+def demo_shards(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    from alignkit.data.demo import write_demo_shards
+
+    out = tmp_path_factory.mktemp("demo")
+    return write_demo_shards(out, n_shards=2, docs_per_shard=60, seed=7)
+
+
+@pytest.fixture(scope="session")
+def clean_demo_shard(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from alignkit.data.demo import write_demo_shards
+
+    out = tmp_path_factory.mktemp("demo-clean")
+    return write_demo_shards(out, n_shards=1, docs_per_shard=40, seed=3, faults=False)[0]

@@ -1,0 +1,186 @@
+"""`alignkit webr prepare` end to end through the real command line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import alignkit
+import alignkit._core
+from alignkit.cli.main import main
+from alignkit.webr import PrepareConfig, PrepareConfigError, prepare
+
+DOC_KEYS = {"id", "url", "date", "title", "text", "lang_hint", "source_shard", "record_offset"}
+
+
+def read_jsonl_gz(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alignkit.cli.main", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=300,
+    )
+
+
+def test_installed_package_is_used() -> None:
+    # `make test` installs the wheel; tests must exercise it, not the source tree.
+    if os.environ.get("ALIGNKIT_DEV_TREE"):
+        pytest.skip("ALIGNKIT_DEV_TREE set: testing a development build")
+    assert "site-packages" in Path(alignkit.__file__).parts
+    assert Path(alignkit._core.__file__).suffix in (".so", ".pyd")
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["webr"], ["webr", "prepare"], ["data"], ["data", "demo-data"]]
+)
+def test_help_everywhere(args: list[str]) -> None:
+    out = run_cli(*args, "--help")
+    assert out.returncode == 0, out.stderr
+    assert "usage:" in out.stdout
+
+
+def test_prepare_common_crawl_sample_yields_wikipedia_text(tmp_path, cc_warc, cc_wet) -> None:
+    out = tmp_path / "out"
+    res = run_cli("webr", "prepare", str(cc_warc), str(cc_wet), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    docs = read_jsonl_gz(out / "whirlwind.jsonl.gz")
+    assert len(docs) == 1
+    doc = docs[0]
+    assert set(doc) == DOC_KEYS
+    assert doc["url"] == "https://an.wikipedia.org/wiki/Escopete"
+    assert "Escopete" in doc["title"]
+    assert "Escopete" in doc["text"] and "municipio" in doc["text"]
+    assert "<" not in doc["text"][:200]
+    assert doc["lang_hint"] == "an"
+    assert doc["source_shard"] == "whirlwind.warc.gz"
+    wet_docs = read_jsonl_gz(out / "whirlwind.wet.jsonl.gz")
+    assert wet_docs and "Escopete" in wet_docs[0]["text"]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["documents_kept"] == 2
+    assert stats["shards_done"] == 2
+
+
+def test_demo_job_outputs_stats_and_resumes(tmp_path, demo_shards) -> None:
+    out = tmp_path / "out"
+    assert main(["webr", "prepare", *map(str, demo_shards), "--out", str(out),
+                 "--no-progress"]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    for key in ("records_seen", "documents_kept", "skipped", "faults", "bytes_in",
+                "docs_per_s", "seconds"):
+        assert key in stats
+    assert stats["documents_kept"] > 0
+    assert stats["skipped"].get("non_html", 0) > 0
+    assert sum(stats["faults"].values()) > 0  # the demo injects broken records
+    outputs = sorted(out.glob("*.jsonl.gz"))
+    assert len(outputs) == len(demo_shards)
+    docs = [d for p in outputs for d in read_jsonl_gz(p)]
+    assert len(docs) == stats["documents_kept"]
+    assert all(set(d) == DOC_KEYS and d["text"] for d in docs)
+    assert not list((out / "_tmp").iterdir())
+
+    mtimes = {p: p.stat().st_mtime_ns for p in outputs}
+    again = prepare(demo_shards, out, progress=False)
+    assert again["shards_skipped_existing"] == len(demo_shards)
+    assert again["documents_kept"] == stats["documents_kept"]
+    assert {p: p.stat().st_mtime_ns for p in outputs} == mtimes
+
+    # A lost output file is redone; others are kept.
+    outputs[0].unlink()
+    third = prepare(demo_shards, out, progress=False)
+    assert third["shards_skipped_existing"] == len(demo_shards) - 1
+    assert outputs[0].exists()
+
+
+def test_changed_config_is_refused_then_overwritten(tmp_path, clean_demo_shard) -> None:
+    out = tmp_path / "out"
+    prepare([clean_demo_shard], out, progress=False)
+    with pytest.raises(PrepareConfigError, match="min_text_chars"):
+        prepare([clean_demo_shard], out, PrepareConfig(min_text_chars=500), progress=False)
+    res = run_cli("webr", "prepare", str(clean_demo_shard), "--out", str(out),
+                  "--min-text-chars", "500")
+    assert res.returncode == 2 and "another configuration" in res.stderr
+    stats = prepare([clean_demo_shard], out, PrepareConfig(min_text_chars=500), progress=False,
+                    overwrite=True)
+    assert stats["shards_skipped_existing"] == 0
+    assert stats["skipped"].get("empty_text", 0) > 0
+
+
+def test_workers_give_identical_output(tmp_path, demo_shards) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    prepare(demo_shards, one, progress=False)
+    stats = prepare(demo_shards, two, workers=2, progress=False)
+    assert stats["workers"] == 2 and not stats["failed_shards"]
+    for path in sorted(one.glob("*.jsonl.gz")):
+        assert read_jsonl_gz(path) == read_jsonl_gz(two / path.name)
+
+
+def test_parquet_output(tmp_path, clean_demo_shard) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    jsonl, parquet = tmp_path / "j", tmp_path / "p"
+    prepare([clean_demo_shard], jsonl, progress=False)
+    prepare([clean_demo_shard], parquet, PrepareConfig(output_format="parquet"), progress=False)
+    table = pq.read_table(next(parquet.glob("*.parquet")))
+    assert set(table.column_names) == DOC_KEYS
+    assert table.to_pylist() == read_jsonl_gz(next(jsonl.glob("*.jsonl.gz")))
+
+
+def test_config_file_equals_flags(tmp_path, clean_demo_shard) -> None:
+    cfg = tmp_path / "prepare.toml"
+    cfg.write_text(f'shards = ["{clean_demo_shard}"]\nout = "{tmp_path / "a"}"\n'
+                   'min-text-chars = 200\nno_progress = true\n')
+    assert main(["webr", "prepare", "--config", str(cfg)]) == 0
+    assert main(["webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "b"),
+                 "--min-text-chars", "200", "--no-progress"]) == 0
+    a = json.loads((tmp_path / "a" / "_config.json").read_text())
+    b = json.loads((tmp_path / "b" / "_config.json").read_text())
+    assert a == b and a["min_text_chars"] == 200
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"min_chars": 3}')
+    assert main(["webr", "prepare", "--config", str(bad), "--out", str(tmp_path / "c")]) == 2
+
+
+def test_clear_errors(tmp_path, clean_demo_shard) -> None:
+    res = run_cli("webr", "prepare", str(tmp_path / "missing.warc.gz"), "--out", str(tmp_path))
+    assert res.returncode == 2 and "not found" in res.stderr
+    res = run_cli("webr", "prepare", str(tmp_path / "*.nothing"), "--out", str(tmp_path))
+    assert res.returncode == 2 and "no files match" in res.stderr
+    res = run_cli("webr", "prepare", str(clean_demo_shard))
+    assert res.returncode == 2 and "--out" in res.stderr
+    res = run_cli("webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "x"),
+                  "--workers", "0")
+    assert res.returncode == 2 and "workers" in res.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    res = run_cli("webr", "prepare", str(clean_demo_shard), "--out", str(blocker / "sub"))
+    assert res.returncode == 2 and "not writable" in res.stderr
+
+
+def test_unreadable_shard_is_reported_and_others_finish(tmp_path, clean_demo_shard) -> None:
+    junk = tmp_path / "junk.warc.gz"
+    junk.write_bytes(b"this is not a warc file at all\n" * 100)
+    out = tmp_path / "out"
+    stats = prepare([junk, clean_demo_shard], out, progress=False)
+    assert stats["documents_kept"] > 0
+    # Junk either fails the shard (reported) or yields no documents with counted faults.
+    if stats["failed_shards"]:
+        assert str(junk.resolve()) in stats["failed_shards"]
+    else:
+        assert stats["per_shard"]["junk.warc.gz"]["documents_kept"] == 0
+        assert stats["faults"]["garbage_bytes"] > 0
+
+
+def test_demo_command_is_the_readme_main_job(tmp_path) -> None:
+    res = run_cli("webr", "prepare", "--demo", "--demo-shards", "2", "--demo-docs", "30",
+                  "--out", str(tmp_path / "demo-out"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "documents" in res.stdout
+    assert len(list((tmp_path / "demo-out").glob("*.jsonl.gz"))) == 2
