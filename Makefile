@@ -25,7 +25,7 @@ install:
 
 build:
 	$(PIP) install --quiet --upgrade "maturin>=1.7,<2"
-	maturin develop --release
+	$(PIP) install --quiet --editable .
 
 lint:
 	$(CARGO) fmt --all --check

@@ -5,9 +5,10 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from conftest import SHARED
 
 from alignkit.webr import extract_text, extract_text_batch
+
+from conftest import SHARED
 
 PAGE = """<!DOCTYPE html>
 <html lang="de-AT"><head><title> Kaffee &amp; Kuchen </title>
@@ -57,8 +58,21 @@ def test_modes() -> None:
 
 
 def test_broken_html_never_crashes() -> None:
-    nasty = ["", "<", "<<<>>>", "<p", "</p></p></div>", "<script>", "<!--", "<![CDATA[x",
-             "<div>" * 100_000, "&#99999999999;", "&", "<a href=x>unclosed", "\x00\x00<p>\x00"]
+    nasty = [
+        "",
+        "<",
+        "<<<>>>",
+        "<p",
+        "</p></p></div>",
+        "<script>",
+        "<!--",
+        "<![CDATA[x",
+        "<div>" * 100_000,
+        "&#99999999999;",
+        "&",
+        "<a href=x>unclosed",
+        "\x00\x00<p>\x00",
+    ]
     for html in nasty:
         extract_text(html)
 
@@ -67,8 +81,10 @@ def test_real_pages_extract(tmp_path) -> None:
     pages_dir = SHARED / "data" / "html" / "pages"
     if not pages_dir.is_dir():
         pytest.skip("real pages not present (shared test data is optional)")
-    htmls = [gzip.decompress(p.read_bytes()).decode("utf-8", "replace")
-             for p in sorted(pages_dir.glob("*.html.gz"))]
+    htmls = [
+        gzip.decompress(p.read_bytes()).decode("utf-8", "replace")
+        for p in sorted(pages_dir.glob("*.html.gz"))
+    ]
     out = extract_text_batch(htmls)
     assert len(out) == len(htmls) >= 100
     with_text = sum(1 for o in out if len(o.text) > 200)

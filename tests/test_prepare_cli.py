@@ -27,7 +27,10 @@ def read_jsonl_gz(path: Path) -> list[dict]:
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "alignkit.cli.main", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
     )
 
 
@@ -71,11 +74,19 @@ def test_prepare_common_crawl_sample_yields_wikipedia_text(tmp_path, cc_warc, cc
 
 def test_demo_job_outputs_stats_and_resumes(tmp_path, demo_shards) -> None:
     out = tmp_path / "out"
-    assert main(["webr", "prepare", *map(str, demo_shards), "--out", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main(["webr", "prepare", *map(str, demo_shards), "--out", str(out), "--no-progress"]) == 0
+    )
     stats = json.loads((out / "stats.json").read_text())
-    for key in ("records_seen", "documents_kept", "skipped", "faults", "bytes_in",
-                "docs_per_s", "seconds"):
+    for key in (
+        "records_seen",
+        "documents_kept",
+        "skipped",
+        "faults",
+        "bytes_in",
+        "docs_per_s",
+        "seconds",
+    ):
         assert key in stats
     assert stats["documents_kept"] > 0
     assert stats["skipped"].get("non_html", 0) > 0
@@ -105,11 +116,13 @@ def test_changed_config_is_refused_then_overwritten(tmp_path, clean_demo_shard) 
     prepare([clean_demo_shard], out, progress=False)
     with pytest.raises(PrepareConfigError, match="min_text_chars"):
         prepare([clean_demo_shard], out, PrepareConfig(min_text_chars=500), progress=False)
-    res = run_cli("webr", "prepare", str(clean_demo_shard), "--out", str(out),
-                  "--min-text-chars", "500")
+    res = run_cli(
+        "webr", "prepare", str(clean_demo_shard), "--out", str(out), "--min-text-chars", "500"
+    )
     assert res.returncode == 2 and "another configuration" in res.stderr
-    stats = prepare([clean_demo_shard], out, PrepareConfig(min_text_chars=500), progress=False,
-                    overwrite=True)
+    stats = prepare(
+        [clean_demo_shard], out, PrepareConfig(min_text_chars=500), progress=False, overwrite=True
+    )
     assert stats["shards_skipped_existing"] == 0
     assert stats["skipped"].get("empty_text", 0) > 0
 
@@ -135,11 +148,26 @@ def test_parquet_output(tmp_path, clean_demo_shard) -> None:
 
 def test_config_file_equals_flags(tmp_path, clean_demo_shard) -> None:
     cfg = tmp_path / "prepare.toml"
-    cfg.write_text(f'shards = ["{clean_demo_shard}"]\nout = "{tmp_path / "a"}"\n'
-                   'min-text-chars = 200\nno_progress = true\n')
+    cfg.write_text(
+        f'shards = ["{clean_demo_shard}"]\nout = "{tmp_path / "a"}"\n'
+        "min-text-chars = 200\nno_progress = true\n"
+    )
     assert main(["webr", "prepare", "--config", str(cfg)]) == 0
-    assert main(["webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "b"),
-                 "--min-text-chars", "200", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "webr",
+                "prepare",
+                str(clean_demo_shard),
+                "--out",
+                str(tmp_path / "b"),
+                "--min-text-chars",
+                "200",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     a = json.loads((tmp_path / "a" / "_config.json").read_text())
     b = json.loads((tmp_path / "b" / "_config.json").read_text())
     assert a == b and a["min_text_chars"] == 200
@@ -155,8 +183,9 @@ def test_clear_errors(tmp_path, clean_demo_shard) -> None:
     assert res.returncode == 2 and "no files match" in res.stderr
     res = run_cli("webr", "prepare", str(clean_demo_shard))
     assert res.returncode == 2 and "--out" in res.stderr
-    res = run_cli("webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "x"),
-                  "--workers", "0")
+    res = run_cli(
+        "webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "x"), "--workers", "0"
+    )
     assert res.returncode == 2 and "workers" in res.stderr
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -179,8 +208,18 @@ def test_unreadable_shard_is_reported_and_others_finish(tmp_path, clean_demo_sha
 
 
 def test_demo_command_is_the_readme_main_job(tmp_path) -> None:
-    res = run_cli("webr", "prepare", "--demo", "--demo-shards", "2", "--demo-docs", "30",
-                  "--out", str(tmp_path / "demo-out"), cwd=tmp_path)
+    res = run_cli(
+        "webr",
+        "prepare",
+        "--demo",
+        "--demo-shards",
+        "2",
+        "--demo-docs",
+        "30",
+        "--out",
+        str(tmp_path / "demo-out"),
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     assert "documents" in res.stdout
     assert len(list((tmp_path / "demo-out").glob("*.jsonl.gz"))) == 2

@@ -5,15 +5,18 @@ from __future__ import annotations
 import gzip
 
 import pytest
-import warcbuild as wb
 
 from alignkit.webr import MalformedInputError, WarcReader, read_warc_batch
+
+import warcbuild as wb
 
 
 def three_pages() -> list[bytes]:
     return [
-        wb.record(wb.http_response(wb.html_page(f"Page {i}", f"text number {i}")),
-                  uri=f"https://example.org/{i}")
+        wb.record(
+            wb.http_response(wb.html_page(f"Page {i}", f"text number {i}")),
+            uri=f"https://example.org/{i}",
+        )
         for i in range(3)
     ]
 
@@ -41,13 +44,14 @@ def test_offsets_point_at_gzip_members(tmp_path) -> None:
     offsets = [r.offset for r in WarcReader(path)]
     assert offsets == [0, len(members[0]), len(members[0]) + len(members[1])]
     # A fresh reader started at an offset finds that record again.
-    again = next(iter(WarcReader(path.read_bytes()[offsets[2]:])))
+    again = next(iter(WarcReader(path.read_bytes()[offsets[2] :])))
     assert again.target_uri == "https://example.org/2"
 
 
 def test_record_type_filter_is_pushed_down() -> None:
     data = b"".join(
-        wb.gz(r) for r in [
+        wb.gz(r)
+        for r in [
             wb.record(b"software: test\r\n", warc_type="warcinfo"),
             wb.record(b"GET / HTTP/1.1\r\n\r\n", warc_type="request"),
             *three_pages(),
@@ -65,12 +69,16 @@ def test_chunked_http_and_charsets() -> None:
     latin = "Café crème à la carte".encode("cp1252")
     body = b"<html><head><title>t</title></head><body><p>" + latin + b"</p></body></html>"
     sjis = "<html><head><meta charset='shift_jis'></head><body>日本語のページ</body></html>"
-    data = b"".join([
-        wb.record(wb.http_response(body, "text/html; charset=windows-1252", chunked=True)),
-        wb.record(wb.http_response(sjis.encode("shift_jis"), "text/html")),
-        wb.record(wb.http_response(b"\xef\xbb\xbf<p>caf\xc3\xa9</p>", "text/html; charset=latin1")),
-        wb.record(wb.http_response(b"\x89PNG....", "image/png")),
-    ])
+    data = b"".join(
+        [
+            wb.record(wb.http_response(body, "text/html; charset=windows-1252", chunked=True)),
+            wb.record(wb.http_response(sjis.encode("shift_jis"), "text/html")),
+            wb.record(
+                wb.http_response(b"\xef\xbb\xbf<p>caf\xc3\xa9</p>", "text/html; charset=latin1")
+            ),
+            wb.record(wb.http_response(b"\x89PNG....", "image/png")),
+        ]
+    )
     recs = list(WarcReader(data))
     first = recs[0].http()
     assert first.content_type == "text/html" and first.charset == "windows-1252"
@@ -86,8 +94,14 @@ def test_faults_are_counted_and_good_records_kept() -> None:
     good = [wb.gz(r) for r in three_pages()]
     corrupt = bytearray(wb.gz(wb.record(wb.http_response(b"<p>lost</p>"), uri="https://bad/")))
     corrupt[len(corrupt) // 2] ^= 0xFF
-    data = (good[0] + b"GARBAGE BETWEEN RECORDS\n" * 3 + good[1] + bytes(corrupt) + good[2]
-            + good[0][: len(good[0]) // 2])  # truncated tail
+    data = (
+        good[0]
+        + b"GARBAGE BETWEEN RECORDS\n" * 3
+        + good[1]
+        + bytes(corrupt)
+        + good[2]
+        + good[0][: len(good[0]) // 2]
+    )  # truncated tail
     reader = WarcReader(data)
     uris = [r.target_uri for r in reader]
     assert uris[:3] == [f"https://example.org/{i}" for i in range(3)]
@@ -99,8 +113,9 @@ def test_faults_are_counted_and_good_records_kept() -> None:
 
 def test_wrong_content_length_resyncs_uncompressed() -> None:
     pages = three_pages()
-    short = wb.record(wb.http_response(b"<p>lying length</p>"), uri="https://liar/",
-                      content_length=5)
+    short = wb.record(
+        wb.http_response(b"<p>lying length</p>"), uri="https://liar/", content_length=5
+    )
     data = pages[0] + short + pages[1] + pages[2]
     reader = WarcReader(data, compression="none")
     uris = [r.target_uri for r in reader]

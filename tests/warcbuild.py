@@ -6,8 +6,12 @@ import gzip
 import uuid
 
 
-def http_response(body: bytes, content_type: str = "text/html; charset=utf-8",
-                  status: str = "200 OK", chunked: bool = False) -> bytes:
+def http_response(
+    body: bytes,
+    content_type: str = "text/html; charset=utf-8",
+    status: str = "200 OK",
+    chunked: bool = False,
+) -> bytes:
     headers = [f"HTTP/1.1 {status}", f"Content-Type: {content_type}"]
     if chunked:
         headers.append("Transfer-Encoding: chunked")
@@ -22,15 +26,21 @@ def http_response(body: bytes, content_type: str = "text/html; charset=utf-8",
     return ("\r\n".join(headers) + "\r\n\r\n").encode() + payload
 
 
-def record(block: bytes, warc_type: str = "response", uri: str = "https://example.org/",
-           content_length: int | None = None, extra: dict[str, str] | None = None) -> bytes:
+def record(
+    block: bytes,
+    warc_type: str = "response",
+    uri: str = "https://example.org/",
+    content_length: int | None = None,
+    extra: dict[str, str] | None = None,
+) -> bytes:
     rid = uuid.uuid5(uuid.NAMESPACE_URL, uri + warc_type + str(len(block)))
     fields = {
         "WARC-Type": warc_type,
         "WARC-Record-ID": f"<urn:uuid:{rid}>",
         "WARC-Date": "2024-05-18T01:58:42Z",
         "WARC-Target-URI": uri,
-        "Content-Type": "application/http; msgtype=response" if warc_type == "response"
+        "Content-Type": "application/http; msgtype=response"
+        if warc_type == "response"
         else "text/plain",
         **(extra or {}),
         "Content-Length": str(len(block) if content_length is None else content_length),
@@ -40,8 +50,10 @@ def record(block: bytes, warc_type: str = "response", uri: str = "https://exampl
 
 
 def html_page(title: str, body: str, lang: str = "en") -> bytes:
-    return (f"<!doctype html><html lang='{lang}'><head><title>{title}</title></head>"
-            f"<body><p>{body}</p></body></html>").encode()
+    return (
+        f"<!doctype html><html lang='{lang}'><head><title>{title}</title></head>"
+        f"<body><p>{body}</p></body></html>"
+    ).encode()
 
 
 def gz(data: bytes) -> bytes:

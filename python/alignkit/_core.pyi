@@ -2,11 +2,11 @@
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, final
+from typing import Any, TypeAlias, final
 
 __version__: str
 
-StrPath = str | os.PathLike[str]
+_StrPath: TypeAlias = str | os.PathLike[str]
 
 class MalformedInputError(ValueError): ...
 
@@ -52,7 +52,7 @@ class HttpResponse:
 class WarcReader:
     def __new__(
         cls,
-        source: StrPath | bytes,
+        source: _StrPath | bytes,
         *,
         record_types: Sequence[str] | None = None,
         max_block_bytes: int = 67108864,
@@ -64,13 +64,14 @@ class WarcReader:
     def stats(self) -> dict[str, Any]: ...
 
 def read_warc_batch(
-    paths: Sequence[StrPath],
+    paths: Sequence[_StrPath],
     *,
     record_types: Sequence[str] | None = None,
     max_block_bytes: int = 67108864,
     compression: str = "auto",
     workers: int | None = None,
 ) -> list[dict[str, Any]]: ...
+
 @final
 class Extracted:
     @property
@@ -92,8 +93,8 @@ def extract_text_batch(
     workers: int | None = None,
 ) -> list[Extracted]: ...
 def prepare_shard(
-    input: StrPath,
-    out_path: StrPath,
+    input: _StrPath,
+    out_path: _StrPath,
     *,
     source_shard: str | None = None,
     mode: str = "plain",
@@ -103,11 +104,12 @@ def prepare_shard(
     progress: Callable[[int, int], object] | None = None,
     progress_every: int = 500,
 ) -> dict[str, Any]: ...
+
 @final
 class ShardDocuments:
     def __new__(
         cls,
-        input: StrPath,
+        input: _StrPath,
         *,
         source_shard: str | None = None,
         mode: str = "plain",

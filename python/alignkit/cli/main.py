@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,21 +68,45 @@ def _add_prepare(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--out", required=False, help="output directory (required)")
     p.add_argument("--config", help="JSON or TOML file of options (keys = option names)")
     p.add_argument("--workers", type=int, default=1, help="shards processed in parallel")
-    p.add_argument("--format", dest="output_format", choices=["jsonl", "parquet"],
-                   default="jsonl", help="jsonl = gzip-compressed JSON lines (default)")
-    p.add_argument("--mode", choices=["plain", "main"], default="plain",
-                   help="text extraction mode ('main' = main content only; next release)")
-    p.add_argument("--min-text-chars", type=int, default=1,
-                   help="drop documents with less extracted text than this")
-    p.add_argument("--max-block-mb", type=float, default=16.0,
-                   help="skip records larger than this (counted as oversize)")
-    p.add_argument("--include-non-2xx", action="store_true",
-                   help="also keep pages whose HTTP status is not 2xx")
-    p.add_argument("--overwrite", action="store_true",
-                   help="discard results made with another configuration")
+    p.add_argument(
+        "--format",
+        dest="output_format",
+        choices=["jsonl", "parquet"],
+        default="jsonl",
+        help="jsonl = gzip-compressed JSON lines (default)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["plain", "main"],
+        default="plain",
+        help="text extraction mode ('main' = main content only; next release)",
+    )
+    p.add_argument(
+        "--min-text-chars",
+        type=int,
+        default=1,
+        help="drop documents with less extracted text than this",
+    )
+    p.add_argument(
+        "--max-block-mb",
+        type=float,
+        default=16.0,
+        help="skip records larger than this (counted as oversize)",
+    )
+    p.add_argument(
+        "--include-non-2xx",
+        action="store_true",
+        help="also keep pages whose HTTP status is not 2xx",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="discard results made with another configuration"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--demo", action="store_true",
-                   help="run on built-in demo shards (generated into OUT/_demo_input)")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="run on built-in demo shards (generated into OUT/_demo_input)",
+    )
     p.add_argument("--demo-shards", type=int, default=4, help="demo shards to generate")
     p.add_argument("--demo-docs", type=int, default=250, help="pages per demo shard")
     p.set_defaults(handler=_cmd_prepare)
@@ -118,14 +141,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     webr = commands.add_parser(
-        "webr", help="Web Reconstruction: web pages to instruction data",
+        "webr",
+        help="Web Reconstruction: web pages to instruction data",
         description="Web Reconstruction pipeline stages.",
     )
     webr_sub = webr.add_subparsers(dest="webr_command", metavar="STAGE")
     webr_sub.required = True
     leaves = {"webr prepare": _add_prepare(webr_sub)}
-    data = commands.add_parser("data", help="datasets and demo data",
-                               description="Dataset utilities.")
+    data = commands.add_parser(
+        "data", help="datasets and demo data", description="Dataset utilities."
+    )
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
     data_sub.required = True
     leaves["data demo-data"] = _add_demo_data(data_sub)
@@ -138,8 +163,12 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     if args.shards < 1 or args.docs < 1:
         raise ValueError("--shards and --docs must be at least 1")
     paths = write_demo_shards(
-        args.out, n_shards=args.shards, docs_per_shard=args.docs, seed=args.seed,
-        compression=args.compression, faults=not args.no_faults,
+        args.out,
+        n_shards=args.shards,
+        docs_per_shard=args.docs,
+        seed=args.seed,
+        compression=args.compression,
+        faults=not args.no_faults,
     )
     for path in paths:
         print(path)
@@ -156,9 +185,15 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         from alignkit.data.demo import write_demo_shards
 
         demo_dir = Path(args.out) / DEMO_INPUT_DIR
-        shards = [str(p) for p in write_demo_shards(
-            demo_dir, n_shards=args.demo_shards, docs_per_shard=args.demo_docs, seed=0,
-        )]
+        shards = [
+            str(p)
+            for p in write_demo_shards(
+                demo_dir,
+                n_shards=args.demo_shards,
+                docs_per_shard=args.demo_docs,
+                seed=0,
+            )
+        ]
         log.info("demo input: %d shard(s) in %s", len(shards), demo_dir)
     if not shards:
         raise ValueError("no input: give SHARD paths/globs, or --demo for the built-in demo")
@@ -172,8 +207,12 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         only_2xx=not args.include_non_2xx,
     )
     stats = prepare(
-        shards, args.out, config, workers=args.workers,
-        progress=not args.no_progress and sys.stderr.isatty(), overwrite=args.overwrite,
+        shards,
+        args.out,
+        config,
+        workers=args.workers,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        overwrite=args.overwrite,
     )
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(stats["skipped"].items())) or "none"
     faults = ", ".join(f"{k}={v}" for k, v in sorted(stats["faults"].items()) if v) or "none"
@@ -197,8 +236,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
-        leaf = leaves.get(" ".join(filter(None, (args.command, getattr(args, "webr_command", None)
-                                                  or getattr(args, "data_command", None)))))
+        leaf = leaves.get(
+            " ".join(
+                filter(
+                    None,
+                    (
+                        args.command,
+                        getattr(args, "webr_command", None) or getattr(args, "data_command", None),
+                    ),
+                )
+            )
+        )
         if leaf is not None and args.config:
             _apply_config(leaf, _load_config_file(args.config))
             args = parser.parse_args(argv)

@@ -155,7 +155,9 @@ def _write_parquet(task: ShardTask, report: Callable[[int, int], None]) -> dict[
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError("--format parquet needs pyarrow: pip install 'alignkit[parquet]'") from exc
+        raise RuntimeError(
+            "--format parquet needs pyarrow: pip install 'alignkit[parquet]'"
+        ) from exc
     schema = pa.schema(
         [
             ("id", pa.string()),
@@ -232,8 +234,9 @@ def _check_config(out_dir: Path, config: PrepareConfig, overwrite: bool) -> None
             raise PrepareConfigError(f"cannot read {config_path}: {exc}") from exc
         if existing != wanted:
             if not overwrite:
-                changed = sorted(k for k in wanted.keys() | existing.keys()
-                                 if wanted.get(k) != existing.get(k))
+                changed = sorted(
+                    k for k in wanted.keys() | existing.keys() if wanted.get(k) != existing.get(k)
+                )
                 raise PrepareConfigError(
                     f"{out_dir} holds results of another configuration (differs in: "
                     f"{', '.join(changed)}); use a new --out directory or pass --overwrite"
@@ -325,8 +328,13 @@ class _Progress:
                 tqdm = None
             if tqdm is not None:
                 self.bar = tqdm(
-                    total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024,
-                    desc="prepare", dynamic_ncols=True, smoothing=0.1,
+                    total=total_bytes,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc="prepare",
+                    dynamic_ncols=True,
+                    smoothing=0.1,
                 )
         self.started = time.perf_counter()
         self.docs = 0
@@ -442,8 +450,10 @@ def _run_pool(
     counter = ctx.Value("Q", 0)
     reported = 0
     with cf.ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)), mp_context=ctx,
-        initializer=_init_worker, initargs=(counter,),
+        max_workers=min(workers, len(todo)),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(counter,),
     ) as pool:
         pending = {pool.submit(run_shard, task): task for task in todo}
         while pending:

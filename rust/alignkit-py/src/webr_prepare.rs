@@ -29,7 +29,7 @@ fn prepare_options(
 /// called from the worker thread with the GIL re-acquired, every `progress_every` records.
 #[pyfunction]
 #[pyo3(signature = (input, out_path, *, source_shard=None, mode="plain", min_text_chars=1,
-    max_block_bytes=16 * 1024 * 1024, only_2xx=true, progress=None, progress_every=500))]
+    max_block_bytes=16777216, only_2xx=true, progress=None, progress_every=500))]
 #[allow(clippy::too_many_arguments)]
 fn prepare_shard(
     py: Python<'_>,
@@ -86,7 +86,7 @@ pub struct PyShardDocuments {
 impl PyShardDocuments {
     #[new]
     #[pyo3(signature = (input, *, source_shard=None, mode="plain", min_text_chars=1,
-        max_block_bytes=16 * 1024 * 1024, only_2xx=true))]
+        max_block_bytes=16777216, only_2xx=true))]
     fn new(
         input: PathBuf,
         source_shard: Option<String>,

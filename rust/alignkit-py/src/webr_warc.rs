@@ -82,7 +82,7 @@ pub struct PyWarcReader {
 #[pymethods]
 impl PyWarcReader {
     #[new]
-    #[pyo3(signature = (source, *, record_types=None, max_block_bytes=64 * 1024 * 1024, compression="auto"))]
+    #[pyo3(signature = (source, *, record_types=None, max_block_bytes=67108864, compression="auto"))]
     fn new(
         source: Source,
         record_types: Option<Vec<String>>,
@@ -245,7 +245,7 @@ impl PyHttpResponse {
 /// Read whole files in parallel with the GIL released; returns one stats dict per path, with
 /// `records_by_type` and `block_bytes` (every returned record's block is read).
 #[pyfunction]
-#[pyo3(signature = (paths, *, record_types=None, max_block_bytes=64 * 1024 * 1024, compression="auto", workers=None))]
+#[pyo3(signature = (paths, *, record_types=None, max_block_bytes=67108864, compression="auto", workers=None))]
 fn read_warc_batch(
     py: Python<'_>,
     paths: Vec<PathBuf>,
