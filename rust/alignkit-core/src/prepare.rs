@@ -162,9 +162,13 @@ impl ShardDocuments {
             }
             // `resource` records hold the payload directly; the WARC Content-Type says what it is.
             _ => {
-                let mime = record
-                    .header("Content-Type")
-                    .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+                let mime = record.header("Content-Type").map(|ct| {
+                    ct.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase()
+                });
                 if !mime.as_deref().is_some_and(is_html_mime) {
                     return Err(SkipReason::NonHtml);
                 }
@@ -192,8 +196,8 @@ impl ShardDocuments {
         http_charset: Option<&str>,
     ) -> std::result::Result<(Option<String>, String, Option<String>), SkipReason> {
         let decoded = decode_html(payload, http_charset);
-        let extracted =
-            extract_text(&decoded.text, &self.opts.extract).map_err(|_| SkipReason::ExtractError)?;
+        let extracted = extract_text(&decoded.text, &self.opts.extract)
+            .map_err(|_| SkipReason::ExtractError)?;
         Ok((extracted.title, extracted.text, extracted.lang_hint))
     }
 }
@@ -256,4 +260,135 @@ pub fn prepare_shard_to_jsonl_gz(
     let stats = docs.stats();
     progress(stats.records_seen, stats.reader.bytes_in);
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(warc_type: &str, uri: &str, extra: &str, block: &[u8]) -> Vec<u8> {
+        let mut out = format!(
+            "WARC/1.1\r\nWARC-Type: {warc_type}\r\nWARC-Record-ID: <urn:uuid:{uri}>\r\n\
+             WARC-Date: 2024-05-18T01:58:42Z\r\nWARC-Target-URI: {uri}\r\n{extra}\
+             Content-Length: {}\r\n\r\n",
+            block.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(block);
+        out.extend_from_slice(b"\r\n\r\n");
+        out
+    }
+
+    fn http(status: &str, content_type: &str, body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    fn shard() -> Vec<u8> {
+        let page = "<html lang=en><head><title>Hello</title></head><body><p>Main text here.</p></body></html>";
+        [
+            record("warcinfo", "info", "", b"software: test\r\n"),
+            record(
+                "response",
+                "https://a/",
+                "",
+                &http("200 OK", "text/html", page),
+            ),
+            record(
+                "response",
+                "https://b/",
+                "",
+                &http("404 Not Found", "text/html", page),
+            ),
+            record(
+                "response",
+                "https://c/",
+                "",
+                &http("200 OK", "image/png", "PNG"),
+            ),
+            record(
+                "response",
+                "https://d/",
+                "",
+                &http("200 OK", "text/html", "<p> </p>"),
+            ),
+            record("response", "https://e/", "", b"this is not HTTP"),
+            record(
+                "conversion",
+                "https://f/",
+                "WARC-Identified-Content-Language: deu,eng\r\n",
+                "Reiner Text.".as_bytes(),
+            ),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn documents_and_skip_reasons() {
+        let dir = std::env::temp_dir().join(format!("alignkit-prepare-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("shard.warc");
+        std::fs::write(&input, shard()).unwrap();
+        let mut docs =
+            ShardDocuments::open(&input, "shard.warc", PrepareOptions::default()).unwrap();
+        let got: Vec<Document> = docs.by_ref().collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].url, "https://a/");
+        assert_eq!(got[0].title.as_deref(), Some("Hello"));
+        assert_eq!(got[0].text, "Main text here.");
+        assert_eq!(got[0].lang_hint.as_deref(), Some("en"));
+        assert_eq!(got[0].id, "urn:uuid:https://a/");
+        assert_eq!(got[1].text, "Reiner Text.");
+        assert_eq!(got[1].lang_hint.as_deref(), Some("deu"));
+        let stats = docs.stats();
+        assert_eq!(stats.records_seen, 6);
+        assert_eq!(stats.documents_kept, 2);
+        let skipped = |k: &str| stats.skipped.get(k).copied().unwrap_or(0);
+        assert_eq!(skipped("http_status_not_2xx"), 1);
+        assert_eq!(skipped("non_html"), 1);
+        assert_eq!(skipped("empty_text"), 1);
+        assert_eq!(skipped("http_parse_error"), 1);
+
+        let out = dir.join("out.jsonl.gz");
+        let mut calls = 0;
+        let stats = prepare_shard_to_jsonl_gz(
+            &input,
+            "shard.warc",
+            &out,
+            PrepareOptions::default(),
+            1,
+            |_, _| calls += 1,
+        )
+        .unwrap();
+        assert_eq!(stats.documents_kept, 2);
+        assert!(calls >= 2);
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&out).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["record_offset"], got[0].record_offset);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn missing_input_is_an_io_error() {
+        let err = ShardDocuments::open(
+            Path::new("/nonexistent/x.warc.gz"),
+            "x",
+            PrepareOptions::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, Error::Io { .. }));
+    }
 }
