@@ -15,7 +15,6 @@ import json
 import logging
 import multiprocessing as mp
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -33,8 +32,6 @@ CONFIG_FILE = "_config.json"
 MARKER_DIR = "_done"
 TMP_DIR = "_tmp"
 STATS_FILE = "stats.json"
-
-_SHARD_SUFFIXES = re.compile(r"(\.warc|\.wet|\.wat)?(\.warc|\.wet|\.wat)?(\.gz)?$", re.IGNORECASE)
 
 
 class PrepareConfigError(ValueError):
@@ -96,10 +93,20 @@ def expand_shards(patterns: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def shard_stem(path: Path) -> str:
-    """`CC-MAIN-...-00000.warc.gz` -> `CC-MAIN-...-00000`; WET/WAT keep their kind."""
+    """`X.warc.gz` -> `X`; `X.warc.wet.gz` -> `X.wet` (WET/WAT keep their kind)."""
     name = path.name
-    kind = ".wet" if ".wet" in name.lower() else ".wat" if ".wat" in name.lower() else ""
-    return _SHARD_SUFFIXES.sub("", name) + kind
+
+    def strip(suffix: str) -> bool:
+        nonlocal name
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            return True
+        return False
+
+    strip(".gz")
+    kind = next((k for k in (".wet", ".wat") if strip(k)), "")
+    strip(".warc")
+    return name + kind
 
 
 def _atomic_write_json(path: Path, payload: Any) -> None:
