@@ -8,9 +8,15 @@ with the noun in predicate position.
 
 from __future__ import annotations
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 VOCAB: dict[str, dict[str, list[str]]] = {
     "en": {
-        "nouns": """
+        "nouns": _words(
+            """
             council library river station market village engineer teacher museum bridge
             harbour garden factory bakery school hospital festival orchestra newspaper website
             algorithm database server network laptop browser keyboard camera battery satellite
@@ -19,22 +25,29 @@ VOCAB: dict[str, dict[str, list[str]]] = {
             forest mountain valley island coast storm harvest climate winter summer
             budget contract invoice report survey committee project deadline meeting office
             neighbour family weekend holiday concert theatre stadium team season referee
-            """.split(),
-        "verbs": """
+            """
+        ),
+        "verbs": _words(
+            """
             builds opens closes repairs describes publishes announces explains visits improves
             replaces examines supports tests measures delivers reviews designs paints protects
             organises collects shares updates discovers prepares follows rejects approves funds
             celebrates records cleans finishes starts moves checks presents sells buys
-            """.split(),
-        "adjectives": """
+            """
+        ),
+        "adjectives": _words(
+            """
             quiet busy modern ancient cheap expensive popular useful fragile reliable
             careful generous curious famous hidden narrow bright local regional digital
             sustainable efficient noisy crowded friendly simple complex rare sudden warm
-            """.split(),
-        "adverbs": """
+            """
+        ),
+        "adverbs": _words(
+            """
             quickly slowly carefully finally rarely often suddenly quietly openly barely
             usually seriously gladly
-            """.split(),
+            """
+        ),
         "connectors": [
             "However",
             "Meanwhile",
@@ -61,7 +74,8 @@ VOCAB: dict[str, dict[str, list[str]]] = {
         ],
     },
     "de": {
-        "nouns": """
+        "nouns": _words(
+            """
             m:Bahnhof f:Bibliothek m:Fluss m:Markt n:Dorf m:Lehrer n:Museum f:Brücke
             m:Hafen m:Garten f:Fabrik f:Bäckerei f:Schule n:Krankenhaus n:Fest n:Orchester
             f:Zeitung f:Webseite f:Datenbank m:Server n:Netzwerk m:Rechner m:Browser f:Tastatur
@@ -72,23 +86,30 @@ VOCAB: dict[str, dict[str, list[str]]] = {
             m:Ausschuss n:Projekt f:Frist f:Sitzung n:Büro m:Nachbar f:Familie n:Wochenende
             m:Urlaub n:Konzert n:Theater n:Stadion f:Mannschaft f:Saison m:Schiedsrichter
             f:Gemeinde n:Rathaus m:Verein
-            """.split(),
-        "verbs": """
+            """
+        ),
+        "verbs": _words(
+            """
             baut öffnet schließt repariert beschreibt veröffentlicht kündigt erklärt besucht
             verbessert ersetzt prüft unterstützt testet misst liefert bewertet entwirft
             schützt sammelt teilt aktualisiert entdeckt bereitet plant verkauft kauft feiert
             reinigt beendet startet bewegt präsentiert finanziert genehmigt
-            """.split(),
-        "adjectives": """
+            """
+        ),
+        "adjectives": _words(
+            """
             ruhig belebt modern uralt günstig teuer beliebt nützlich zerbrechlich
             zuverlässig sorgfältig großzügig neugierig berühmt versteckt schmal hell
             regional digital nachhaltig effizient laut überfüllt freundlich einfach
             kompliziert selten plötzlich warm gemütlich
-            """.split(),
-        "adverbs": """
+            """
+        ),
+        "adverbs": _words(
+            """
             schnell langsam endlich selten oft plötzlich leise offen kaum gewöhnlich
             ernsthaft gern wieder
-            """.split(),
+            """
+        ),
         "connectors": [
             "Trotzdem",
             "Inzwischen",
@@ -115,7 +136,8 @@ VOCAB: dict[str, dict[str, list[str]]] = {
         ],
     },
     "fr": {
-        "nouns": """
+        "nouns": _words(
+            """
             f:mairie f:bibliothèque m:fleuve m:marché m:village m:ingénieur m:professeur
             m:musée m:pont m:port m:jardin f:usine f:boulangerie f:école m:hôpital
             m:festival m:orchestre m:journal m:site m:algorithme m:serveur m:réseau
@@ -126,22 +148,29 @@ VOCAB: dict[str, dict[str, list[str]]] = {
             f:récolte m:climat m:hiver m:été m:budget m:contrat f:facture m:rapport
             f:enquête m:comité m:projet f:réunion m:bureau m:voisin f:famille m:concert
             m:théâtre m:stade f:équipe f:saison m:arbitre
-            """.split(),
-        "verbs": """
+            """
+        ),
+        "verbs": _words(
+            """
             construit ouvre ferme répare décrit publie annonce explique visite améliore
             remplace examine soutient teste mesure livre évalue dessine protège organise
             collecte partage découvre prépare suit rejette approuve finance célèbre nettoie
             termine déplace vérifie présente vend achète
-            """.split(),
-        "adjectives": """
+            """
+        ),
+        "adjectives": _words(
+            """
             calme moderne célèbre rapide simple utile possible difficile pratique efficace
             fiable stable agréable nécessaire étrange énorme fragile libre riche rare
             magnifique populaire moderne immense tranquille
-            """.split(),
-        "adverbs": """
+            """
+        ),
+        "adverbs": _words(
+            """
             rapidement lentement enfin rarement souvent soudain doucement ouvertement
             à peine vraiment volontiers toujours
-            """.split(),
+            """
+        ),
         "connectors": [
             "Pourtant",
             "Entre-temps",
@@ -168,7 +197,8 @@ VOCAB: dict[str, dict[str, list[str]]] = {
         ],
     },
     "es": {
-        "nouns": """
+        "nouns": _words(
+            """
             m:ayuntamiento f:biblioteca m:río m:mercado m:pueblo m:ingeniero m:profesor
             m:museo m:puente m:puerto m:jardín f:fábrica f:panadería f:escuela m:hospital
             m:festival f:orquesta m:periódico m:sitio m:algoritmo m:servidor f:red
@@ -179,22 +209,29 @@ VOCAB: dict[str, dict[str, list[str]]] = {
             f:tormenta f:cosecha m:clima m:invierno m:verano m:presupuesto m:contrato
             f:factura m:informe f:encuesta m:comité m:proyecto f:reunión f:oficina
             m:vecino f:familia m:concierto m:teatro m:estadio m:equipo f:temporada m:árbitro
-            """.split(),
-        "verbs": """
+            """
+        ),
+        "verbs": _words(
+            """
             construye abre cierra repara describe publica anuncia explica visita mejora
             reemplaza examina apoya prueba mide entrega revisa diseña protege organiza
             recoge comparte descubre prepara sigue rechaza aprueba financia celebra limpia
             termina mueve comprueba presenta vende compra
-            """.split(),
-        "adjectives": """
+            """
+        ),
+        "adjectives": _words(
+            """
             grande importante interesante fácil difícil útil popular principal especial
             actual eficaz feliz joven común posible fuerte verde azul simple amable
             enorme frágil libre pobre increíble
-            """.split(),
-        "adverbs": """
+            """
+        ),
+        "adverbs": _words(
+            """
             rápidamente lentamente finalmente raramente a menudo de repente tranquilamente
             apenas realmente siempre todavía
-            """.split(),
+            """
+        ),
         "connectors": [
             "Sin embargo",
             "Mientras tanto",
@@ -223,33 +260,43 @@ VOCAB: dict[str, dict[str, list[str]]] = {
     "ru": {
         # Subjects may be any noun; objects are masculine inanimate or neuter nouns, whose
         # accusative equals the nominative, so the grammar needs no case endings.
-        "nouns": """
+        "nouns": _words(
+            """
             город рынок мост музей вокзал завод парк сад театр стадион поезд самолёт
             автобус трамвай компьютер сервер браузер проект отчёт договор бюджет план
             закон фестиваль концерт журнал сайт алгоритм сигнал район магазин ресторан
             урожай климат лес берег остров дом двор офис университет институт банк
             телефон словарь учебник рецепт хлеб сыр чай суп билет маршрут график
             здание окно письмо решение собрание озеро море поле село радио кино
-            """.split(),
-        "subjects": """
+            """
+        ),
+        "subjects": _words(
+            """
             учитель врач студент инженер журналист музыкант художник повар фермер пилот
             директор мэр сосед водитель программист редактор тренер архитектор
             библиотекарь механик продавец почтальон
-            """.split(),
-        "verbs": """
+            """
+        ),
+        "verbs": _words(
+            """
             строит открывает закрывает ремонтирует описывает публикует объявляет объясняет
             посещает улучшает заменяет проверяет поддерживает измеряет доставляет изучает
             рисует защищает организует собирает обновляет готовит продаёт покупает
             празднует чистит заканчивает начинает показывает финансирует
-            """.split(),
-        "adjectives": """
+            """
+        ),
+        "adjectives": _words(
+            """
             важно интересно удобно странно полезно трудно просто дорого дёшево опасно
             приятно необходимо возможно заметно спокойно
-            """.split(),
-        "adverbs": """
+            """
+        ),
+        "adverbs": _words(
+            """
             быстро медленно наконец редко часто внезапно тихо открыто едва обычно
             серьёзно охотно снова
-            """.split(),
+            """
+        ),
         "connectors": [
             "Однако",
             "Тем временем",
@@ -276,26 +323,34 @@ VOCAB: dict[str, dict[str, list[str]]] = {
         ],
     },
     "zh": {
-        "nouns": """
+        "nouns": _words(
+            """
             政府 图书馆 河流 市场 村庄 工程师 老师 博物馆 大桥 港口 花园 工厂 面包店 学校
             医院 音乐节 乐团 报纸 网站 算法 数据库 服务器 网络 电脑 浏览器 键盘 相机 电池
             卫星 农民 医生 学生 记者 音乐家 画家 园丁 飞行员 厨师 菜谱 厨房 烤箱 自行车
             电车 铁路 机场 乘客 车票 时刻表 森林 高山 山谷 小岛 海岸 暴雨 收成 气候 冬天
             夏天 预算 合同 发票 报告 调查 委员会 项目 会议 办公室 邻居 家庭 周末 假期
             音乐会 剧院 体育场 球队 赛季 裁判 社区 公园 地铁 茶馆
-            """.split(),
-        "verbs": """
+            """
+        ),
+        "verbs": _words(
+            """
             建设 打开 关闭 修理 描述 发布 宣布 解释 参观 改进 替换 检查 支持 测试 测量
             交付 评估 设计 保护 组织 收集 分享 更新 发现 准备 关注 拒绝 批准 资助 庆祝
             清理 完成 启动 介绍 出售 购买 讨论 研究
-            """.split(),
-        "adjectives": """
+            """
+        ),
+        "adjectives": _words(
+            """
             安静 繁忙 现代 古老 便宜 昂贵 受欢迎 有用 脆弱 可靠 细心 慷慨 好奇 著名 隐蔽
             狭窄 明亮 本地 数字化 高效 嘈杂 拥挤 友好 简单 复杂 罕见 温暖 重要 方便
-            """.split(),
-        "adverbs": """
+            """
+        ),
+        "adverbs": _words(
+            """
             迅速地 慢慢地 终于 很少 经常 突然 悄悄地 公开地 几乎 通常 认真地 再次 已经
-            """.split(),
+            """
+        ),
         "connectors": [
             "不过",
             "与此同时",
@@ -386,11 +441,13 @@ ARTICLES: dict[str, dict[str, tuple[str, str]]] = {
 EN_DETERMINERS = ["the", "the", "the", "this", "every", "our", "their", "a local"]
 
 # Words used to build host names and URL slugs (ASCII only).
-HOST_PARTS = """
+HOST_PARTS = _words(
+    """
     daily morning city metro local post herald courier tribune gazette review
     journal digest notes blog weekly corner studio works lab kitchen garden
     travel tech code cloud data market shop store outdoor family health sport
-    """.split()
+    """
+)
 
 TLDS: dict[str, list[str]] = {
     "en": [".com", ".org", ".co.uk", ".net", ".io"],
@@ -401,7 +458,7 @@ TLDS: dict[str, list[str]] = {
     "zh": [".cn", ".com.cn"],
 }
 
-SECTIONS = "news politik culture sport tech science travel food blog magazine local wiki".split()
+SECTIONS = _words("news politik culture sport tech science travel food blog magazine local wiki")
 
 # Page furniture, per language.
 CHROME: dict[str, dict[str, object]] = {
@@ -420,7 +477,7 @@ CHROME: dict[str, dict[str, object]] = {
     },
     "de": {
         "menu": ["Startseite", "Politik", "Sport", "Kultur", "Wissen", "Meinung", "Kontakt"],
-        "cookie": "Wir verwenden Cookies, um unser Angebot zu verbessern. Mehr dazu im Datenschutz.",
+        "cookie": "Wir verwenden Cookies, um unser Angebot zu verbessern. Mehr im Datenschutz.",
         "accept": "Alle akzeptieren",
         "related": "Mehr zum Thema",
         "ad": "Anzeige",
@@ -491,12 +548,16 @@ AUTHORS = """
     """.replace("\n", " ").split(";")
 
 # Filler for junk pages: pseudo-Latin syllables combined at random, not a copied text.
-JUNK_SYLLABLES = "lo rem ip sum do lor sit am et con sec tur adi pis cing el it sed ut la bo re".split()
+JUNK_SYLLABLES = _words(
+    "lo rem ip sum do lor sit am et con sec tur adi pis cing el it sed ut la bo re"
+)
 
-SPAM_KEYWORDS = """
+SPAM_KEYWORDS = _words(
+    """
     cheap best buy online free shipping discount sale deal top rated shoes watches
     phones casino loans insurance pills hotel flights coupons 2024 official
-    """.split()
+    """
+)
 
 SERVERS = [
     "nginx",

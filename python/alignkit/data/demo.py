@@ -142,7 +142,8 @@ class _Language:
         raw_nouns = v["nouns"]
         self.plain_nouns = [n.split(":", 1)[-1] for n in raw_nouns]
         self.sentences = [self._sentence(rng) for _ in range(pool_size)]
-        self.short = [s for s in self.sentences if len(s) < (40 if code == "zh" else 90)]
+        limit = 28 if code == "zh" else 70
+        self.short = [s for s in self.sentences if len(s) < limit]
         if len(self.short) < 20:
             self.short = self.sentences[:50]
 
@@ -198,11 +199,7 @@ class _Language:
         return self.sep.join(rng.choices(self.sentences, k=rng.randint(lo, hi)))
 
     def headline(self, rng: random.Random) -> str:
-        s = rng.choice(self.short).rstrip(".。")
-        if self.code != "zh":
-            words = s.split(" ")
-            s = " ".join(words[:9])
-        return s.rstrip(",，")
+        return rng.choice(self.short).rstrip(".。")
 
 
 class _Assets:
@@ -221,9 +218,7 @@ class _Assets:
             r = rng.random()
             p = rng.choice(parts)
             if r < 0.15:
-                js.append(
-                    f"  var tpl{i} = '<div class=\"{p}\">' + label{i % 7} + '</div>';\n"
-                )
+                js.append(f"  var tpl{i} = '<div class=\"{p}\">' + label{i % 7} + '</div>';\n")
             elif r < 0.25:
                 js.append(f'  el{i}.innerHTML = "<p>{p} " + n + "</p></div>";\n')
             elif r < 0.6:
@@ -232,9 +227,7 @@ class _Assets:
                     f" lazy: {rng.choice(['true', 'false'])} }};\n"
                 )
             else:
-                js.append(
-                    f"  if (x{i % 13} > {rng.randint(1, 999)}) {{ track('{p}', {i}); }}\n"
-                )
+                js.append(f"  if (x{i % 13} > {rng.randint(1, 999)}) {{ track('{p}', {i}); }}\n")
         self.js = js
 
 
@@ -246,7 +239,13 @@ class _Site:
         self.lang = lang
         self.host = f"www.{a}{b}{shard_index or ''}{k}{rng.choice(TLDS[lang])}"
         self.name = f"{_cap(a)} {_cap(b)}"
-        self.ip = f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+        octets = (
+            rng.randint(11, 223),
+            rng.randint(0, 255),
+            rng.randint(0, 255),
+            rng.randint(1, 254),
+        )
+        self.ip = ".".join(map(str, octets))
         self.server = rng.choice(SERVERS)
         self.lower_headers = rng.random() < 0.3
 
@@ -256,6 +255,11 @@ class _Site:
 
 
 def _esc(s: str) -> str:
+    """Escape text content (quotes stay literal, as most sites write them)."""
+    return _html.escape(s, quote=False)
+
+
+def _attr(s: str) -> str:
     return _html.escape(s, quote=True)
 
 
@@ -312,7 +316,7 @@ def _render_article(
         w(f'<meta http-equiv="Content-Type" content="text/html; charset={charset_label}">\n')
     w('<meta name="viewport" content="width=device-width, initial-scale=1">\n')
     w(f"<title>{_esc(title)} | {_esc(site.name)}</title>\n")
-    w(f'<meta name="description" content="{_esc(rng.choice(lang.short))}">\n')
+    w(f'<meta name="description" content="{_attr(rng.choice(lang.short))}">\n')
     w('<link rel="stylesheet" href="/static/main.css">\n')
     w("<style>\n")
     w("".join(rng.choices(assets.css, k=rng.randint(10, 120))))
@@ -377,7 +381,8 @@ def _render_article(
     w(f'<aside class="sidebar"><h3>{chrome["related"]}</h3><ul>\n')
     for _ in range(rng.randint(3, 8)):
         slug = "-".join(rng.sample(HOST_PARTS, 3))
-        w(f'<li><a href="/{rng.choice(SECTIONS)}/{slug}.html">{_esc(lang.headline(rng))}</a></li>\n')
+        href = f"/{rng.choice(SECTIONS)}/{slug}.html"
+        w(f'<li><a href="{href}">{_esc(lang.headline(rng))}</a></li>\n')
     w("</ul></aside>\n</main>\n")
     if rng.random() < 0.5:
         w(f'<div style="display:none" class="promo-hidden">{chrome["hidden"]}</div>\n')
@@ -653,7 +658,7 @@ def write_demo_warc(
     sites: dict[str, list[_Site]] = {
         code: [_Site(rng, code, shard_index, k) for k in range(12)] for code in LANGUAGES
     }
-    lang_weights = list(zip(LANGUAGES, _LANG_WEIGHTS))
+    lang_weights = list(zip(LANGUAGES, _LANG_WEIGHTS, strict=True))
 
     filename = path.name
     warcinfo_id = _uuid(rng)
@@ -682,7 +687,7 @@ def write_demo_warc(
             "description: Deterministic demo crawl for alignkit tests and benchmarks\r\n"
             f"operator: alignkit\r\nhostname: demo-{shard_index}\r\n"
             f"robots: not checked (synthetic)\r\nseed: {seed}\r\nshard: {shard_index}\r\n"
-        ).encode("utf-8")
+        ).encode()
         out.record(
             _record_bytes(
                 "warcinfo",
@@ -759,7 +764,11 @@ def write_demo_warc(
                 {
                     "kind": "truncated_gzip_member"
                     if compression == "gzip"
-                    else ("truncated_gzip_stream" if compression == "gzip-stream" else "truncated_record"),
+                    else (
+                        "truncated_gzip_stream"
+                        if compression == "gzip-stream"
+                        else "truncated_record"
+                    ),
                     "after_doc": i - 1,
                     "offset": offset if compression != "gzip-stream" else None,
                     "record_length": len(rec),
@@ -797,7 +806,11 @@ def _write_wrong_length(
     now: _dt.datetime,
     warcinfo_id: str,
 ) -> None:
-    body = b"<html><head><title>Wrong length</title></head><body><p>" + b"x" * 400 + b"</p></body></html>"
+    body = (
+        b"<html><head><title>Wrong length</title></head><body><p>"
+        + b"x" * 400
+        + b"</p></body></html>"
+    )
     http = (
         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
         + f"Content-Length: {len(body)}\r\n\r\n".encode()
@@ -876,9 +889,7 @@ def _make_doc(
     }
 
     def pick_charset(lang: str) -> tuple[str, str, str]:
-        codec, labels, _ = _weighted(
-            rng, [((c, lbl, w), w) for c, lbl, w in _ENCODINGS[lang]]
-        )
+        codec, labels, _ = _weighted(rng, [((c, lbl, w), w) for c, lbl, w in _ENCODINGS[lang]])
         decl = _weighted(rng, _DECL_UTF8 if codec == "utf-8" else _DECL_OTHER)
         return codec, rng.choice(labels), decl
 
@@ -1078,7 +1089,9 @@ def _write_doc(
     if meta["lang"] and meta["lang"] != "la" and rng.random() < 0.3:
         hdrs.append(("Content-Language", meta["lang"]))
     if rng.random() < 0.4:
-        hdrs.append(("Cache-Control", rng.choice(["max-age=600", "no-cache", "public, max-age=3600"])))
+        hdrs.append(
+            ("Cache-Control", rng.choice(["max-age=600", "no-cache", "public, max-age=3600"]))
+        )
     if rng.random() < 0.3:
         hdrs.append(("X-Crawler-Content-Encoding", "gzip"))
     if rng.random() < 0.2:
@@ -1118,7 +1131,7 @@ def _write_doc(
         fields.append(f"charset-detected: {meta['encoding']}")
     if meta["lang"]:
         fields.append(
-            'languages-demo: {"reliable":true,"languages":[{"code":"%s"}]}' % meta["lang"]
+            'languages-demo: {"reliable":true,"languages":[{"code":"' + meta["lang"] + '"}]}'
         )
     mblock = ("\r\n".join(fields) + "\r\n").encode("ascii")
     out.record(
