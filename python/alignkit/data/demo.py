@@ -645,7 +645,8 @@ def write_demo_warc(
     dicts with ``kind`` and details), ``broken`` (number of faults), ``bytes`` (file size),
     ``uncompressed_bytes`` and ``docs`` (one dict per page: uri, kind, status, content_type,
     lang, encoding, charset_label, charset_declared_in, chunked, title, record_id,
-    payload_sha1, dup_of, words_changed, offset).
+    payload_sha1, dup_of, words_changed, offset of the response record and request_offset;
+    offsets are None for gzip-stream).
     """
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
@@ -1069,7 +1070,7 @@ def _write_doc(
         ("WARC-IP-Address", site.ip),
         ("WARC-Target-URI", uri),
     ]
-    out.record(
+    meta["request_offset"] = out.record(
         _record_bytes(
             "request", date, req_id, "application/http; msgtype=request", common, req, len(req)
         )
