@@ -57,8 +57,15 @@ def _sha1(data: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
 
 
-def _record(rec_type: str, rec_id: str, date: str, fields: list[tuple[str, str]], ctype: str,
-            block: bytes, payload_from: int | None) -> bytes:  # fmt: skip
+def _record(
+    rec_type: str,
+    rec_id: str,
+    date: str,
+    fields: list[tuple[str, str]],
+    ctype: str,
+    block: bytes,
+    payload_from: int | None,
+) -> bytes:
     lines = [
         "WARC/1.1",
         f"WARC-Type: {rec_type}",
