@@ -26,15 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_demo():
-    """Import alignkit.data.demo; fall back to loading it from the source tree.
+    """Load alignkit.data.demo from this source tree.
 
-    The fallback keeps these tests independent of whether the compiled part of alignkit
-    is built (the generator itself is pure Python).
+    It is loaded under a private package name so that the tests exercise the code in the
+    work tree even when another alignkit build is installed, and do not need the compiled
+    part of alignkit (the generator is pure Python).
     """
-    try:
-        return importlib.import_module("alignkit.data.demo")
-    except ImportError:
-        pass
     src = ROOT / "python" / "alignkit" / "data"
     spec = importlib.util.spec_from_file_location(
         "_alignkit_demo_data", src / "__init__.py", submodule_search_locations=[str(src)]
