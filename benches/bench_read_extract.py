@@ -171,8 +171,8 @@ def read_alignkit_batch(paths: list[Path], workers: int) -> tuple[int, int]:
     n = size = 0
     for s in stats:
         if isinstance(s, dict):
-            n += int(s.get("records", s.get("n_records", 0)) or 0)
-            size += int(s.get("block_bytes", s.get("bytes", 0)) or 0)
+            n += int(s["records_returned"])
+            size += int(s["block_bytes"])
     return n, size
 
 

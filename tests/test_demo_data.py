@@ -10,40 +10,17 @@ import codecs
 import gzip
 import hashlib
 import html
-import importlib
-import importlib.util
 import io
 import json
 import re
-import sys
 import zlib
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from alignkit.data import demo
 
-
-def _load_demo():
-    """Load alignkit.data.demo from this source tree.
-
-    It is loaded under a private package name so that the tests exercise the code in the
-    work tree even when another alignkit build is installed, and do not need the compiled
-    part of alignkit (the generator is pure Python).
-    """
-    src = ROOT / "python" / "alignkit" / "data"
-    spec = importlib.util.spec_from_file_location(
-        "_alignkit_demo_data", src / "__init__.py", submodule_search_locations=[str(src)]
-    )
-    assert spec is not None and spec.loader is not None
-    pkg = importlib.util.module_from_spec(spec)
-    sys.modules["_alignkit_demo_data"] = pkg
-    spec.loader.exec_module(pkg)
-    return importlib.import_module("_alignkit_demo_data.demo")
-
-
-demo = _load_demo()
 warcio_ai = pytest.importorskip("warcio.archiveiterator")
 
 N = 240
