@@ -781,7 +781,7 @@ impl<'a> Parser<'a> {
                 }
             }
             Tag::Td | Tag::Th => {
-                if let Some(i) = self.find(
+                if let Some(i) = self.find_in_table(
                     |t| matches!(t, Tag::Td | Tag::Th),
                     |t| {
                         matches!(
@@ -794,7 +794,7 @@ impl<'a> Parser<'a> {
                 }
             }
             Tag::Tr => {
-                if let Some(i) = self.find(
+                if let Some(i) = self.find_in_table(
                     |t| t == Tag::Tr,
                     |t| matches!(t, Tag::Table | Tag::Thead | Tag::Tbody | Tag::Tfoot),
                 ) {
@@ -802,7 +802,9 @@ impl<'a> Parser<'a> {
                 }
             }
             Tag::Thead | Tag::Tbody | Tag::Tfoot | Tag::Caption => {
-                if let Some(i) = self.find(|t| t.props() & TABLE_PART != 0, |t| t == Tag::Table) {
+                if let Some(i) =
+                    self.find_in_table(|t| t.props() & TABLE_PART != 0, |t| t == Tag::Table)
+                {
                     self.pop_to(i);
                 }
             }
@@ -987,6 +989,23 @@ impl<'a> Parser<'a> {
         None
     }
 
+    /// Like `find` with "table scope": only `table`, `template` and `html` bound the search.
+    fn find_in_table(
+        &self,
+        want: impl Fn(Tag) -> bool,
+        stop: impl Fn(Tag) -> bool,
+    ) -> Option<usize> {
+        for (k, e) in self.stack.iter().enumerate().rev().take(MAX_SEARCH) {
+            if want(e.tag) {
+                return Some(k);
+            }
+            if stop(e.tag) || matches!(e.tag, Tag::Table | Tag::Template | Tag::Html) {
+                return None;
+            }
+        }
+        None
+    }
+
     fn close_p(&mut self) {
         if let Some(i) = self.find(|t| t == Tag::P, |t| t == Tag::Button) {
             self.pop_to(i);
@@ -1036,12 +1055,12 @@ impl<'a> Parser<'a> {
                 }
             }
             Tag::Td | Tag::Th | Tag::Tr | Tag::Thead | Tag::Tbody | Tag::Tfoot | Tag::Caption => {
-                if let Some(i) = self.find(|t| t == tag, |t| t == Tag::Table) {
+                if let Some(i) = self.find_in_table(|t| t == tag, |_| false) {
                     self.pop_to(i);
                 }
             }
             Tag::Table => {
-                if let Some(i) = self.find(|t| t == Tag::Table, |_| false) {
+                if let Some(i) = self.find_in_table(|t| t == Tag::Table, |_| false) {
                     self.pop_to(i);
                 }
             }

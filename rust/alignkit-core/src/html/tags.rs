@@ -147,41 +147,48 @@ pub(crate) const TABLE_PART: u16 = 1 << 8;
 impl Tag {
     pub(crate) fn props(self) -> u16 {
         use Tag::*;
-        match self {
-            Other => 0,
-            Html => SCOPE | SPECIAL | BLOCK,
-            Head | Body => SPECIAL | BLOCK,
-            Title => SPECIAL | RAW,
-            Meta => VOID | BREAKOUT,
-            Script | Style | Noembed | Noframes | Iframe | Noscript => SPECIAL | RAW | SKIP,
-            Textarea => SPECIAL | RAW | SKIP,
-            Xmp => SPECIAL | RAW | BLOCK | CLOSES_P,
-            Plaintext => SPECIAL | RAW | BLOCK | CLOSES_P,
-            Template => SPECIAL | SKIP | SCOPE,
-            Svg | Math => SKIP | SCOPE,
-            Select | Datalist | Button | Video | Audio | Canvas | Optgroup | Option => SKIP,
-            Object | Applet => SKIP | SCOPE | SPECIAL,
-            Dialog => BLOCK | CLOSES_P | SPECIAL,
-            Address | Article | Aside | Blockquote | Center | Details | Dir | Div | Dl
-            | Fieldset | Figcaption | Figure | Footer | Header | Hgroup | Main | Menu | Nav
-            | Ol | Search | Section | Summary | Ul | Form => BLOCK | CLOSES_P | SPECIAL,
-            Dd | Dt | Li | P => BLOCK | CLOSES_P | SPECIAL,
-            H1 | H2 | H3 | H4 | H5 | H6 => BLOCK | CLOSES_P | SPECIAL | BREAKOUT,
-            Pre | Listing => BLOCK | CLOSES_P | SPECIAL | BREAKOUT,
-            Hr => VOID | BLOCK | CLOSES_P | BREAKOUT,
-            Legend => BLOCK | SPECIAL,
-            Table => BLOCK | CLOSES_P | SCOPE | SPECIAL | BREAKOUT,
-            Caption => BLOCK | SCOPE | SPECIAL | TABLE_PART,
-            Thead | Tbody | Tfoot | Tr => BLOCK | SPECIAL | TABLE_PART,
-            Td | Th => SCOPE | SPECIAL | TABLE_PART,
-            Marquee => SCOPE | SPECIAL,
-            A => 0,
-            Br => VOID | BREAKOUT,
-            Area | Base | Col | Embed | Img | Input | Link | Param | Source | Track | Wbr
-            | Keygen | Frame | Basefont | Bgsound | Image => VOID,
-            B | Big | Code | Em | I | Nobr | Ruby | S | Small | Span | Strike | Strong | Sub
-            | Sup | Tt | U | Var | Font => BREAKOUT,
-        }
+        let breakout = match self {
+            Blockquote | Body | Center | Dd | Div | Dl | Dt | Embed | Head | Img | Li | Menu
+            | Ol | P | Ul => BREAKOUT,
+            _ => 0,
+        };
+        breakout
+            | match self {
+                Other => 0,
+                Html => SCOPE | SPECIAL | BLOCK,
+                Head | Body => SPECIAL | BLOCK,
+                Title => SPECIAL | RAW,
+                Meta => VOID | BREAKOUT,
+                Script | Style | Noembed | Noframes | Iframe | Noscript => SPECIAL | RAW | SKIP,
+                Textarea => SPECIAL | RAW | SKIP,
+                Xmp => SPECIAL | RAW | BLOCK | CLOSES_P,
+                Plaintext => SPECIAL | RAW | BLOCK | CLOSES_P,
+                Template => SPECIAL | SKIP | SCOPE,
+                Svg => SKIP | SCOPE,
+                Math => SCOPE,
+                Select | Datalist | Button | Video | Audio | Canvas | Optgroup | Option => SKIP,
+                Object | Applet => SKIP | SCOPE | SPECIAL,
+                Dialog => BLOCK | CLOSES_P | SPECIAL,
+                Address | Article | Aside | Blockquote | Center | Details | Dir | Div | Dl
+                | Fieldset | Figcaption | Figure | Footer | Header | Hgroup | Main | Menu | Nav
+                | Ol | Search | Section | Summary | Ul | Form => BLOCK | CLOSES_P | SPECIAL,
+                Dd | Dt | Li | P => BLOCK | CLOSES_P | SPECIAL,
+                H1 | H2 | H3 | H4 | H5 | H6 => BLOCK | CLOSES_P | SPECIAL | BREAKOUT,
+                Pre | Listing => BLOCK | CLOSES_P | SPECIAL | BREAKOUT,
+                Hr => VOID | BLOCK | CLOSES_P | BREAKOUT,
+                Legend => BLOCK | SPECIAL,
+                Table => BLOCK | CLOSES_P | SCOPE | SPECIAL | BREAKOUT,
+                Caption => BLOCK | SCOPE | SPECIAL | TABLE_PART,
+                Thead | Tbody | Tfoot | Tr => BLOCK | SPECIAL | TABLE_PART,
+                Td | Th => SCOPE | SPECIAL | TABLE_PART,
+                Marquee => SCOPE | SPECIAL,
+                A => 0,
+                Br => VOID | BREAKOUT,
+                Area | Base | Col | Embed | Img | Input | Link | Param | Source | Track | Wbr
+                | Keygen | Frame | Basefont | Bgsound | Image => VOID,
+                B | Big | Code | Em | I | Nobr | Ruby | S | Small | Span | Strike | Strong
+                | Sub | Sup | Tt | U | Var | Font => BREAKOUT,
+            }
     }
 
     pub(crate) fn heading_level(self) -> u8 {
