@@ -676,10 +676,8 @@ impl<'a> Parser<'a> {
             }
         };
         match tag {
-            Tag::Title => {
-                if self.title.is_none() && self.n_foreign == 0 {
-                    self.title = Some(normalize_text(&self.src[start..cend], false));
-                }
+            Tag::Title if self.title.is_none() && self.n_foreign == 0 => {
+                self.title = Some(normalize_text(&self.src[start..cend], false));
             }
             Tag::Xmp | Tag::Plaintext if self.n_skip == 0 && !hidden => {
                 self.flush();
