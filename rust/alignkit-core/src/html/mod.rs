@@ -127,9 +127,10 @@ pub struct Block {
     pub in_table: bool,
     /// Open-element depth where the block started.
     pub depth: u16,
-    /// Characters of text (whitespace excluded).
+    /// Characters in `text`.
     pub text_chars: u32,
-    /// Characters of that text inside `<a>` elements.
+    /// Characters of that text inside `<a>` elements (spaces between link and non-link
+    /// text not counted).
     pub link_chars: u32,
     /// Hints from ancestors' tag names and class/id/role tokens.
     pub hints: Hints,

@@ -1127,6 +1127,11 @@ impl<'a> Parser<'a> {
                     i += 1;
                     continue;
                 }
+                // A single space between two words is already normal: keep copying.
+                if i > run && i + 1 < n && b[i] == b' ' && CLASS[b[i + 1] as usize] == 0 {
+                    i += 2;
+                    continue;
+                }
                 break;
             }
             if i > run {
@@ -1188,10 +1193,8 @@ impl<'a> Parser<'a> {
         self.pending_space = false;
         self.pending_sep = false;
         self.cur.push_str(w);
-        let c = char_count(w);
-        self.cur_block.text_chars += c;
         if self.n_link > 0 {
-            self.cur_block.link_chars += c;
+            self.cur_block.link_chars += char_count(w);
         }
     }
 
@@ -1231,11 +1234,8 @@ impl<'a> Parser<'a> {
                     _ => self.cur.push(c),
                 }
             }
-            let added = &self.cur[before..];
-            let c = added.chars().filter(|c| !c.is_whitespace()).count() as u32;
-            self.cur_block.text_chars += c;
             if self.n_link > 0 {
-                self.cur_block.link_chars += c;
+                self.cur_block.link_chars += char_count(&self.cur[before..]);
             }
         }
         self.scratch = tmp;
@@ -1365,6 +1365,8 @@ impl<'a> Parser<'a> {
             return;
         }
         let mut block = std::mem::take(&mut self.cur_block);
+        block.text_chars = char_count(&text);
+        block.link_chars = block.link_chars.min(block.text_chars);
         block.text = text;
         self.blocks.push(block);
     }

@@ -332,7 +332,7 @@ fn block_features() {
     assert_eq!(b[0].link_chars, 4);
     assert_eq!(b[0].link_density(), 1.0);
     assert_eq!(b[1].tag, "p");
-    assert_eq!(b[1].text_chars, 13);
+    assert_eq!(b[1].text_chars, 15);
     assert_eq!(b[1].link_chars, 4);
     assert!(b[1].hints.contains(Hints::CONTENT));
     assert!(!b[1].hints.is_boilerplate());
