@@ -4,6 +4,7 @@
 //! html2text FILE...                 # print text of each file to stdout
 //! html2text --out DIR FILE...       # write DIR/<file name>.txt for each file
 //! html2text --bench N FILE...       # time N extraction rounds over the files (no I/O)
+//! html2text --blocks --bench N FILE...  # same, timing `blocks()` (all block features)
 //! ```
 //! Non-UTF-8 bytes are replaced (lossy) before extraction.
 
@@ -11,7 +12,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
-use alignkit_core::html::{extract_text, ExtractOptions};
+use alignkit_core::html::{blocks, extract_text, ExtractOptions};
 
 fn load(path: &Path) -> std::io::Result<String> {
     let raw = std::fs::read(path)?;
@@ -29,6 +30,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut out_dir = None;
     let mut bench = None;
+    let mut use_blocks = false;
+    if args.first().is_some_and(|a| a == "--blocks") {
+        use_blocks = true;
+        args.remove(0);
+    }
     while args.len() >= 2 && (args[0] == "--out" || args[0] == "--bench") {
         let flag = args.remove(0);
         let v = args.remove(0);
@@ -53,7 +59,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         for _ in 0..rounds {
             for (_, html) in &docs {
-                sink += extract_text(html, &opts)?.text.len();
+                sink += if use_blocks {
+                    blocks(html, &opts).iter().map(|b| b.text.len()).sum()
+                } else {
+                    extract_text(html, &opts)?.text.len()
+                };
             }
         }
         let secs = t.elapsed().as_secs_f64();

@@ -295,6 +295,32 @@ fn foreign_content() {
 }
 
 #[test]
+fn more_edge_cases() {
+    let e = ex("<svg><title>Icon</title></svg><title>Real</title><p>x</p>");
+    assert_eq!(e.title.as_deref(), Some("Real"));
+    assert_eq!(e.text, "x");
+    assert_eq!(
+        t("<div class=foo hidden>h</div><div class=bar>v</div>"),
+        "v"
+    );
+    assert_eq!(t("<p>a<noscript><p>no js</p></noscript>b</p>"), "ab");
+    assert_eq!(
+        t("<select><option>a<option>b<optgroup><option>c</select>after"),
+        "after"
+    );
+    assert_eq!(t("<p>&AMP; &LT;x&GT; &Eacute;</p>"), "& <x> É");
+    assert_eq!(t("<xmp><b>literal</b></xmp>"), "<b>literal</b>");
+    assert_eq!(t("<plaintext><p>all raw"), "<p>all raw");
+    assert_eq!(t("<textarea><p>typed</p></textarea>z"), "z");
+    assert_eq!(t("<p>x<!-- a -- b --! -->y</p>"), "xy");
+    assert_eq!(t("<listing>\n  keep  ws</listing>"), "  keep  ws");
+    assert_eq!(
+        t("<ul><li>one<ol><li>two</ol></ul><p>p</p>"),
+        "- one\n  - two\n\np"
+    );
+}
+
+#[test]
 fn deep_nesting_does_not_overflow() {
     let n = 200_000;
     let html = format!("{}deep{}", "<div>".repeat(n), "</div>".repeat(n));
