@@ -134,7 +134,7 @@ pub struct Block {
     pub link_chars: u32,
     /// Hints from ancestors' tag names and class/id/role tokens.
     pub hints: Hints,
-    /// Up to 8 nearest open elements, outermost first, like `div#main.content > article.post > p`
+    /// Up to 6 nearest open elements, outermost first, like `div#main.content > article.post > p`
     /// (empty from [`extract_text`]).
     pub path: String,
 }

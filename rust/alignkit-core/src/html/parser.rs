@@ -19,7 +19,7 @@ const MAX_STACK: usize = 4096;
 /// How far down the stack an end tag looks for its start tag.
 const MAX_SEARCH: usize = 512;
 /// Number of ancestors written to [`Block::path`].
-const PATH_ELEMS: usize = 8;
+const PATH_ELEMS: usize = 6;
 
 // Entry flags.
 const E_SKIP: u8 = 1;
@@ -39,8 +39,13 @@ struct Entry {
     name: (u32, u32),
     class: (u32, u32),
     id: (u32, u32),
-    hints: u32,
+    /// Hints from the tag name and `role` (features mode only).
+    base: u32,
+    /// Cumulative hints of this entry and all below it; `NOT_DONE` until needed.
+    cum: u32,
 }
+
+const NOT_DONE: u32 = u32::MAX;
 
 type Range = Option<(u32, u32)>;
 
@@ -81,7 +86,6 @@ pub(crate) struct Parser<'a> {
     n_table: u32,
     n_heading: u32,
     n_foreign: u32,
-    hint_counts: [u16; 32],
     bullet_pending: bool,
     cur: String,
     cur_block: Block,
@@ -209,73 +213,94 @@ fn style_hides(style: &[u8]) -> bool {
     has(b"display:none") || has(b"visibility:hidden")
 }
 
-/// Content hints from class/id/role tokens (used by main-content scoring).
-fn attr_hints(v: &[u8]) -> u32 {
-    let mut h = 0u32;
-    let mut buf = [0u8; 256];
-    let n = v.len().min(buf.len());
-    for (d, s) in buf.iter_mut().zip(&v[..n]) {
-        *d = s.to_ascii_lowercase();
+#[inline]
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.len() >= needle.len() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Hints of one lower-case class/id token (split on non-alphanumerics).
+fn token_hints(tok: &[u8]) -> u32 {
+    let exact = match tok {
+        b"nav" | b"navbar" | b"navigation" | b"menu" | b"toc" | b"pagination" | b"pager" => {
+            Hints::NAV.0
+        }
+        b"ad" | b"ads" | b"adv" | b"advert" | b"advertisement" => Hints::AD.0,
+        b"header" | b"masthead" | b"banner" | b"topbar" => Hints::HEADER.0,
+        b"footer" => Hints::FOOTER.0,
+        b"aside" | b"sidebar" | b"widget" => Hints::SIDEBAR.0,
+        b"hidden" | b"hide" => Hints::HIDDEN.0,
+        b"main" | b"article" | b"content" | b"post" | b"entry" | b"story" | b"text" | b"body" => {
+            Hints::CONTENT.0
+        }
+        _ => 0,
+    };
+    if exact != 0 || tok.len() < 4 {
+        return exact;
     }
-    let s = &buf[..n];
-    let has = |needle: &[u8]| memmem::find(s, needle).is_some();
-    // Short words only as whole tokens.
-    for tok in s.split(|c| !c.is_ascii_alphanumeric()) {
-        match tok {
-            b"nav" | b"navbar" | b"navigation" | b"menu" | b"toc" | b"pagination" | b"pager" => {
-                h |= Hints::NAV.0
-            }
-            b"ad" | b"ads" | b"adv" | b"advert" | b"advertisement" => h |= Hints::AD.0,
-            b"header" | b"masthead" | b"banner" | b"topbar" => h |= Hints::HEADER.0,
-            b"footer" => h |= Hints::FOOTER.0,
-            b"aside" | b"sidebar" | b"widget" => h |= Hints::SIDEBAR.0,
-            b"hidden" | b"hide" => h |= Hints::HIDDEN.0,
-            b"main" | b"article" | b"content" | b"post" | b"entry" | b"story" | b"text"
-            | b"body" => h |= Hints::CONTENT.0,
-            _ => {}
+    // Longer compound tokens ("mainnav", "commentlist", "sharebuttons").
+    let mut h = 0;
+    let rules: [(&[u8], u32); 22] = [
+        (b"nav", Hints::NAV.0),
+        (b"menu", Hints::NAV.0),
+        (b"breadcrumb", Hints::NAV.0 | Hints::BREADCRUMB.0),
+        (b"footer", Hints::FOOTER.0),
+        (b"copyright", Hints::FOOTER.0),
+        (b"header", Hints::HEADER.0),
+        (b"masthead", Hints::HEADER.0),
+        (b"sidebar", Hints::SIDEBAR.0),
+        (b"widget", Hints::SIDEBAR.0),
+        (b"comment", Hints::COMMENT.0),
+        (b"disqus", Hints::COMMENT.0),
+        (b"respond", Hints::COMMENT.0),
+        (b"advert", Hints::AD.0),
+        (b"sponsor", Hints::AD.0),
+        (b"promo", Hints::AD.0),
+        (b"share", Hints::SOCIAL.0),
+        (b"social", Hints::SOCIAL.0),
+        (b"related", Hints::RELATED.0),
+        (b"recommend", Hints::RELATED.0),
+        (b"cookie", Hints::POPUP.0),
+        (b"newsletter", Hints::POPUP.0),
+        (b"article", Hints::CONTENT.0),
+    ];
+    for (stem, bits) in rules {
+        if contains(tok, stem) {
+            h |= bits;
         }
     }
-    if has(b"nav") || has(b"menu") {
-        h |= Hints::NAV.0;
-    }
-    if has(b"breadcrumb") {
-        h |= Hints::NAV.0 | Hints::BREADCRUMB.0;
-    }
-    if has(b"footer") || has(b"copyright") {
-        h |= Hints::FOOTER.0;
-    }
-    if has(b"header") || has(b"masthead") {
-        h |= Hints::HEADER.0;
-    }
-    if has(b"sidebar") || has(b"widget") {
-        h |= Hints::SIDEBAR.0;
-    }
-    if has(b"comment") || has(b"disqus") || has(b"respond") {
-        h |= Hints::COMMENT.0;
-    }
-    if has(b"advert") || has(b"sponsor") || has(b"promo") {
-        h |= Hints::AD.0;
-    }
-    if has(b"share") || has(b"social") || has(b"sharing") {
-        h |= Hints::SOCIAL.0;
-    }
-    if has(b"related") || has(b"recommend") || has(b"teaser") {
-        h |= Hints::RELATED.0;
-    }
-    if has(b"cookie")
-        || has(b"consent")
-        || has(b"gdpr")
-        || has(b"newsletter")
-        || has(b"modal")
-        || has(b"popup")
-    {
+    if contains(tok, b"consent") || contains(tok, b"modal") || contains(tok, b"popup") {
         h |= Hints::POPUP.0;
     }
-    if has(b"sr-only") || has(b"visually-hidden") || has(b"screen-reader") {
-        h |= Hints::HIDDEN.0;
-    }
-    if has(b"article") || has(b"content") || has(b"entry") || has(b"post-body") {
+    if contains(tok, b"content") || contains(tok, b"entry") {
         h |= Hints::CONTENT.0;
+    }
+    h
+}
+
+/// Content hints from a class or id value (used by main-content scoring).
+fn attr_hints(v: &[u8]) -> u32 {
+    let mut h = 0u32;
+    let mut buf = [0u8; 48];
+    for tok in v.split(|c| !c.is_ascii_alphanumeric()) {
+        if tok.is_empty() || tok.len() > buf.len() {
+            continue;
+        }
+        let t = &mut buf[..tok.len()];
+        for (d, s) in t.iter_mut().zip(tok) {
+            *d = s.to_ascii_lowercase();
+        }
+        h |= token_hints(t);
+    }
+    // Multi-token phrases.
+    if h & Hints::HIDDEN.0 == 0 {
+        let lower = |needle: &[u8]| {
+            v.len() >= needle.len()
+                && v.windows(needle.len())
+                    .any(|w| w.eq_ignore_ascii_case(needle))
+        };
+        if lower(b"sr-only") || lower(b"visually-hidden") || lower(b"screen-reader") {
+            h |= Hints::HIDDEN.0;
+        }
     }
     h
 }
@@ -327,7 +352,6 @@ impl<'a> Parser<'a> {
             n_table: 0,
             n_heading: 0,
             n_foreign: 0,
-            hint_counts: [0; 32],
             bullet_pending: false,
             cur: String::new(),
             cur_block: Block::default(),
@@ -893,26 +917,14 @@ impl<'a> Parser<'a> {
     }
 
     fn push(&mut self, tag: Tag, hash: u32, name: (u32, u32), a: &Attrs, flags: u8) {
-        let mut hints = 0;
+        let mut base = 0;
         let (mut class, mut id) = ((0, 0), (0, 0));
         if self.features {
-            hints = tag_hints(tag);
-            if a.class.is_some() {
-                hints |= attr_hints(self.val(a.class));
-                class = a.class.unwrap_or((0, 0));
-            }
-            if a.id.is_some() {
-                hints |= attr_hints(self.val(a.id));
-                id = a.id.unwrap_or((0, 0));
-            }
+            base = tag_hints(tag);
+            class = a.class.unwrap_or((0, 0));
+            id = a.id.unwrap_or((0, 0));
             if a.role.is_some() {
-                hints |= role_hints(self.val(a.role));
-            }
-            let mut bits = hints;
-            while bits != 0 {
-                let k = bits.trailing_zeros() as usize;
-                self.hint_counts[k] += 1;
-                bits &= bits - 1;
+                base |= role_hints(self.val(a.role));
             }
         }
         self.apply(flags, 1);
@@ -923,8 +935,33 @@ impl<'a> Parser<'a> {
             name,
             class,
             id,
-            hints,
+            base,
+            cum: NOT_DONE,
         });
+    }
+
+    /// Hints of the whole open-element chain. Each entry's cumulative value is computed
+    /// once (lazily, when a block first needs it), so this is amortised O(1) per element.
+    fn chain_hints(&mut self) -> u32 {
+        let n = self.stack.len();
+        let mut k = n;
+        while k > 0 && self.stack[k - 1].cum == NOT_DONE {
+            k -= 1;
+        }
+        let mut acc = if k > 0 { self.stack[k - 1].cum } else { 0 };
+        for i in k..n {
+            let e = self.stack[i];
+            let mut own = e.base;
+            if e.class.1 > e.class.0 {
+                own |= attr_hints(&self.b[e.class.0 as usize..e.class.1 as usize]);
+            }
+            if e.id.1 > e.id.0 {
+                own |= attr_hints(&self.b[e.id.0 as usize..e.id.1 as usize]);
+            }
+            acc |= own;
+            self.stack[i].cum = acc;
+        }
+        acc
     }
 
     #[inline]
@@ -956,12 +993,6 @@ impl<'a> Parser<'a> {
         self.apply(e.flags, -1);
         if e.flags & E_LI != 0 {
             self.bullet_pending = false;
-        }
-        let mut bits = e.hints;
-        while bits != 0 {
-            let k = bits.trailing_zeros() as usize;
-            self.hint_counts[k] = self.hint_counts[k].saturating_sub(1);
-            bits &= bits - 1;
         }
     }
 
@@ -1272,12 +1303,7 @@ impl<'a> Parser<'a> {
         let bullet = self.bullet_pending && self.n_li > 0;
         self.bullet_pending = false;
         let list_depth = if self.n_li > 0 { self.n_list.max(1) } else { 0 };
-        let mut hints = 0u32;
-        for (k, &c) in self.hint_counts.iter().enumerate() {
-            if c > 0 {
-                hints |= 1 << k;
-            }
-        }
+        let hints = if self.features { self.chain_hints() } else { 0 };
         self.cur_block = Block {
             text: String::new(),
             kind,
@@ -1331,7 +1357,7 @@ impl<'a> Parser<'a> {
                     .unwrap_or("");
                 let mut len = 0;
                 for tok in cls.split_ascii_whitespace() {
-                    if len + tok.len() > 96 {
+                    if len + tok.len() > 64 {
                         break;
                     }
                     out.push('.');
