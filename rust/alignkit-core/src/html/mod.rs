@@ -235,6 +235,15 @@ fn extract_plain(html: &str, opts: &ExtractOptions) -> Extracted {
     }
 }
 
+/// Extract the visible text of `html` with its block structure kept (see [`render_blocks`]).
+///
+/// Dropped: `script`, `style`, `noscript`, `template`, `svg`, `iframe`, `object`, media
+/// fallbacks, form controls (`select`, `option`, `textarea`, `button`), head content, and,
+/// when `opts.skip_hidden`, elements with `hidden`, `aria-hidden="true"`, inline
+/// `display:none` / `visibility:hidden`, and closed `<dialog>`s.
+/// `title` comes from `<title>` (else `og:title`); `lang_hint` from `<html lang>` (else
+/// `<meta http-equiv="content-language">` / `<meta name="language">`, else `og:locale`).
+/// [`ExtractMode::Main`] returns [`crate::Error::Unsupported`] for now.
 pub fn extract_text(html: &str, opts: &ExtractOptions) -> crate::Result<Extracted> {
     match opts.mode {
         ExtractMode::Plain => Ok(extract_plain(html, opts)),

@@ -97,6 +97,7 @@ pub(crate) struct Parser<'a> {
     og_title: Option<String>,
     lang: Option<String>,
     meta_lang: Option<String>,
+    og_locale: Option<String>,
     scratch: String,
 }
 
@@ -363,6 +364,7 @@ impl<'a> Parser<'a> {
             og_title: None,
             lang: None,
             meta_lang: None,
+            og_locale: None,
             scratch: String::new(),
         }
     }
@@ -405,7 +407,7 @@ impl<'a> Parser<'a> {
         Parsed {
             blocks: self.blocks,
             title,
-            lang_hint: self.lang.or(self.meta_lang),
+            lang_hint: self.lang.or(self.meta_lang).or(self.og_locale),
         }
     }
 
@@ -907,6 +909,8 @@ impl<'a> Parser<'a> {
             if !t.is_empty() {
                 self.og_title = Some(t);
             }
+        } else if self.og_locale.is_none() && eq(a.property, b"og:locale") {
+            self.og_locale = normalize_lang(self.val_str(content));
         } else if self.meta_lang.is_none()
             && (eq(a.http_equiv, b"content-language")
                 || eq(a.name, b"language")

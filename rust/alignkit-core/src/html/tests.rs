@@ -236,6 +236,12 @@ fn lang_hint_is_normalised() {
     assert_eq!(ex("<html lang=\"not a lang\">").lang_hint, None);
     assert_eq!(ex("<p>x</p>").lang_hint, None);
     assert_eq!(
+        ex("<meta property=og:locale content=pt_BR>")
+            .lang_hint
+            .as_deref(),
+        Some("pt-br")
+    );
+    assert_eq!(
         ex("<html lang=es><meta http-equiv=content-language content=en>")
             .lang_hint
             .as_deref(),
@@ -597,6 +603,13 @@ fn real_pages_sanity() {
         let html = String::from_utf8_lossy(&bytes);
         let e = extract_text(&html, &opts()).unwrap();
         let _ = blocks(&html, &opts());
+        let other = ExtractOptions {
+            list_bullets: false,
+            skip_hidden: false,
+            ..opts()
+        };
+        let all = extract_text(&html, &other).unwrap();
+        assert!(all.text.len() + 64 >= e.text.len() / 2, "{}", f.display());
         if e.text.len() > 200 {
             nonempty += 1;
         }
