@@ -1,0 +1,636 @@
+use super::*;
+
+fn opts() -> ExtractOptions {
+    ExtractOptions::default()
+}
+
+fn t(html: &str) -> String {
+    extract_text(html, &opts()).unwrap().text
+}
+
+fn ex(html: &str) -> Extracted {
+    extract_text(html, &opts()).unwrap()
+}
+
+// ------------------------------------------------------------------ structure
+
+#[test]
+fn paragraphs_are_separated_by_blank_lines() {
+    assert_eq!(t("<p>One</p><p>Two</p>"), "One\n\nTwo");
+    assert_eq!(t("<div>One</div>\n\n\n<div>Two</div>"), "One\n\nTwo");
+    assert_eq!(t("plain text only"), "plain text only");
+    assert_eq!(t(""), "");
+}
+
+#[test]
+fn whitespace_is_normalised() {
+    assert_eq!(t("<p>  a \n\t b   c  </p>"), "a b c");
+    assert_eq!(t("<p>a<b>b</b>c <i> d </i> e</p>"), "abc d e");
+    assert_eq!(t("<p>no&nbsp;break\u{a0}space</p>"), "no break space");
+    assert_eq!(t("<p>soft&shy;hyphen\u{ad}s</p>"), "softhyphens");
+}
+
+#[test]
+fn headings_are_own_blocks() {
+    assert_eq!(
+        t("<h1>Title</h1>text<h2>Sub</h2><p>more</p>"),
+        "Title\n\ntext\n\nSub\n\nmore"
+    );
+    let b = blocks("<h3>H</h3><p>x</p>", &opts());
+    assert_eq!(b[0].kind, BlockKind::Heading);
+    assert_eq!(b[0].heading_level, 3);
+    assert_eq!(b[1].heading_level, 0);
+}
+
+#[test]
+fn br_is_a_newline() {
+    assert_eq!(t("<p>a<br>b<br/>c</p>"), "a\nb\nc");
+    assert_eq!(t("<p>a <br> b</p>"), "a\nb");
+    assert_eq!(t("<p>a<br><br><br><br>b</p>"), "a\n\nb");
+    assert_eq!(t("<p>a</br>b</p>"), "a\nb");
+}
+
+#[test]
+fn lists_get_bullets() {
+    assert_eq!(t("<ul><li>a</li><li>b</li></ul>"), "- a\n- b");
+    assert_eq!(
+        t("<p>x</p><ol><li>a<li>b</ol><p>y</p>"),
+        "x\n\n- a\n- b\n\ny"
+    );
+    assert_eq!(
+        t("<ul><li>a<ul><li>a1</li><li>a2</li></ul></li><li>b</li></ul>"),
+        "- a\n  - a1\n  - a2\n- b"
+    );
+    assert_eq!(
+        t("<ul><li><p>para</p><p>cont</p></li></ul>"),
+        "- para\n  cont"
+    );
+    let no = ExtractOptions {
+        list_bullets: false,
+        ..opts()
+    };
+    assert_eq!(
+        extract_text("<ul><li>a<li>b</ul>", &no).unwrap().text,
+        "a\nb"
+    );
+}
+
+#[test]
+fn tables_become_rows() {
+    let html = "<table><tr><th>Name</th><th>Age</th></tr><tr><td>Ann</td><td>31</td></tr></table>";
+    assert_eq!(t(html), "Name | Age\nAnn | 31");
+    // implied end tags for td/tr, no tbody
+    assert_eq!(
+        t("<table><tr><td>a<td>b<tr><td>c<td>d</table>"),
+        "a | b\nc | d"
+    );
+    assert_eq!(
+        t("<p>x</p><table><tr><td>1</td></tr></table><p>y</p>"),
+        "x\n\n1\n\ny"
+    );
+    let b = blocks(html, &opts());
+    assert!(b
+        .iter()
+        .all(|b| b.kind == BlockKind::TableRow && b.in_table));
+}
+
+#[test]
+fn layout_table_with_blocks_inside_cells() {
+    let s = t("<table><tr><td><p>First para</p><p>Second</p></td><td>side</td></tr></table>");
+    assert_eq!(s, "First para\n\nSecond\n\nside");
+}
+
+#[test]
+fn pre_keeps_whitespace() {
+    assert_eq!(
+        t("<p>x</p><pre>\n  fn main() {\n      go();\n  }\n</pre>"),
+        "x\n\n  fn main() {\n      go();\n  }"
+    );
+    assert_eq!(t("<pre>a  &lt;b&gt;\r\n c</pre>"), "a  <b>\n c");
+    assert_eq!(t("<pre><b>bold</b>   x</pre>"), "bold   x");
+    assert_eq!(blocks("<pre> x</pre>", &opts())[0].kind, BlockKind::Pre);
+}
+
+// ------------------------------------------------------------------ dropped content
+
+#[test]
+fn scripts_styles_and_friends_are_dropped() {
+    let html = "<head><style>p { color: red }</style><script>var x = 1 < 2;</script>\
+                <meta name=x content=y><link rel=stylesheet href=a.css></head>\
+                <body><noscript>enable js</noscript><template><p>tpl</p></template>\
+                <svg><text>vector</text><title>svg title</title></svg>\
+                <iframe src=x>frame text</iframe><p>kept</p>\
+                <select><option>opt1<option>opt2</select><textarea>typed</textarea>\
+                <button>Click</button></body>";
+    assert_eq!(t(html), "kept");
+    assert_eq!(ex(html).title, None);
+}
+
+#[test]
+fn script_containing_markup_does_not_leak() {
+    let html =
+        "<p>a</p><script>document.write('</div><p>no</p>'); var s = '<!--';</script><p>b</p>";
+    assert_eq!(t(html), "a\n\nb");
+    // HTML5 script escaping: an inner </script> inside <!-- <script> ... --> does not close
+    let html = "<script><!-- document.write('<script>x()</script>'); --></script><p>c</p>";
+    assert_eq!(t(html), "c");
+    assert_eq!(
+        t("<SCRIPT type=text/javascript>if (a</b) {}</SCRIPT >d"),
+        "d"
+    );
+    assert_eq!(t("<style>a::after{content:'</p>'}</style>e"), "e");
+    assert_eq!(t("<script>unterminated <p>never shown"), "");
+}
+
+#[test]
+fn hidden_elements_are_dropped() {
+    let html = "<div hidden>h1</div><div aria-hidden=\"true\">h2</div>\
+                <div style=\"color:red; DISPLAY : none\">h3</div>\
+                <span style='visibility:hidden'>h4</span><p>shown</p>\
+                <div aria-hidden=false>shown2</div><div style=\"display:block\">shown3</div>\
+                <dialog>closed dialog</dialog><dialog open>open dialog</dialog>";
+    assert_eq!(t(html), "shown\n\nshown2\n\nshown3\n\nopen dialog");
+    let keep = ExtractOptions {
+        skip_hidden: false,
+        ..opts()
+    };
+    let all = extract_text(html, &keep).unwrap().text;
+    assert!(all.contains("h1") && all.contains("h3") && all.contains("h4"));
+    // nested content of a hidden element stays hidden; text after it is back
+    assert_eq!(t("<div hidden><div><p>x</p></div><b>y</b></div>z"), "z");
+}
+
+#[test]
+fn comments_doctype_cdata_and_pis_are_dropped() {
+    let html = "<!DOCTYPE html><?xml version=\"1.0\"?><p>a<!-- hidden <p>comment</p> -->b</p>\
+                <![CDATA[ cdata ]]><!----><!---->c<!-->d";
+    assert_eq!(t(html), "ab\n\ncd");
+    assert_eq!(t("x<!-- never closed <p>y"), "x");
+}
+
+// ------------------------------------------------------------------ entities
+
+#[test]
+fn entities_are_decoded() {
+    assert_eq!(
+        t("<p>&lt;tag&gt; &amp; &quot;q&quot; &#39;s&#x27;</p>"),
+        "<tag> & \"q\" 's'"
+    );
+    assert_eq!(
+        t("<p>&euro;&hellip;&mdash;&rarr;&Aacute;&frac12;</p>"),
+        "€…—→Á½"
+    );
+    assert_eq!(
+        t("<p>&copy 2020 &amp AT&T &notanentity;</p>"),
+        "© 2020 & AT&T ¬anentity;"
+    );
+    assert_eq!(
+        t("<p>&#128512; &#x1F600; &#150;</p>"),
+        "\u{1F600} \u{1F600} \u{2013}"
+    );
+    assert_eq!(t("<p>&bogus; & &#xZZ;</p>"), "&bogus; & &#xZZ;");
+    assert_eq!(t("<p>a&#32;&#32;b&#10;c</p>"), "a b c");
+}
+
+// ------------------------------------------------------------------ title and lang
+
+#[test]
+fn title_is_extracted() {
+    let e = ex("<html><head><title>\n  A &amp; B  \n</title></head><body>x</body></html>");
+    assert_eq!(e.title.as_deref(), Some("A & B"));
+    assert_eq!(e.text, "x");
+    let e = ex("<head><meta property=\"og:title\" content=\"OG &amp; Title\"></head><p>x</p>");
+    assert_eq!(e.title.as_deref(), Some("OG & Title"));
+    let e = ex("<title>Real</title><meta property=og:title content=OG>");
+    assert_eq!(e.title.as_deref(), Some("Real"));
+    assert_eq!(ex("<TITLE>Up</TITLE>").title.as_deref(), Some("Up"));
+    assert_eq!(ex("<title>   </title>").title, None);
+    assert_eq!(ex("<p>no title</p>").title, None);
+    assert_eq!(
+        ex("<title>a <b> c</title>").title.as_deref(),
+        Some("a <b> c")
+    );
+}
+
+#[test]
+fn lang_hint_is_normalised() {
+    assert_eq!(ex("<html lang=\"en\">").lang_hint.as_deref(), Some("en"));
+    assert_eq!(
+        ex("<html lang='de-AT'>").lang_hint.as_deref(),
+        Some("de-at")
+    );
+    assert_eq!(ex("<HTML LANG=en_US>").lang_hint.as_deref(), Some("en-us"));
+    assert_eq!(
+        ex("<html><meta http-equiv=\"Content-Language\" content=\"fr-CA\">")
+            .lang_hint
+            .as_deref(),
+        Some("fr-ca")
+    );
+    assert_eq!(
+        ex("<meta name=language content=\"nl\">")
+            .lang_hint
+            .as_deref(),
+        Some("nl")
+    );
+    assert_eq!(ex("<html lang=\"\"><p>x").lang_hint, None);
+    assert_eq!(ex("<html lang=\"not a lang\">").lang_hint, None);
+    assert_eq!(ex("<p>x</p>").lang_hint, None);
+    assert_eq!(
+        ex("<meta property=og:locale content=pt_BR>")
+            .lang_hint
+            .as_deref(),
+        Some("pt-br")
+    );
+    assert_eq!(
+        ex("<html lang=es><meta http-equiv=content-language content=en>")
+            .lang_hint
+            .as_deref(),
+        Some("es")
+    );
+}
+
+// ------------------------------------------------------------------ broken HTML
+
+#[test]
+fn implied_end_tags() {
+    assert_eq!(
+        t("<p>one<p>two<div>three</div>four"),
+        "one\n\ntwo\n\nthree\n\nfour"
+    );
+    assert_eq!(t("<ul><li>a<li>b</ul>after"), "- a\n- b\n\nafter");
+    assert_eq!(t("<dl><dt>term<dd>def</dl>"), "term\n\ndef");
+    assert_eq!(t("<p>x<h2>y</h2>"), "x\n\ny");
+}
+
+#[test]
+fn stray_and_unclosed_tags() {
+    assert_eq!(t("</div></p></span>text</li></td>"), "text");
+    assert_eq!(t("<div><span>unclosed <b>bold"), "unclosed bold");
+    assert_eq!(t("<div>a</span>b</div>c"), "ab\n\nc");
+    assert_eq!(t("<table><td>cell</div>more</table>x"), "cellmore\n\nx");
+}
+
+#[test]
+fn odd_tokens() {
+    assert_eq!(t("<p>a < b > c</p>"), "a < b > c");
+    assert_eq!(t("<p>1<2 and 3>2, <3 </p>"), "1<2 and 3>2, <3");
+    assert_eq!(t("<P CLASS=x ID=y>Upper</P>"), "Upper");
+    assert_eq!(
+        t("<div class=a id=b data-x=1 title='a>b'>quoted gt</div>"),
+        "quoted gt"
+    );
+    assert_eq!(t("<div title=\"x\ny>z\">multi</div>"), "multi");
+    assert_eq!(t("<p>a\0b</p>"), "ab");
+    assert_eq!(t("\u{feff}<p>bom</p>"), "bom");
+    assert_eq!(t("a </ b> c"), "a c");
+    assert_eq!(t("a </"), "a </");
+    assert_eq!(t("<p>end <"), "end <");
+    assert_eq!(t("<p>x</p><div unterminated=\"attr>gone"), "x");
+    assert_eq!(t("<a href=x><a href=y>nested</a></a>"), "nested");
+    assert_eq!(t("<custom-el>custom</custom-el><x:y>ns</x:y>"), "customns");
+}
+
+#[test]
+fn foreign_content() {
+    assert_eq!(t("<svg/><p>after</p>"), "after");
+    assert_eq!(
+        t("<p>a<svg><path d=x /><g><div>breakout</div>"),
+        "a\n\nbreakout"
+    );
+    assert_eq!(t("<math><mi>x</mi></math> = 1"), "x = 1");
+}
+
+#[test]
+fn more_edge_cases() {
+    let e = ex("<svg><title>Icon</title></svg><title>Real</title><p>x</p>");
+    assert_eq!(e.title.as_deref(), Some("Real"));
+    assert_eq!(e.text, "x");
+    assert_eq!(
+        t("<div class=foo hidden>h</div><div class=bar>v</div>"),
+        "v"
+    );
+    assert_eq!(t("<p>a<noscript><p>no js</p></noscript>b</p>"), "ab");
+    assert_eq!(
+        t("<select><option>a<option>b<optgroup><option>c</select>after"),
+        "after"
+    );
+    assert_eq!(t("<p>&AMP; &LT;x&GT; &Eacute;</p>"), "& <x> É");
+    assert_eq!(t("<xmp><b>literal</b></xmp>"), "<b>literal</b>");
+    assert_eq!(t("<plaintext><p>all raw"), "<p>all raw");
+    assert_eq!(t("<textarea><p>typed</p></textarea>z"), "z");
+    assert_eq!(t("<p>x<!-- a -- b --! -->y</p>"), "xy");
+    assert_eq!(t("<listing>\n  keep  ws</listing>"), "  keep  ws");
+    assert_eq!(
+        t("<ul><li>one<ol><li>two</ol></ul><p>p</p>"),
+        "- one\n  - two\n\np"
+    );
+}
+
+#[test]
+fn deep_nesting_does_not_overflow() {
+    let n = 200_000;
+    let html = format!("{}deep{}", "<div>".repeat(n), "</div>".repeat(n));
+    assert_eq!(t(&html), "deep");
+    let html = format!("{}x", "<span><b>".repeat(n));
+    assert_eq!(t(&html), "x");
+    let html = "<p>a</p>".repeat(n) + &"</span>".repeat(n);
+    assert_eq!(t(&html).len(), 3 * n - 2);
+}
+
+#[test]
+fn huge_inputs() {
+    let para = "<p>Lorem ipsum dolor sit amet, <a href='#'>consectetur</a> adipiscing elit.</p>\n";
+    let html = para.repeat(50_000);
+    let s = t(&html);
+    assert_eq!(s.matches("Lorem").count(), 50_000);
+    let html = "x".repeat(5_000_000);
+    assert_eq!(t(&html).len(), 5_000_000);
+}
+
+// ------------------------------------------------------------------ blocks API
+
+#[test]
+fn block_features() {
+    let html = "<body><nav class=\"main-nav\"><ul><li><a href=/>Home</a></li></ul></nav>\
+                <div id=\"content\" class=\"post entry\"><p>Some <a href=x>link</a> text.</p></div>\
+                <footer><p>(c) me</p></footer><div class=\"comments\">Nice</div></body>";
+    let b = blocks(html, &opts());
+    assert_eq!(b.len(), 4);
+    assert_eq!(b[0].text, "Home");
+    assert_eq!(b[0].kind, BlockKind::ListItem);
+    assert!(b[0].bullet);
+    assert_eq!(b[0].list_depth, 1);
+    assert!(b[0].hints.contains(Hints::NAV));
+    assert_eq!(b[0].link_chars, 4);
+    assert_eq!(b[0].link_density(), 1.0);
+    assert_eq!(b[1].tag, "p");
+    assert_eq!(b[1].text_chars, 15);
+    assert_eq!(b[1].link_chars, 4);
+    assert!(b[1].hints.contains(Hints::CONTENT));
+    assert!(!b[1].hints.is_boilerplate());
+    assert!(
+        b[1].path.contains("div#content.post.entry > p"),
+        "{}",
+        b[1].path
+    );
+    assert!(b[2].hints.contains(Hints::FOOTER));
+    assert!(b[3].hints.contains(Hints::COMMENT));
+    assert!(b[3].depth >= 1);
+    // extract_text skips path building
+    let doc = parse_document(html, &opts());
+    assert_eq!(doc.blocks, b);
+    assert_eq!(render_blocks(&b, &opts()), t(html));
+}
+
+#[test]
+fn main_mode_is_unsupported_for_now() {
+    let o = ExtractOptions {
+        mode: ExtractMode::Main,
+        ..opts()
+    };
+    assert!(matches!(
+        extract_text("<p>x</p>", &o),
+        Err(crate::Error::Unsupported(_))
+    ));
+}
+
+#[test]
+fn batch_preserves_order() {
+    let docs: Vec<String> = (0..200)
+        .map(|i| format!("<title>T{i}</title><p>doc {i}</p>"))
+        .collect();
+    let refs: Vec<&str> = docs.iter().map(|s| s.as_str()).collect();
+    let out = extract_batch(&refs, &opts());
+    assert_eq!(out.len(), 200);
+    for (i, r) in out.into_iter().enumerate() {
+        let r = r.unwrap();
+        assert_eq!(r.text, format!("doc {i}"));
+        assert_eq!(r.title, Some(format!("T{i}")));
+    }
+}
+
+// ------------------------------------------------------------------ robustness
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const PIECES: &[&str] = &[
+    "<",
+    ">",
+    "/",
+    "</",
+    "<!--",
+    "-->",
+    "<!",
+    "<?",
+    "]]>",
+    "<![CDATA[",
+    "&",
+    "&amp;",
+    "&#",
+    "&#x",
+    ";",
+    "\"",
+    "'",
+    "=",
+    " ",
+    "\n",
+    "\0",
+    "<p>",
+    "</p>",
+    "<div>",
+    "</div>",
+    "<li>",
+    "<ul>",
+    "<td>",
+    "<tr>",
+    "<table>",
+    "</table>",
+    "<script>",
+    "</script>",
+    "<style>",
+    "</style>",
+    "<pre>",
+    "</pre>",
+    "<svg>",
+    "</svg>",
+    "<math>",
+    "<br>",
+    "<br/>",
+    "<a href=x>",
+    "</a>",
+    "<title>",
+    "</title>",
+    "<textarea>",
+    "<noscript>",
+    "<template>",
+    "<select>",
+    "<option>",
+    "hidden",
+    " style=display:none",
+    "<div hidden>",
+    "<span aria-hidden=true>",
+    "text",
+    "ünï",
+    "日本語",
+    "\u{a0}",
+    "\u{ad}",
+    "&nbsp",
+    "&eacute;",
+    "&#128;",
+    "<html lang=en>",
+    "<meta content=x property=og:title>",
+    "<h1>",
+    "</h1>",
+    "<xmp>",
+    "<plaintext>",
+    "<dialog>",
+    "<!DOCTYPE html>",
+    "<x-y>",
+    "</x-y>",
+    "<b>",
+    "</b>",
+];
+
+#[test]
+fn random_html_never_panics() {
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..3000 {
+        let n = rng.below(60);
+        let mut s = String::new();
+        for _ in 0..n {
+            s.push_str(PIECES[rng.below(PIECES.len())]);
+        }
+        let e = extract_text(&s, &opts()).unwrap();
+        assert!(!e.text.contains("\n\n\n"), "{s:?}");
+        let _ = blocks(&s, &opts());
+    }
+}
+
+#[test]
+fn mutated_html_never_panics() {
+    let base = "<!DOCTYPE html><html lang=en><head><title>T &amp; t</title>\
+                <script>if (a < b) { x = '</div>'; }</script><style>p{}</style></head>\
+                <body class=home><nav><ul><li><a href='/'>Home</a><li>About</ul></nav>\
+                <article><h1>Head</h1><p>Text &eacute; <b>bold</b><br>line</p>\
+                <table><tr><td>a<td>b</table><pre>  code\n  more</pre>\
+                <div hidden>no</div><!-- c --></article></body></html>";
+    let mut rng = XorShift(12345);
+    let chars: Vec<char> = base.chars().collect();
+    for _ in 0..3000 {
+        let mut v = chars.clone();
+        for _ in 0..1 + rng.below(8) {
+            let i = rng.below(v.len().max(1));
+            match rng.below(4) {
+                0 => {
+                    v.remove(i.min(v.len() - 1));
+                }
+                1 => v.insert(
+                    i,
+                    ['<', '>', '/', '"', '\'', '&', '-', '!', '\0', ';'][rng.below(10)],
+                ),
+                2 => {
+                    let j = rng.below(v.len());
+                    let k = i.min(v.len() - 1);
+                    v.swap(k, j);
+                }
+                _ => v.truncate(i),
+            }
+            if v.is_empty() {
+                v.push('<');
+            }
+        }
+        let s: String = v.into_iter().collect();
+        let _ = extract_text(&s, &opts()).unwrap();
+        let _ = blocks(&s, &opts());
+    }
+}
+
+// ------------------------------------------------------------------ real pages
+
+fn pages_dir() -> Option<std::path::PathBuf> {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cands = vec![];
+    if let Ok(d) = std::env::var("ALIGNKIT_HTML_PAGES") {
+        cands.push(std::path::PathBuf::from(d));
+    }
+    cands.push(manifest.join("../../shared/data/html/pages"));
+    cands.push(manifest.join("../../../shared/data/html/pages"));
+    cands.push(std::path::PathBuf::from("/work/shared/data/html/pages"));
+    cands.into_iter().find(|d| d.is_dir())
+}
+
+#[test]
+fn real_pages_sanity() {
+    use std::io::Read;
+    let Some(dir) = pages_dir() else {
+        eprintln!("skipping real_pages_sanity: no shared/data/html/pages directory");
+        return;
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".html.gz"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        eprintln!(
+            "skipping real_pages_sanity: {} holds no .html.gz",
+            dir.display()
+        );
+        return;
+    }
+    let (mut nonempty, mut titled, mut clean, mut langs) = (0, 0, 0, 0);
+    for f in &files {
+        let raw = std::fs::read(f).unwrap();
+        let mut bytes = Vec::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut bytes)
+            .unwrap();
+        let html = String::from_utf8_lossy(&bytes);
+        let e = extract_text(&html, &opts()).unwrap();
+        let _ = blocks(&html, &opts());
+        let other = ExtractOptions {
+            list_bullets: false,
+            skip_hidden: false,
+            ..opts()
+        };
+        let all = extract_text(&html, &other).unwrap();
+        assert!(all.text.len() + 64 >= e.text.len() / 2, "{}", f.display());
+        if e.text.len() > 200 {
+            nonempty += 1;
+        }
+        if e.title.as_deref().is_some_and(|t| !t.is_empty()) {
+            titled += 1;
+        }
+        if e.lang_hint.is_some() {
+            langs += 1;
+        }
+        assert!(!e.text.contains("\n\n\n"), "{}", f.display());
+        let leaky = e
+            .text
+            .lines()
+            .any(|l| l.contains("function(") || l.contains("<script") || l.contains("{display:"));
+        if !leaky {
+            clean += 1;
+        }
+    }
+    let n = files.len();
+    eprintln!("real pages: {n} files, {nonempty} non-empty, {titled} titled, {langs} with lang, {clean} clean");
+    assert!(nonempty * 100 >= n * 95, "non-empty {nonempty}/{n}");
+    assert!(titled * 100 >= n * 90, "titled {titled}/{n}");
+    assert!(clean * 100 >= n * 95, "clean {clean}/{n}");
+}
