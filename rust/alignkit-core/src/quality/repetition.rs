@@ -1,0 +1,235 @@
+//! Repetition statistics: bullet/ellipsis/duplicate lines, and word n-gram repetition
+//! (Gopher's "top n-gram" and "duplicate n-gram" character fractions).
+//!
+//! Everything is hashed to `u64` (no string copies) and linear in the input: n-gram hashes are
+//! rolling polynomial hashes over the word hashes, so each n-gram costs O(1) whatever `n`.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::words::{hash_folded, Unit};
+
+/// A hasher for keys that are already well-mixed `u64` hashes.
+#[derive(Default)]
+pub struct PassThroughHasher(u64);
+
+impl Hasher for PassThroughHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used for u64 keys; fold anything else in.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Build = BuildHasherDefault<PassThroughHasher>;
+
+/// Line-level measurements over non-blank lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineStats {
+    /// Non-blank lines.
+    pub lines: usize,
+    /// Characters in non-blank lines (trimmed).
+    pub chars: usize,
+    pub bullet_lines: usize,
+    pub ellipsis_lines: usize,
+    /// Lines equal (after trimming) to an earlier line.
+    pub duplicate_lines: usize,
+    /// Characters in those lines.
+    pub duplicate_chars: usize,
+}
+
+const BULLETS: &[char] = &[
+    '•', '●', '○', '◦', '▪', '▫', '■', '□', '‣', '∙', '·', '►', '▶', '➢', '➤', '→', '-', '–', '—',
+    '*', '+', '✓', '✔',
+];
+
+fn is_bullet_line(line: &str) -> bool {
+    line.starts_with(BULLETS)
+}
+
+fn is_ellipsis_line(line: &str) -> bool {
+    line.ends_with("...") || line.ends_with('…')
+}
+
+/// Measure the lines of `text`.
+pub fn line_stats(text: &str) -> LineStats {
+    let mut st = LineStats::default();
+    let mut seen: HashSet<u64, Build> = HashSet::with_capacity_and_hasher(64, Build::default());
+    for raw in text.split('\n') {
+        let line = raw.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let chars = if line.is_ascii() {
+            line.len()
+        } else {
+            line.chars().count()
+        };
+        st.lines += 1;
+        st.chars += chars;
+        if is_bullet_line(line) {
+            st.bullet_lines += 1;
+        }
+        if is_ellipsis_line(line) {
+            st.ellipsis_lines += 1;
+        }
+        if !seen.insert(hash_folded(line.as_bytes())) {
+            st.duplicate_lines += 1;
+            st.duplicate_chars += chars;
+        }
+    }
+    st
+}
+
+/// Multiplier of the rolling n-gram hash (odd, so invertible mod 2^64).
+const BASE: u64 = 0x100_0000_01b3_a5a5;
+
+/// N-gram statistics over the words of one document: rolling-hash prefix table built once,
+/// hash-map buffers reused across `n`.
+pub struct Ngrams<'a> {
+    units: &'a [Unit],
+    prefix: Vec<u64>,
+    counts: HashMap<u64, (u32, u32), Build>,
+    seen: HashSet<u64, Build>,
+    total_chars: u64,
+}
+
+impl<'a> Ngrams<'a> {
+    pub fn new(units: &'a [Unit]) -> Self {
+        let mut prefix = Vec::with_capacity(units.len() + 1);
+        let mut h = 0u64;
+        prefix.push(h);
+        let mut total = 0u64;
+        for u in units {
+            h = h.wrapping_mul(BASE).wrapping_add(u.hash);
+            prefix.push(h);
+            total += u.len as u64;
+        }
+        Ngrams {
+            units,
+            prefix,
+            counts: HashMap::default(),
+            seen: HashSet::default(),
+            total_chars: total,
+        }
+    }
+
+    #[inline]
+    fn ngram_hash(&self, i: usize, n: usize, base_pow: u64) -> u64 {
+        self.prefix[i + n].wrapping_sub(self.prefix[i].wrapping_mul(base_pow))
+    }
+
+    /// Characters of the most frequent word n-gram times its count, over all word characters.
+    /// 0 when no n-gram occurs twice.
+    pub fn top_ngram_char_fraction(&mut self, n: usize) -> f64 {
+        let units = self.units;
+        if n == 0 || units.len() < n || self.total_chars == 0 {
+            return 0.0;
+        }
+        let pow = BASE.wrapping_pow(n as u32);
+        let positions = units.len() - n + 1;
+        self.counts.clear();
+        self.counts.reserve(positions);
+        let mut best_count = 0u32;
+        let mut best_first = 0u32;
+        for i in 0..positions {
+            let h = self.ngram_hash(i, n, pow);
+            let e = self.counts.entry(h).or_insert((0, i as u32));
+            e.0 += 1;
+            if e.0 > best_count {
+                best_count = e.0;
+                best_first = e.1;
+            }
+        }
+        if best_count < 2 {
+            return 0.0;
+        }
+        let start = best_first as usize;
+        let chars: u64 = units[start..start + n].iter().map(|u| u.len as u64).sum();
+        (chars * best_count as u64) as f64 / self.total_chars as f64
+    }
+
+    /// Characters of words that lie in a repeated occurrence of some n-gram (an occurrence
+    /// after the first), each character counted once, over all word characters.
+    pub fn duplicate_ngram_char_fraction(&mut self, n: usize) -> f64 {
+        let units = self.units;
+        if n == 0 || units.len() < n || self.total_chars == 0 {
+            return 0.0;
+        }
+        let pow = BASE.wrapping_pow(n as u32);
+        let positions = units.len() - n + 1;
+        self.seen.clear();
+        self.seen.reserve(positions);
+        let mut covered_to = 0usize;
+        let mut dup_chars = 0u64;
+        for i in 0..positions {
+            let h = self.ngram_hash(i, n, pow);
+            if !self.seen.insert(h) {
+                let from = covered_to.max(i);
+                for u in &units[from..i + n] {
+                    dup_chars += u.len as u64;
+                }
+                covered_to = i + n;
+            }
+        }
+        dup_chars as f64 / self.total_chars as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::words::analyze;
+    use super::*;
+
+    fn units(text: &str) -> Vec<Unit> {
+        analyze(text, None, 0, true, usize::MAX).units
+    }
+
+    #[test]
+    fn line_stats_counts() {
+        let t = "- one\n- two\nsame line\n\nsame line\nwait for it...\n  Same Line  ";
+        let s = line_stats(t);
+        assert_eq!(s.lines, 6);
+        assert_eq!(s.bullet_lines, 2);
+        assert_eq!(s.ellipsis_lines, 1);
+        assert_eq!(s.duplicate_lines, 2);
+        assert_eq!(s.duplicate_chars, 18);
+    }
+
+    #[test]
+    fn top_ngram() {
+        let u = units("a b a b a b c");
+        // "a b" appears 3 times, 2 chars each, 7 chars total
+        let f = Ngrams::new(&u).top_ngram_char_fraction(2);
+        assert!((f - 6.0 / 7.0).abs() < 1e-9, "{f}");
+        let u = units("one two three four");
+        let mut s = Ngrams::new(&u);
+        assert_eq!(s.top_ngram_char_fraction(2), 0.0);
+        assert_eq!(s.top_ngram_char_fraction(5), 0.0);
+        assert_eq!(Ngrams::new(&[]).top_ngram_char_fraction(2), 0.0);
+    }
+
+    #[test]
+    fn duplicate_ngrams() {
+        let u = units("x1 x2 x3 x4 x5 y x1 x2 x3 x4 x5");
+        // second occurrence of the 5-gram: 10 of 21 chars
+        let f = Ngrams::new(&u).duplicate_ngram_char_fraction(5);
+        assert!((f - 10.0 / 21.0).abs() < 1e-9, "{f}");
+        let u = units("a b c d e f g h i j k");
+        assert_eq!(Ngrams::new(&u).duplicate_ngram_char_fraction(5), 0.0);
+        // a run of one word: every n-gram after the first repeats it (overlapping), so all
+        // words but the first are covered
+        let u = units(&"spam ".repeat(100));
+        let mut s = Ngrams::new(&u);
+        assert!((s.duplicate_ngram_char_fraction(50) - 0.99).abs() < 1e-9);
+        let f = s.duplicate_ngram_char_fraction(5);
+        assert!((f - 0.99).abs() < 1e-9, "{f}");
+    }
+}
