@@ -266,7 +266,7 @@ impl LangFilter {
         if guess.confidence < self.min_confidence {
             return Err(DropReason::LangLowConfidence);
         }
-        if !self.allowed.is_empty() && !self.allowed.iter().any(|a| *a == guess.lang) {
+        if !self.allowed.is_empty() && !self.allowed.contains(&guess.lang) {
             return Err(DropReason::LangNotAllowed);
         }
         Ok(Some(guess))
