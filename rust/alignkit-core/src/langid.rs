@@ -4,9 +4,9 @@
 //! (no model file, no download at run time, no `unsafe` in our code). It first picks the
 //! dominant Unicode script of the text, then ranks the languages written in that script.
 //!
-//! Speed: only a prefix of the document is looked at, at most [`SAMPLE_BYTES`] bytes (cut back
-//! to a character boundary). Web documents are long and usually in one language, and a few
-//! kilobytes are plenty for a trigram model, so the cost per document stays bounded whatever
+//! Speed: only a prefix of the document is looked at, at most [`SAMPLE_BYTES`] (2 KiB, cut back
+//! to a character boundary). Web documents are long and usually in one language, and two
+//! kilobytes are plenty for a trigram model (whatlang's cost grows with the text length), so the cost per document stays bounded whatever
 //! its size.
 //!
 //! Language codes are ISO 639-1 (`"en"`, `"de"`, `"zh"`, ...). Mandarin is reported as `"zh"`,
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::quality::DropReason;
 
 /// How many bytes of a document [`detect`] looks at (the first ones).
-pub const SAMPLE_BYTES: usize = 4096;
+pub const SAMPLE_BYTES: usize = 2048;
 
 /// Fewer letters than this in the sample and [`detect`] gives up (returns `None`).
 const MIN_LETTERS: usize = 3;

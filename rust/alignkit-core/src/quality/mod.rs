@@ -615,8 +615,20 @@ pub fn filter_document(text: &str, lang: Option<&str>, cfg: &QualityConfig) -> F
                 );
             }
         }
+        // Words covered by repeated (n+1)-grams are covered by repeated n-grams, so the
+        // fraction never grows with n: a value measured for a smaller n that is already under
+        // this n's threshold proves this n passes, and the pass is skipped.
+        let mut bound: Option<(usize, f64)> = None;
         for &(n, max) in &cfg.max_duplicate_ngram_char_fraction {
+            if let Some((bn, bf)) = bound {
+                if bn <= n && bf <= max {
+                    continue;
+                }
+            }
             let f = ng.duplicate_ngram_char_fraction(n);
+            if bound.is_none_or(|(bn, _)| n <= bn) {
+                bound = Some((n, f));
+            }
             if f > max {
                 return drop_with(
                     DropReason::DuplicateNgramFraction,

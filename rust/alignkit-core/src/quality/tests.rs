@@ -628,21 +628,42 @@ fn throughput() {
     doc.push('\n');
     doc.push_str(&varied_words(700));
     doc.truncate(doc[..5200].rfind('\n').unwrap());
-    let cfg = QualityConfig::default();
-    let outcome = filter_document(&doc, Some("en"), &cfg);
+    let full = QualityConfig::default();
+    let outcome = filter_document(&doc, Some("en"), &full);
     eprintln!("doc of {} bytes -> {:?}", doc.len(), outcome.reason());
-    let n = 20_000;
-    let t = std::time::Instant::now();
-    let mut kept = 0;
-    for _ in 0..n {
-        kept += filter_document(std::hint::black_box(&doc), Some("en"), &cfg).is_keep() as usize;
+    assert!(outcome.is_keep());
+    let no_ngrams = QualityConfig {
+        max_top_ngram_char_fraction: Vec::new(),
+        max_duplicate_ngram_char_fraction: Vec::new(),
+        ..QualityConfig::default()
+    };
+    let pii = QualityConfig {
+        scrub_pii: true,
+        ..QualityConfig::default()
+    };
+    for (name, cfg) in [
+        (
+            "all filters off (line cleanup only)",
+            QualityConfig::disabled(),
+        ),
+        ("defaults without n-gram filters", no_ngrams),
+        ("defaults", full),
+        ("defaults + PII scrub", pii),
+    ] {
+        let n = 10_000;
+        let t = std::time::Instant::now();
+        let mut kept = 0;
+        for _ in 0..n {
+            kept +=
+                filter_document(std::hint::black_box(&doc), Some("en"), &cfg).is_keep() as usize;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!(
+            "filter_document [{name}]: {:.0} docs/s, {:.1} MB/s single-threaded (kept {kept})",
+            n as f64 / secs,
+            n as f64 * doc.len() as f64 / secs / 1e6
+        );
     }
-    let secs = t.elapsed().as_secs_f64();
-    eprintln!(
-        "filter_document: {:.0} docs/s, {:.1} MB/s single-threaded (kept {kept})",
-        n as f64 / secs,
-        n as f64 * doc.len() as f64 / secs / 1e6
-    );
     let t = std::time::Instant::now();
     let n = 20_000;
     for _ in 0..n {
