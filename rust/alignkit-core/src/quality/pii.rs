@@ -211,30 +211,34 @@ fn ipv6_at(b: &[u8], i: usize) -> Option<usize> {
     valid_ipv6(s).then_some(end)
 }
 
+/// Every IPv4 address contains a '.', every IPv6 address a ':', and both begin at most four
+/// hex digits before the first of them. So only the neighbourhood of each '.' and ':' is
+/// examined (memchr), not every byte. Candidates glued to a preceding letter, digit, '.' or
+/// ':' are rejected at once, so each run of address-like bytes is scanned forward at most
+/// once: linear overall.
 fn find_ips(b: &[u8], spans: &mut Vec<Span>) {
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if !(is_hex(c) || c == b':') {
-            i += 1;
+    let mut done_to = 0usize;
+    for p in memchr::memchr2_iter(b'.', b':', b) {
+        if p < done_to {
             continue;
         }
-        if c.is_ascii_digit() {
-            if let Some(end) = ipv4_at(b, i) {
-                spans.push((i, end, IP_PLACEHOLDER));
-                i = end;
+        let mut start = p;
+        while start > 0 && p - start < 4 && is_hex(b[start - 1]) {
+            start -= 1;
+        }
+        if start < done_to {
+            continue;
+        }
+        if b[start].is_ascii_digit() {
+            if let Some(end) = ipv4_at(b, start) {
+                spans.push((start, end, IP_PLACEHOLDER));
+                done_to = end;
                 continue;
             }
         }
-        if let Some(end) = ipv6_at(b, i) {
-            spans.push((i, end, IP_PLACEHOLDER));
-            i = end;
-            continue;
-        }
-        // skip the rest of this hex/colon/dot run: no address can start inside it
-        i += 1;
-        while i < b.len() && (is_hex(b[i]) || b[i] == b':' || b[i] == b'.') {
-            i += 1;
+        if let Some(end) = ipv6_at(b, start) {
+            spans.push((start, end, IP_PLACEHOLDER));
+            done_to = end;
         }
     }
 }
