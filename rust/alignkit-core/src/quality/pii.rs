@@ -322,4 +322,52 @@ mod tests {
             "Grüße an <EMAIL> — <IP> ✓"
         );
     }
+
+    /// Straightforward per-byte scan, the reference for the memchr-driven `find_ips`.
+    fn find_ips_reference(b: &[u8]) -> Vec<Span> {
+        let mut spans = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if is_hex(b[i]) || b[i] == b':' {
+                if b[i].is_ascii_digit() {
+                    if let Some(end) = ipv4_at(b, i) {
+                        spans.push((i, end, IP_PLACEHOLDER));
+                        i = end;
+                        continue;
+                    }
+                }
+                if let Some(end) = ipv6_at(b, i) {
+                    spans.push((i, end, IP_PLACEHOLDER));
+                    i = end;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        spans
+    }
+
+    #[test]
+    fn ip_scanner_matches_reference_on_random_input() {
+        const ALPHABET: &[u8] = b"0123456789abcdefxyz.:. :::..1122255";
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut matched = 0;
+        for round in 0..3000 {
+            let len = 1 + round % 60;
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    ALPHABET[(state % ALPHABET.len() as u64) as usize]
+                })
+                .collect();
+            let mut fast = Vec::new();
+            find_ips(&text, &mut fast);
+            let slow = find_ips_reference(&text);
+            assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(&text));
+            matched += fast.len();
+        }
+        assert!(matched > 20, "too few addresses generated: {matched}");
+    }
 }
