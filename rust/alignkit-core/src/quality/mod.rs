@@ -32,6 +32,9 @@ pub mod words;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -651,9 +654,32 @@ pub fn filter_document(text: &str, lang: Option<&str>, cfg: &QualityConfig) -> F
 }
 
 /// First marker found in `text` (ASCII case-insensitive), if any.
+///
+/// The default list is searched with one Aho-Corasick automaton built once per process (one
+/// SIMD-accelerated pass over the text); a custom list falls back to one memmem search per
+/// marker over an ASCII-lowercased copy, so that no automaton is built per document.
 fn find_marker<'a>(text: &str, markers: &'a [String]) -> Option<&'a str> {
     if markers.is_empty() {
         return None;
+    }
+    let is_default = markers.len() == DEFAULT_BOILERPLATE_MARKERS.len()
+        && markers
+            .iter()
+            .zip(DEFAULT_BOILERPLATE_MARKERS)
+            .all(|(a, b)| a == b);
+    if is_default {
+        static DEFAULT_AC: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+        let ac = DEFAULT_AC.get_or_init(|| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(DEFAULT_BOILERPLATE_MARKERS)
+                .ok()
+        });
+        if let Some(ac) = ac {
+            return ac
+                .find(text)
+                .map(|m| markers[m.pattern().as_usize()].as_str());
+        }
     }
     let lower = text.to_ascii_lowercase();
     let hay = lower.as_bytes();
