@@ -672,6 +672,7 @@ fn find_marker<'a>(text: &str, markers: &'a [String]) -> Option<&'a str> {
         let ac = DEFAULT_AC.get_or_init(|| {
             AhoCorasick::builder()
                 .ascii_case_insensitive(true)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(DEFAULT_BOILERPLATE_MARKERS)
                 .ok()
         });

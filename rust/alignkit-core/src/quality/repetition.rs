@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::words::{hash_folded, Unit};
+use super::words::{hash_exact, Unit};
 
 /// A hasher for keys that are already well-mixed `u64` hashes.
 #[derive(Default)]
@@ -39,7 +39,7 @@ pub struct LineStats {
     pub chars: usize,
     pub bullet_lines: usize,
     pub ellipsis_lines: usize,
-    /// Lines equal (after trimming) to an earlier line.
+    /// Lines equal (after trimming; case-sensitive) to an earlier line.
     pub duplicate_lines: usize,
     /// Characters in those lines.
     pub duplicate_chars: usize,
@@ -80,7 +80,7 @@ pub fn line_stats(text: &str) -> LineStats {
         if is_ellipsis_line(line) {
             st.ellipsis_lines += 1;
         }
-        if !seen.insert(hash_folded(line.as_bytes())) {
+        if !seen.insert(hash_exact(line.as_bytes())) {
             st.duplicate_lines += 1;
             st.duplicate_chars += chars;
         }
@@ -241,9 +241,9 @@ mod tests {
 
     #[test]
     fn line_stats_counts() {
-        let t = "- one\n- two\nsame line\n\nsame line\nwait for it...\n  Same Line  ";
+        let t = "- one\n- two\nsame line\n\nsame line\nwait for it...\n  same line  \nSame Line";
         let s = line_stats(t);
-        assert_eq!(s.lines, 6);
+        assert_eq!(s.lines, 7);
         assert_eq!(s.bullet_lines, 2);
         assert_eq!(s.ellipsis_lines, 1);
         assert_eq!(s.duplicate_lines, 2);

@@ -71,6 +71,23 @@ pub fn mix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// Fast hash of a byte string, exact (no case folding), 8 bytes at a time.
+#[inline]
+pub fn hash_exact(bytes: &[u8]) -> u64 {
+    let mut h = FNV_OFFSET ^ (bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h ^ v).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^= h >> 29;
+    }
+    let mut tail = 0u64;
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        tail |= (b as u64) << (8 * i);
+    }
+    mix64(h ^ tail)
+}
+
 /// Hash of a byte string with ASCII letters folded to lower case.
 #[inline]
 pub fn hash_folded(bytes: &[u8]) -> u64 {
@@ -80,6 +97,22 @@ pub fn hash_folded(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(FNV_PRIME);
     }
     mix64(h)
+}
+
+/// [`trim_non_alnum`] for ASCII text, on bytes.
+#[inline]
+fn trim_non_alnum_ascii(s: &str) -> &str {
+    let b = s.as_bytes();
+    let Some(start) = b.iter().position(|c| c.is_ascii_alphanumeric()) else {
+        return "";
+    };
+    let end = b
+        .iter()
+        .rposition(|c| c.is_ascii_alphanumeric())
+        .unwrap_or(start)
+        + 1;
+    // ASCII text: every index is a char boundary
+    &s[start..end]
 }
 
 /// Trim characters that are neither letters nor digits from both ends.
@@ -101,11 +134,16 @@ impl Acc<'_> {
     /// A word from a space-separated script; `w` may still carry punctuation.
     #[inline]
     fn segmented(&mut self, w: &str) {
-        let core = trim_non_alnum(w);
+        let ascii = w.is_ascii();
+        let core = if ascii {
+            trim_non_alnum_ascii(w)
+        } else {
+            trim_non_alnum(w)
+        };
         if core.is_empty() {
             return;
         }
-        let (len, alpha) = if core.is_ascii() {
+        let (len, alpha) = if ascii {
             (core.len(), core.bytes().any(|b| b.is_ascii_alphabetic()))
         } else {
             (
@@ -122,7 +160,7 @@ impl Acc<'_> {
         }
         if let Some(list) = self.stop_list {
             if s.stop_words < self.min_stop && len <= 16 && alpha {
-                let is_stop = if core.is_ascii() {
+                let is_stop = if ascii {
                     list.iter().any(|sw| sw.eq_ignore_ascii_case(core))
                 } else {
                     self.lower.clear();
@@ -253,6 +291,33 @@ mod tests {
         let s = analyze("the the the the", Some(list), 2, false, 0);
         assert_eq!(s.stop_words, 2);
         assert!(s.units.is_empty());
+    }
+
+    #[test]
+    fn ascii_trim_and_exact_hash() {
+        assert_eq!(trim_non_alnum_ascii("(hello),"), "hello");
+        assert_eq!(trim_non_alnum_ascii("--"), "");
+        assert_eq!(trim_non_alnum_ascii("a"), "a");
+        assert_eq!(trim_non_alnum("«Grüße»"), "Grüße");
+        let words = [
+            "",
+            "a",
+            "ab",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefgh\0",
+            "Abcdefgh",
+        ];
+        for (i, a) in words.iter().enumerate() {
+            for b in &words[i + 1..] {
+                assert_ne!(
+                    hash_exact(a.as_bytes()),
+                    hash_exact(b.as_bytes()),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+        assert_eq!(hash_exact(b"same line"), hash_exact(b"same line"));
     }
 
     #[test]
