@@ -122,6 +122,50 @@ fn cjk_documents_are_not_too_short() {
 }
 
 #[test]
+fn realistic_pages_with_headings_lists_and_chrome_pass() {
+    let recipe = "Home | Recipes | Baking | Contact
+Search
+
+Simple Rye Bread
+
+This rye bread needs no special equipment and only a little patience. The dough is sticky, so do not add too much flour while you shape it; wet hands work better than a floured board.
+
+Ingredients
+- 500 g rye flour
+- 250 g strong white flour
+- 10 g salt
+- 7 g dried yeast
+- 450 ml warm water
+
+Method
+1. Mix the flours, salt and yeast in a large bowl, then pour in the water and stir until there are no dry patches left.
+2. Cover the bowl and leave it somewhere warm for about two hours, until the dough has risen by half.
+3. Shape a loaf, put it into a greased tin and let it rise again while the oven heats to 220 degrees.
+4. Bake for 45 minutes. The loaf is done when it sounds hollow if you knock on the bottom.
+
+Share on Facebook
+Pin it
+© 2024 Kitchen Notes. All rights reserved.";
+    let o = filter_document(recipe, Some("en"), &QualityConfig::default());
+    let text = keep_text(&o);
+    assert!(text.starts_with("Simple Rye Bread"), "{text}");
+    assert!(text.contains("- 450 ml warm water"));
+    assert!(text.ends_with("knock on the bottom."), "{text}");
+
+    let markdown = format!(
+        "## Background\n\n{GOOD_EN}\n\n## What happens next\n\nThe consultation opens in September. \
+         Residents can send comments by post or hand them in at the town hall, and the council \
+         will publish a summary of all responses before it votes on the plans in December.\n\n\
+         ```\n# a code comment\nprint(\"hello\")\n```"
+    );
+    keep_text(&filter_document(
+        &markdown,
+        Some("en"),
+        &QualityConfig::default(),
+    ));
+}
+
+#[test]
 fn mixed_script_document_passes() {
     let text = format!(
         "{GOOD_EN}\nIn Chinese the station is called 火车站, and in Russian вокзал; both words appear on the new signs."
