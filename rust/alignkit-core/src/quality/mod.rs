@@ -30,6 +30,7 @@ pub mod repetition;
 pub mod stopwords;
 pub mod words;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;
@@ -653,48 +654,66 @@ pub fn filter_document(text: &str, lang: Option<&str>, cfg: &QualityConfig) -> F
     FilterOutcome::Keep { text }
 }
 
+/// Automaton over ASCII-lowercased markers; leftmost-first matching lets aho-corasick use its
+/// SIMD (Teddy) prefilter, which case-insensitive automata cannot.
+fn build_marker_automaton<S: AsRef<str>>(markers: &[S]) -> Option<AhoCorasick> {
+    AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(markers.iter().map(|m| m.as_ref().to_ascii_lowercase()))
+        .ok()
+}
+
 /// First marker found in `text` (ASCII case-insensitive), if any.
 ///
-/// The default list is searched with one Aho-Corasick automaton built once per process (one
-/// SIMD-accelerated pass over the text); a custom list falls back to one memmem search per
-/// marker over an ASCII-lowercased copy, so that no automaton is built per document.
+/// One pass of an Aho-Corasick automaton over an ASCII-lowercased copy of the text. The
+/// automaton for the default list is built once per process; for a custom list it is built
+/// once per thread and reused while the list stays the same (the usual case: one config for
+/// a whole batch).
 fn find_marker<'a>(text: &str, markers: &'a [String]) -> Option<&'a str> {
     if markers.is_empty() {
         return None;
     }
+    let lower = text.to_ascii_lowercase();
     let is_default = markers.len() == DEFAULT_BOILERPLATE_MARKERS.len()
         && markers
             .iter()
             .zip(DEFAULT_BOILERPLATE_MARKERS)
             .all(|(a, b)| a == b);
-    if is_default {
+    let found = if is_default {
         static DEFAULT_AC: OnceLock<Option<AhoCorasick>> = OnceLock::new();
-        let ac = DEFAULT_AC.get_or_init(|| {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(DEFAULT_BOILERPLATE_MARKERS)
-                .ok()
-        });
-        if let Some(ac) = ac {
-            return ac
-                .find(text)
-                .map(|m| markers[m.pattern().as_usize()].as_str());
+        DEFAULT_AC
+            .get_or_init(|| build_marker_automaton(DEFAULT_BOILERPLATE_MARKERS))
+            .as_ref()
+            .map(|ac| ac.find(&lower).map(|m| m.pattern().as_usize()))
+    } else {
+        thread_local! {
+            static CUSTOM_AC: RefCell<Option<(Vec<String>, Option<AhoCorasick>)>> =
+                const { RefCell::new(None) };
         }
+        CUSTOM_AC.with(|cell| {
+            let mut cache = cell.borrow_mut();
+            if cache
+                .as_ref()
+                .is_none_or(|(list, _)| list.as_slice() != markers)
+            {
+                *cache = Some((markers.to_vec(), build_marker_automaton(markers)));
+            }
+            cache
+                .as_ref()
+                .and_then(|(_, ac)| ac.as_ref())
+                .map(|ac| ac.find(&lower).map(|m| m.pattern().as_usize()))
+        })
+    };
+    match found {
+        Some(hit) => hit.map(|i| markers[i].as_str()),
+        // the automaton could not be built (never expected): plain searches
+        None => markers
+            .iter()
+            .find(|m| {
+                memchr::memmem::find(lower.as_bytes(), m.to_ascii_lowercase().as_bytes()).is_some()
+            })
+            .map(|m| m.as_str()),
     }
-    let lower = text.to_ascii_lowercase();
-    let hay = lower.as_bytes();
-    for m in markers {
-        let found = if m.bytes().any(|b| b.is_ascii_uppercase()) {
-            memchr::memmem::find(hay, m.to_ascii_lowercase().as_bytes()).is_some()
-        } else {
-            memchr::memmem::find(hay, m.as_bytes()).is_some()
-        };
-        if found {
-            return Some(m);
-        }
-    }
-    None
 }
 
 /// [`filter_document`] over many documents in parallel (rayon), results in input order.

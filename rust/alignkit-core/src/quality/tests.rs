@@ -410,6 +410,35 @@ fn boilerplate_markers() {
 }
 
 #[test]
+fn custom_marker_lists_switch_cleanly() {
+    let a = QualityConfig {
+        boilerplate_markers: vec!["Alpha Marker".into()],
+        ..QualityConfig::default()
+    };
+    let b = QualityConfig {
+        boilerplate_markers: vec!["beta marker".into(), "gamma".into()],
+        ..QualityConfig::default()
+    };
+    let with_alpha = format!("{GOOD_EN}\nThis page shows the ALPHA MARKER today.");
+    let with_beta = format!("{GOOD_EN}\nThis page shows the Beta Marker today.");
+    for _ in 0..3 {
+        assert_eq!(
+            reason(&filter_document(&with_alpha, None, &a)),
+            DropReason::BoilerplateMarker
+        );
+        keep_text(&filter_document(&with_alpha, None, &b));
+        assert_eq!(
+            reason(&filter_document(&with_beta, None, &b)),
+            DropReason::BoilerplateMarker
+        );
+        keep_text(&filter_document(&with_beta, None, &a));
+    }
+    if let FilterOutcome::Drop { detail, .. } = filter_document(&with_beta, None, &b) {
+        assert!(detail.contains("beta marker"), "{detail}");
+    }
+}
+
+#[test]
 fn line_cleanup_applies_before_document_filters() {
     let page = format!(
         "Skip to main content\nHome | News | Sport | Weather | Contact\nNews > Local > Town council\n\n\
