@@ -9,7 +9,8 @@
 //!    lines; blank-line runs collapse to one blank line. Nothing left: `empty_after_cleanup`;
 //! 3. document filters on the cleaned text, cheapest first: boilerplate markers, word count,
 //!    mean word length, symbol ratio, alphabetic-word fraction, stop words, bullet and ellipsis
-//!    lines, duplicate lines, top n-grams, duplicate n-grams. The first failing filter decides
+//!    lines, duplicate lines, punctuated and short lines (FineWeb), top n-grams, duplicate
+//!    n-grams. The first failing filter decides
 //!    the [`DropReason`];
 //! 4. optional PII scrubbing ([`pii`]) of the kept text.
 //!
@@ -54,6 +55,8 @@ pub enum DropReason {
     BulletLines,
     DuplicateLines,
     DuplicateLineChars,
+    LinePunctuation,
+    ShortLines,
     TopNgramFraction,
     DuplicateNgramFraction,
     StopWords,
@@ -70,7 +73,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 18] = [
+    pub const ALL: [DropReason; 20] = [
         DropReason::TooLong,
         DropReason::TooFewWords,
         DropReason::TooManyWords,
@@ -80,6 +83,8 @@ impl DropReason {
         DropReason::BulletLines,
         DropReason::DuplicateLines,
         DropReason::DuplicateLineChars,
+        DropReason::LinePunctuation,
+        DropReason::ShortLines,
         DropReason::TopNgramFraction,
         DropReason::DuplicateNgramFraction,
         DropReason::StopWords,
@@ -103,6 +108,8 @@ impl DropReason {
             DropReason::BulletLines => "bullet_lines",
             DropReason::DuplicateLines => "duplicate_lines",
             DropReason::DuplicateLineChars => "duplicate_line_chars",
+            DropReason::LinePunctuation => "line_punctuation",
+            DropReason::ShortLines => "short_lines",
             DropReason::TopNgramFraction => "top_ngram_fraction",
             DropReason::DuplicateNgramFraction => "duplicate_ngram_fraction",
             DropReason::StopWords => "stop_words",
@@ -243,6 +250,14 @@ pub struct QualityConfig {
     /// Fraction of characters in lines that repeat an earlier line, above this:
     /// `duplicate_line_chars`. Gopher: 0.2.
     pub max_duplicate_line_char_fraction: Option<f64>,
+    /// Fraction of lines ending in terminal punctuation below this: `line_punctuation`.
+    /// FineWeb: 0.12. Skipped for Thai, Lao, Khmer, Myanmar and Tibetan.
+    pub min_punctuated_line_fraction: Option<f64>,
+    /// Fraction of lines shorter than [`QualityConfig::short_line_chars`] above this:
+    /// `short_lines`. FineWeb: 0.67.
+    pub max_short_line_fraction: Option<f64>,
+    /// What "short" means for `max_short_line_fraction`, in characters. FineWeb: 30.
+    pub short_line_chars: usize,
     /// `(n, max)`: share of word characters covered by the most frequent word n-gram (times its
     /// count) above `max`: `top_ngram_fraction`. Gopher: (2, 0.20), (3, 0.18), (4, 0.16).
     /// Empty disables.
@@ -309,6 +324,9 @@ impl Default for QualityConfig {
             max_bullet_line_fraction: Some(0.9),
             max_duplicate_line_fraction: Some(0.3),
             max_duplicate_line_char_fraction: Some(0.2),
+            min_punctuated_line_fraction: Some(0.12),
+            max_short_line_fraction: Some(0.67),
+            short_line_chars: 30,
             max_top_ngram_char_fraction: vec![(2, 0.20), (3, 0.18), (4, 0.16)],
             max_duplicate_ngram_char_fraction: vec![
                 (5, 0.15),
@@ -350,6 +368,9 @@ impl QualityConfig {
             max_bullet_line_fraction: None,
             max_duplicate_line_fraction: None,
             max_duplicate_line_char_fraction: None,
+            min_punctuated_line_fraction: None,
+            max_short_line_fraction: None,
+            short_line_chars: 30,
             max_top_ngram_char_fraction: Vec::new(),
             max_duplicate_ngram_char_fraction: Vec::new(),
             min_stop_words: None,
@@ -378,6 +399,11 @@ impl QualityConfig {
                 "max_duplicate_line_char_fraction",
                 self.max_duplicate_line_char_fraction,
             ),
+            (
+                "min_punctuated_line_fraction",
+                self.min_punctuated_line_fraction,
+            ),
+            ("max_short_line_fraction", self.max_short_line_fraction),
             ("min_alpha_word_fraction", self.min_alpha_word_fraction),
         ];
         for (name, v) in fractions {
@@ -566,7 +592,7 @@ pub fn filter_document(text: &str, lang: Option<&str>, cfg: &QualityConfig) -> F
     }
 
     // 4. line statistics
-    let ls = repetition::line_stats(&cleaned);
+    let ls = repetition::line_stats(&cleaned, cfg.short_line_chars);
     if ls.lines > 0 {
         let n = ls.lines as f64;
         if let Some(max) = cfg.max_bullet_line_fraction {
@@ -602,6 +628,30 @@ pub fn filter_document(text: &str, lang: Option<&str>, cfg: &QualityConfig) -> F
                 return drop_with(
                     DropReason::DuplicateLineChars,
                     format!("duplicate line char fraction {f:.3} > {max}"),
+                );
+            }
+        }
+        if let Some(min) = cfg.min_punctuated_line_fraction {
+            let skip = lang_norm
+                .as_deref()
+                .is_some_and(|l| matches!(l, "th" | "lo" | "km" | "my" | "bo"));
+            let f = ls.punctuated_lines as f64 / n;
+            if !skip && f < min {
+                return drop_with(
+                    DropReason::LinePunctuation,
+                    format!("punctuated line fraction {f:.3} < {min}"),
+                );
+            }
+        }
+        if let Some(max) = cfg.max_short_line_fraction {
+            let f = ls.short_lines as f64 / n;
+            if f > max {
+                return drop_with(
+                    DropReason::ShortLines,
+                    format!(
+                        "fraction of lines under {} chars {f:.3} > {max}",
+                        cfg.short_line_chars
+                    ),
                 );
             }
         }

@@ -43,6 +43,10 @@ pub struct LineStats {
     pub duplicate_lines: usize,
     /// Characters in those lines.
     pub duplicate_chars: usize,
+    /// Lines ending in terminal punctuation ([`super::lines::has_terminal_punctuation`]).
+    pub punctuated_lines: usize,
+    /// Lines shorter than the `short_chars` given to [`line_stats`].
+    pub short_lines: usize,
 }
 
 const BULLETS: &[char] = &[
@@ -58,8 +62,8 @@ fn is_ellipsis_line(line: &str) -> bool {
     line.ends_with("...") || line.ends_with('…')
 }
 
-/// Measure the lines of `text`.
-pub fn line_stats(text: &str) -> LineStats {
+/// Measure the lines of `text`; lines of fewer than `short_chars` characters are short.
+pub fn line_stats(text: &str, short_chars: usize) -> LineStats {
     let mut st = LineStats::default();
     let mut seen: HashSet<u64, Build> = HashSet::with_capacity_and_hasher(64, Build::default());
     for raw in text.split('\n') {
@@ -79,6 +83,12 @@ pub fn line_stats(text: &str) -> LineStats {
         }
         if is_ellipsis_line(line) {
             st.ellipsis_lines += 1;
+        }
+        if super::lines::has_terminal_punctuation(line) {
+            st.punctuated_lines += 1;
+        }
+        if chars < short_chars {
+            st.short_lines += 1;
         }
         if !seen.insert(hash_exact(line.as_bytes())) {
             st.duplicate_lines += 1;
@@ -242,8 +252,10 @@ mod tests {
     #[test]
     fn line_stats_counts() {
         let t = "- one\n- two\nsame line\n\nsame line\nwait for it...\n  same line  \nSame Line";
-        let s = line_stats(t);
+        let s = line_stats(t, 6);
         assert_eq!(s.lines, 7);
+        assert_eq!(s.punctuated_lines, 1);
+        assert_eq!(s.short_lines, 2);
         assert_eq!(s.bullet_lines, 2);
         assert_eq!(s.ellipsis_lines, 1);
         assert_eq!(s.duplicate_lines, 2);

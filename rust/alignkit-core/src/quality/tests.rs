@@ -292,6 +292,35 @@ fn duplicate_lines_and_chars() {
 }
 
 #[test]
+fn fineweb_line_punctuation_and_short_lines() {
+    let cfg = only(|c| c.min_punctuated_line_fraction = Some(0.12));
+    let catalogue = "Stainless steel kitchen knife with a wooden handle, 20 cm
+Cast iron frying pan for gas and induction hobs, 28 cm
+Set of six porcelain dinner plates in matt white glaze
+Bamboo cutting board with juice groove and rubber feet
+Enamel casserole dish with lid, four litres, dark blue
+Glass storage jars with airtight clip lids, pack of three
+Copper measuring cups and spoons in a gift box, eight pieces
+Silicone baking mat that fits standard half sheet trays";
+    assert_eq!(
+        reason(&filter_document(catalogue, Some("en"), &cfg)),
+        DropReason::LinePunctuation
+    );
+    keep_text(&filter_document(catalogue, Some("th"), &cfg)); // no sentence punctuation there
+    keep_text(&filter_document(GOOD_EN, Some("en"), &cfg));
+    keep_text(&filter_document(GOOD_ZH, Some("zh"), &cfg));
+
+    let cfg = only(|c| c.max_short_line_fraction = Some(0.67));
+    let weather = "Berlin: 12 C, cloudy.\nParis: 15 C, sunny.\nRome: 21 C, sunny.\nOslo: 4 C, snow.\n\
+        Madrid: 19 C, windy.\nThe forecast for the weekend promises warmer weather in the north of the continent.";
+    assert_eq!(
+        reason(&filter_document(weather, None, &cfg)),
+        DropReason::ShortLines
+    );
+    keep_text(&filter_document(GOOD_EN, None, &cfg));
+}
+
+#[test]
 fn top_ngram_fraction() {
     let cfg = only(|c| c.max_top_ngram_char_fraction = vec![(2, 0.2), (3, 0.18), (4, 0.16)]);
     let mut spam = String::new();
