@@ -7,7 +7,9 @@ pub mod charset;
 pub mod error;
 pub mod html;
 pub mod http;
+pub mod langid;
 pub mod prepare;
+pub mod quality;
 pub mod warc;
 
 pub use error::{Error, Result};
