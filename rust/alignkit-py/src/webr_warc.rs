@@ -1,12 +1,13 @@
 //! Bindings for `alignkit.webr.warc`: WARC reading and HTTP payload access.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use alignkit_core::charset::decode_html;
 use alignkit_core::http::parse_response;
 use alignkit_core::warc::{
-    Compression, ReaderOptions, Record, RecordType, RecordTypeSet, WarcReader,
+    Compression, ReadStats, ReaderOptions, Record, RecordType, RecordTypeSet, WarcReader,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -242,6 +243,30 @@ impl PyHttpResponse {
     }
 }
 
+/// What `read_warc_batch` learns about one file.
+struct FileSummary {
+    stats: ReadStats,
+    records_by_type: BTreeMap<&'static str, u64>,
+    block_bytes: u64,
+}
+
+fn summarise_file(path: &Path, opts: ReaderOptions) -> CoreResult<FileSummary> {
+    let mut reader = WarcReader::open(path, opts)?;
+    let mut records_by_type = BTreeMap::new();
+    let mut block_bytes = 0u64;
+    for record in reader.by_ref() {
+        *records_by_type
+            .entry(record.record_type.as_str())
+            .or_default() += 1;
+        block_bytes += record.block.len() as u64;
+    }
+    Ok(FileSummary {
+        stats: reader.stats().clone(),
+        records_by_type,
+        block_bytes,
+    })
+}
+
 /// Read whole files in parallel with the GIL released; returns one stats dict per path, with
 /// `records_by_type` and `block_bytes` (every returned record's block is read).
 #[pyfunction]
@@ -257,40 +282,22 @@ fn read_warc_batch(
     use rayon::prelude::*;
     let opts = reader_options(record_types, max_block_bytes, compression)?;
     let pool = thread_pool(workers)?;
-    let results: Vec<CoreResult<(alignkit_core::warc::ReadStats, Vec<(String, u64)>, u64)>> = py
-        .detach(|| {
-            pool.install(|| {
-                paths
-                    .par_iter()
-                    .map(|path| {
-                        let mut reader = WarcReader::open(path, opts.clone())?;
-                        let mut by_type = std::collections::BTreeMap::<&str, u64>::new();
-                        let mut block_bytes = 0u64;
-                        for record in reader.by_ref() {
-                            *by_type.entry(record.record_type.as_str()).or_default() += 1;
-                            block_bytes += record.block.len() as u64;
-                        }
-                        let by_type = by_type
-                            .into_iter()
-                            .map(|(k, v)| (k.to_string(), v))
-                            .collect();
-                        Ok((reader.stats().clone(), by_type, block_bytes))
-                    })
-                    .collect()
-            })
-        });
+    let results: Vec<CoreResult<FileSummary>> = py.detach(|| {
+        pool.install(|| {
+            paths
+                .par_iter()
+                .map(|path| summarise_file(path, opts.clone()))
+                .collect()
+        })
+    });
     let mut out = Vec::with_capacity(results.len());
     for (path, result) in paths.iter().zip(results) {
-        let (stats, by_type, block_bytes) = result?;
-        let dict = to_py_dict(py, &stats)?;
+        let summary = result?;
+        let dict = to_py_dict(py, &summary.stats)?;
         let bound = dict.bind(py).cast::<PyDict>()?;
         bound.set_item("path", path)?;
-        let counts = PyDict::new(py);
-        for (name, count) in by_type {
-            counts.set_item(name, count)?;
-        }
-        bound.set_item("records_by_type", counts)?;
-        bound.set_item("block_bytes", block_bytes)?;
+        bound.set_item("records_by_type", summary.records_by_type)?;
+        bound.set_item("block_bytes", summary.block_bytes)?;
         out.push(dict);
     }
     Ok(out)
