@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, TypeAlias, final
+from typing import Any, Protocol, TypeAlias, final
 
 __version__: str
 
@@ -92,30 +92,57 @@ def extract_text_batch(
     skip_hidden: bool = True,
     workers: int | None = None,
 ) -> list[Extracted]: ...
+class _PrepareOptions(Protocol):
+    """What `prepare_shard`/`ShardDocuments` read from their `options` (e.g. PrepareConfig)."""
+
+    @property
+    def mode(self) -> str: ...
+    @property
+    def min_text_chars(self) -> int: ...
+    @property
+    def max_block_bytes(self) -> int: ...
+    @property
+    def only_2xx(self) -> bool: ...
+    @property
+    def languages(self) -> Sequence[str] | None: ...
+    @property
+    def min_lang_confidence(self) -> float: ...
+    @property
+    def quality_config(self) -> str | None: ...
+
 def prepare_shard(
     input: _StrPath,
     out_path: _StrPath,
+    options: _PrepareOptions,
     *,
     source_shard: str | None = None,
-    mode: str = "plain",
-    min_text_chars: int = 1,
-    max_block_bytes: int = 16777216,
-    only_2xx: bool = True,
+    dropped_path: _StrPath | None = None,
     progress: Callable[[int, int], object] | None = None,
     progress_every: int = 500,
 ) -> dict[str, Any]: ...
-
 @final
 class ShardDocuments:
     def __new__(
         cls,
         input: _StrPath,
+        options: _PrepareOptions,
         *,
         source_shard: str | None = None,
-        mode: str = "plain",
-        min_text_chars: int = 1,
-        max_block_bytes: int = 16777216,
-        only_2xx: bool = True,
+        include_dropped: bool = False,
     ) -> ShardDocuments: ...
     def next_batch(self, size: int = 1024) -> dict[str, list[Any]] | None: ...
+    def bytes_in(self) -> int: ...
     def stats(self) -> dict[str, Any]: ...
+
+def detect_language(text: str) -> tuple[str, float, str] | None: ...
+def detect_language_batch(
+    texts: Sequence[str], *, workers: int | None = None
+) -> list[tuple[str, float, str] | None]: ...
+def quality_filter_batch(
+    texts: Sequence[str],
+    langs: Sequence[str | None] | None = None,
+    config_json: str | None = None,
+    *,
+    workers: int | None = None,
+) -> list[tuple[bool, str | None, str | None, str | None]]: ...
+def default_quality_config() -> dict[str, Any]: ...

@@ -1,7 +1,7 @@
 """The `alignkit` command line: one entry point, one subcommand per job.
 
-Every option can also come from a config file (`--config FILE`, JSON or TOML) whose keys are the
-option names (`max-block-mb` or `max_block_mb`); flags given on the command line win.
+Every option can also come from a config file (`--config FILE`, YAML, TOML or JSON) whose keys
+are the option names (`max-block-mb` or `max_block_mb`); flags given on the command line win.
 """
 
 from __future__ import annotations
@@ -26,12 +26,17 @@ def _load_config_file(path: str) -> dict[str, Any]:
     if not file.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     text = file.read_text(encoding="utf-8")
-    if file.suffix.lower() == ".toml":
+    suffix = file.suffix.lower()
+    if suffix == ".toml":
         try:
             import tomllib
         except ImportError:  # Python 3.10
             import tomli as tomllib  # type: ignore[no-redef]
         data = tomllib.loads(text)
+    elif suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(text)
     else:
         data = json.loads(text)
     if not isinstance(data, dict):
@@ -66,7 +71,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("shards", nargs="*", metavar="SHARD", help="WARC/WET files or glob patterns")
     p.add_argument("--out", required=False, help="output directory (required)")
-    p.add_argument("--config", help="JSON or TOML file of options (keys = option names)")
+    p.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
     p.add_argument("--workers", type=int, default=1, help="shards processed in parallel")
     p.add_argument(
         "--format",
@@ -111,6 +116,57 @@ def _add_prepare(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--demo-docs", type=int, default=250, help="pages per demo shard")
     p.set_defaults(handler=_cmd_prepare)
     return p
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _setting_value(text: str) -> Any:
+    """A quality setting from the command line: a number, none/off, true/false, or JSON."""
+    lowered = text.strip().lower()
+    if lowered in ("none", "off", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number, none or JSON value: {text!r}") from None
+
+
+def _add_quality_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per quality setting, generated from the Rust defaults so they never drift."""
+    from alignkit.webr.prepare import default_quality_settings
+
+    group = p.add_argument_group(
+        "quality filters",
+        "override a filter's threshold; 'none' turns that filter off (see docs/quality-filters.md)",
+    )
+    for name, default in sorted(default_quality_settings().items()):
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            group.add_argument(
+                flag,
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=f"(default: {default})",
+            )
+        else:
+            group.add_argument(
+                flag,
+                dest=name,
+                type=_setting_value,
+                metavar="VALUE",
+                default=argparse.SUPPRESS,
+                help=f"(default: {json.dumps(default)})",
+            )
 
 
 def _add_demo_data(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -215,13 +271,14 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(stats["skipped"].items())) or "none"
+    dropped = ", ".join(f"{k}={v}" for k, v in sorted(stats["dropped"].items())) or "none"
     faults = ", ".join(f"{k}={v}" for k, v in sorted(stats["faults"].items()) if v) or "none"
     print(
         f"{stats['shards_done']}/{stats['shards_total']} shards "
         f"({stats['shards_skipped_existing']} already done), "
         f"{stats['documents_kept']} documents from {stats['records_seen']} records, "
         f"{stats['docs_per_s']:,} docs/s\n"
-        f"skipped: {skipped}\nfaults: {faults}\n"
+        f"skipped (no text): {skipped}\ndropped by filters: {dropped}\nfaults: {faults}\n"
         f"output: {args.out} (stats.json)"
     )
     if stats["failed_shards"]:

@@ -15,10 +15,28 @@ from alignkit._core import (
     extract_text_batch,
     read_warc_batch,
 )
-from alignkit.webr.prepare import PrepareConfig, PrepareConfigError, prepare
+from alignkit.webr.prepare import (
+    PrepareConfig,
+    PrepareConfigError,
+    default_quality_settings,
+    prepare,
+)
+from alignkit.webr.quality import (
+    FilterResult,
+    LanguageGuess,
+    detect_language,
+    detect_languages,
+    filter_texts,
+)
 
 __all__ = [
     "Extracted",
+    "FilterResult",
+    "LanguageGuess",
+    "default_quality_settings",
+    "detect_language",
+    "detect_languages",
+    "filter_texts",
     "HttpResponse",
     "MalformedInputError",
     "PrepareConfig",

@@ -9,14 +9,16 @@ remembers the configuration it was made with and refuses to mix results of anoth
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import glob
+import gzip
 import json
 import logging
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 OUTPUT_FORMATS = ("jsonl", "parquet")
 EXTRACT_MODES = ("plain", "main")
 # Bumped whenever the document schema or the meaning of an option changes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CONFIG_FILE = "_config.json"
 MARKER_DIR = "_done"
 TMP_DIR = "_tmp"
@@ -40,13 +42,21 @@ class PrepareConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class PrepareConfig:
-    """Settings that change what `prepare` writes (all recorded in the output directory)."""
+    """Settings that change what `prepare` writes (all recorded in the output directory).
+
+    `quality_settings` overrides the quality filters' defaults (see `default_quality_settings()`
+    and docs/quality-filters.md); `quality=False` turns the filters and line cleanup off.
+    """
 
     output_format: str = "jsonl"
     mode: str = "plain"
     min_text_chars: int = 1
     max_block_bytes: int = 16 * 1024 * 1024
     only_2xx: bool = True
+    languages: tuple[str, ...] = ()
+    min_lang_confidence: float = 0.0
+    quality: bool = True
+    quality_settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.output_format not in OUTPUT_FORMATS:
@@ -59,13 +69,39 @@ class PrepareConfig:
             raise PrepareConfigError("min_text_chars must be >= 0")
         if self.max_block_bytes < 1024:
             raise PrepareConfigError("max_block_bytes must be at least 1024")
+        if not 0.0 <= self.min_lang_confidence <= 1.0:
+            raise PrepareConfigError("min_lang_confidence must be within 0..1")
+        object.__setattr__(self, "languages", tuple(self.languages))
+        unknown = sorted(set(self.quality_settings) - set(default_quality_settings()))
+        if unknown:
+            raise PrepareConfigError(f"unknown quality setting(s): {', '.join(unknown)}")
+
+    def resolved_quality(self) -> dict[str, Any] | None:
+        """The quality settings in force (defaults merged with overrides), or None when off."""
+        if not self.quality:
+            return None
+        return {**default_quality_settings(), **self.quality_settings}
+
+    @property
+    def quality_config(self) -> str | None:
+        """JSON handed to the Rust core (read there as an attribute of this object)."""
+        resolved = self.resolved_quality()
+        return None if resolved is None else json.dumps(resolved)
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(self)}
+        fields = dataclasses.asdict(self)
+        fields["languages"] = list(self.languages)
+        fields["quality_settings"] = self.resolved_quality()
+        return {"schema_version": SCHEMA_VERSION, **fields}
 
     @property
     def output_suffix(self) -> str:
         return ".jsonl.gz" if self.output_format == "jsonl" else ".parquet"
+
+
+def default_quality_settings() -> dict[str, Any]:
+    """The quality filters' default settings, by name (the Rust core is the source of truth)."""
+    return dict(_core.default_quality_config())
 
 
 def expand_shards(patterns: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -129,6 +165,8 @@ class ShardTask:
     marker: str
     source_shard: str
     config: PrepareConfig
+    dropped_output: str | None = None
+    tmp_dropped: str | None = None
 
 
 # Set in pool workers by `_init_worker`: a shared counter of input bytes consumed.
@@ -157,67 +195,85 @@ def _make_reporter(on_bytes: Callable[[int], None] | None) -> Callable[[int, int
     return report
 
 
+_DOC_FIELDS = (
+    ("id", "string"),
+    ("url", "string"),
+    ("date", "string"),
+    ("title", "string"),
+    ("text", "string"),
+    ("lang_hint", "string"),
+    ("lang", "string"),
+    ("lang_score", "float64"),
+    ("source_shard", "string"),
+    ("record_offset", "uint64"),
+)
+
+
 def _write_parquet(task: ShardTask, report: Callable[[int, int], None]) -> dict[str, Any]:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError(
-            "--format parquet needs pyarrow: pip install 'alignkit[parquet]'"
-        ) from exc
-    schema = pa.schema(
-        [
-            ("id", pa.string()),
-            ("url", pa.string()),
-            ("date", pa.string()),
-            ("title", pa.string()),
-            ("text", pa.string()),
-            ("lang_hint", pa.string()),
-            ("source_shard", pa.string()),
-            ("record_offset", pa.uint64()),
-        ]
-    )
-    cfg = task.config
+        hint = "pip install 'alignkit[parquet]'"
+        raise RuntimeError(f"--format parquet needs pyarrow: {hint}") from exc
+    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in _DOC_FIELDS])
     docs = _core.ShardDocuments(
         task.input,
+        task.config,
         source_shard=task.source_shard,
-        mode=cfg.mode,
-        min_text_chars=cfg.min_text_chars,
-        max_block_bytes=cfg.max_block_bytes,
-        only_2xx=cfg.only_2xx,
+        include_dropped=task.tmp_dropped is not None,
     )
-    with pq.ParquetWriter(task.tmp_output, schema, compression="zstd") as writer:
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(pq.ParquetWriter(task.tmp_output, schema, compression="zstd"))
+        dropped_out = (
+            stack.enter_context(gzip.open(task.tmp_dropped, "wt", encoding="utf-8"))
+            if task.tmp_dropped
+            else None
+        )
         while (batch := docs.next_batch(2048)) is not None:
-            writer.write_batch(pa.RecordBatch.from_pydict(batch, schema=schema))
-            progress = docs.stats()
-            report(progress["records_seen"], progress["reader"]["bytes_in"])
+            reasons = batch.pop("drop_reason", None)
+            details = batch.pop("drop_detail", None)
+            if reasons is None or details is None:
+                kept = batch
+            else:
+                rows = range(len(reasons))
+                kept = {k: [v[i] for i in rows if reasons[i] is None] for k, v in batch.items()}
+                for i in rows:
+                    if reasons[i] is not None and dropped_out is not None:
+                        row = {k: v[i] for k, v in batch.items()}
+                        row.update(drop_reason=reasons[i], drop_detail=details[i])
+                        dropped_out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            writer.write_batch(pa.RecordBatch.from_pydict(kept, schema=schema))
+            report(0, docs.bytes_in())
     stats: dict[str, Any] = docs.stats()
     report(stats["records_seen"], stats["reader"]["bytes_in"])
     return stats
 
 
 def run_shard(task: ShardTask, on_bytes: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Prepare one shard: write to the temporary name, fsync, rename, then write the marker."""
+    """Prepare one shard: write to temporary names, fsync, rename, then write the marker."""
     report = _make_reporter(on_bytes)
-    cfg = task.config
     Path(task.tmp_output).parent.mkdir(parents=True, exist_ok=True)
+    temporaries = [task.tmp_output] + ([task.tmp_dropped] if task.tmp_dropped else [])
     try:
-        if cfg.output_format == "jsonl":
+        if task.config.output_format == "jsonl":
             stats = _core.prepare_shard(
                 task.input,
                 task.tmp_output,
+                task.config,
                 source_shard=task.source_shard,
-                mode=cfg.mode,
-                min_text_chars=cfg.min_text_chars,
-                max_block_bytes=cfg.max_block_bytes,
-                only_2xx=cfg.only_2xx,
+                dropped_path=task.tmp_dropped,
                 progress=report,
             )
         else:
             stats = _write_parquet(task, report)
+        if task.tmp_dropped and task.dropped_output:
+            Path(task.dropped_output).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(task.tmp_dropped, task.dropped_output)
         os.replace(task.tmp_output, task.output)
     except BaseException:
-        Path(task.tmp_output).unlink(missing_ok=True)
+        for tmp in temporaries:
+            Path(tmp).unlink(missing_ok=True)
         raise
     input_stat = os.stat(task.input)
     marker = {
@@ -225,6 +281,7 @@ def run_shard(task: ShardTask, on_bytes: Callable[[int], None] | None = None) ->
         "input_size": input_stat.st_size,
         "input_mtime_ns": input_stat.st_mtime_ns,
         "output": task.output,
+        "dropped_output": task.dropped_output,
         "stats": stats,
     }
     _atomic_write_json(Path(task.marker), marker)
@@ -263,10 +320,11 @@ def _clear_outputs(out_dir: Path) -> None:
         marker.unlink(missing_ok=True)
 
 
-def _marker_is_valid(marker: Path, shard: Path) -> dict[str, Any] | None:
+def _marker_is_valid(task: ShardTask) -> dict[str, Any] | None:
     """Stats of a finished shard, or None if it must be (re)done."""
+    shard = Path(task.input)
     try:
-        info = json.loads(marker.read_text(encoding="utf-8"))
+        info = json.loads(Path(task.marker).read_text(encoding="utf-8"))
         stat = shard.stat()
     except (OSError, ValueError):
         return None
@@ -275,11 +333,18 @@ def _marker_is_valid(marker: Path, shard: Path) -> dict[str, Any] | None:
         return None
     if not Path(info.get("output", "")).is_file():
         return None
+    if task.dropped_output and not Path(task.dropped_output).is_file():
+        return None
     stats = info.get("stats")
     return stats if isinstance(stats, dict) else None
 
 
-def plan_tasks(shards: Sequence[Path], out_dir: Path, config: PrepareConfig) -> list[ShardTask]:
+def plan_tasks(
+    shards: Sequence[Path],
+    out_dir: Path,
+    config: PrepareConfig,
+    keep_dropped: Path | None = None,
+) -> list[ShardTask]:
     stems: dict[str, Path] = {}
     tasks = []
     for shard in shards:
@@ -298,6 +363,12 @@ def plan_tasks(shards: Sequence[Path], out_dir: Path, config: PrepareConfig) -> 
                 marker=str(out_dir / MARKER_DIR / f"{stem}.json"),
                 source_shard=shard.name,
                 config=config,
+                dropped_output=str(keep_dropped / f"{stem}.dropped.jsonl.gz")
+                if keep_dropped
+                else None,
+                tmp_dropped=str(out_dir / TMP_DIR / f"{stem}.dropped.jsonl.gz.partial")
+                if keep_dropped
+                else None,
             )
         )
     return tasks
@@ -305,6 +376,8 @@ def plan_tasks(shards: Sequence[Path], out_dir: Path, config: PrepareConfig) -> 
 
 def _merge_stats(per_shard: Sequence[dict[str, Any]]) -> dict[str, Any]:
     skipped: dict[str, int] = {}
+    dropped: dict[str, int] = {}
+    languages: dict[str, int] = {}
     faults: dict[str, int] = {}
     totals = dict.fromkeys(
         ("records_seen", "documents_kept", "text_bytes", "bytes_in", "records_read"), 0
@@ -318,9 +391,19 @@ def _merge_stats(per_shard: Sequence[dict[str, Any]]) -> dict[str, Any]:
         totals["records_read"] += reader.get("records_read", 0)
         for reason, count in stats.get("skipped", {}).items():
             skipped[reason] = skipped.get(reason, 0) + count
+        for reason, count in stats.get("dropped", {}).items():
+            dropped[reason] = dropped.get(reason, 0) + count
+        for lang, count in stats.get("languages", {}).items():
+            languages[lang] = languages.get(lang, 0) + count
         for kind, count in reader.get("faults", {}).items():
             faults[kind] = faults.get(kind, 0) + count
-    return {**totals, "skipped": skipped, "faults": faults}
+    return {
+        **totals,
+        "skipped": skipped,
+        "dropped": dropped,
+        "languages": languages,
+        "faults": faults,
+    }
 
 
 class _Progress:
@@ -369,8 +452,12 @@ def prepare(
     workers: int = 1,
     progress: bool = True,
     overwrite: bool = False,
+    keep_dropped: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Prepare every shard into `out_dir`; returns the stats also written to `stats.json`.
+
+    With `keep_dropped`, documents removed by the language and quality filters are written to
+    that directory (`<shard>.dropped.jsonl.gz`) with `drop_reason` and `drop_detail`.
 
     Shards that fail (unreadable, not WARC) are logged and counted in `failed_shards`; the others
     are still completed, and a re-run retries only what is missing.
@@ -392,11 +479,12 @@ def prepare(
         raise PermissionError(f"output directory {out} is not writable: {exc}") from exc
     _check_config(out, config, overwrite)
 
-    tasks = plan_tasks(paths, out, config)
+    dropped_dir = Path(keep_dropped) if keep_dropped is not None else None
+    tasks = plan_tasks(paths, out, config, dropped_dir)
     finished: dict[str, dict[str, Any]] = {}
     todo: list[ShardTask] = []
     for task in tasks:
-        stats = None if overwrite else _marker_is_valid(Path(task.marker), Path(task.input))
+        stats = None if overwrite else _marker_is_valid(task)
         if stats is not None:
             finished[task.input] = stats
         else:

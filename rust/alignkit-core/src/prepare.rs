@@ -1,8 +1,10 @@
-//! Shard preparation: one WARC/WET shard in, text documents out.
+//! Shard preparation: one WARC/WET shard in, clean text documents out.
 //!
-//! The shard is the unit of work: [`ShardDocuments`] streams the documents of one file and counts
-//! why each record was skipped, so a process pool (or, later, a distributed executor) can run shards
-//! independently and merge their [`ShardStats`].
+//! One pass per record: HTTP and charset handling, HTML to text, language identification, the
+//! language filter and the quality filters. The shard is the unit of work: [`ShardDocuments`]
+//! streams the documents of one file and counts why each record was skipped or dropped, so a
+//! process pool (or, later, a distributed executor) can run shards independently and merge their
+//! [`ShardStats`].
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -12,6 +14,8 @@ use std::time::Instant;
 use crate::charset::decode_html;
 use crate::html::{extract_text, ExtractOptions};
 use crate::http::parse_response;
+use crate::langid::{detect, LangFilter};
+use crate::quality::{filter_document, FilterOutcome, QualityConfig};
 use crate::warc::{ReadStats, ReaderOptions, Record, RecordType, RecordTypeSet, WarcReader};
 use crate::{Error, Result};
 
@@ -21,10 +25,14 @@ pub struct PrepareOptions {
     pub extract: ExtractOptions,
     /// Records with a bigger block are skipped (counted) without being kept in memory.
     pub max_block_bytes: u64,
-    /// Documents whose extracted text has fewer characters are dropped as `empty_text`.
+    /// Documents whose extracted text has fewer characters are skipped as `empty_text`.
     pub min_text_chars: usize,
     /// Keep only HTTP 2xx responses (redirects and error pages carry no useful text).
     pub only_2xx: bool,
+    /// Languages to keep and the minimum confidence; the default keeps every language.
+    pub lang_filter: LangFilter,
+    /// Document quality filters and line cleanup; `None` keeps every document with text.
+    pub quality: Option<QualityConfig>,
 }
 
 impl Default for PrepareOptions {
@@ -34,24 +42,60 @@ impl Default for PrepareOptions {
             max_block_bytes: 16 << 20,
             min_text_chars: 1,
             only_2xx: true,
+            lang_filter: LangFilter::default(),
+            quality: Some(QualityConfig::default()),
         }
     }
 }
 
+impl PrepareOptions {
+    pub fn validate(&self) -> Result<()> {
+        if let Some(quality) = &self.quality {
+            quality.validate()?;
+        }
+        if !(0.0..=1.0).contains(&self.lang_filter.min_confidence) {
+            return Err(Error::InvalidArgument(
+                "min language confidence must be within 0..=1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One output document, serialised as a JSONL line or a Parquet row.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Document {
     pub id: String,
     pub url: String,
     pub date: String,
     pub title: Option<String>,
     pub text: String,
+    /// What the page says about its language (`<html lang>`, or Common Crawl's WET header).
     pub lang_hint: Option<String>,
+    /// Language identified from the text (ISO 639-1) and the identifier's confidence.
+    pub lang: Option<String>,
+    pub lang_score: Option<f64>,
     pub source_shard: String,
     pub record_offset: u64,
 }
 
-/// Why a record did not become a document. Names are the keys of `stats.json`.
+/// A document removed by the language or quality filters, kept for inspection.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DroppedDocument {
+    #[serde(flatten)]
+    pub document: Document,
+    pub drop_reason: &'static str,
+    pub drop_detail: String,
+}
+
+/// What became of one document-bearing record that had text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Kept(Document),
+    Dropped(DroppedDocument),
+}
+
+/// Why a record did not even yield text. Names are the keys of `stats.json`'s `skipped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SkipReason {
     HttpParseError,
@@ -80,21 +124,36 @@ pub struct ShardStats {
     /// Records of a document-bearing type (response, resource, conversion) that were examined.
     pub records_seen: u64,
     pub documents_kept: u64,
+    /// Records that yielded no text, by reason.
     pub skipped: BTreeMap<String, u64>,
+    /// Documents removed by the language and quality filters, by filter.
+    pub dropped: BTreeMap<String, u64>,
+    /// Kept documents by identified language.
+    pub languages: BTreeMap<String, u64>,
     pub text_bytes: u64,
     pub reader: ReadStats,
     pub seconds: f64,
 }
 
-impl ShardStats {
-    fn skip(&mut self, reason: SkipReason) {
-        *self.skipped.entry(reason.as_str().to_string()).or_insert(0) += 1;
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(count) => *count += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
     }
 }
 
 /// MIME types whose payload is HTML (or close enough to extract text from).
 fn is_html_mime(mime: &str) -> bool {
     matches!(mime, "text/html" | "application/xhtml+xml")
+}
+
+/// Text pulled out of one record, before filtering.
+struct RawText {
+    title: Option<String>,
+    text: String,
+    lang_hint: Option<String>,
 }
 
 /// Streams the documents of one shard.
@@ -107,6 +166,7 @@ pub struct ShardDocuments {
 
 impl ShardDocuments {
     pub fn open(path: &Path, source_shard: &str, opts: PrepareOptions) -> Result<Self> {
+        opts.validate()?;
         let reader_opts = ReaderOptions {
             record_types: RecordTypeSet::of(&[
                 RecordType::Response,
@@ -136,18 +196,35 @@ impl ShardDocuments {
         stats
     }
 
-    fn document_from(&mut self, record: &Record) -> std::result::Result<Document, SkipReason> {
-        let (title, text, lang_hint) = match record.record_type {
+    /// Input bytes consumed so far (for progress bars).
+    pub fn bytes_in(&self) -> u64 {
+        self.reader.stats().bytes_in
+    }
+
+    /// The next kept or dropped document; records without text are counted and passed over.
+    pub fn next_outcome(&mut self) -> Option<Outcome> {
+        loop {
+            let record = self.reader.next()?;
+            self.stats.records_seen += 1;
+            match self.raw_text(&record) {
+                Ok(raw) => return Some(self.judge(&record, raw)),
+                Err(reason) => bump(&mut self.stats.skipped, reason.as_str()),
+            }
+        }
+    }
+
+    fn raw_text(&self, record: &Record) -> std::result::Result<RawText, SkipReason> {
+        let raw = match record.record_type {
             // WET: the block already is the page text; CC puts its language guess in a header.
-            RecordType::Conversion => {
-                let text = String::from_utf8_lossy(&record.block).trim().to_string();
-                let lang = record
+            RecordType::Conversion => RawText {
+                title: None,
+                text: String::from_utf8_lossy(&record.block).trim().to_string(),
+                lang_hint: record
                     .header("WARC-Identified-Content-Language")
                     .and_then(|l| l.split(',').next())
                     .map(|l| l.trim().to_ascii_lowercase())
-                    .filter(|l| !l.is_empty());
-                (None, text, lang)
-            }
+                    .filter(|l| !l.is_empty()),
+            },
             RecordType::Response => {
                 let response =
                     parse_response(&record.block).map_err(|_| SkipReason::HttpParseError)?;
@@ -175,30 +252,79 @@ impl ShardDocuments {
                 self.extract(&record.block, None)?
             }
         };
-        if text.chars().count() < self.opts.min_text_chars.max(1) {
+        if raw
+            .text
+            .chars()
+            .nth(self.opts.min_text_chars.max(1) - 1)
+            .is_none()
+        {
             return Err(SkipReason::EmptyText);
         }
-        Ok(Document {
-            id: record.record_id().unwrap_or_default().to_string(),
-            url: record.target_uri().unwrap_or_default().to_string(),
-            date: record.date().unwrap_or_default().to_string(),
-            title,
-            text,
-            lang_hint,
-            source_shard: self.stats.source_shard.clone(),
-            record_offset: record.offset,
-        })
+        Ok(raw)
     }
 
     fn extract(
         &self,
         payload: &[u8],
         http_charset: Option<&str>,
-    ) -> std::result::Result<(Option<String>, String, Option<String>), SkipReason> {
+    ) -> std::result::Result<RawText, SkipReason> {
         let decoded = decode_html(payload, http_charset);
         let extracted = extract_text(&decoded.text, &self.opts.extract)
             .map_err(|_| SkipReason::ExtractError)?;
-        Ok((extracted.title, extracted.text, extracted.lang_hint))
+        Ok(RawText {
+            title: extracted.title,
+            text: extracted.text,
+            lang_hint: extracted.lang_hint,
+        })
+    }
+
+    /// Language identification, then the language filter, then the quality filters.
+    fn judge(&mut self, record: &Record, raw: RawText) -> Outcome {
+        let guess = detect(&raw.text);
+        let mut document = Document {
+            id: record.record_id().unwrap_or_default().to_string(),
+            url: record.target_uri().unwrap_or_default().to_string(),
+            date: record.date().unwrap_or_default().to_string(),
+            title: raw.title,
+            text: raw.text,
+            lang_hint: raw.lang_hint,
+            lang: guess.as_ref().map(|g| g.lang.clone()),
+            lang_score: guess.as_ref().map(|g| (g.confidence * 1e4).round() / 1e4),
+            source_shard: self.stats.source_shard.clone(),
+            record_offset: record.offset,
+        };
+        let verdict = match self.opts.lang_filter.judge(guess) {
+            Err(reason) => Err((reason, String::new())),
+            Ok(_) => match &self.opts.quality {
+                None => Ok(None),
+                Some(cfg) => match filter_document(&document.text, document.lang.as_deref(), cfg) {
+                    FilterOutcome::Keep { text } => Ok(Some(text)),
+                    FilterOutcome::Drop { reason, detail } => Err((reason, detail)),
+                },
+            },
+        };
+        match verdict {
+            Ok(cleaned) => {
+                if let Some(text) = cleaned {
+                    document.text = text;
+                }
+                self.stats.documents_kept += 1;
+                self.stats.text_bytes += document.text.len() as u64;
+                bump(
+                    &mut self.stats.languages,
+                    document.lang.as_deref().unwrap_or("unknown"),
+                );
+                Outcome::Kept(document)
+            }
+            Err((reason, detail)) => {
+                bump(&mut self.stats.dropped, reason.as_str());
+                Outcome::Dropped(DroppedDocument {
+                    document,
+                    drop_reason: reason.as_str(),
+                    drop_detail: detail,
+                })
+            }
+        }
     }
 }
 
@@ -206,57 +332,87 @@ impl Iterator for ShardDocuments {
     type Item = Document;
     fn next(&mut self) -> Option<Document> {
         loop {
-            let record = self.reader.next()?;
-            self.stats.records_seen += 1;
-            match self.document_from(&record) {
-                Ok(doc) => {
-                    self.stats.documents_kept += 1;
-                    self.stats.text_bytes += doc.text.len() as u64;
-                    return Some(doc);
-                }
-                Err(reason) => self.stats.skip(reason),
+            if let Outcome::Kept(doc) = self.next_outcome()? {
+                return Some(doc);
             }
         }
     }
 }
 
+/// A gzip JSONL file being written; `finish` flushes and fsyncs it.
+struct JsonlGzWriter {
+    path: std::path::PathBuf,
+    out: BufWriter<flate2::write::GzEncoder<BufWriter<std::fs::File>>>,
+}
+
+impl JsonlGzWriter {
+    fn create(path: &Path) -> Result<Self> {
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        let gz = flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::new(6));
+        Ok(JsonlGzWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 20, gz),
+        })
+    }
+
+    fn write<T: serde::Serialize>(&mut self, item: &T) -> Result<()> {
+        serde_json::to_writer(&mut self.out, item)
+            .map_err(|e| Error::io(&self.path, std::io::Error::other(e)))?;
+        self.out
+            .write_all(b"\n")
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    fn finish(self) -> Result<()> {
+        let path = self.path;
+        let gz = self
+            .out
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        let mut inner = gz.finish().map_err(|e| Error::io(&path, e))?;
+        inner.flush().map_err(|e| Error::io(&path, e))?;
+        inner
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?
+            .sync_all()
+            .map_err(|e| Error::io(&path, e))
+    }
+}
+
 /// Prepare one shard into gzip-compressed JSONL at `out_path` (written as given: callers write to a
-/// temporary name and rename). `progress(records_examined, input_bytes_consumed)` is called every
-/// `progress_every` records and once at the end.
+/// temporary name and rename). Dropped documents go to `dropped_path` with their reasons when
+/// given. `progress(records_examined, input_bytes_consumed)` is called every `progress_every`
+/// records and once at the end.
 pub fn prepare_shard_to_jsonl_gz(
     input: &Path,
     source_shard: &str,
     out_path: &Path,
+    dropped_path: Option<&Path>,
     opts: PrepareOptions,
     progress_every: u64,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<ShardStats> {
     let mut docs = ShardDocuments::open(input, source_shard, opts)?;
-    let file = std::fs::File::create(out_path).map_err(|e| Error::io(out_path, e))?;
-    let gz = flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::new(6));
-    let mut out = BufWriter::with_capacity(1 << 20, gz);
+    let mut out = JsonlGzWriter::create(out_path)?;
+    let mut dropped_out = dropped_path.map(JsonlGzWriter::create).transpose()?;
     let every = progress_every.max(1);
     let mut last_reported = 0;
-    while let Some(doc) = docs.next() {
-        serde_json::to_writer(&mut out, &doc)
-            .map_err(|e| Error::io(out_path, std::io::Error::other(e)))?;
-        out.write_all(b"\n").map_err(|e| Error::io(out_path, e))?;
+    while let Some(outcome) = docs.next_outcome() {
+        match (outcome, dropped_out.as_mut()) {
+            (Outcome::Kept(doc), _) => out.write(&doc)?,
+            (Outcome::Dropped(doc), Some(dropped)) => dropped.write(&doc)?,
+            (Outcome::Dropped(_), None) => {}
+        }
         let seen = docs.stats.records_seen;
         if seen - last_reported >= every {
-            progress(seen, docs.reader.stats().bytes_in);
+            progress(seen, docs.bytes_in());
             last_reported = seen;
         }
     }
-    let gz = out
-        .into_inner()
-        .map_err(|e| Error::io(out_path, e.into_error()))?;
-    let mut inner = gz.finish().map_err(|e| Error::io(out_path, e))?;
-    inner.flush().map_err(|e| Error::io(out_path, e))?;
-    inner
-        .into_inner()
-        .map_err(|e| Error::io(out_path, e.into_error()))?
-        .sync_all()
-        .map_err(|e| Error::io(out_path, e))?;
+    out.finish()?;
+    if let Some(dropped) = dropped_out {
+        dropped.finish()?;
+    }
     let stats = docs.stats();
     progress(stats.records_seen, stats.reader.bytes_in);
     Ok(stats)
@@ -332,8 +488,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let input = dir.join("shard.warc");
         std::fs::write(&input, shard()).unwrap();
-        let mut docs =
-            ShardDocuments::open(&input, "shard.warc", PrepareOptions::default()).unwrap();
+        let unfiltered = PrepareOptions {
+            quality: None,
+            ..PrepareOptions::default()
+        };
+        let mut docs = ShardDocuments::open(&input, "shard.warc", unfiltered.clone()).unwrap();
         let got: Vec<Document> = docs.by_ref().collect();
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].url, "https://a/");
@@ -354,15 +513,11 @@ mod tests {
 
         let out = dir.join("out.jsonl.gz");
         let mut calls = 0;
-        let stats = prepare_shard_to_jsonl_gz(
-            &input,
-            "shard.warc",
-            &out,
-            PrepareOptions::default(),
-            1,
-            |_, _| calls += 1,
-        )
-        .unwrap();
+        let stats =
+            prepare_shard_to_jsonl_gz(&input, "shard.warc", &out, None, unfiltered, 1, |_, _| {
+                calls += 1
+            })
+            .unwrap();
         assert_eq!(stats.documents_kept, 2);
         assert!(calls >= 2);
         let mut text = String::new();
@@ -377,6 +532,74 @@ mod tests {
             .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["record_offset"], got[0].record_offset);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn language_and_quality_filters_drop_with_reasons() {
+        let article = "The river runs through the old town and the market square. ".repeat(12);
+        let german =
+            "Der Fluss fliesst durch die alte Stadt und den Marktplatz der Gemeinde. ".repeat(12);
+        let page = |body: &str| format!("<html><body><p>{body}</p></body></html>");
+        let data = [
+            record(
+                "response",
+                "https://en/",
+                "",
+                &http("200 OK", "text/html", &page(&article)),
+            ),
+            record(
+                "response",
+                "https://de/",
+                "",
+                &http("200 OK", "text/html", &page(&german)),
+            ),
+            record(
+                "response",
+                "https://short/",
+                "",
+                &http("200 OK", "text/html", &page("Too short.")),
+            ),
+        ]
+        .concat();
+        let dir = std::env::temp_dir().join(format!("alignkit-filters-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("shard.warc");
+        std::fs::write(&input, data).unwrap();
+        let opts = PrepareOptions {
+            lang_filter: LangFilter::new(&["en"], 0.0).unwrap(),
+            ..PrepareOptions::default()
+        };
+        let (out, dropped) = (dir.join("kept.jsonl.gz"), dir.join("dropped.jsonl.gz"));
+        let stats =
+            prepare_shard_to_jsonl_gz(&input, "s", &out, Some(&dropped), opts, 100, |_, _| {})
+                .unwrap();
+        assert_eq!(stats.documents_kept, 1);
+        assert_eq!(stats.dropped.get("lang_not_allowed"), Some(&1));
+        assert_eq!(stats.dropped.get("too_few_words"), Some(&1));
+        assert_eq!(stats.languages.get("en"), Some(&1));
+        let read = |p: &Path| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(std::fs::File::open(p).unwrap()),
+                &mut text,
+            )
+            .unwrap();
+            text.lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let kept = read(&out);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0]["lang"], "en");
+        let gone = read(&dropped);
+        let reasons: Vec<&str> = gone
+            .iter()
+            .map(|d| d["drop_reason"].as_str().unwrap())
+            .collect();
+        assert_eq!(reasons, ["lang_not_allowed", "too_few_words"]);
+        assert_eq!(gone[0]["url"], "https://de/");
+        assert_eq!(gone[0]["lang"], "de");
         std::fs::remove_dir_all(&dir).ok();
     }
 

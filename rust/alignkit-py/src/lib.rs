@@ -6,6 +6,7 @@ mod convert;
 mod error;
 mod webr_html;
 mod webr_prepare;
+mod webr_quality;
 mod webr_warc;
 
 use pyo3::prelude::*;
@@ -17,5 +18,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     webr_warc::register(m)?;
     webr_html::register(m)?;
     webr_prepare::register(m)?;
+    webr_quality::register(m)?;
     Ok(())
 }

@@ -3,47 +3,73 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use alignkit_core::prepare::{prepare_shard_to_jsonl_gz, Document, PrepareOptions, ShardDocuments};
+use alignkit_core::prepare::{
+    prepare_shard_to_jsonl_gz, Document, Outcome, PrepareOptions, ShardDocuments,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::convert::to_py_dict;
 use crate::error::CoreError;
 use crate::webr_html::extract_options;
+use crate::webr_quality::parse_quality_config;
+use alignkit_core::langid::LangFilter;
 
-fn prepare_options(
-    mode: &str,
+/// Options shared by `prepare_shard` and `ShardDocuments`, as Python passes them.
+#[derive(FromPyObject)]
+struct OptionArgs {
+    mode: String,
     min_text_chars: usize,
     max_block_bytes: u64,
     only_2xx: bool,
-) -> PyResult<PrepareOptions> {
-    Ok(PrepareOptions {
-        extract: extract_options(mode, true, true)?,
-        max_block_bytes,
-        min_text_chars,
-        only_2xx,
-    })
+    languages: Option<Vec<String>>,
+    min_lang_confidence: f64,
+    /// JSON object of quality settings (missing keys take defaults); None disables the filters.
+    quality_config: Option<String>,
 }
 
-/// Prepare one shard into gzip JSONL at `out_path`, GIL released. `progress(records, bytes)` is
-/// called from the worker thread with the GIL re-acquired, every `progress_every` records.
+fn prepare_options(args: OptionArgs) -> PyResult<PrepareOptions> {
+    let lang_filter = LangFilter::new(
+        &args.languages.unwrap_or_default(),
+        args.min_lang_confidence,
+    )
+    .map_err(CoreError)?;
+    let quality = args
+        .quality_config
+        .as_deref()
+        .map(parse_quality_config)
+        .transpose()?;
+    let opts = PrepareOptions {
+        extract: extract_options(&args.mode, true, true)?,
+        max_block_bytes: args.max_block_bytes,
+        min_text_chars: args.min_text_chars,
+        only_2xx: args.only_2xx,
+        lang_filter,
+        quality,
+    };
+    opts.validate().map_err(CoreError)?;
+    Ok(opts)
+}
+
+/// Prepare one shard into gzip JSONL at `out_path`, GIL released. `options` is any object with
+/// the attributes of `OptionArgs` (alignkit's `PrepareConfig`). Dropped documents are written to
+/// `dropped_path` with their reasons when given. `progress(records, bytes)` is called from the
+/// worker thread with the GIL re-acquired, every `progress_every` records.
 #[pyfunction]
-#[pyo3(signature = (input, out_path, *, source_shard=None, mode="plain", min_text_chars=1,
-    max_block_bytes=16777216, only_2xx=true, progress=None, progress_every=500))]
+#[pyo3(signature = (input, out_path, options, *, source_shard=None, dropped_path=None,
+    progress=None, progress_every=500))]
 #[allow(clippy::too_many_arguments)]
 fn prepare_shard(
     py: Python<'_>,
     input: PathBuf,
     out_path: PathBuf,
+    options: OptionArgs,
     source_shard: Option<String>,
-    mode: &str,
-    min_text_chars: usize,
-    max_block_bytes: u64,
-    only_2xx: bool,
+    dropped_path: Option<PathBuf>,
     progress: Option<Py<PyAny>>,
     progress_every: u64,
 ) -> PyResult<Py<PyAny>> {
-    let opts = prepare_options(mode, min_text_chars, max_block_bytes, only_2xx)?;
+    let opts = prepare_options(options)?;
     let source = source_shard.unwrap_or_else(|| input.display().to_string());
     let mut callback_error: Option<PyErr> = None;
     let stats = py.detach(|| {
@@ -51,6 +77,7 @@ fn prepare_shard(
             &input,
             &source,
             &out_path,
+            dropped_path.as_deref(),
             opts,
             progress_every,
             |records, bytes| {
@@ -72,70 +99,125 @@ fn prepare_shard(
     to_py_dict(py, &stats)
 }
 
-const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 12] = [
     "id",
     "url",
     "date",
     "title",
     "text",
     "lang_hint",
+    "lang",
+    "lang_score",
     "source_shard",
     "record_offset",
+    "drop_reason",
+    "drop_detail",
 ];
+
+/// Column lists of one batch, in `COLUMNS` order.
+struct Columns<'py>(Vec<Bound<'py, PyList>>);
+
+impl<'py> Columns<'py> {
+    fn new(py: Python<'py>) -> Self {
+        Columns(COLUMNS.iter().map(|_| PyList::empty(py)).collect())
+    }
+
+    fn push(&self, doc: Document, drop: Option<(&str, String)>) -> PyResult<()> {
+        let c = &self.0;
+        c[0].append(doc.id)?;
+        c[1].append(doc.url)?;
+        c[2].append(doc.date)?;
+        c[3].append(doc.title)?;
+        c[4].append(doc.text)?;
+        c[5].append(doc.lang_hint)?;
+        c[6].append(doc.lang)?;
+        c[7].append(doc.lang_score)?;
+        c[8].append(doc.source_shard)?;
+        c[9].append(doc.record_offset)?;
+        let (reason, detail) = drop.unzip();
+        c[10].append(reason)?;
+        c[11].append(detail)
+    }
+
+    fn into_dict(self, py: Python<'py>, with_drop_columns: bool) -> PyResult<Py<PyAny>> {
+        let dict = PyDict::new(py);
+        let keep = if with_drop_columns {
+            COLUMNS.len()
+        } else {
+            COLUMNS.len() - 2
+        };
+        for (name, column) in COLUMNS.iter().zip(self.0).take(keep) {
+            dict.set_item(name, column)?;
+        }
+        Ok(dict.into_any().unbind())
+    }
+}
 
 /// Documents of one shard, pulled in column batches (for Parquet writers and custom sinks).
 #[pyclass(name = "ShardDocuments", module = "alignkit._core")]
 pub struct PyShardDocuments {
     inner: Mutex<ShardDocuments>,
+    /// Whether batches also carry dropped documents (with `drop_reason`, `drop_detail`).
+    include_dropped: bool,
 }
 
 #[pymethods]
 impl PyShardDocuments {
     #[new]
-    #[pyo3(signature = (input, *, source_shard=None, mode="plain", min_text_chars=1,
-        max_block_bytes=16777216, only_2xx=true))]
+    #[pyo3(signature = (input, options, *, source_shard=None, include_dropped=false))]
     fn new(
         input: PathBuf,
+        options: OptionArgs,
         source_shard: Option<String>,
-        mode: &str,
-        min_text_chars: usize,
-        max_block_bytes: u64,
-        only_2xx: bool,
+        include_dropped: bool,
     ) -> PyResult<Self> {
-        let opts = prepare_options(mode, min_text_chars, max_block_bytes, only_2xx)?;
+        let opts = prepare_options(options)?;
         let source = source_shard.unwrap_or_else(|| input.display().to_string());
         let docs = ShardDocuments::open(&input, &source, opts).map_err(CoreError)?;
         Ok(PyShardDocuments {
             inner: Mutex::new(docs),
+            include_dropped,
         })
     }
 
-    /// Up to `size` documents as a dict of columns, or None when the shard is exhausted.
+    /// Up to `size` documents as a dict of columns, or None when the shard is exhausted. With
+    /// `include_dropped`, dropped documents come too, marked by non-null `drop_reason`.
     #[pyo3(signature = (size=1024))]
     fn next_batch(&self, py: Python<'_>, size: usize) -> PyResult<Option<Py<PyAny>>> {
-        let batch: Vec<Document> = py.detach(|| {
+        let include_dropped = self.include_dropped;
+        let batch: Vec<Outcome> = py.detach(|| {
             let mut docs = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            docs.by_ref().take(size.max(1)).collect()
+            let mut batch = Vec::with_capacity(size.clamp(1, 4096));
+            while batch.len() < size.max(1) {
+                match docs.next_outcome() {
+                    None => break,
+                    Some(Outcome::Dropped(_)) if !include_dropped => {}
+                    Some(outcome) => batch.push(outcome),
+                }
+            }
+            batch
         });
         if batch.is_empty() {
             return Ok(None);
         }
-        let columns: Vec<Bound<'_, PyList>> = COLUMNS.iter().map(|_| PyList::empty(py)).collect();
-        for doc in batch {
-            columns[0].append(doc.id)?;
-            columns[1].append(doc.url)?;
-            columns[2].append(doc.date)?;
-            columns[3].append(doc.title)?;
-            columns[4].append(doc.text)?;
-            columns[5].append(doc.lang_hint)?;
-            columns[6].append(doc.source_shard)?;
-            columns[7].append(doc.record_offset)?;
+        let columns = Columns::new(py);
+        for outcome in batch {
+            match outcome {
+                Outcome::Kept(doc) => columns.push(doc, None)?,
+                Outcome::Dropped(d) => {
+                    columns.push(d.document, Some((d.drop_reason, d.drop_detail)))?
+                }
+            }
         }
-        let dict = PyDict::new(py);
-        for (name, column) in COLUMNS.iter().zip(columns) {
-            dict.set_item(name, column)?;
-        }
-        Ok(Some(dict.into_any().unbind()))
+        columns.into_dict(py, include_dropped).map(Some)
+    }
+
+    /// Input bytes consumed so far (for progress bars).
+    fn bytes_in(&self) -> u64 {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .bytes_in()
     }
 
     /// Counters so far (final once `next_batch` has returned None).
