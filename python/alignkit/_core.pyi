@@ -92,6 +92,7 @@ def extract_text_batch(
     skip_hidden: bool = True,
     workers: int | None = None,
 ) -> list[Extracted]: ...
+
 class _PrepareOptions(Protocol):
     """What `prepare_shard`/`ShardDocuments` read from their `options` (e.g. PrepareConfig)."""
 
@@ -120,6 +121,7 @@ def prepare_shard(
     progress: Callable[[int, int], object] | None = None,
     progress_every: int = 500,
 ) -> dict[str, Any]: ...
+
 @final
 class ShardDocuments:
     def __new__(

@@ -35,7 +35,9 @@ def detect_language(text: str) -> LanguageGuess | None:
     return None if guess is None else LanguageGuess(*guess)
 
 
-def detect_languages(texts: Sequence[str], *, workers: int | None = None) -> list[LanguageGuess | None]:
+def detect_languages(
+    texts: Sequence[str], *, workers: int | None = None
+) -> list[LanguageGuess | None]:
     return [
         None if g is None else LanguageGuess(*g)
         for g in _core.detect_language_batch(list(texts), workers=workers)
