@@ -16,7 +16,18 @@ import alignkit._core
 from alignkit.cli.main import main
 from alignkit.webr import PrepareConfig, PrepareConfigError, prepare
 
-DOC_KEYS = {"id", "url", "date", "title", "text", "lang_hint", "source_shard", "record_offset"}
+DOC_KEYS = {
+    "id",
+    "url",
+    "date",
+    "title",
+    "text",
+    "lang_hint",
+    "lang",
+    "lang_score",
+    "source_shard",
+    "record_offset",
+}
 
 
 def read_jsonl_gz(path: Path) -> list[dict]:
@@ -91,6 +102,8 @@ def test_demo_job_outputs_stats_and_resumes(tmp_path, demo_shards) -> None:
     assert stats["documents_kept"] > 0
     assert stats["skipped"].get("non_html", 0) > 0
     assert sum(stats["faults"].values()) > 0  # the demo injects broken records
+    assert sum(stats["dropped"].values()) > 0  # and junk pages the quality filters catch
+    assert {"en", "de", "fr"} <= set(stats["languages"])
     outputs = sorted(out.glob("*.jsonl.gz"))
     assert len(outputs) == len(demo_shards)
     docs = [d for p in outputs for d in read_jsonl_gz(p)]
@@ -223,3 +236,52 @@ def test_demo_command_is_the_readme_main_job(tmp_path) -> None:
     assert res.returncode == 0, res.stderr
     assert "documents" in res.stdout
     assert len(list((tmp_path / "demo-out").glob("*.jsonl.gz"))) == 2
+
+
+def test_keep_dropped_and_language_filter(tmp_path, demo_shards) -> None:
+    out, dropped_dir = tmp_path / "out", tmp_path / "dropped"
+    res = run_cli("webr", "prepare", *map(str, demo_shards), "--out", str(out),
+                  "--langs", "en,de", "--keep-dropped", str(dropped_dir))
+    assert res.returncode == 0, res.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    assert set(stats["languages"]) <= {"en", "de"}
+    assert stats["dropped"]["lang_not_allowed"] > 0
+    dropped = [d for p in sorted(dropped_dir.glob("*.dropped.jsonl.gz")) for d in read_jsonl_gz(p)]
+    assert len(dropped) == sum(stats["dropped"].values())
+    reasons = {d["drop_reason"] for d in dropped}
+    assert reasons == set(stats["dropped"])
+    assert all(d["drop_reason"] != "lang_not_allowed" or d["lang"] not in ("en", "de")
+               for d in dropped)
+    kept = [d for p in sorted(out.glob("*.jsonl.gz")) for d in read_jsonl_gz(p)]
+    assert kept and all(d["lang"] in ("en", "de") for d in kept)
+    saved = json.loads((out / "_config.json").read_text())
+    assert saved["languages"] == ["en", "de"]
+    assert saved["quality_settings"]["min_words"] == 50  # resolved defaults are saved
+
+
+def test_quality_flags_equal_yaml_config(tmp_path, clean_demo_shard) -> None:
+    cfg = tmp_path / "prepare.yaml"
+    cfg.write_text("min-words: 80\nmax_symbol_word_ratio: none\nscrub-pii: true\n"
+                   "no_progress: true\n")
+    assert main(["webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "a"),
+                 "--config", str(cfg)]) == 0
+    assert main(["webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "b"),
+                 "--min-words", "80", "--max-symbol-word-ratio", "none", "--scrub-pii",
+                 "--no-progress"]) == 0
+    a = json.loads((tmp_path / "a" / "_config.json").read_text())
+    b = json.loads((tmp_path / "b" / "_config.json").read_text())
+    assert a == b
+    q = a["quality_settings"]
+    assert q["min_words"] == 80 and q["max_symbol_word_ratio"] is None and q["scrub_pii"] is True
+    res = run_cli("webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "c"),
+                  "--min-words", "lots")
+    assert res.returncode == 2 and "min-words" in res.stderr
+
+
+def test_no_quality_filter_keeps_more(tmp_path, demo_shards) -> None:
+    filtered = prepare(demo_shards, tmp_path / "f", progress=False)
+    unfiltered = prepare(demo_shards, tmp_path / "u", PrepareConfig(quality=False), progress=False)
+    assert unfiltered["dropped"] == {}
+    assert unfiltered["documents_kept"] == filtered["documents_kept"] + sum(
+        filtered["dropped"].values()
+    )
