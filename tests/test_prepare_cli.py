@@ -240,8 +240,17 @@ def test_demo_command_is_the_readme_main_job(tmp_path) -> None:
 
 def test_keep_dropped_and_language_filter(tmp_path, demo_shards) -> None:
     out, dropped_dir = tmp_path / "out", tmp_path / "dropped"
-    res = run_cli("webr", "prepare", *map(str, demo_shards), "--out", str(out),
-                  "--langs", "en,de", "--keep-dropped", str(dropped_dir))
+    res = run_cli(
+        "webr",
+        "prepare",
+        *map(str, demo_shards),
+        "--out",
+        str(out),
+        "--langs",
+        "en,de",
+        "--keep-dropped",
+        str(dropped_dir),
+    )
     assert res.returncode == 0, res.stderr
     stats = json.loads((out / "stats.json").read_text())
     assert set(stats["languages"]) <= {"en", "de"}
@@ -250,8 +259,9 @@ def test_keep_dropped_and_language_filter(tmp_path, demo_shards) -> None:
     assert len(dropped) == sum(stats["dropped"].values())
     reasons = {d["drop_reason"] for d in dropped}
     assert reasons == set(stats["dropped"])
-    assert all(d["drop_reason"] != "lang_not_allowed" or d["lang"] not in ("en", "de")
-               for d in dropped)
+    assert all(
+        d["drop_reason"] != "lang_not_allowed" or d["lang"] not in ("en", "de") for d in dropped
+    )
     kept = [d for p in sorted(out.glob("*.jsonl.gz")) for d in read_jsonl_gz(p)]
     assert kept and all(d["lang"] in ("en", "de") for d in kept)
     saved = json.loads((out / "_config.json").read_text())
@@ -261,20 +271,55 @@ def test_keep_dropped_and_language_filter(tmp_path, demo_shards) -> None:
 
 def test_quality_flags_equal_yaml_config(tmp_path, clean_demo_shard) -> None:
     cfg = tmp_path / "prepare.yaml"
-    cfg.write_text("min-words: 80\nmax_symbol_word_ratio: none\nscrub-pii: true\n"
-                   "no_progress: true\n")
-    assert main(["webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "a"),
-                 "--config", str(cfg)]) == 0
-    assert main(["webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "b"),
-                 "--min-words", "80", "--max-symbol-word-ratio", "none", "--scrub-pii",
-                 "--no-progress"]) == 0
+    cfg.write_text(
+        "min-words: 80\nmax_symbol_word_ratio: none\nscrub-pii: true\nno_progress: true\n"
+    )
+    assert (
+        main(
+            [
+                "webr",
+                "prepare",
+                str(clean_demo_shard),
+                "--out",
+                str(tmp_path / "a"),
+                "--config",
+                str(cfg),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "webr",
+                "prepare",
+                str(clean_demo_shard),
+                "--out",
+                str(tmp_path / "b"),
+                "--min-words",
+                "80",
+                "--max-symbol-word-ratio",
+                "none",
+                "--scrub-pii",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     a = json.loads((tmp_path / "a" / "_config.json").read_text())
     b = json.loads((tmp_path / "b" / "_config.json").read_text())
     assert a == b
     q = a["quality_settings"]
     assert q["min_words"] == 80 and q["max_symbol_word_ratio"] is None and q["scrub_pii"] is True
-    res = run_cli("webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "c"),
-                  "--min-words", "lots")
+    res = run_cli(
+        "webr",
+        "prepare",
+        str(clean_demo_shard),
+        "--out",
+        str(tmp_path / "c"),
+        "--min-words",
+        "lots",
+    )
     assert res.returncode == 2 and "min-words" in res.stderr
 
 

@@ -17,7 +17,8 @@ GOOD = (
 
 def test_detect_language() -> None:
     assert detect_language(GOOD).lang == "en"
-    assert detect_language("Die Kinder spielen jeden Nachmittag im Garten hinter dem Haus.").lang == "de"
+    german = "Die Kinder spielen jeden Nachmittag im Garten hinter dem Haus."
+    assert detect_language(german).lang == "de"
     assert detect_language("Les enfants jouent tous les après-midi dans le jardin.").lang == "fr"
     assert detect_language("") is None
     guesses = detect_languages([GOOD, "", "Это короткий текст на русском языке о погоде."])
@@ -41,11 +42,17 @@ def test_filters_keep_good_text_and_name_the_reason() -> None:
 
 def test_settings_override_and_validation() -> None:
     assert not filter_texts(["short text"])[0].kept
-    assert filter_texts(["short text"], min_words=None, min_stop_words=None,
-                        min_punctuated_line_fraction=None, max_short_line_fraction=None,
-                        min_mean_word_length=None)[0].kept
-    pii = filter_texts([GOOD + " Write to jane.doe@example.org or 192.168.10.7 today."],
-                       scrub_pii=True)[0]
+    assert filter_texts(
+        ["short text"],
+        min_words=None,
+        min_stop_words=None,
+        min_punctuated_line_fraction=None,
+        max_short_line_fraction=None,
+        min_mean_word_length=None,
+    )[0].kept
+    pii = filter_texts(
+        [GOOD + " Write to jane.doe@example.org or 192.168.10.7 today."], scrub_pii=True
+    )[0]
     assert pii.kept and "<EMAIL>" in pii.text and "<IP>" in pii.text
     assert "example.org" not in pii.text
     with pytest.raises(ValueError, match="unknown quality setting"):
