@@ -275,7 +275,16 @@ impl Parser {
                 let limit = need.saturating_add(self.max_block as usize).min(usize::MAX / 2);
                 match Self::find_next_start(src, htotal, limit) {
                     Some(q) => (trim_separator(src.avail(), htotal, q), q, true),
-                    None => (need, need, true),
+                    None => {
+                        let len = src.avail().len();
+                        if !src.fill(len + 1) {
+                            // No further record at all: the block runs to the end of input
+                            // (of the gzip member, for per-record gzip).
+                            (trim_separator(src.avail(), htotal, len), len, true)
+                        } else {
+                            (need, need, true)
+                        }
+                    }
                 }
             }
         } else {
