@@ -151,3 +151,88 @@ fn charset_in(attrs: &[u8]) -> Option<&[u8]> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use encoding_rs::{GB18030, KOI8_R, SHIFT_JIS, WINDOWS_1251};
+
+    fn enc(e: &'static Encoding, s: &str) -> Vec<u8> {
+        e.encode(s).0.into_owned()
+    }
+
+    #[test]
+    fn bom_wins() {
+        let mut b = vec![0xEF, 0xBB, 0xBF];
+        b.extend_from_slice("héllo".as_bytes());
+        let d = decode_html(&b, Some("windows-1252"));
+        assert_eq!((d.text.as_str(), d.encoding, d.source), ("héllo", "UTF-8", CharsetSource::Bom));
+        let mut b = vec![0xFF, 0xFE];
+        for u in "hi".encode_utf16() {
+            b.extend_from_slice(&u.to_le_bytes());
+        }
+        let d = decode_html(&b, None);
+        assert_eq!((d.text.as_str(), d.encoding), ("hi", "UTF-16LE"));
+    }
+
+    #[test]
+    fn http_charset() {
+        let b = enc(WINDOWS_1252, "café naïve");
+        let d = decode_html(&b, Some(" ISO-8859-1 "));
+        assert_eq!(d.text, "café naïve");
+        assert_eq!(d.encoding, "windows-1252");
+        assert_eq!(d.source, CharsetSource::Http);
+        assert!(!d.had_errors);
+        // Unknown label falls through to detection.
+        let d = decode_html(b"plain ascii", Some("no-such-charset"));
+        assert_eq!((d.encoding, d.source), ("UTF-8", CharsetSource::Detected));
+        // Declared UTF-8 with bad bytes: replacement and had_errors.
+        let d = decode_html(b"ok \xff bad", Some("utf-8"));
+        assert!(d.had_errors);
+        assert_eq!(d.text, "ok \u{fffd} bad");
+    }
+
+    #[test]
+    fn meta_prescan() {
+        let mut b = b"<html><head><META Charset = 'koi8-r' ></head><body>".to_vec();
+        b.extend_from_slice(&enc(KOI8_R, "Привет, мир"));
+        let d = decode_html(&b, None);
+        assert_eq!((d.encoding, d.source), ("KOI8-R", CharsetSource::Meta));
+        assert!(d.text.contains("Привет, мир"));
+
+        let mut b = b"<!-- <meta charset=\"gbk\"> --><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1251\">".to_vec();
+        b.extend_from_slice(&enc(WINDOWS_1251, "Здравствуй"));
+        let d = decode_html(&b, None);
+        assert_eq!((d.encoding, d.source), ("windows-1251", CharsetSource::Meta));
+        assert!(d.text.ends_with("Здравствуй"));
+
+        assert_eq!(meta_charset(b"<meta charset=utf-16>"), Some(UTF_8));
+        assert_eq!(meta_charset(b"<metadata charset=koi8-r>"), None);
+        assert_eq!(meta_charset(b"<meta name=x>"), None);
+        // Beyond the prescan window: ignored.
+        let mut far = vec![b' '; META_PRESCAN_BYTES];
+        far.extend_from_slice(b"<meta charset=koi8-r>");
+        assert_eq!(meta_charset(&far), None);
+    }
+
+    #[test]
+    fn detection() {
+        let cases: [(&'static Encoding, &str); 3] = [
+            (SHIFT_JIS, "日本語のテキストです。これは文字コードの検出のテストです。東京都の天気は晴れです。"),
+            (GB18030, "这是一个用于测试字符编码检测的中文句子。北京今天天气很好，我们去公园散步吧。"),
+            (WINDOWS_1251, "Это русский текст для проверки определения кодировки. Москва — столица России."),
+        ];
+        for (e, s) in cases {
+            let b = enc(e, s);
+            let d = decode_html(&b, None);
+            assert_eq!(d.source, CharsetSource::Detected);
+            assert_eq!(d.text, s, "{}", e.name());
+        }
+        let d = decode_html(&enc(WINDOWS_1252, "Ça coûte très cher à Genève, n'est-ce pas?"), None);
+        assert_eq!(d.encoding, "windows-1252");
+        let d = decode_html("ünïcödé ok".as_bytes(), None);
+        assert_eq!((d.encoding, d.had_errors), ("UTF-8", false));
+        let d = decode_html(b"", None);
+        assert!(d.text.is_empty());
+    }
+}

@@ -230,3 +230,75 @@ pub fn dechunk(mut s: &[u8]) -> Result<Vec<u8>, HttpError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_response_borrows_body() {
+        let b = b"HTTP/1.1 200 OK\r\nContent-Type: Text/HTML; Charset=\"ISO-8859-1\"\r\nX-A: 1\r\n\r\n<p>hi</p>";
+        let r = parse_response(b).unwrap();
+        assert_eq!(r.status, 200);
+        assert!(matches!(r.body, Cow::Borrowed(_)));
+        assert_eq!(&*r.body, b"<p>hi</p>");
+        assert_eq!(r.header("x-a"), Some("1"));
+        assert_eq!(
+            r.content_type(),
+            (Some("text/html".into()), Some("iso-8859-1".into()))
+        );
+    }
+
+    #[test]
+    fn tolerant_headers() {
+        let b = b"HTTP/1.0 404\nServer: x\nX-Folded: a\n\tb\nnot a header\n: empty name\n\nbody";
+        let r = parse_response(b).unwrap();
+        assert_eq!(r.status, 404);
+        assert_eq!(r.header("X-Folded"), Some("a b"));
+        assert_eq!(r.headers.len(), 2);
+        assert_eq!(&*r.body, b"body");
+        assert_eq!(r.content_type(), (None, None));
+        let r = parse_response(b"HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n").unwrap();
+        assert_eq!(r.status, 301);
+        assert!(r.body.is_empty());
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse_response(b"").unwrap_err(), HttpError::BadStatusLine);
+        assert_eq!(
+            parse_response(b"GET / HTTP/1.1\r\n\r\n").unwrap_err(),
+            HttpError::BadStatusLine
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 2000 OK\r\n\r\n").unwrap_err(),
+            HttpError::BadStatusLine
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\nA: b\r\n").unwrap_err(),
+            HttpError::TruncatedHeaders
+        );
+    }
+
+    #[test]
+    fn chunked() {
+        let b = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n";
+        let r = parse_response(b).unwrap();
+        assert!(matches!(r.body, Cow::Owned(_)));
+        assert_eq!(&*r.body, b"hello, world");
+        // LF-only and upper-case hex.
+        assert_eq!(dechunk(b"A\nabcdefghij\n0\n\n").unwrap(), b"abcdefghij");
+        // Truncated last chunk keeps what was there; missing last-chunk is fine.
+        assert_eq!(dechunk(b"5\r\nhello\r\n10\r\nabc").unwrap(), b"helloabc");
+        assert_eq!(dechunk(b"5\r\nhello\r\n").unwrap(), b"hello");
+        // Bad chunking.
+        assert_eq!(dechunk(b"zz\r\nhello").unwrap_err(), HttpError::BadChunking);
+        assert_eq!(dechunk(b"2\r\nhello\r\n0\r\n\r\n").unwrap_err(), HttpError::BadChunking);
+        assert_eq!(
+            dechunk(b"ffffffffffffffffff\r\nx").unwrap_err(),
+            HttpError::BadChunking
+        );
+        let b = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\nnope\r\n";
+        assert_eq!(parse_response(b).unwrap_err(), HttpError::BadChunking);
+    }
+}
