@@ -14,7 +14,9 @@ const RECORDS: usize = 3000;
 fn html(i: usize) -> String {
     let mut s = String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Page ");
     s.push_str(&i.to_string());
-    s.push_str("</title></head><body><nav><a href=\"/\">Home</a> <a href=\"/about\">About</a></nav>\n");
+    s.push_str(
+        "</title></head><body><nav><a href=\"/\">Home</a> <a href=\"/about\">About</a></nav>\n",
+    );
     // Vary sizes (about 2 to 40 KB) with a cheap deterministic sequence.
     let paras = 5 + (i * 7919) % 90;
     for p in 0..paras {

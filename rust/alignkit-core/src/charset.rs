@@ -143,7 +143,9 @@ fn charset_in(attrs: &[u8]) -> Option<&[u8]> {
         }
         let v_end = attrs[p..]
             .iter()
-            .position(|&b| matches!(b, b'"' | b'\'' | b';' | b'>' | b'/') || b.is_ascii_whitespace())
+            .position(|&b| {
+                matches!(b, b'"' | b'\'' | b';' | b'>' | b'/') || b.is_ascii_whitespace()
+            })
             .map_or(attrs.len(), |e| p + e);
         if v_end > p {
             return Some(&attrs[p..v_end]);
@@ -166,7 +168,10 @@ mod tests {
         let mut b = vec![0xEF, 0xBB, 0xBF];
         b.extend_from_slice("héllo".as_bytes());
         let d = decode_html(&b, Some("windows-1252"));
-        assert_eq!((d.text.as_str(), d.encoding, d.source), ("héllo", "UTF-8", CharsetSource::Bom));
+        assert_eq!(
+            (d.text.as_str(), d.encoding, d.source),
+            ("héllo", "UTF-8", CharsetSource::Bom)
+        );
         let mut b = vec![0xFF, 0xFE];
         for u in "hi".encode_utf16() {
             b.extend_from_slice(&u.to_le_bytes());
@@ -203,7 +208,10 @@ mod tests {
         let mut b = b"<!-- <meta charset=\"gbk\"> --><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1251\">".to_vec();
         b.extend_from_slice(&enc(WINDOWS_1251, "Здравствуй"));
         let d = decode_html(&b, None);
-        assert_eq!((d.encoding, d.source), ("windows-1251", CharsetSource::Meta));
+        assert_eq!(
+            (d.encoding, d.source),
+            ("windows-1251", CharsetSource::Meta)
+        );
         assert!(d.text.ends_with("Здравствуй"));
 
         assert_eq!(meta_charset(b"<meta charset=utf-16>"), Some(UTF_8));
@@ -228,7 +236,10 @@ mod tests {
             assert_eq!(d.source, CharsetSource::Detected);
             assert_eq!(d.text, s, "{}", e.name());
         }
-        let d = decode_html(&enc(WINDOWS_1252, "Ça coûte très cher à Genève, n'est-ce pas?"), None);
+        let d = decode_html(
+            &enc(WINDOWS_1252, "Ça coûte très cher à Genève, n'est-ce pas?"),
+            None,
+        );
         assert_eq!(d.encoding, "windows-1252");
         let d = decode_html("ünïcödé ok".as_bytes(), None);
         assert_eq!((d.encoding, d.had_errors), ("UTF-8", false));

@@ -293,7 +293,10 @@ mod tests {
         assert_eq!(dechunk(b"5\r\nhello\r\n").unwrap(), b"hello");
         // Bad chunking.
         assert_eq!(dechunk(b"zz\r\nhello").unwrap_err(), HttpError::BadChunking);
-        assert_eq!(dechunk(b"2\r\nhello\r\n0\r\n\r\n").unwrap_err(), HttpError::BadChunking);
+        assert_eq!(
+            dechunk(b"2\r\nhello\r\n0\r\n\r\n").unwrap_err(),
+            HttpError::BadChunking
+        );
         assert_eq!(
             dechunk(b"ffffffffffffffffff\r\nx").unwrap_err(),
             HttpError::BadChunking

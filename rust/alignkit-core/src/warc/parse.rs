@@ -272,7 +272,9 @@ impl Parser {
             } else if !full && after.iter().all(|&b| b == b'\r' || b == b'\n') {
                 (need, a.len(), false)
             } else {
-                let limit = need.saturating_add(self.max_block as usize).min(usize::MAX / 2);
+                let limit = need
+                    .saturating_add(self.max_block as usize)
+                    .min(usize::MAX / 2);
                 match Self::find_next_start(src, htotal, limit) {
                     Some(q) => (trim_separator(src.avail(), htotal, q), q, true),
                     None => {

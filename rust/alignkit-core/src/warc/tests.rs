@@ -18,7 +18,10 @@ fn rec(t: &str, uri: &str, body: &[u8]) -> Vec<u8> {
 }
 
 fn http_body(i: usize) -> Vec<u8> {
-    let html = format!("<html><body><p>page {i}</p>{}</body></html>", "x".repeat(i % 97));
+    let html = format!(
+        "<html><body><p>page {i}</p>{}</body></html>",
+        "x".repeat(i % 97)
+    );
     format!(
         "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\r\n{html}",
         html.len()
@@ -30,7 +33,11 @@ fn sample_records(n: usize) -> Vec<Vec<u8>> {
     let mut v = vec![rec("warcinfo", "", b"software: test\r\n")];
     for i in 0..n {
         let uri = format!("http://example.com/{i}");
-        v.push(rec("request", &uri, b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"));
+        v.push(rec(
+            "request",
+            &uri,
+            b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        ));
         v.push(rec("response", &uri, &http_body(i)));
         v.push(rec("metadata", &uri, b"fetchTimeMs: 12\r\n"));
     }
@@ -127,7 +134,10 @@ fn uncompressed_reads_all_with_offsets() {
     assert_eq!(v[2].block, http_body(0));
     assert_eq!(v[2].record_id(), Some("urn:uuid:20"));
     assert_eq!(v[2].date(), Some("2024-05-18T01:58:10Z"));
-    assert_eq!(v[2].header("content-length"), Some(&*http_body(0).len().to_string()));
+    assert_eq!(
+        v[2].header("content-length"),
+        Some(&*http_body(0).len().to_string())
+    );
     assert_eq!(st.records_read, recs.len() as u64);
     assert_eq!(st.records_returned, recs.len() as u64);
     assert_eq!(st.faults, FaultCounts::default());
@@ -181,7 +191,10 @@ fn whole_file_gzip() {
     };
     let (v, st, _) = read_both(&data, o);
     assert_eq!(v.len(), big.len());
-    assert_eq!(v[100].block, big[100][big[100].len() - 4 - v[100].block.len()..][..v[100].block.len()]);
+    assert_eq!(
+        v[100].block,
+        big[100][big[100].len() - 4 - v[100].block.len()..][..v[100].block.len()]
+    );
     assert_eq!(st.faults, FaultCounts::default());
     assert_eq!(st.bytes_decompressed, raw.len() as u64);
     // Members after a big one still use the fast path and member offsets.
@@ -189,7 +202,13 @@ fn whole_file_gzip() {
     let small = gz(&recs[1]);
     let small_off = mixed.len() as u64;
     mixed.extend_from_slice(&small);
-    let (v2, _) = read_all(&mixed, ReaderOptions { max_block_bytes: 1000, ..opts() });
+    let (v2, _) = read_all(
+        &mixed,
+        ReaderOptions {
+            max_block_bytes: 1000,
+            ..opts()
+        },
+    );
     assert_eq!(v2.len(), big.len() + 1);
     assert_eq!(v2.last().unwrap().offset, small_off);
 }
@@ -246,7 +265,10 @@ fn wet_and_wat_records() {
     assert!(v[1].block.starts_with(b"Escopete\n"));
     assert_eq!(v[2].record_type, RecordType::Metadata);
     let j: serde_json::Value = serde_json::from_slice(&v[2].block).unwrap();
-    assert_eq!(j["Envelope"]["WARC-Header-Metadata"]["WARC-Type"], "response");
+    assert_eq!(
+        j["Envelope"]["WARC-Header-Metadata"]["WARC-Type"],
+        "response"
+    );
 }
 
 #[test]
@@ -325,7 +347,11 @@ fn bad_content_length() {
     let s = String::from_utf8(recs[last].clone()).unwrap();
     let n = s.len() - s.find("\r\n\r\n").unwrap() - 8;
     r[last] = s
-        .replacen(&format!("Content-Length: {n}"), &format!("Content-Length: {}", n + 9999), 1)
+        .replacen(
+            &format!("Content-Length: {n}"),
+            &format!("Content-Length: {}", n + 9999),
+            1,
+        )
         .into_bytes();
     let (v, st, _) = read_both(&plain(&r), opts());
     assert_eq!(v.len(), recs.len() - 1);
@@ -398,7 +424,9 @@ fn oversize_records_skipped() {
 fn bad_headers() {
     let recs = sample_records(2);
     let mut data = recs[0].clone();
-    data.extend_from_slice(b"WARC/1.0\r\nWARC-Type: response\r\nContent-Length: abc\r\n\r\nhello\r\n\r\n");
+    data.extend_from_slice(
+        b"WARC/1.0\r\nWARC-Type: response\r\nContent-Length: abc\r\n\r\nhello\r\n\r\n",
+    );
     data.extend_from_slice(b"WARC/1.0\r\nWARC-Type: response\r\n\r\nno length\r\n\r\n");
     // Invalid UTF-8 and odd lines in a header.
     data.extend_from_slice(b"WARC/1.0\nWARC-Type: resource\nX-Bin: \xff\xfe\nno colon line\nX-Fold: a\n  b\nContent-Length: 2\n\nok\n\n");
@@ -485,7 +513,14 @@ fn mutate(rng: &mut XorShift, src: &[u8]) -> Vec<u8> {
                 let chunk = d[j..j + n].to_vec();
                 d.splice(i..i, chunk);
             }
-            4 => d.splice(i..i, b"\r\nWARC/1.0\r\nContent-Length: 99999\r\n\r\n".iter().copied()).for_each(drop),
+            4 => d
+                .splice(
+                    i..i,
+                    b"\r\nWARC/1.0\r\nContent-Length: 99999\r\n\r\n"
+                        .iter()
+                        .copied(),
+                )
+                .for_each(drop),
             _ => d[i] ^= 1 << rng.below(8),
         }
     }
@@ -537,7 +572,10 @@ fn mutated_inputs_never_panic() {
 fn real_common_crawl_files() {
     let dir = Path::new("/work/shared/data/commoncrawl");
     let files = [
-        ("whirlwind.warc.gz", vec!["warcinfo", "request", "response", "metadata"]),
+        (
+            "whirlwind.warc.gz",
+            vec!["warcinfo", "request", "response", "metadata"],
+        ),
         ("whirlwind.warc.wet.gz", vec!["warcinfo", "conversion"]),
         ("whirlwind.warc.wat.gz", vec!["warcinfo", "metadata"]),
     ];
@@ -553,7 +591,10 @@ fn real_common_crawl_files() {
         assert_eq!(got, types, "{name}");
         assert_eq!(r.stats().faults, FaultCounts::default(), "{name}");
         for rec in &v[1..] {
-            assert_eq!(rec.target_uri(), Some("https://an.wikipedia.org/wiki/Escopete"));
+            assert_eq!(
+                rec.target_uri(),
+                Some("https://an.wikipedia.org/wiki/Escopete")
+            );
         }
         let data = std::fs::read(&p).unwrap();
         let (vs, _) = read_all_stream(&data, opts());
@@ -563,7 +604,10 @@ fn real_common_crawl_files() {
             assert_eq!(a.block, b.block);
         }
         if name == "whirlwind.warc.gz" {
-            assert_eq!(v.iter().map(|r| r.offset).collect::<Vec<_>>(), [0, 516, 1023, 18374]);
+            assert_eq!(
+                v.iter().map(|r| r.offset).collect::<Vec<_>>(),
+                [0, 516, 1023, 18374]
+            );
             let h = crate::http::parse_response(&v[2].block).unwrap();
             assert_eq!(h.status, 200);
             let (mime, cs) = h.content_type();
