@@ -268,6 +268,8 @@ pub struct WarcReader {
     parser: Parser,
     data: Arc<Backing>,
     mode: Mode,
+    /// An I/O error that ended a stream early (kept after the stream is dropped).
+    io_error: Option<std::io::Error>,
 }
 
 fn clamp_max_block(v: u64) -> u64 {
@@ -289,6 +291,7 @@ impl WarcReader {
             parser: Parser::new(opts.record_types, max_block),
             data,
             mode,
+            io_error: None,
         }
     }
 
@@ -330,6 +333,10 @@ impl WarcReader {
     pub fn open(path: &Path, opts: ReaderOptions) -> crate::Result<WarcReader> {
         let file = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
         let meta = file.metadata().map_err(|e| crate::Error::io(path, e))?;
+        if meta.is_dir() {
+            let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory");
+            return Err(crate::Error::io(path, e));
+        }
         if meta.is_file() {
             if meta.len() == 0 {
                 return Ok(WarcReader::from_bytes(Vec::new(), opts));
@@ -376,6 +383,17 @@ impl WarcReader {
     }
     pub fn stats(&self) -> &ReadStats {
         &self.stats
+    }
+
+    /// The I/O error that ended a `from_read` stream early, if any. Such an error ends the
+    /// iteration like end of input does (the record being read is counted as `truncated`);
+    /// callers that must tell the two apart check this after iterating.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match &self.mode {
+            Mode::PlainStream(b) => b.io_error.as_ref(),
+            Mode::GzipStream(b) => b.inner.src.io_error.as_ref(),
+            _ => self.io_error.as_ref(),
+        }
     }
 
     /// Recompute the public stats from the parser's counters and any live gzip stream.
@@ -601,14 +619,16 @@ impl WarcReader {
         // Fold live stream counters into the base counters before dropping the stream.
         let old = std::mem::replace(&mut self.mode, Mode::Done);
         match old {
-            Mode::GzipStream(b) => {
+            Mode::GzipStream(mut b) => {
+                self.io_error = b.inner.src.io_error.take();
                 let c = &b.inner.counters;
                 self.base.faults.corrupt_gzip += c.corrupt;
                 self.base.faults.garbage_bytes += c.garbage;
                 self.base.bytes_in = c.bytes_in + c.garbage;
                 self.base.bytes_decompressed = c.bytes_out;
             }
-            Mode::PlainStream(b) => {
+            Mode::PlainStream(mut b) => {
+                self.io_error = b.io_error.take();
                 self.base.bytes_in = b.pos();
                 self.base.bytes_decompressed = b.pos();
             }

@@ -472,6 +472,34 @@ fn open_file_and_compression_options() {
     assert_eq!(v.len(), recs.len());
 }
 
+struct FailAfter(Vec<u8>, usize);
+impl Read for FailAfter {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.1 >= self.0.len() {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let n = out.len().min(self.0.len() - self.1).min(1000);
+        out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+        self.1 += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn io_errors_end_the_stream_and_are_reported() {
+    let recs = sample_records(3);
+    let data = plain(&recs);
+    let cut = data.len() - 100;
+    let mut r = WarcReader::from_read(Box::new(FailAfter(data[..cut].to_vec(), 0)), opts());
+    assert_eq!(r.by_ref().count(), recs.len() - 1);
+    assert!(r.io_error().is_some());
+    assert_eq!(r.stats().faults.truncated, 1);
+    let ok = WarcReader::from_read(Box::new(std::io::Cursor::new(data)), opts());
+    assert!(ok.io_error().is_none());
+    let dir = std::env::temp_dir();
+    assert!(WarcReader::open(&dir, opts()).is_err());
+}
+
 #[test]
 fn stats_are_send_and_reader_is_send() {
     fn is_send<T: Send>() {}
