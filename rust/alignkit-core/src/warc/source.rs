@@ -117,7 +117,11 @@ impl<R: Read> Src for BufSrc<R> {
                 self.end = have;
                 self.start = 0;
             }
-            let target = want.max(have + READ_CHUNK);
+            // Grow geometrically as data actually arrives, so a huge declared length in a short
+            // stream does not allocate up front.
+            let target = want
+                .min(self.buf.len().saturating_mul(2))
+                .max(have + READ_CHUNK);
             if self.buf.len() < target {
                 self.buf.resize(target, 0);
             }

@@ -650,3 +650,19 @@ fn real_common_crawl_files() {
         }
     }
 }
+
+#[test]
+fn large_member_grows_scratch() {
+    let mut recs = sample_records(1);
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    recs.insert(1, rec("resource", "http://big/", &big));
+    let (data, offs) = members(&recs);
+    let (v, st, _) = read_both(&data, opts());
+    assert_eq!(v.len(), recs.len());
+    assert_eq!(v[1].block, big);
+    assert_eq!(v[1].offset, offs[1]);
+    assert_eq!(v[2].offset, offs[2]);
+    assert_eq!(st.faults, FaultCounts::default());
+}
