@@ -272,6 +272,27 @@ pub struct WarcReader {
     io_error: Option<std::io::Error>,
 }
 
+/// How far `Compression::Auto` looks for the first gzip member or record when the input does
+/// not start with one (junk before the first record).
+const SNIFF_BYTES: usize = 64 << 10;
+
+/// Gzip if the input starts with the gzip magic, or (junk first) if a gzip member header shows up
+/// before any line-start `WARC/1.` within the first [`SNIFF_BYTES`].
+fn looks_gzip(b: &[u8]) -> bool {
+    if b.starts_with(&GZ_MAGIC[..2]) {
+        return true;
+    }
+    if b.starts_with(b"WARC/") {
+        return false;
+    }
+    let b = &b[..b.len().min(SNIFF_BYTES)];
+    let warc = memchr::memmem::find(b, b"\nWARC/1.");
+    match memchr::memmem::find(b, GZ_MAGIC) {
+        Some(g) => !matches!(warc, Some(w) if w < g),
+        None => false,
+    }
+}
+
 fn clamp_max_block(v: u64) -> u64 {
     v.min(1 << 40)
 }
@@ -300,7 +321,7 @@ impl WarcReader {
         let gzip = match opts.compression {
             Compression::Gzip => true,
             Compression::None => false,
-            Compression::Auto => data.bytes().starts_with(&GZ_MAGIC[..2]),
+            Compression::Auto => looks_gzip(data.bytes()),
         };
         let mode = if !gzip {
             Mode::Plain { pos: 0 }
@@ -358,22 +379,29 @@ impl WarcReader {
     /// Read from any stream (pipes, stdin); slower than `open`.
     pub fn from_read(mut src: Box<dyn std::io::Read + Send>, opts: ReaderOptions) -> WarcReader {
         // Sniff the first bytes, then put them back in front of the stream.
-        let mut head = [0u8; 2];
-        let mut got = 0;
-        while got < head.len() {
-            match src.read(&mut head[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
+        let mut head = Vec::new();
+        if opts.compression == Compression::Auto {
+            let mut buf = [0u8; 4096];
+            while head.len() < SNIFF_BYTES {
+                match src.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n.min(buf.len())]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+                if head.len() >= 2
+                    && (head.starts_with(&GZ_MAGIC[..2]) || head.starts_with(b"WARC/"))
+                {
+                    break;
+                }
             }
         }
         let gzip = match opts.compression {
             Compression::Gzip => true,
             Compression::None => false,
-            Compression::Auto => got == 2 && head[..] == GZ_MAGIC[..2],
+            Compression::Auto => looks_gzip(&head),
         };
-        let r: DynRead = Box::new(std::io::Cursor::new(head[..got].to_vec()).chain(src));
+        let r: DynRead = Box::new(std::io::Cursor::new(head).chain(src));
         let mode = if gzip {
             Mode::GzipStream(Box::new(BufSrc::new(GzStream::new(BufSrc::new(r), 0))))
         } else {

@@ -401,6 +401,13 @@ fn garbage_between_records() {
     assert_eq!(v.len(), recs.len());
     assert_eq!(st.faults.garbage_bytes, 6 * recs.len() as u64);
     assert_eq!(sst.faults.garbage_bytes, 6 * recs.len() as u64);
+    // Junk before the first member: Auto still detects gzip.
+    let mut junk = b"HTTP/1.1 200 OK\r\n\r\nleading junk".to_vec();
+    junk.extend_from_slice(&data);
+    let (v, st, sst) = read_both(&junk, opts());
+    assert_eq!(v.len(), recs.len());
+    assert_eq!(st.faults.garbage_bytes, 6 * recs.len() as u64 + 31);
+    assert_eq!(sst.faults.garbage_bytes, st.faults.garbage_bytes);
 }
 
 #[test]
