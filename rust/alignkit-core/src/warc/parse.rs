@@ -178,13 +178,19 @@ impl Parser {
         let mut searched = 0;
         let (hlen, htotal) = loop {
             let a = src.avail();
+            let a = &a[..a.len().min(HEADER_CAP)];
             if let Some(h) = header_end(a, searched) {
                 break h;
             }
             let len = a.len();
             if len >= HEADER_CAP {
+                // No blank line in the whole window, so no record starting inside it can have a
+                // header end inside it either: drop the window (keeping a possible split
+                // terminator) instead of rescanning it from every marker (quadratic).
                 st.faults.bad_header += 1;
-                src.consume(1);
+                let drop = len - 3;
+                st.faults.garbage_bytes += drop as u64;
+                src.consume(drop);
                 Self::resync(src, st);
                 return Step::Skip;
             }
@@ -245,9 +251,10 @@ impl Parser {
             });
         }
         let Some(Some(clen)) = content_length else {
+            // Skip the whole header block: a marker inside it would only see a subset of the
+            // same lines (and rescanning from each would be quadratic).
             st.faults.bad_header += 1;
-            src.consume(1);
-            Self::resync(src, st);
+            src.consume(htotal);
             return Step::Skip;
         };
         st.records_read += 1;

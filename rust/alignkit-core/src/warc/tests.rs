@@ -673,3 +673,21 @@ fn large_member_grows_scratch() {
     assert_eq!(v[2].offset, offs[2]);
     assert_eq!(st.faults, FaultCounts::default());
 }
+
+#[test]
+fn many_markers_without_header_end_is_linear() {
+    let t = std::time::Instant::now();
+    let mut data = b"WARC/1.0\nX: y\n".repeat(150_000);
+    data.extend_from_slice(&plain(&sample_records(1)));
+    let (v, st, _) = read_both(&data, opts());
+    assert_eq!(v.len(), 4);
+    assert!(st.faults.bad_header >= 1);
+    // Blank line far away: one bad header covering every marker before it.
+    let mut data = b"WARC/1.0\nX: y\n".repeat(10_000);
+    data.extend_from_slice(b"\n");
+    data.extend_from_slice(&plain(&sample_records(1)));
+    let (v, st, _) = read_both(&data, opts());
+    assert_eq!(v.len(), 4);
+    assert_eq!(st.faults.bad_header, 1);
+    assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
+}
