@@ -508,6 +508,16 @@ impl WarcReader {
     }
 }
 
+/// Why a member failed. Cut-off input is only possible when no other member follows, so the
+/// (slower) streaming classification runs at most once per file.
+fn classify_bad(rest: &[u8]) -> BadKind {
+    if memchr::memmem::find(&rest[1.min(rest.len())..], GZ_MAGIC).is_some() {
+        BadKind::Corrupt
+    } else {
+        gz::classify_bad_member(rest)
+    }
+}
+
 /// The per-member gzip path (in-memory input).
 fn next_member_record(
     m: &mut Members,
@@ -611,7 +621,7 @@ fn next_member_record(
                 }));
                 m.resyncing = false;
             }
-            MemberResult::Bad => match gz::classify_bad_member(rest) {
+            MemberResult::Bad => match classify_bad(rest) {
                 BadKind::Truncated => {
                     st.faults.truncated += 1;
                     m.pos = bytes.len();
