@@ -42,13 +42,21 @@ pub fn decode_html(body: &[u8], http_charset: Option<&str>) -> Decoded {
         return decode_with(enc, body, CharsetSource::Meta);
     }
     // Fast path: valid UTF-8 (ASCII included) needs no detection and a single copy.
-    if let Ok(s) = std::str::from_utf8(body) {
-        return Decoded {
-            text: s.to_owned(),
-            encoding: UTF_8.name(),
-            source: CharsetSource::Detected,
-            had_errors: false,
-        };
+    match std::str::from_utf8(body) {
+        Ok(s) => {
+            return Decoded {
+                text: s.to_owned(),
+                encoding: UTF_8.name(),
+                source: CharsetSource::Detected,
+                had_errors: false,
+            }
+        }
+        // Valid UTF-8 cut inside its last character (payloads truncated by the crawler):
+        // still UTF-8, with the cut character replaced.
+        Err(e) if e.error_len().is_none() => {
+            return decode_with(UTF_8, body, CharsetSource::Detected);
+        }
+        Err(_) => {}
     }
     let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     let sample = &body[..body.len().min(DETECT_BYTES)];
@@ -245,5 +253,11 @@ mod tests {
         assert_eq!((d.encoding, d.had_errors), ("UTF-8", false));
         let d = decode_html(b"", None);
         assert!(d.text.is_empty());
+        // UTF-8 cut in the middle of its last character stays UTF-8.
+        let s = "Ça coûte très cher à Genève — 東京";
+        let cut = &s.as_bytes()[..s.len() - 1];
+        let d = decode_html(cut, None);
+        assert_eq!((d.encoding, d.had_errors), ("UTF-8", true));
+        assert!(d.text.starts_with("Ça coûte très cher à Genève — 東"));
     }
 }
