@@ -20,7 +20,16 @@
 //! resynchronising (for gzip this includes the compressed bytes of a corrupt member and junk
 //! between members); `corrupt_gzip` counts corrupt regions (a run of unusable members counts once);
 //! a record whose declared Content-Length is wrong but whose real end could be found at the next
-//! record start is still returned, with the block cut there, and counted in `bad_content_length`.
+//! record start is still returned, with the block cut there, and counted in `bad_content_length`
+//! (with no later record, the block runs to the end of the input or of its gzip member); a header
+//! block without a parsable Content-Length is skipped whole and counted in `bad_header`, as is a
+//! header block with no end within 256 KiB (those bytes also count as garbage); a file (or gzip
+//! member) that ends inside a record counts as `truncated` and the partial record is dropped.
+//!
+//! Known limits: on the streaming gzip path (`from_read`, or a member too big for the scratch
+//! buffer) a corrupt member's partial output reaches the record parser, so the record next to it
+//! may be lost too; `from_read` buffers filtered records' blocks (bounded by `max_block_bytes`)
+//! to check their ends, where the in-memory path never copies them.
 
 mod gz;
 mod parse;
