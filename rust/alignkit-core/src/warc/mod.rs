@@ -566,8 +566,34 @@ fn next_member_record(
                 pos: cur.pos,
                 base: cur.ubase,
             };
+            let truncated_before = st.faults.truncated;
+            let pos_before = cur.pos;
             let step = parser.next(&mut s, st);
             cur.pos = s.pos;
+            if matches!(step, Step::Eof)
+                && st.faults.truncated > truncated_before
+                && m.pos < bytes.len()
+            {
+                // A record runs past the end of its member and more members follow: the
+                // members split the stream at arbitrary points (BGZF-style, or a whole-file
+                // stream flushed in pieces). Re-read from this member on as one continuous
+                // stream, resuming at the cut record.
+                st.faults.truncated = truncated_before;
+                let r = ArcReader {
+                    data: Arc::clone(data),
+                    pos: cur.comp_off as usize,
+                };
+                let gz = GzStream::new(BufSrc::new(r), cur.ubase);
+                let mut stream = BufSrc::with_pos(gz, cur.ubase);
+                stream.skip(pos_before as u64);
+                m.uncomp = cur.ubase;
+                m.big = Some(Box::new(BigMember {
+                    start: cur.comp_off as usize,
+                    stream,
+                }));
+                m.cur = None;
+                continue;
+            }
             let first = cur.steps == 0;
             cur.steps = cur.steps.saturating_add(1);
             match step {

@@ -691,3 +691,30 @@ fn many_markers_without_header_end_is_linear() {
     assert_eq!(st.faults.bad_header, 1);
     assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
 }
+
+#[test]
+fn members_split_at_arbitrary_points() {
+    // BGZF-style: the uncompressed stream cut into fixed-size pieces, each its own member.
+    let recs = sample_records(20);
+    let raw = plain(&recs);
+    let mut data = Vec::new();
+    for piece in raw.chunks(7000) {
+        data.extend_from_slice(&gz(piece));
+    }
+    let (v, st, sst) = read_both(&data, opts());
+    assert_eq!(v.len(), recs.len());
+    assert_eq!(st.faults, FaultCounts::default());
+    assert_eq!(sst.faults, FaultCounts::default());
+    assert_eq!(st.bytes_decompressed, raw.len() as u64);
+    let mut off = 0u64;
+    for (r, x) in v.iter().zip(&recs) {
+        assert_eq!(r.block, x[x.len() - 4 - r.block.len()..x.len() - 4]);
+        // Records that start a member get its compressed offset; the others their
+        // uncompressed offset. Either way the offset is where reading can resume.
+        if r.offset != off {
+            let again = read_all(&data[r.offset as usize..], opts()).0;
+            assert_eq!(again[0].block, r.block);
+        }
+        off += x.len() as u64;
+    }
+}
