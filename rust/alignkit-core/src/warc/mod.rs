@@ -1,10 +1,46 @@
-//! Streaming WARC 1.0/1.1 reader (API contract; implementation in progress).
+//! Streaming WARC 1.0/1.1 reader.
 //!
 //! Handles uncompressed files, gzip with one member per record (as Common Crawl ships) and a
 //! single whole-file gzip stream. Faults are counted, never fatal: the reader resynchronises at the
 //! next record and keeps every good one.
+//!
+//! Paths:
+//! * in memory (`open` memory-maps, `from_bytes`): uncompressed records are sliced straight out
+//!   of the buffer; gzip members are inflated one at a time with libdeflate into one reusable
+//!   scratch buffer. A member whose output would exceed `max_block_bytes` + 256 KiB (a whole-file
+//!   gzip stream, say) is streamed through flate2 instead, without holding it in memory.
+//! * streams (`from_read`): a sliding window buffer, with a resynchronising multi-member flate2
+//!   decoder in front for gzip.
+//!
+//! Offsets: for gzip, a record that starts a member gets the member's compressed offset; a record
+//! in the middle of a member (several records in one member, whole-file gzip) gets its offset in
+//! the uncompressed stream. Uncompressed files: the record's own offset.
+//!
+//! Fault accounting (see [`FaultCounts`]): `garbage_bytes` counts every byte skipped while
+//! resynchronising (for gzip this includes the compressed bytes of a corrupt member and junk
+//! between members); `corrupt_gzip` counts corrupt regions (a run of unusable members counts once);
+//! a record whose declared Content-Length is wrong but whose real end could be found at the next
+//! record start is still returned, with the block cut there, and counted in `bad_content_length`
+//! (with no later record, the block runs to the end of the input or of its gzip member); a header
+//! block without a parsable Content-Length is skipped whole and counted in `bad_header`, as is a
+//! header block with no end within 256 KiB (those bytes also count as garbage); a file (or gzip
+//! member) that ends inside a record counts as `truncated` and the partial record is dropped.
+//!
+//! Known limits: on the streaming gzip path (`from_read`, or a member too big for the scratch
+//! buffer) a corrupt member's partial output reaches the record parser, so the record next to it
+//! may be lost too; `from_read` buffers filtered records' blocks (bounded by `max_block_bytes`)
+//! to check their ends, where the in-memory path never copies them.
 
+mod gz;
+mod parse;
+mod source;
+
+use gz::{BadKind, GzStream, Libdeflate, MemberResult, GZ_MAGIC};
+use parse::{Parser, Step, HEADER_CAP};
+use source::{BufSrc, SliceSrc, Src};
+use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 /// WARC-Type values. `Other` covers unknown types (counted, still returned if not filtered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,10 +58,36 @@ pub enum RecordType {
 
 impl RecordType {
     pub fn parse(s: &str) -> RecordType {
-        todo!("{s}")
+        const ALL: [RecordType; 8] = [
+            RecordType::Warcinfo,
+            RecordType::Response,
+            RecordType::Resource,
+            RecordType::Request,
+            RecordType::Metadata,
+            RecordType::Revisit,
+            RecordType::Conversion,
+            RecordType::Continuation,
+        ];
+        let s = s.trim();
+        ALL.into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+            .unwrap_or(RecordType::Other)
     }
     pub fn as_str(self) -> &'static str {
-        todo!()
+        match self {
+            RecordType::Warcinfo => "warcinfo",
+            RecordType::Response => "response",
+            RecordType::Resource => "resource",
+            RecordType::Request => "request",
+            RecordType::Metadata => "metadata",
+            RecordType::Revisit => "revisit",
+            RecordType::Conversion => "conversion",
+            RecordType::Continuation => "continuation",
+            RecordType::Other => "other",
+        }
+    }
+    fn bit(self) -> u16 {
+        1u16 << (self as u16)
     }
 }
 
@@ -36,10 +98,10 @@ pub struct RecordTypeSet(pub u16);
 impl RecordTypeSet {
     pub const ALL: RecordTypeSet = RecordTypeSet(u16::MAX);
     pub fn of(types: &[RecordType]) -> Self {
-        todo!("{types:?}")
+        RecordTypeSet(types.iter().fold(0, |m, t| m | t.bit()))
     }
     pub fn contains(self, t: RecordType) -> bool {
-        todo!("{t:?}")
+        self.0 & t.bit() != 0
     }
 }
 
@@ -85,17 +147,29 @@ pub struct Record {
 impl Record {
     /// Case-insensitive header lookup (first match).
     pub fn header(&self, name: &str) -> Option<&str> {
-        todo!("{name}")
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn target_uri(&self) -> Option<&str> {
-        todo!()
+        // WARC 1.0 examples wrap the URI in angle brackets; WARC 1.1 does not.
+        self.header("WARC-Target-URI").map(|v| {
+            v.strip_prefix('<')
+                .and_then(|x| x.strip_suffix('>'))
+                .unwrap_or(v)
+        })
     }
     pub fn date(&self) -> Option<&str> {
-        todo!()
+        self.header("WARC-Date")
     }
     /// WARC-Record-ID without the surrounding `<` `>`.
     pub fn record_id(&self) -> Option<&str> {
-        todo!()
+        self.header("WARC-Record-ID").map(|v| {
+            v.strip_prefix('<')
+                .and_then(|x| x.strip_suffix('>'))
+                .unwrap_or(v)
+        })
     }
 }
 
@@ -126,33 +200,523 @@ pub struct FaultCounts {
     pub bad_header: u64,
 }
 
+/// The bytes of an in-memory input.
+enum Backing {
+    Mmap(memmap2::Mmap),
+    Vec(Vec<u8>),
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Mmap(m) => m,
+            Backing::Vec(v) => v,
+        }
+    }
+}
+
+/// `Read` over a shared in-memory input, from some position on.
+struct ArcReader {
+    data: Arc<Backing>,
+    pos: usize,
+}
+
+impl Read for ArcReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let d = self.data.bytes();
+        let rest = &d[self.pos.min(d.len())..];
+        let n = rest.len().min(out.len());
+        out[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+type DynRead = Box<dyn Read + Send>;
+type GzOver<R> = BufSrc<GzStream<BufSrc<R>>>;
+
+/// One inflated member being parsed out of the scratch buffer.
+struct Cur {
+    comp_off: u64,
+    ubase: u64,
+    len: usize,
+    pos: usize,
+    steps: u32,
+}
+
+/// A member too big for the scratch buffer, streamed through flate2.
+struct BigMember {
+    start: usize,
+    stream: GzOver<ArcReader>,
+}
+
+struct Members {
+    pos: usize,
+    inflater: Libdeflate,
+    scratch: Vec<u8>,
+    cap: usize,
+    cur: Option<Cur>,
+    big: Option<Box<BigMember>>,
+    resyncing: bool,
+    uncomp: u64,
+}
+
+enum Mode {
+    Plain { pos: usize },
+    Members(Box<Members>),
+    PlainStream(Box<BufSrc<DynRead>>),
+    GzipStream(Box<GzOver<DynRead>>),
+    Done,
+}
+
 /// Streaming reader. Non-generic and `Send` so bindings and thread pools can hold it.
 pub struct WarcReader {
     stats: ReadStats,
+    /// Counters owned by the parser and the member path (gzip stream counters are added on top).
+    base: ReadStats,
+    parser: Parser,
+    data: Arc<Backing>,
+    mode: Mode,
+    /// An I/O error that ended a stream early (kept after the stream is dropped).
+    io_error: Option<std::io::Error>,
+}
+
+/// How far `Compression::Auto` looks for the first gzip member or record when the input does
+/// not start with one (junk before the first record).
+const SNIFF_BYTES: usize = 64 << 10;
+
+/// Gzip if the input starts with the gzip magic, or (junk first) if a gzip member header shows up
+/// before any line-start `WARC/1.` within the first [`SNIFF_BYTES`].
+fn looks_gzip(b: &[u8]) -> bool {
+    if b.starts_with(&GZ_MAGIC[..2]) {
+        return true;
+    }
+    if b.starts_with(b"WARC/") {
+        return false;
+    }
+    let b = &b[..b.len().min(SNIFF_BYTES)];
+    let warc = memchr::memmem::find(b, b"\nWARC/1.");
+    match memchr::memmem::find(b, GZ_MAGIC) {
+        Some(g) => !matches!(warc, Some(w) if w < g),
+        None => false,
+    }
+}
+
+fn clamp_max_block(v: u64) -> u64 {
+    v.min(1 << 40)
+}
+
+fn scratch_cap(max_block: u64) -> usize {
+    usize::try_from(max_block)
+        .unwrap_or(usize::MAX)
+        .saturating_add(HEADER_CAP + 4096)
 }
 
 impl WarcReader {
+    fn with_mode(data: Arc<Backing>, mode: Mode, opts: &ReaderOptions) -> WarcReader {
+        let max_block = clamp_max_block(opts.max_block_bytes);
+        WarcReader {
+            stats: ReadStats::default(),
+            base: ReadStats::default(),
+            parser: Parser::new(opts.record_types, max_block),
+            data,
+            mode,
+            io_error: None,
+        }
+    }
+
+    fn in_memory(data: Backing, opts: ReaderOptions) -> WarcReader {
+        let data = Arc::new(data);
+        let gzip = match opts.compression {
+            Compression::Gzip => true,
+            Compression::None => false,
+            Compression::Auto => looks_gzip(data.bytes()),
+        };
+        let mode = if !gzip {
+            Mode::Plain { pos: 0 }
+        } else {
+            match Libdeflate::new() {
+                Some(inflater) => Mode::Members(Box::new(Members {
+                    pos: 0,
+                    inflater,
+                    scratch: Vec::new(),
+                    cap: scratch_cap(clamp_max_block(opts.max_block_bytes)),
+                    cur: None,
+                    big: None,
+                    resyncing: false,
+                    uncomp: 0,
+                })),
+                None => {
+                    // No memory for the decompressor: fall back to the streaming decoder.
+                    let r: DynRead = Box::new(ArcReader {
+                        data: Arc::clone(&data),
+                        pos: 0,
+                    });
+                    Mode::GzipStream(Box::new(BufSrc::new(GzStream::new(BufSrc::new(r), 0))))
+                }
+            }
+        };
+        WarcReader::with_mode(data, mode, &opts)
+    }
+
     /// Open a file (memory-mapped fast path where possible).
     pub fn open(path: &Path, opts: ReaderOptions) -> crate::Result<WarcReader> {
-        todo!("{path:?} {opts:?}")
+        let file = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
+        let meta = file.metadata().map_err(|e| crate::Error::io(path, e))?;
+        if meta.is_dir() {
+            let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory");
+            return Err(crate::Error::io(path, e));
+        }
+        if meta.is_file() {
+            if meta.len() == 0 {
+                return Ok(WarcReader::from_bytes(Vec::new(), opts));
+            }
+            // SAFETY: the map is read-only; like every mmap-based reader we assume the file is
+            // not truncated by someone else while we read it.
+            if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
+                #[cfg(unix)]
+                let _ = map.advise(memmap2::Advice::Sequential);
+                return Ok(WarcReader::in_memory(Backing::Mmap(map), opts));
+            }
+        }
+        Ok(WarcReader::from_read(Box::new(file), opts))
     }
     /// Read from bytes already in memory.
     pub fn from_bytes(data: Vec<u8>, opts: ReaderOptions) -> WarcReader {
-        todo!("{} {opts:?}", data.len())
+        WarcReader::in_memory(Backing::Vec(data), opts)
     }
     /// Read from any stream (pipes, stdin); slower than `open`.
-    pub fn from_read(src: Box<dyn std::io::Read + Send>, opts: ReaderOptions) -> WarcReader {
-        let _ = src;
-        todo!("{opts:?}")
+    pub fn from_read(mut src: Box<dyn std::io::Read + Send>, opts: ReaderOptions) -> WarcReader {
+        // Sniff the first bytes, then put them back in front of the stream.
+        let mut head = Vec::new();
+        if opts.compression == Compression::Auto {
+            let mut buf = [0u8; 4096];
+            while head.len() < SNIFF_BYTES {
+                match src.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n.min(buf.len())]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+                if head.len() >= 2
+                    && (head.starts_with(&GZ_MAGIC[..2]) || head.starts_with(b"WARC/"))
+                {
+                    break;
+                }
+            }
+        }
+        let gzip = match opts.compression {
+            Compression::Gzip => true,
+            Compression::None => false,
+            Compression::Auto => looks_gzip(&head),
+        };
+        let r: DynRead = Box::new(std::io::Cursor::new(head).chain(src));
+        let mode = if gzip {
+            Mode::GzipStream(Box::new(BufSrc::new(GzStream::new(BufSrc::new(r), 0))))
+        } else {
+            Mode::PlainStream(Box::new(BufSrc::new(r)))
+        };
+        WarcReader::with_mode(Arc::new(Backing::Vec(Vec::new())), mode, &opts)
     }
     pub fn stats(&self) -> &ReadStats {
         &self.stats
+    }
+
+    /// The I/O error that ended a `from_read` stream early, if any. Such an error ends the
+    /// iteration like end of input does (the record being read is counted as `truncated`);
+    /// callers that must tell the two apart check this after iterating.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match &self.mode {
+            Mode::PlainStream(b) => b.io_error.as_ref(),
+            Mode::GzipStream(b) => b.inner.src.io_error.as_ref(),
+            _ => self.io_error.as_ref(),
+        }
+    }
+
+    /// Recompute the public stats from the parser's counters and any live gzip stream.
+    fn sync_stats(&mut self) {
+        let mut s = self.base.clone();
+        let data_len = self.data.bytes().len() as u64;
+        match &self.mode {
+            Mode::Plain { pos } => {
+                s.bytes_in = *pos as u64;
+            }
+            Mode::Members(m) => {
+                s.bytes_in = m.pos as u64;
+                s.bytes_decompressed = m.uncomp;
+                if let Some(b) = &m.big {
+                    let c = &b.stream.inner.counters;
+                    s.faults.corrupt_gzip += c.corrupt;
+                    s.faults.garbage_bytes += c.garbage;
+                    s.bytes_in += c.bytes_in;
+                    s.bytes_decompressed += c.bytes_out;
+                }
+            }
+            Mode::PlainStream(b) => {
+                s.bytes_in = b.pos() + b.avail().len() as u64;
+            }
+            Mode::GzipStream(b) => {
+                let c = &b.inner.counters;
+                s.faults.corrupt_gzip += c.corrupt;
+                s.faults.garbage_bytes += c.garbage;
+                s.bytes_in = c.bytes_in + c.garbage;
+                s.bytes_decompressed = c.bytes_out;
+            }
+            Mode::Done => {
+                s.bytes_in = s.bytes_in.max(data_len);
+            }
+        }
+        if matches!(self.mode, Mode::Plain { .. }) {
+            s.bytes_decompressed = s.bytes_in;
+        }
+        self.stats = s;
+    }
+
+    fn next_inner(&mut self) -> Option<Record> {
+        let data = Arc::clone(&self.data);
+        let bytes = data.bytes();
+        let st = &mut self.base;
+        let parser = &mut self.parser;
+        match &mut self.mode {
+            Mode::Done => None,
+            Mode::Plain { pos } => loop {
+                let mut s = SliceSrc {
+                    data: bytes,
+                    pos: *pos,
+                    base: 0,
+                };
+                let step = parser.next(&mut s, st);
+                *pos = s.pos;
+                match step {
+                    Step::Rec(r) => return Some(r),
+                    Step::Skip => {}
+                    Step::Eof => return None,
+                }
+            },
+            Mode::PlainStream(b) => loop {
+                match parser.next(&mut **b, st) {
+                    Step::Rec(r) => return Some(r),
+                    Step::Skip => {}
+                    Step::Eof => return None,
+                }
+            },
+            Mode::GzipStream(b) => loop {
+                match parser.next(&mut **b, st) {
+                    Step::Rec(mut r) => {
+                        if let Some(c) = b.inner.map_offset(r.offset) {
+                            r.offset = c;
+                        }
+                        return Some(r);
+                    }
+                    Step::Skip => {}
+                    Step::Eof => return None,
+                }
+            },
+            Mode::Members(m) => next_member_record(m, bytes, &data, parser, st),
+        }
+    }
+}
+
+/// Why a member failed. Cut-off input is only possible when no other member follows, so the
+/// (slower) streaming classification runs at most once per file.
+fn classify_bad(rest: &[u8]) -> BadKind {
+    if memchr::memmem::find(&rest[1.min(rest.len())..], GZ_MAGIC).is_some() {
+        BadKind::Corrupt
+    } else {
+        gz::classify_bad_member(rest)
+    }
+}
+
+/// The per-member gzip path (in-memory input).
+fn next_member_record(
+    m: &mut Members,
+    bytes: &[u8],
+    data: &Arc<Backing>,
+    parser: &mut Parser,
+    st: &mut ReadStats,
+) -> Option<Record> {
+    loop {
+        if let Some(big) = &mut m.big {
+            match parser.next(&mut big.stream, st) {
+                Step::Rec(mut r) => {
+                    if let Some(c) = big.stream.inner.map_offset(r.offset) {
+                        r.offset = big.start as u64 + c;
+                    }
+                    return Some(r);
+                }
+                Step::Skip => continue,
+                Step::Eof => {
+                    let g = &big.stream.inner;
+                    st.faults.corrupt_gzip += g.counters.corrupt;
+                    st.faults.garbage_bytes += g.counters.garbage;
+                    m.uncomp += g.counters.bytes_out;
+                    m.pos = big
+                        .start
+                        .saturating_add(g.src.pos() as usize)
+                        .max(big.start + 1)
+                        .min(bytes.len());
+                    m.big = None;
+                    continue;
+                }
+            }
+        }
+        if let Some(cur) = &mut m.cur {
+            let mut s = SliceSrc {
+                data: &m.scratch[..cur.len],
+                pos: cur.pos,
+                base: cur.ubase,
+            };
+            let truncated_before = st.faults.truncated;
+            let pos_before = cur.pos;
+            let step = parser.next(&mut s, st);
+            cur.pos = s.pos;
+            if matches!(step, Step::Eof)
+                && st.faults.truncated > truncated_before
+                && m.pos < bytes.len()
+            {
+                // A record runs past the end of its member and more members follow: the
+                // members split the stream at arbitrary points (BGZF-style, or a whole-file
+                // stream flushed in pieces). Re-read from this member on as one continuous
+                // stream, resuming at the cut record.
+                st.faults.truncated = truncated_before;
+                let r = ArcReader {
+                    data: Arc::clone(data),
+                    pos: cur.comp_off as usize,
+                };
+                let gz = GzStream::new(BufSrc::new(r), cur.ubase);
+                let mut stream = BufSrc::with_pos(gz, cur.ubase);
+                stream.skip(pos_before as u64);
+                m.uncomp = cur.ubase;
+                m.big = Some(Box::new(BigMember {
+                    start: cur.comp_off as usize,
+                    stream,
+                }));
+                m.cur = None;
+                continue;
+            }
+            let first = cur.steps == 0;
+            cur.steps = cur.steps.saturating_add(1);
+            match step {
+                Step::Rec(mut r) => {
+                    let rest = &m.scratch[cur.pos.min(cur.len)..cur.len];
+                    if first && rest.iter().all(|b| b.is_ascii_whitespace()) {
+                        r.offset = cur.comp_off;
+                    }
+                    return Some(r);
+                }
+                Step::Skip => continue,
+                Step::Eof => {
+                    m.cur = None;
+                    continue;
+                }
+            }
+        }
+        // Next member.
+        let rest = &bytes[m.pos.min(bytes.len())..];
+        if rest.is_empty() {
+            return None;
+        }
+        if !rest.starts_with(GZ_MAGIC) {
+            match memchr::memmem::find(rest, GZ_MAGIC) {
+                Some(i) => {
+                    st.faults.garbage_bytes += i as u64;
+                    m.pos += i;
+                }
+                None => {
+                    st.faults.garbage_bytes += rest.len() as u64;
+                    m.pos = bytes.len();
+                    return None;
+                }
+            }
+            continue;
+        }
+        match m.inflater.member(rest, &mut m.scratch, m.cap) {
+            MemberResult::Ok(used, n) => {
+                m.cur = Some(Cur {
+                    comp_off: m.pos as u64,
+                    ubase: m.uncomp,
+                    len: n,
+                    pos: 0,
+                    steps: 0,
+                });
+                m.uncomp += n as u64;
+                m.pos += used;
+                m.resyncing = false;
+            }
+            MemberResult::TooBig => {
+                let r = ArcReader {
+                    data: Arc::clone(data),
+                    pos: m.pos,
+                };
+                let mut gz = GzStream::new(BufSrc::new(r), m.uncomp);
+                gz.max_members = Some(1);
+                m.big = Some(Box::new(BigMember {
+                    start: m.pos,
+                    stream: BufSrc::with_pos(gz, m.uncomp),
+                }));
+                m.resyncing = false;
+            }
+            MemberResult::Bad => match classify_bad(rest) {
+                BadKind::Truncated => {
+                    st.faults.truncated += 1;
+                    m.pos = bytes.len();
+                    return None;
+                }
+                BadKind::Corrupt => {
+                    if !m.resyncing {
+                        st.faults.corrupt_gzip += 1;
+                    }
+                    m.resyncing = true;
+                    st.faults.garbage_bytes += 1;
+                    m.pos += 1;
+                }
+            },
+        }
     }
 }
 
 impl Iterator for WarcReader {
     type Item = Record;
     fn next(&mut self) -> Option<Record> {
-        todo!()
+        let r = self.next_inner();
+        if r.is_none() {
+            self.mode_done();
+        }
+        self.sync_stats();
+        r
     }
 }
+
+impl WarcReader {
+    fn mode_done(&mut self) {
+        // Fold live stream counters into the base counters before dropping the stream.
+        let old = std::mem::replace(&mut self.mode, Mode::Done);
+        match old {
+            Mode::GzipStream(mut b) => {
+                self.io_error = b.inner.src.io_error.take();
+                let c = &b.inner.counters;
+                self.base.faults.corrupt_gzip += c.corrupt;
+                self.base.faults.garbage_bytes += c.garbage;
+                self.base.bytes_in = c.bytes_in + c.garbage;
+                self.base.bytes_decompressed = c.bytes_out;
+            }
+            Mode::PlainStream(mut b) => {
+                self.io_error = b.io_error.take();
+                self.base.bytes_in = b.pos();
+                self.base.bytes_decompressed = b.pos();
+            }
+            Mode::Members(m) => {
+                self.base.bytes_in = m.pos as u64;
+                self.base.bytes_decompressed = m.uncomp;
+            }
+            Mode::Plain { pos } => {
+                self.base.bytes_in = pos as u64;
+                self.base.bytes_decompressed = pos as u64;
+            }
+            Mode::Done => self.mode = Mode::Done,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
