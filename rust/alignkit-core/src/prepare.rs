@@ -537,7 +537,13 @@ mod tests {
 
     #[test]
     fn language_and_quality_filters_drop_with_reasons() {
-        let article = "The river runs through the old town and the market square. ".repeat(12);
+        let article = "The river runs through the old town and past the market square. \
+            Every spring the water rises, and the bakers on the bridge move their ovens uphill. \
+            Visitors often ask why the houses stand on stilts; the answer is the flood of 1872, \
+            which destroyed most of the lower streets within a single night. Since then the town \
+            has built walls, planted willows along the banks and trained volunteers who watch \
+            the gauges when the snow melts in the mountains. The museum near the church tells \
+            the whole story with old photographs, maps and letters written by the survivors.";
         let german =
             "Der Fluss fliesst durch die alte Stadt und den Marktplatz der Gemeinde. ".repeat(12);
         let page = |body: &str| format!("<html><body><p>{body}</p></body></html>");
