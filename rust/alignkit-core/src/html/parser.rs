@@ -43,6 +43,20 @@ struct Entry {
     base: u32,
     /// Cumulative hints of this entry and all below it; `NOT_DONE` until needed.
     cum: u32,
+    /// Index in [`Parsed::nodes`] (features mode only; 0 otherwise).
+    node: u32,
+}
+
+/// One element of the document tree as seen by the parser (features mode only).
+/// Elements get ids in document (pre-)order, so a parent's id is smaller than its
+/// children's and a subtree is a contiguous id range.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Node {
+    /// Id of the enclosing element (0 = the document root).
+    pub parent: u32,
+    /// Hints from this element's own tag name, role, class and id; `NOT_DONE` when no
+    /// text block ever appeared inside the element.
+    pub own: u32,
 }
 
 const NOT_DONE: u32 = u32::MAX;
@@ -68,6 +82,8 @@ struct Attrs {
 /// Result of parsing one document.
 pub(crate) struct Parsed {
     pub blocks: Vec<Block>,
+    /// Element table (features mode only); index 0 is the document root.
+    pub nodes: Vec<Node>,
     pub title: Option<String>,
     pub lang_hint: Option<String>,
 }
@@ -77,7 +93,9 @@ pub(crate) struct Parser<'a> {
     b: &'a [u8],
     skip_hidden: bool,
     features: bool,
+    paths: bool,
     stack: Vec<Entry>,
+    nodes: Vec<Node>,
     n_skip: u32,
     n_pre: u32,
     n_link: u32,
@@ -344,7 +362,9 @@ impl<'a> Parser<'a> {
             b: src.as_bytes(),
             skip_hidden,
             features,
+            paths: features,
             stack: Vec::with_capacity(64),
+            nodes: Vec::new(),
             n_skip: 0,
             n_pre: 0,
             n_link: 0,
@@ -369,7 +389,17 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Skip building [`Block::path`] strings (hints and the element table are kept).
+    pub(crate) fn without_paths(mut self) -> Self {
+        self.paths = false;
+        self
+    }
+
     pub(crate) fn run(mut self) -> Parsed {
+        if self.features {
+            self.nodes.reserve(self.b.len() / 64 + 16);
+            self.nodes.push(Node { parent: 0, own: 0 });
+        }
         let b = self.b;
         let n = b.len();
         let mut pos = if b.starts_with("\u{feff}".as_bytes()) {
@@ -406,6 +436,7 @@ impl<'a> Parser<'a> {
         let title = self.title.or(self.og_title).filter(|t| !t.is_empty());
         Parsed {
             blocks: self.blocks,
+            nodes: self.nodes,
             title,
             lang_hint: self.lang.or(self.meta_lang).or(self.og_locale),
         }
@@ -931,6 +962,15 @@ impl<'a> Parser<'a> {
                 base |= role_hints(self.val(a.role));
             }
         }
+        let mut node = 0;
+        if self.features {
+            node = self.nodes.len() as u32;
+            let parent = self.stack.last().map_or(0, |e| e.node);
+            self.nodes.push(Node {
+                parent,
+                own: NOT_DONE,
+            });
+        }
         self.apply(flags, 1);
         self.stack.push(Entry {
             tag,
@@ -941,6 +981,7 @@ impl<'a> Parser<'a> {
             id,
             base,
             cum: NOT_DONE,
+            node,
         });
     }
 
@@ -964,6 +1005,9 @@ impl<'a> Parser<'a> {
             }
             acc |= own;
             self.stack[i].cum = acc;
+            if let Some(n) = self.nodes.get_mut(e.node as usize) {
+                n.own = own;
+            }
         }
         acc
     }
@@ -1320,7 +1364,12 @@ impl<'a> Parser<'a> {
             text_chars: 0,
             link_chars: 0,
             hints: Hints(hints),
-            path: if self.features {
+            node: if self.features {
+                self.stack.last().map_or(0, |e| e.node)
+            } else {
+                0
+            },
+            path: if self.paths {
                 self.path()
             } else {
                 String::new()
