@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
-use alignkit_core::html::{blocks, extract_text, ExtractMode, ExtractOptions};
+use alignkit_core::html::{blocks, extract_text, main_blocks, ExtractMode, ExtractOptions};
 
 fn load(path: &Path) -> std::io::Result<String> {
     let raw = std::fs::read(path)?;
@@ -36,6 +36,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.first().is_some_and(|a| a == "--blocks") {
         use_blocks = true;
         args.remove(0);
+    }
+    if args.first().is_some_and(|a| a == "--debug") {
+        // One line per block: kept-by-main flag, element id, chars, link density, hints, path, text.
+        let opts = ExtractOptions::default();
+        for a in &args[1..] {
+            let html = load(Path::new(a))?;
+            let kept = main_blocks(&html, &opts);
+            let mut k = kept.iter().peekable();
+            for b in blocks(&html, &opts) {
+                let hit = k.peek().is_some_and(|x| x.node == b.node && x.text == b.text);
+                if hit {
+                    k.next();
+                }
+                let text: String = b.text.chars().take(60).collect();
+                println!(
+                    "{} {:5} {:5} {:.2} {:04x} h{} {} | {}",
+                    if hit { '+' } else { ' ' },
+                    b.node,
+                    b.text_chars,
+                    b.link_density(),
+                    b.hints.0,
+                    b.heading_level,
+                    b.path,
+                    text.replace('\n', " ")
+                );
+            }
+        }
+        return Ok(());
     }
     if args.first().is_some_and(|a| a == "--main") {
         opts.mode = ExtractMode::Main;

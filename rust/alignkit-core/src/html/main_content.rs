@@ -42,6 +42,10 @@ const MAX_LINKS: f32 = 0.5;
 const DESCEND: f64 = 0.7;
 /// A hint covering more than this share of all candidate weight is ignored.
 const OVERUSED: f64 = 0.5;
+/// Candidate text under a linked heading below which the section is a teaser.
+const TEASER_CHARS: u32 = 600;
+/// How many elements above a linked heading's innermost element a teaser may reach.
+const TEASER_LEVELS: usize = 3;
 /// How far back (in blocks) to look for the title heading.
 const TITLE_WINDOW: usize = 25;
 /// How many blocks before the first good block may form the lead-in.
@@ -116,9 +120,19 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
     }
 
     // 1. Candidates and per-hint coverage.
+    // `last[p]`: last id in p's subtree (ids are pre-order).
+    let m = nodes.len();
+    let mut last: Vec<u32> = (0..m as u32).collect();
+    for id in (1..m).rev() {
+        let p = nodes[id].parent as usize;
+        if last[id] > last[p] {
+            last[p] = last[id];
+        }
+    }
+    let cand = candidates(blocks, nodes, &last);
     let mut total = 0.0f64;
     let mut per_bit = [0.0f64; 12];
-    for b in blocks.iter().filter(|b| is_candidate(b)) {
+    for b in blocks.iter().zip(&cand).filter_map(|(b, &c)| c.then_some(b)) {
         let w = weight(b);
         total += w;
         let h = b.hints.0 & BOILER;
@@ -130,9 +144,25 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
             }
         }
     }
+    // The same over all text, so that a page whose only long prose is its footer does
+    // not lose the footer hint.
+    let mut all = 0.0f64;
+    let mut all_bit = [0.0f64; 12];
+    for b in blocks {
+        let w = weight(b);
+        all += w;
+        let h = b.hints.0 & BOILER;
+        if h != 0 {
+            for (i, m) in all_bit.iter_mut().enumerate() {
+                if h & (1 << i) != 0 {
+                    *m += w;
+                }
+            }
+        }
+    }
     let mut mask = BOILER;
-    for (i, m) in per_bit.iter().enumerate() {
-        if *m > OVERUSED * total {
+    for i in 0..12 {
+        if per_bit[i] > OVERUSED * total && all_bit[i] > OVERUSED * all {
             mask &= !(1 << i);
         }
     }
@@ -143,16 +173,14 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
     }
 
     // 2. Weight per element, then the container.
-    let m = nodes.len();
     let mut weight_of = vec![0.0f64; m];
-    for b in blocks {
-        if is_candidate(b) && !hinted(b) {
+    for (b, &c) in blocks.iter().zip(&cand) {
+        if c && !hinted(b) {
             weight_of[b.node as usize] += weight(b);
         }
     }
-    // `best[p]`: heaviest child of p; `last[p]`: last id in p's subtree.
+    // `best[p]`: heaviest child of p.
     let mut best = vec![0u32; m];
-    let mut last: Vec<u32> = (0..m as u32).collect();
     for id in (1..m).rev() {
         let p = nodes[id].parent as usize;
         let w = weight_of[id];
@@ -160,9 +188,6 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
         let b = best[p] as usize;
         if b == 0 || w > weight_of[b] || (w == weight_of[b] && id < b) {
             best[p] = id as u32;
-        }
-        if last[id] > last[p] {
-            last[p] = last[id];
         }
     }
     if weight_of[0] <= 0.0 {
@@ -201,12 +226,17 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
         if !inside(b) {
             continue;
         }
-        let bad = rel_hints(b) != 0
-            || is_stock_label(b)
-            || (b.kind != BlockKind::Heading && b.link_density() > MAX_LINKS);
+        let bad =
+            rel_hints(b) != 0 || is_stock_label(b) || b.link_density() > MAX_LINKS;
         class[i] = if bad {
-            1
-        } else if is_candidate(b) {
+            // Linked headings count as neutral here: before the content they may be the
+            // article's (permalinked) title; inside it they are dropped below.
+            if b.kind == BlockKind::Heading && rel_hints(b) == 0 {
+                4
+            } else {
+                1
+            }
+        } else if cand[i] {
             if first == usize::MAX {
                 first = i;
             }
@@ -220,15 +250,13 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
         return fallback(blocks, mask);
     }
     for i in first..=last_good {
-        // Headings that are mostly link text inside the body are kept too (anchored
-        // section titles); link-dense paragraphs and list items were marked bad.
-        if class[i] >= 2 {
+        if class[i] == 2 || class[i] == 3 {
             keep[i] = true;
         }
     }
     // Trailing medium prose.
     for i in last_good + 1..n {
-        if class[i] >= 2 && is_medium(&blocks[i]) {
+        if (class[i] == 2 || class[i] == 3) && is_medium(&blocks[i]) {
             keep[i] = true;
         } else {
             break;
@@ -239,7 +267,7 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
     for i in (first.saturating_sub(LEAD_WINDOW)..first).rev() {
         let b = &blocks[i];
         let ok = if class[i] == 0 {
-            !hinted(b) && b.link_density() <= MAX_LINKS
+            !hinted(b) && (b.kind == BlockKind::Heading || b.link_density() <= MAX_LINKS)
         } else {
             class[i] >= 2
         };
@@ -267,6 +295,15 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
             .rev()
             .find(|&i| blocks[i].heading_level == 1 && title_ok(&blocks[i]));
         if title.is_none() {
+            // The page's only h1, however far before the content.
+            let mut h1s = blocks.iter().enumerate().filter(|(_, b)| b.heading_level == 1);
+            if let (Some((i, b)), None) = (h1s.next(), h1s.next()) {
+                if i < start && title_ok(b) {
+                    title = Some(i);
+                }
+            }
+        }
+        if title.is_none() {
             title = (start.saturating_sub(LEAD_WINDOW)..start)
                 .rev()
                 .find(|&i| blocks[i].heading_level == 2 && title_ok(&blocks[i]));
@@ -282,6 +319,48 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
         }
     }
     keep
+}
+
+/// Content candidates: long, low-link blocks that are not teasers. A teaser is the
+/// excerpt under a linked heading ("more stories" lists): the blocks that follow a
+/// link-dense heading inside the same small element (up to [`TEASER_LEVELS`] above the
+/// heading's innermost element), when they hold less than [`TEASER_CHARS`] of
+/// candidate text.
+fn candidates(blocks: &[Block], nodes: &[Node], last: &[u32]) -> Vec<bool> {
+    let mut cand: Vec<bool> = blocks.iter().map(is_candidate).collect();
+    for i in 0..blocks.len() {
+        let h = &blocks[i];
+        if h.kind != BlockKind::Heading || h.link_density() <= MAX_LINKS {
+            continue;
+        }
+        let mut a = h.node as usize;
+        for _ in 0..TEASER_LEVELS {
+            if a == 0 {
+                break;
+            }
+            a = nodes[a].parent as usize;
+        }
+        if a == 0 {
+            continue;
+        }
+        let (lo, hi) = (a as u32, last[a]);
+        let mut j = i + 1;
+        let mut chars = 0u32;
+        while j < blocks.len()
+            && blocks[j].kind != BlockKind::Heading
+            && blocks[j].node >= lo
+            && blocks[j].node <= hi
+        {
+            if cand[j] {
+                chars += blocks[j].text_chars;
+            }
+            j += 1;
+        }
+        if chars < TEASER_CHARS {
+            cand[i + 1..j].iter_mut().for_each(|c| *c = false);
+        }
+    }
+    cand
 }
 
 /// No clear main region: everything that is not boilerplate-hinted or link-dense, or
