@@ -45,7 +45,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let kept = main_blocks(&html, &opts);
             let mut k = kept.iter().peekable();
             for b in blocks(&html, &opts) {
-                let hit = k.peek().is_some_and(|x| x.node == b.node && x.text == b.text);
+                let hit = k
+                    .peek()
+                    .is_some_and(|x| x.node == b.node && x.text == b.text);
                 if hit {
                     k.next();
                 }

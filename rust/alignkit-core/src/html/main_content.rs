@@ -69,7 +69,11 @@ fn is_stock_label(b: &Block) -> bool {
         return false;
     }
     let mut buf = [0u8; 40];
-    let t = b.text.trim().trim_end_matches([':', '.', '…', '»', '›', '>']).trim();
+    let t = b
+        .text
+        .trim()
+        .trim_end_matches([':', '.', '…', '»', '›', '>'])
+        .trim();
     if t.len() > buf.len() {
         return false;
     }
@@ -132,7 +136,11 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
     let cand = candidates(blocks, nodes, &last);
     let mut total = 0.0f64;
     let mut per_bit = [0.0f64; 12];
-    for b in blocks.iter().zip(&cand).filter_map(|(b, &c)| c.then_some(b)) {
+    for b in blocks
+        .iter()
+        .zip(&cand)
+        .filter_map(|(b, &c)| c.then_some(b))
+    {
         let w = weight(b);
         total += w;
         let h = b.hints.0 & BOILER;
@@ -226,8 +234,7 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
         if !inside(b) {
             continue;
         }
-        let bad =
-            rel_hints(b) != 0 || is_stock_label(b) || b.link_density() > MAX_LINKS;
+        let bad = rel_hints(b) != 0 || is_stock_label(b) || b.link_density() > MAX_LINKS;
         class[i] = if bad {
             // Linked headings count as neutral here: before the content they may be the
             // article's (permalinked) title; inside it they are dropped below.
@@ -296,7 +303,10 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
             .find(|&i| blocks[i].heading_level == 1 && title_ok(&blocks[i]));
         if title.is_none() {
             // The page's only h1, however far before the content.
-            let mut h1s = blocks.iter().enumerate().filter(|(_, b)| b.heading_level == 1);
+            let mut h1s = blocks
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.heading_level == 1);
             if let (Some((i, b)), None) = (h1s.next(), h1s.next()) {
                 if i < start && title_ok(b) {
                     title = Some(i);

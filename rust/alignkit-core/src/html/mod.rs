@@ -78,7 +78,7 @@ impl Hints {
     pub const NAV: Hints = Hints(1);
     pub const HEADER: Hints = Hints(1 << 1);
     pub const FOOTER: Hints = Hints(1 << 2);
-    /// `aside`, sidebars, widgets.
+    /// `aside`, sidebars.
     pub const SIDEBAR: Hints = Hints(1 << 3);
     pub const COMMENT: Hints = Hints(1 << 4);
     /// Ads, sponsored, promos.

@@ -246,7 +246,8 @@ fn token_hints(tok: &[u8]) -> u32 {
         b"ad" | b"ads" | b"adv" | b"advert" | b"advertisement" => Hints::AD.0,
         b"header" | b"masthead" | b"banner" | b"topbar" => Hints::HEADER.0,
         b"footer" => Hints::FOOTER.0,
-        b"aside" | b"sidebar" | b"widget" => Hints::SIDEBAR.0,
+        // Not "widget": page builders (Elementor, ...) wrap every piece of content in one.
+        b"aside" | b"sidebar" => Hints::SIDEBAR.0,
         b"hidden" | b"hide" => Hints::HIDDEN.0,
         b"main" | b"article" | b"content" | b"post" | b"entry" | b"story" | b"text" | b"body" => {
             Hints::CONTENT.0
@@ -258,7 +259,7 @@ fn token_hints(tok: &[u8]) -> u32 {
     }
     // Longer compound tokens ("mainnav", "commentlist", "sharebuttons").
     let mut h = 0;
-    let rules: [(&[u8], u32); 22] = [
+    let rules: [(&[u8], u32); 21] = [
         (b"nav", Hints::NAV.0),
         (b"menu", Hints::NAV.0),
         (b"breadcrumb", Hints::NAV.0 | Hints::BREADCRUMB.0),
@@ -267,7 +268,6 @@ fn token_hints(tok: &[u8]) -> u32 {
         (b"header", Hints::HEADER.0),
         (b"masthead", Hints::HEADER.0),
         (b"sidebar", Hints::SIDEBAR.0),
-        (b"widget", Hints::SIDEBAR.0),
         (b"comment", Hints::COMMENT.0),
         (b"disqus", Hints::COMMENT.0),
         (b"respond", Hints::COMMENT.0),
