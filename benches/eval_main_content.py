@@ -127,11 +127,11 @@ def extractors(with_variants: bool = True) -> dict[str, Callable[[str], str]]:
 
         out["trafilatura"] = lambda h: trafilatura.extract(h) or ""
         if with_variants:
-            out["trafilatura favor_precision"] = (
-                lambda h: trafilatura.extract(h, favor_precision=True) or ""
+            out["trafilatura favor_precision"] = lambda h: (
+                trafilatura.extract(h, favor_precision=True) or ""
             )
-            out["trafilatura favor_recall"] = (
-                lambda h: trafilatura.extract(h, favor_recall=True) or ""
+            out["trafilatura favor_recall"] = lambda h: (
+                trafilatura.extract(h, favor_recall=True) or ""
             )
     except ImportError:
         print("trafilatura not installed: skipped", file=sys.stderr)
