@@ -105,6 +105,11 @@ def load_gold(path: Path = GOLD) -> dict[str, list[dict]]:
     return json.loads(path.read_text(encoding="utf-8"))["pages"]
 
 
+def load_holdout(path: Path = GOLD) -> list[str]:
+    """Gold pages that were not used to tune the extractor."""
+    return json.loads(path.read_text(encoding="utf-8"))["header"].get("holdout", [])
+
+
 def read_page(path: Path) -> str:
     raw = path.read_bytes()
     if path.suffix == ".gz":
@@ -144,7 +149,7 @@ def extractors(with_variants: bool = True) -> dict[str, Callable[[str], str]]:
     return out
 
 
-def quality(pages_dir: Path, gold: dict[str, list[dict]]) -> dict:
+def quality(pages_dir: Path, gold: dict[str, list[dict]], holdout: list[str]) -> dict:
     from alignkit._core import extract_text
 
     fns = extractors()
@@ -153,11 +158,22 @@ def quality(pages_dir: Path, gold: dict[str, list[dict]]) -> dict:
         html = read_page(pages_dir / name)
         ref = gold_text(extract_text(html).text, spans)
         per_page[name] = {k: list(prf(fn(html), ref)) for k, fn in fns.items()}
-    means = {}
-    for k in fns:
-        rows = [per_page[p][k] for p in per_page]
-        means[k] = [statistics.fmean(r[i] for r in rows) for i in range(3)]
-    return {"pages": len(per_page), "mean": means, "per_page": per_page}
+
+    def mean(pages: list[str]) -> dict[str, list[float]]:
+        out = {}
+        for k in fns:
+            rows = [per_page[p][k] for p in pages]
+            out[k] = [statistics.fmean(r[i] for r in rows) for i in range(3)] if rows else []
+        return out
+
+    held = [p for p in per_page if p in holdout]
+    return {
+        "pages": len(per_page),
+        "mean": mean(list(per_page)),
+        "holdout_pages": len(held),
+        "holdout_mean": mean(held),
+        "per_page": per_page,
+    }
 
 
 def speed(pages_dir: Path, runs: int) -> dict:
@@ -187,6 +203,16 @@ def markdown(q: dict, s: dict | None) -> str:
     ]
     for k, (p, r, f) in q["mean"].items():
         lines.append(f"| {k} | {p:.3f} | {r:.3f} | {f:.3f} |")
+    if q.get("holdout_pages"):
+        lines += [
+            "",
+            f"Held-out subset: {q['holdout_pages']} gold pages not used for tuning",
+            "",
+            "| extractor | precision | recall | F1 |",
+            "|---|---:|---:|---:|",
+        ]
+        for k, (p, r, f) in q["holdout_mean"].items():
+            lines.append(f"| {k} | {p:.3f} | {r:.3f} | {f:.3f} |")
     if s:
         dps = s["docs_per_s"]
         main = dps.get("alignkit main")
@@ -217,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import alignkit
 
-    q = quality(a.pages, load_gold(a.gold))
+    q = quality(a.pages, load_gold(a.gold), load_holdout(a.gold))
     if a.per_page:
         keys = list(q["mean"])
         print("page | " + " | ".join(keys))
