@@ -234,7 +234,10 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
         if !inside(b) {
             continue;
         }
-        let bad = rel_hints(b) != 0 || is_stock_label(b) || b.link_density() > MAX_LINKS;
+        let bad = rel_hints(b) != 0
+            || is_stock_label(b)
+            || b.link_density() > MAX_LINKS
+            || b.tag == "figcaption";
         class[i] = if bad {
             // Linked headings count as neutral here: before the content they may be the
             // article's (permalinked) title; inside it they are dropped below.

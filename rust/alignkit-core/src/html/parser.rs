@@ -320,6 +320,25 @@ fn attr_hints(v: &[u8]) -> u32 {
         if lower(b"sr-only") || lower(b"visually-hidden") || lower(b"screen-reader") {
             h |= Hints::HIDDEN.0;
         }
+        // Bootstrap's `d-none` hides unless a breakpoint class (`d-md-block`, ...) shows it
+        // again; `d-print-*` only applies to print.
+        if lower(b"d-none") {
+            let mut none = false;
+            let mut shown = false;
+            for tok in v.split(|c| c.is_ascii_whitespace()) {
+                if tok.eq_ignore_ascii_case(b"d-none") {
+                    none = true;
+                } else if tok.len() > 5
+                    && tok[..2].eq_ignore_ascii_case(b"d-")
+                    && !tok[2..].starts_with(b"print")
+                {
+                    shown = true;
+                }
+            }
+            if none && !shown {
+                h |= Hints::HIDDEN.0;
+            }
+        }
     }
     h
 }

@@ -806,3 +806,17 @@ fn real_pages_sanity() {
     assert!(titled * 100 >= n * 90, "titled {titled}/{n}");
     assert!(clean * 100 >= n * 95, "clean {clean}/{n}");
 }
+
+#[test]
+fn main_drops_captions_and_bootstrap_hidden_blocks() {
+    let html = format!(
+        "<article><h1>T</h1><p>{P1}</p><figure><img src=x><figcaption>A caption that is \
+         long enough to count as a paragraph of text on its own.</figcaption></figure>\
+         <p>{P2}</p><div class=\"d-none d-print-block\">Citation: shown in print only, long \
+         enough to count as content otherwise.</div><div class=\"d-none d-md-block\">{P3}</div>\
+         </article>"
+    );
+    assert_eq!(m(&html), format!("T\n\n{P1}\n\n{P2}\n\n{P3}"));
+    // Plain mode keeps them (hints are not used there).
+    assert!(t(&html).contains("caption") && t(&html).contains("Citation"));
+}
