@@ -29,7 +29,7 @@ use super::{Block, BlockKind, Hints};
 /// Hints that mark boilerplate.
 const BOILER: u32 = 0xFFF;
 /// Hints that do not disqualify a title heading (article headers are `<header>`s).
-const TITLE_OK: u32 = Hints::HEADER.0 | Hints::BREADCRUMB.0 | Hints::HIDDEN.0 | Hints::FORM.0;
+const TITLE_OK: u32 = Hints::HEADER.0 | Hints::BREADCRUMB.0 | Hints::FORM.0;
 /// Minimum characters of a content candidate.
 const GOOD_CHARS: u32 = 60;
 /// Maximum link density of a content candidate.
@@ -48,6 +48,10 @@ const TEASER_CHARS: u32 = 600;
 const TEASER_LEVELS: usize = 3;
 /// How far back (in blocks) to look for the title heading.
 const TITLE_WINDOW: usize = 25;
+/// How far back (in blocks) an h2 may be taken as the title when there is no h1.
+const H2_WINDOW: usize = 40;
+/// Minimum characters of an h2 title further back than [`LEAD_WINDOW`].
+const H2_TITLE_CHARS: u32 = 20;
 /// How many blocks before the first good block may form the lead-in.
 const LEAD_WINDOW: usize = 6;
 
@@ -282,6 +286,10 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
             class[i] >= 2
         };
         if !ok {
+            // Step over bylines, dates and share buttons; stop at anything longer.
+            if b.text_chars < MEDIUM_CHARS && b.kind != BlockKind::Heading {
+                continue;
+            }
             break;
         }
         if b.kind == BlockKind::Heading || is_medium(b) {
@@ -317,15 +325,24 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
             }
         }
         if title.is_none() {
-            title = (start.saturating_sub(LEAD_WINDOW)..start)
-                .rev()
-                .find(|&i| blocks[i].heading_level == 2 && title_ok(&blocks[i]));
+            // A close h2, or a further one that is long enough to be a headline.
+            title = (start.saturating_sub(H2_WINDOW)..start).rev().find(|&i| {
+                let b = &blocks[i];
+                b.heading_level == 2
+                    && title_ok(b)
+                    && (i + LEAD_WINDOW >= start || b.text_chars >= H2_TITLE_CHARS)
+            });
         }
         if let Some(t) = title {
             keep[t] = true;
+            // The standfirst between title and content (article headers are fine).
             for i in t + 1..start {
                 let b = &blocks[i];
-                if is_medium(b) && !hinted(b) && !is_stock_label(b) {
+                if is_medium(b)
+                    && b.hints.0 & mask & !TITLE_OK == 0
+                    && !is_stock_label(b)
+                    && b.tag != "figcaption"
+                {
                     keep[i] = true;
                 }
             }

@@ -820,3 +820,22 @@ fn main_drops_captions_and_bootstrap_hidden_blocks() {
     // Plain mode keeps them (hints are not used there).
     assert!(t(&html).contains("caption") && t(&html).contains("Citation"));
 }
+
+#[test]
+fn main_keeps_title_and_standfirst_from_the_article_header() {
+    let html = format!(
+        "<nav><a href=/>Home</a> <a href=/n>News</a></nav><article>\
+         <header class=article-header><h2>A headline that is long enough</h2>\
+         <p class=lead>The standfirst sums up the whole story in one sentence.</p>\
+         <div class=byline><a href=/a>Jane Doe</a></div>\
+         <span class=share><a href=#>Share</a></span></header>\
+         <div class=body><p>{P1}</p><p>{P2}</p><p>{P3}</p></div></article>"
+    );
+    assert_eq!(
+        m(&html),
+        format!(
+            "A headline that is long enough\n\n\
+             The standfirst sums up the whole story in one sentence.\n\n{P1}\n\n{P2}\n\n{P3}"
+        )
+    );
+}
