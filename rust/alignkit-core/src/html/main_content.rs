@@ -7,7 +7,8 @@
 //!    (nav, header, footer, sidebar, comment, ad, share, related, breadcrumb, popup,
 //!    hidden, form) veto candidates, except a hint that covers most of the candidate
 //!    text on the page (some sites put `sidebar` or `hidden-xs` on the wrapper of
-//!    everything), which is ignored for that page.
+//!    everything), which is ignored for that page unless a substantial amount of
+//!    candidate text lies outside it (an article next to a larger comment section).
 //! 2. **Container.** Candidate weights are summed per element (parents after children,
 //!    one reverse pass over the pre-ordered element table). Starting at the document
 //!    root, we step into the child holding most of the weight while it holds at least
@@ -42,6 +43,10 @@ const MAX_LINKS: f32 = 0.5;
 const DESCEND: f64 = 0.7;
 /// A hint covering more than this share of all candidate weight is ignored.
 const OVERUSED: f64 = 0.5;
+/// A hint is only ignored when the candidate text without any boilerplate hint is below
+/// this many characters or [`OUTSIDE_SHARE`] of all candidate text, whichever is more.
+const OUTSIDE_CHARS: f64 = 1500.0;
+const OUTSIDE_SHARE: f64 = 0.1;
 /// Candidate text under a linked heading below which the section is a teaser.
 const TEASER_CHARS: u32 = 600;
 /// How many elements above a linked heading's innermost element a teaser may reach.
@@ -172,9 +177,20 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
             }
         }
     }
+    // A real article next to a big comment section keeps the comment hint: hints are
+    // only ignored when little candidate text carries no boilerplate hint at all.
+    let clean: f64 = blocks
+        .iter()
+        .zip(&cand)
+        .filter(|(b, &c)| c && b.hints.0 & BOILER == 0)
+        .map(|(b, _)| weight(b))
+        .sum();
     let mut mask = BOILER;
     for i in 0..12 {
-        if per_bit[i] > OVERUSED * total && all_bit[i] > OVERUSED * all {
+        if per_bit[i] > OVERUSED * total
+            && all_bit[i] > OVERUSED * all
+            && clean < OUTSIDE_CHARS.max(OUTSIDE_SHARE * total)
+        {
             mask &= !(1 << i);
         }
     }
