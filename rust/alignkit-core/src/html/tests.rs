@@ -839,3 +839,18 @@ fn main_keeps_title_and_standfirst_from_the_article_header() {
         )
     );
 }
+
+#[test]
+fn main_drops_comment_sections_larger_than_the_article() {
+    let body: String = (0..8).map(|i| format!("<p>{i}: {P1} {P2}</p>")).collect();
+    let comments: String = (0..30)
+        .map(|i| format!("<li class=comment><p>Comment {i}: {P3} {P2}</p></li>"))
+        .collect();
+    let html = format!(
+        "<article><h1>Title</h1>{body}</article>\
+         <div id=comments><h2>Comments</h2><ol>{comments}</ol></div>"
+    );
+    let text = m(&html);
+    assert!(text.starts_with("Title\n\n0: "), "{text}");
+    assert!(text.contains("7: ") && !text.contains("Comment"), "{text}");
+}
