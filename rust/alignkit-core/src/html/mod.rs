@@ -70,7 +70,7 @@ pub enum BlockKind {
 
 /// Bit set of boilerplate/content hints collected from the tag names, `class`, `id` and
 /// `role` attributes of a block's ancestors. Only filled by [`blocks`] / [`parse_document`]
-/// (plain [`extract_text`] skips this work).
+/// and main-mode extraction (plain [`extract_text`] skips this work).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct Hints(pub u32);
 
