@@ -7,7 +7,7 @@
 use std::fmt::Write;
 use std::hint::black_box;
 
-use alignkit_core::html::{blocks, extract_batch, extract_text, ExtractOptions};
+use alignkit_core::html::{blocks, extract_batch, extract_text, ExtractMode, ExtractOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 struct Rng(u64);
@@ -175,6 +175,17 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for p in &pages {
                 black_box(extract_text(black_box(p), &opts).unwrap());
+            }
+        })
+    });
+    let main_opts = ExtractOptions {
+        mode: ExtractMode::Main,
+        ..ExtractOptions::default()
+    };
+    g.bench_function("extract_text_main", |b| {
+        b.iter(|| {
+            for p in &pages {
+                black_box(extract_text(black_box(p), &main_opts).unwrap());
             }
         })
     });

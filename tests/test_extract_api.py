@@ -51,8 +51,8 @@ def test_batch_matches_single_and_keeps_order() -> None:
 def test_modes() -> None:
     with pytest.raises(ValueError, match="mode"):
         extract_text("<p>x</p>", mode="fancy")
-    with pytest.raises(NotImplementedError):
-        extract_text("<p>x</p>", mode="main")
+    assert extract_text("<p>x</p>", mode="main").text == "x"
+    assert extract_text("", mode="main").text == ""
     with pytest.raises(ValueError):
         extract_text_batch(["<p>x</p>"], workers=0)
 

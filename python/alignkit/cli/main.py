@@ -84,7 +84,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--mode",
         choices=["plain", "main"],
         default="plain",
-        help="text extraction mode ('main' = main content only; next release)",
+        help="text extraction mode ('main' = main content only, boilerplate removed)",
     )
     p.add_argument(
         "--min-text-chars",

@@ -5,6 +5,7 @@
 //! html2text --out DIR FILE...       # write DIR/<file name>.txt for each file
 //! html2text --bench N FILE...       # time N extraction rounds over the files (no I/O)
 //! html2text --blocks --bench N FILE...  # same, timing `blocks()` (all block features)
+//! html2text --main [--out DIR | --bench N] FILE...  # main-content mode
 //! ```
 //! Non-UTF-8 bytes are replaced (lossy) before extraction.
 
@@ -12,7 +13,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
-use alignkit_core::html::{blocks, extract_text, ExtractOptions};
+use alignkit_core::html::{blocks, extract_text, main_blocks, ExtractMode, ExtractOptions};
 
 fn load(path: &Path) -> std::io::Result<String> {
     let raw = std::fs::read(path)?;
@@ -31,8 +32,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut out_dir = None;
     let mut bench = None;
     let mut use_blocks = false;
+    let mut opts = ExtractOptions::default();
     if args.first().is_some_and(|a| a == "--blocks") {
         use_blocks = true;
+        args.remove(0);
+    }
+    if args.first().is_some_and(|a| a == "--debug") {
+        // One line per block: kept-by-main flag, element id, chars, link density, hints, path, text.
+        let opts = ExtractOptions::default();
+        for a in &args[1..] {
+            let html = load(Path::new(a))?;
+            let kept = main_blocks(&html, &opts);
+            let mut k = kept.iter().peekable();
+            for b in blocks(&html, &opts) {
+                let hit = k
+                    .peek()
+                    .is_some_and(|x| x.node == b.node && x.text == b.text);
+                if hit {
+                    k.next();
+                }
+                let text: String = b.text.chars().take(60).collect();
+                println!(
+                    "{} {:5} {:5} {:.2} {:04x} h{} {} | {}",
+                    if hit { '+' } else { ' ' },
+                    b.node,
+                    b.text_chars,
+                    b.link_density(),
+                    b.hints.0,
+                    b.heading_level,
+                    b.path,
+                    text.replace('\n', " ")
+                );
+            }
+        }
+        return Ok(());
+    }
+    if args.first().is_some_and(|a| a == "--main") {
+        opts.mode = ExtractMode::Main;
         args.remove(0);
     }
     while args.len() >= 2 && (args[0] == "--out" || args[0] == "--bench") {
@@ -48,7 +84,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("usage: html2text [--out DIR | --bench N] FILE...");
         std::process::exit(2);
     }
-    let opts = ExtractOptions::default();
     let docs: Vec<(String, String)> = args
         .iter()
         .map(|a| Ok((a.clone(), load(Path::new(a))?)))

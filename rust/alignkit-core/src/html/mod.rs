@@ -7,9 +7,10 @@
 //!    [`Block`]s with per-block features (tag, heading level, list/table context, link
 //!    density inputs, class/id hints, ancestor path).
 //! 2. [`render_blocks`] turns blocks into plain text. [`ExtractMode::Plain`] renders all
-//!    of them; [`ExtractMode::Main`] will score and filter them first (not implemented yet).
+//!    of them; [`ExtractMode::Main`] scores and filters them first (see `main_content.rs`).
 
 mod entities;
+mod main_content;
 mod parser;
 mod tags;
 
@@ -19,7 +20,8 @@ pub use entities::decode_entities;
 pub enum ExtractMode {
     /// All visible text with block structure kept.
     Plain,
-    /// Main content only (boilerplate removed). Not implemented yet: returns `Error::Unsupported`.
+    /// Main content only: navigation, headers/footers, sidebars, comments, share and
+    /// related-article widgets, cookie banners and ads removed (see [`extract_text`]).
     Main,
 }
 
@@ -68,7 +70,7 @@ pub enum BlockKind {
 
 /// Bit set of boilerplate/content hints collected from the tag names, `class`, `id` and
 /// `role` attributes of a block's ancestors. Only filled by [`blocks`] / [`parse_document`]
-/// (plain [`extract_text`] skips this work).
+/// and main-mode extraction (plain [`extract_text`] skips this work).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct Hints(pub u32);
 
@@ -76,7 +78,7 @@ impl Hints {
     pub const NAV: Hints = Hints(1);
     pub const HEADER: Hints = Hints(1 << 1);
     pub const FOOTER: Hints = Hints(1 << 2);
-    /// `aside`, sidebars, widgets.
+    /// `aside`, sidebars.
     pub const SIDEBAR: Hints = Hints(1 << 3);
     pub const COMMENT: Hints = Hints(1 << 4);
     /// Ads, sponsored, promos.
@@ -134,6 +136,9 @@ pub struct Block {
     pub link_chars: u32,
     /// Hints from ancestors' tag names and class/id/role tokens.
     pub hints: Hints,
+    /// Id of the innermost element open when the block started, in document order
+    /// (0 = none, or plain [`extract_text`]); blocks with equal ids share that element.
+    pub node: u32,
     /// Up to 6 nearest open elements, outermost first, like `div#main.content > article.post > p`
     /// (empty from [`extract_text`]).
     pub path: String,
@@ -243,14 +248,53 @@ fn extract_plain(html: &str, opts: &ExtractOptions) -> Extracted {
 /// `display:none` / `visibility:hidden`, and closed `<dialog>`s.
 /// `title` comes from `<title>` (else `og:title`); `lang_hint` from `<html lang>` (else
 /// `<meta http-equiv="content-language">` / `<meta name="language">`, else `og:locale`).
-/// [`ExtractMode::Main`] returns [`crate::Error::Unsupported`] for now.
+///
+/// [`ExtractMode::Main`] keeps only the main content: blocks are scored by length, link
+/// density and class/id/tag hints, the element holding most of the good text is chosen
+/// as the content container, and its blocks are filtered (boilerplate-hinted and
+/// link-dense blocks dropped, the article's title heading kept). Pages without a clear
+/// main region fall back to all non-boilerplate text; text is never empty for a page
+/// whose plain text is not.
 pub fn extract_text(html: &str, opts: &ExtractOptions) -> crate::Result<Extracted> {
     match opts.mode {
         ExtractMode::Plain => Ok(extract_plain(html, opts)),
-        ExtractMode::Main => Err(crate::Error::Unsupported(
-            "main-content extraction (ExtractMode::Main) is not implemented yet".into(),
-        )),
+        ExtractMode::Main => Ok(extract_main(html, opts)),
     }
+}
+
+fn main_document(html: &str, opts: &ExtractOptions, paths: bool) -> Document {
+    let mut parser = parser::Parser::new(html, opts.skip_hidden, true);
+    if !paths {
+        parser = parser.without_paths();
+    }
+    let p = parser.run();
+    let kept = main_content::select(&p.blocks, &p.nodes);
+    let blocks: Vec<Block> = p
+        .blocks
+        .into_iter()
+        .zip(kept)
+        .filter_map(|(b, k)| k.then_some(b))
+        .collect();
+    Document {
+        blocks,
+        title: p.title,
+        lang_hint: p.lang_hint,
+    }
+}
+
+fn extract_main(html: &str, opts: &ExtractOptions) -> Extracted {
+    let doc = main_document(html, opts, false);
+    Extracted {
+        text: render_blocks(&doc.blocks, opts),
+        title: doc.title,
+        lang_hint: doc.lang_hint,
+    }
+}
+
+/// The blocks that main-content extraction keeps, in document order, with all
+/// features (paths included); `render_blocks` of them is the main-mode text.
+pub fn main_blocks(html: &str, opts: &ExtractOptions) -> Vec<Block> {
+    main_document(html, opts, true).blocks
 }
 
 /// Extract many documents in parallel (rayon); order preserved.

@@ -43,6 +43,20 @@ struct Entry {
     base: u32,
     /// Cumulative hints of this entry and all below it; `NOT_DONE` until needed.
     cum: u32,
+    /// Index in [`Parsed::nodes`] (features mode only; 0 otherwise).
+    node: u32,
+}
+
+/// One element of the document tree as seen by the parser (features mode only).
+/// Elements get ids in document (pre-)order, so a parent's id is smaller than its
+/// children's and a subtree is a contiguous id range.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Node {
+    /// Id of the enclosing element (0 = the document root).
+    pub parent: u32,
+    /// Hints from this element's own tag name, role, class and id; `NOT_DONE` when no
+    /// text block ever appeared inside the element.
+    pub own: u32,
 }
 
 const NOT_DONE: u32 = u32::MAX;
@@ -68,6 +82,8 @@ struct Attrs {
 /// Result of parsing one document.
 pub(crate) struct Parsed {
     pub blocks: Vec<Block>,
+    /// Element table (features mode only); index 0 is the document root.
+    pub nodes: Vec<Node>,
     pub title: Option<String>,
     pub lang_hint: Option<String>,
 }
@@ -77,7 +93,9 @@ pub(crate) struct Parser<'a> {
     b: &'a [u8],
     skip_hidden: bool,
     features: bool,
+    paths: bool,
     stack: Vec<Entry>,
+    nodes: Vec<Node>,
     n_skip: u32,
     n_pre: u32,
     n_link: u32,
@@ -228,7 +246,8 @@ fn token_hints(tok: &[u8]) -> u32 {
         b"ad" | b"ads" | b"adv" | b"advert" | b"advertisement" => Hints::AD.0,
         b"header" | b"masthead" | b"banner" | b"topbar" => Hints::HEADER.0,
         b"footer" => Hints::FOOTER.0,
-        b"aside" | b"sidebar" | b"widget" => Hints::SIDEBAR.0,
+        // Not "widget": page builders (Elementor, ...) wrap every piece of content in one.
+        b"aside" | b"sidebar" => Hints::SIDEBAR.0,
         b"hidden" | b"hide" => Hints::HIDDEN.0,
         b"main" | b"article" | b"content" | b"post" | b"entry" | b"story" | b"text" | b"body" => {
             Hints::CONTENT.0
@@ -240,7 +259,7 @@ fn token_hints(tok: &[u8]) -> u32 {
     }
     // Longer compound tokens ("mainnav", "commentlist", "sharebuttons").
     let mut h = 0;
-    let rules: [(&[u8], u32); 22] = [
+    let rules: [(&[u8], u32); 21] = [
         (b"nav", Hints::NAV.0),
         (b"menu", Hints::NAV.0),
         (b"breadcrumb", Hints::NAV.0 | Hints::BREADCRUMB.0),
@@ -249,7 +268,6 @@ fn token_hints(tok: &[u8]) -> u32 {
         (b"header", Hints::HEADER.0),
         (b"masthead", Hints::HEADER.0),
         (b"sidebar", Hints::SIDEBAR.0),
-        (b"widget", Hints::SIDEBAR.0),
         (b"comment", Hints::COMMENT.0),
         (b"disqus", Hints::COMMENT.0),
         (b"respond", Hints::COMMENT.0),
@@ -302,6 +320,25 @@ fn attr_hints(v: &[u8]) -> u32 {
         if lower(b"sr-only") || lower(b"visually-hidden") || lower(b"screen-reader") {
             h |= Hints::HIDDEN.0;
         }
+        // Bootstrap's `d-none` hides unless a breakpoint class (`d-md-block`, ...) shows it
+        // again; `d-print-*` only applies to print.
+        if lower(b"d-none") {
+            let mut none = false;
+            let mut shown = false;
+            for tok in v.split(|c| c.is_ascii_whitespace()) {
+                if tok.eq_ignore_ascii_case(b"d-none") {
+                    none = true;
+                } else if tok.len() > 5
+                    && tok[..2].eq_ignore_ascii_case(b"d-")
+                    && !tok[2..].starts_with(b"print")
+                {
+                    shown = true;
+                }
+            }
+            if none && !shown {
+                h |= Hints::HIDDEN.0;
+            }
+        }
     }
     h
 }
@@ -344,7 +381,9 @@ impl<'a> Parser<'a> {
             b: src.as_bytes(),
             skip_hidden,
             features,
+            paths: features,
             stack: Vec::with_capacity(64),
+            nodes: Vec::new(),
             n_skip: 0,
             n_pre: 0,
             n_link: 0,
@@ -369,7 +408,17 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Skip building [`Block::path`] strings (hints and the element table are kept).
+    pub(crate) fn without_paths(mut self) -> Self {
+        self.paths = false;
+        self
+    }
+
     pub(crate) fn run(mut self) -> Parsed {
+        if self.features {
+            self.nodes.reserve(self.b.len() / 64 + 16);
+            self.nodes.push(Node { parent: 0, own: 0 });
+        }
         let b = self.b;
         let n = b.len();
         let mut pos = if b.starts_with("\u{feff}".as_bytes()) {
@@ -406,6 +455,7 @@ impl<'a> Parser<'a> {
         let title = self.title.or(self.og_title).filter(|t| !t.is_empty());
         Parsed {
             blocks: self.blocks,
+            nodes: self.nodes,
             title,
             lang_hint: self.lang.or(self.meta_lang).or(self.og_locale),
         }
@@ -931,6 +981,15 @@ impl<'a> Parser<'a> {
                 base |= role_hints(self.val(a.role));
             }
         }
+        let mut node = 0;
+        if self.features {
+            node = self.nodes.len() as u32;
+            let parent = self.stack.last().map_or(0, |e| e.node);
+            self.nodes.push(Node {
+                parent,
+                own: NOT_DONE,
+            });
+        }
         self.apply(flags, 1);
         self.stack.push(Entry {
             tag,
@@ -941,6 +1000,7 @@ impl<'a> Parser<'a> {
             id,
             base,
             cum: NOT_DONE,
+            node,
         });
     }
 
@@ -964,6 +1024,9 @@ impl<'a> Parser<'a> {
             }
             acc |= own;
             self.stack[i].cum = acc;
+            if let Some(n) = self.nodes.get_mut(e.node as usize) {
+                n.own = own;
+            }
         }
         acc
     }
@@ -1320,7 +1383,12 @@ impl<'a> Parser<'a> {
             text_chars: 0,
             link_chars: 0,
             hints: Hints(hints),
-            path: if self.features {
+            node: if self.features {
+                self.stack.last().map_or(0, |e| e.node)
+            } else {
+                0
+            },
+            path: if self.paths {
                 self.path()
             } else {
                 String::new()

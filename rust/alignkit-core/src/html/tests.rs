@@ -382,16 +382,188 @@ fn block_features() {
     assert_eq!(render_blocks(&b, &opts()), t(html));
 }
 
-#[test]
-fn main_mode_is_unsupported_for_now() {
-    let o = ExtractOptions {
+// ------------------------------------------------------------------ main content
+
+fn main_opts() -> ExtractOptions {
+    ExtractOptions {
         mode: ExtractMode::Main,
         ..opts()
-    };
-    assert!(matches!(
-        extract_text("<p>x</p>", &o),
-        Err(crate::Error::Unsupported(_))
-    ));
+    }
+}
+
+fn m(html: &str) -> String {
+    extract_text(html, &main_opts()).unwrap().text
+}
+
+const P1: &str = "The committee met on Tuesday to discuss the new budget, which includes \
+                  funding for schools, roads and the public library system.";
+const P2: &str = "Several members argued that the library deserved a larger share, citing \
+                  record visitor numbers and the growing demand for digital lending.";
+const P3: &str = "A final vote is expected next month, after a round of public hearings in \
+                  each district where residents can comment on the proposal.";
+
+fn article_page() -> String {
+    format!(
+        "<html><head><title>Budget</title></head><body>\
+         <div id=cookie-banner><p>We use cookies to improve your experience on this site. \
+         By continuing you accept our cookie policy and terms.</p><button>OK</button></div>\
+         <header class=site-header><a href=/>Daily Town News</a>\
+         <nav class=main-nav><ul><li><a href=/a>Politics</a></li><li><a href=/b>Sport</a></li>\
+         <li><a href=/c>Culture</a></li></ul></nav></header>\
+         <div class=breadcrumb><a href=/>Home</a> &gt; <a href=/p>Politics</a></div>\
+         <div id=page><main><article>\
+         <h1>Council debates budget</h1>\
+         <div class=share-buttons><a href=#>Share on Facebook</a> <a href=#>Tweet</a></div>\
+         <p>{P1}</p><h2>Library funding</h2><p>{P2}</p>\
+         <ul><li>Schools: 40%</li><li>Roads: 35%</li><li>Library: 25%</li></ul>\
+         <table><tr><th>Item</th><th>Cost</th></tr><tr><td>Roads</td><td>3.5m</td></tr></table>\
+         <p>{P3}</p>\
+         <div class=advert><p>Buy the best mattress in town today, huge discounts this week only \
+         at our partner store downtown!</p></div>\
+         <section class=related-posts><h3>Related</h3><ul>\
+         <li><a href=/x>Mayor opens new bridge after two years of construction work</a></li>\
+         <li><a href=/y>School board elects new chair in surprise vote on Monday</a></li></ul></section>\
+         </article>\
+         <section id=comments><h3>3 comments</h3><div class=comment><p>I think the library \
+         should get even more money, it is the best place in town for kids and families.</p></div>\
+         </section></main>\
+         <aside class=sidebar><h3>Most read</h3><p>Local bakery wins national prize for its \
+         sourdough bread, beating two hundred other bakeries from all over the country.</p></aside>\
+         </div><footer><p>Copyright 2024 Daily Town News. All rights reserved. Contact us at \
+         news@example.com or visit our office.</p></footer></body></html>"
+    )
+}
+
+#[test]
+fn main_keeps_the_article_body() {
+    let text = m(&article_page());
+    let expected = format!(
+        "Council debates budget\n\n{P1}\n\nLibrary funding\n\n{P2}\n\n\
+         - Schools: 40%\n- Roads: 35%\n- Library: 25%\n\nItem | Cost\nRoads | 3.5m\n\n{P3}"
+    );
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn main_drops_boilerplate() {
+    let text = m(&article_page());
+    for gone in [
+        "cookies",
+        "Daily Town News",
+        "Politics",
+        "Home",
+        "Share on Facebook",
+        "mattress",
+        "Mayor opens",
+        "Related",
+        "comments",
+        "best place in town",
+        "Most read",
+        "sourdough",
+        "Copyright",
+    ] {
+        assert!(!text.contains(gone), "{gone:?} in {text:?}");
+    }
+    // Plain mode still has everything.
+    let plain = t(&article_page());
+    assert!(plain.contains("sourdough") && plain.contains("Copyright"));
+}
+
+#[test]
+fn main_finds_content_without_article_markup() {
+    // No article/main elements, no class hints: link density and text length decide.
+    let links: String = (0..12)
+        .map(|i| format!("<li><a href=/{i}>Section number {i}</a></li>"))
+        .collect();
+    let html = format!(
+        "<div><ul>{links}</ul></div><div><div><h1>Report</h1><p>{P1}</p><p>{P2}</p>\
+         <p>{P3}</p></div></div><div><ul>{links}</ul><p><a href=/t>Terms</a> | \
+         <a href=/p>Privacy</a></p></div>"
+    );
+    assert_eq!(m(&html), format!("Report\n\n{P1}\n\n{P2}\n\n{P3}"));
+}
+
+#[test]
+fn main_drops_teaser_lists() {
+    let teasers: String = (0..5)
+        .map(|i| {
+            format!(
+                "<div class=story><h2><a href=/{i}>Other story number {i}</a></h2>\
+                 <p>This is the excerpt of another story that is listed below the article \
+                 so that readers keep clicking, number {i}.</p></div>"
+            )
+        })
+        .collect();
+    let html = format!(
+        "<div id=wrap><div id=headline><h1>The real story</h1></div>\
+         <div id=story><p>{P1}</p></div><div id=more>{teasers}</div></div>"
+    );
+    assert_eq!(m(&html), format!("The real story\n\n{P1}"));
+}
+
+#[test]
+fn main_ignores_hints_that_cover_the_whole_page() {
+    // A wrapper class that reads as "sidebar" must not wipe the page.
+    let html = format!(
+        "<div class=\"layout has-sidebar\"><nav><a href=/>Home</a> <a href=/x>About</a></nav>\
+         <div class=post><p>{P1}</p><p>{P2}</p></div></div>"
+    );
+    assert_eq!(m(&html), format!("{P1}\n\n{P2}"));
+}
+
+#[test]
+fn main_falls_back_when_there_is_no_clear_content() {
+    // Only short texts: keep what is not navigation.
+    let html = "<nav><a href=/>Home</a> <a href=/b>Blog</a></nav>\
+                <div><h2>Opening hours</h2><p>Mon-Fri 9-17</p><p>Sat 10-14</p></div>\
+                <footer>Imprint</footer>";
+    assert_eq!(m(html), "Opening hours\n\nMon-Fri 9-17\n\nSat 10-14");
+    // Only links: never empty when the page has text.
+    assert_eq!(m("<a href=/a>One</a> <a href=/b>Two</a>"), "One Two");
+    assert_eq!(m("<nav><p>Menu only</p></nav>"), "Menu only");
+    assert_eq!(m("just some text"), "just some text");
+}
+
+#[test]
+fn main_handles_empty_and_broken_input() {
+    assert_eq!(m(""), "");
+    assert_eq!(m("<html><body></body></html>"), "");
+    assert_eq!(m("<p"), "");
+    let e = extract_text("<title>T</title><p>x</p>", &main_opts()).unwrap();
+    assert_eq!(e.title.as_deref(), Some("T"));
+    assert_eq!(e.text, "x");
+}
+
+#[test]
+fn main_blocks_match_main_text() {
+    let html = article_page();
+    let b = main_blocks(&html, &opts());
+    assert_eq!(render_blocks(&b, &opts()), m(&html));
+    assert!(b.iter().all(|b| !b.path.is_empty() && b.node > 0));
+}
+
+#[test]
+fn main_mode_is_robust_on_generated_junk() {
+    for n in 0..200u32 {
+        let mut s = String::new();
+        for i in 0..n % 37 {
+            s.push_str(match (n * 7 + i * 13) % 9 {
+                0 => "<div class=nav>",
+                1 => "</div>",
+                2 => "<p>some words here and there, a sentence that is long enough to count",
+                3 => "<a href=x>link text</a>",
+                4 => "<h1>T",
+                5 => "</h1>",
+                6 => "<article>",
+                7 => "<li>",
+                _ => "</p></ul>",
+            });
+        }
+        let text = m(&s);
+        if !t(&s).is_empty() {
+            assert!(!text.is_empty(), "{s}");
+        }
+    }
 }
 
 #[test]
@@ -633,4 +805,52 @@ fn real_pages_sanity() {
     assert!(nonempty * 100 >= n * 95, "non-empty {nonempty}/{n}");
     assert!(titled * 100 >= n * 90, "titled {titled}/{n}");
     assert!(clean * 100 >= n * 95, "clean {clean}/{n}");
+}
+
+#[test]
+fn main_drops_captions_and_bootstrap_hidden_blocks() {
+    let html = format!(
+        "<article><h1>T</h1><p>{P1}</p><figure><img src=x><figcaption>A caption that is \
+         long enough to count as a paragraph of text on its own.</figcaption></figure>\
+         <p>{P2}</p><div class=\"d-none d-print-block\">Citation: shown in print only, long \
+         enough to count as content otherwise.</div><div class=\"d-none d-md-block\">{P3}</div>\
+         </article>"
+    );
+    assert_eq!(m(&html), format!("T\n\n{P1}\n\n{P2}\n\n{P3}"));
+    // Plain mode keeps them (hints are not used there).
+    assert!(t(&html).contains("caption") && t(&html).contains("Citation"));
+}
+
+#[test]
+fn main_keeps_title_and_standfirst_from_the_article_header() {
+    let html = format!(
+        "<nav><a href=/>Home</a> <a href=/n>News</a></nav><article>\
+         <header class=article-header><h2>A headline that is long enough</h2>\
+         <p class=lead>The standfirst sums up the whole story in one sentence.</p>\
+         <div class=byline><a href=/a>Jane Doe</a></div>\
+         <span class=share><a href=#>Share</a></span></header>\
+         <div class=body><p>{P1}</p><p>{P2}</p><p>{P3}</p></div></article>"
+    );
+    assert_eq!(
+        m(&html),
+        format!(
+            "A headline that is long enough\n\n\
+             The standfirst sums up the whole story in one sentence.\n\n{P1}\n\n{P2}\n\n{P3}"
+        )
+    );
+}
+
+#[test]
+fn main_drops_comment_sections_larger_than_the_article() {
+    let body: String = (0..8).map(|i| format!("<p>{i}: {P1} {P2}</p>")).collect();
+    let comments: String = (0..30)
+        .map(|i| format!("<li class=comment><p>Comment {i}: {P3} {P2}</p></li>"))
+        .collect();
+    let html = format!(
+        "<article><h1>Title</h1>{body}</article>\
+         <div id=comments><h2>Comments</h2><ol>{comments}</ol></div>"
+    );
+    let text = m(&html);
+    assert!(text.starts_with("Title\n\n0: "), "{text}");
+    assert!(text.contains("7: ") && !text.contains("Comment"), "{text}");
 }
