@@ -552,7 +552,7 @@ mod tests {
                 "response",
                 "https://en/",
                 "",
-                &http("200 OK", "text/html", &page(&article)),
+                &http("200 OK", "text/html", &page(article)),
             ),
             record(
                 "response",
