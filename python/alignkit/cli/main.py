@@ -104,6 +104,29 @@ def _add_prepare(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="also keep pages whose HTTP status is not 2xx",
     )
     p.add_argument(
+        "--langs",
+        type=_comma_list,
+        default=[],
+        help="keep only these languages (ISO 639-1, comma-separated); default: all",
+    )
+    p.add_argument(
+        "--min-lang-confidence",
+        type=float,
+        default=0.0,
+        help="drop documents whose language guess is less confident (0..1)",
+    )
+    p.add_argument(
+        "--no-quality-filter",
+        action="store_true",
+        help="turn off the quality filters and line cleanup",
+    )
+    p.add_argument(
+        "--keep-dropped",
+        metavar="DIR",
+        help="write dropped documents with their reasons to DIR for inspection",
+    )
+    _add_quality_flags(p)
+    p.add_argument(
         "--overwrite", action="store_true", help="discard results made with another configuration"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -255,12 +278,20 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         raise ValueError("no input: give SHARD paths/globs, or --demo for the built-in demo")
     if args.max_block_mb <= 0:
         raise ValueError("--max-block-mb must be positive")
+    from alignkit.webr.prepare import default_quality_settings
+
+    overrides = {k: getattr(args, k) for k in default_quality_settings() if hasattr(args, k)}
+    langs = args.langs
     config = PrepareConfig(
         output_format=args.output_format,
         mode=args.mode,
         min_text_chars=args.min_text_chars,
         max_block_bytes=int(args.max_block_mb * 1024 * 1024),
         only_2xx=not args.include_non_2xx,
+        languages=tuple(_comma_list(langs) if isinstance(langs, str) else langs),
+        min_lang_confidence=args.min_lang_confidence,
+        quality=not args.no_quality_filter,
+        quality_settings=overrides,
     )
     stats = prepare(
         shards,
@@ -269,6 +300,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.no_progress and sys.stderr.isatty(),
         overwrite=args.overwrite,
+        keep_dropped=args.keep_dropped,
     )
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(stats["skipped"].items())) or "none"
     dropped = ", ".join(f"{k}={v}" for k, v in sorted(stats["dropped"].items())) or "none"
