@@ -117,6 +117,11 @@ fn trim_non_alnum_ascii(s: &str) -> &str {
 
 /// Trim characters that are neither letters nor digits from both ends.
 #[inline]
+/// Tokens that only mark layout: list bullets and the `|` between table cells.
+fn is_layout_marker(tok: &str) -> bool {
+    matches!(tok, "-" | "*" | "|" | "•" | "·" | "–" | "▪" | "◦")
+}
+
 fn trim_non_alnum(s: &str) -> &str {
     s.trim_matches(|c: char| !c.is_alphanumeric())
 }
@@ -246,7 +251,8 @@ pub fn analyze(
                 acc.segmented(&tok[run_start..]);
             }
         }
-        if acc.stats.words == words_before {
+        // List bullets and table-cell separators are layout the extractor adds, not words.
+        if acc.stats.words == words_before && !is_layout_marker(tok) {
             acc.stats.symbol_tokens += 1;
         }
     }
@@ -326,5 +332,19 @@ mod tests {
         assert_eq!(s.ellipses, 2);
         let e = analyze("", None, 0, true, 10);
         assert_eq!(e.words, 0);
+    }
+}
+
+#[cfg(test)]
+mod layout_marker_tests {
+    use super::*;
+
+    #[test]
+    fn bullets_and_cell_separators_are_not_symbol_tokens() {
+        let s = analyze("- apple\n- pear\nname | age\n• plum", None, 0, false, 0);
+        assert_eq!(s.words, 5);
+        assert_eq!(s.symbol_tokens, 0);
+        let s = analyze("apple ## pear", None, 0, false, 0);
+        assert_eq!(s.symbol_tokens, 1);
     }
 }
