@@ -251,10 +251,10 @@ pub struct QualityConfig {
     /// `duplicate_line_chars`. Gopher: 0.2.
     pub max_duplicate_line_char_fraction: Option<f64>,
     /// Fraction of lines ending in terminal punctuation below this: `line_punctuation`.
-    /// FineWeb: 0.12. Skipped for Thai, Lao, Khmer, Myanmar and Tibetan.
+    /// Off by default (plain-mode text keeps menus as lines); FineWeb: 0.12. Skipped for Thai, Lao, Khmer, Myanmar and Tibetan.
     pub min_punctuated_line_fraction: Option<f64>,
     /// Fraction of lines shorter than [`QualityConfig::short_line_chars`] above this:
-    /// `short_lines`. FineWeb: 0.67.
+    /// `short_lines`. Off by default; FineWeb: 0.67.
     pub max_short_line_fraction: Option<f64>,
     /// What "short" means for `max_short_line_fraction`, in characters. FineWeb: 30.
     pub short_line_chars: usize,
@@ -324,8 +324,8 @@ impl Default for QualityConfig {
             max_bullet_line_fraction: Some(0.9),
             max_duplicate_line_fraction: Some(0.3),
             max_duplicate_line_char_fraction: Some(0.2),
-            min_punctuated_line_fraction: Some(0.12),
-            max_short_line_fraction: Some(0.67),
+            min_punctuated_line_fraction: None,
+            max_short_line_fraction: None,
             short_line_chars: 30,
             max_top_ngram_char_fraction: vec![(2, 0.20), (3, 0.18), (4, 0.16)],
             max_duplicate_ngram_char_fraction: vec![
