@@ -295,7 +295,7 @@ fn read_warc_batch(
         let summary = result?;
         let dict = to_py_dict(py, &summary.stats)?;
         let bound = dict.bind(py).cast::<PyDict>()?;
-        bound.set_item("path", path)?;
+        bound.set_item("path", path.display().to_string())?;
         bound.set_item("records_by_type", summary.records_by_type)?;
         bound.set_item("block_bytes", summary.block_bytes)?;
         out.push(dict);
