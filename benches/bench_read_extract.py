@@ -138,7 +138,8 @@ def read_fastwarc(paths: list[Path]) -> tuple[int, int]:
     n = size = 0
     for p in paths:
         with open(p, "rb") as fh:
-            for rec in ArchiveIterator(fh):
+            # parse_http=False: read the raw WARC block, the same work alignkit's reader does.
+            for rec in ArchiveIterator(fh, parse_http=False):
                 size += len(rec.reader.read())
                 n += 1
     return n, size

@@ -5,6 +5,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeAlias, final
 
 __version__: str
+__all__: list[str]
 
 _StrPath: TypeAlias = str | os.PathLike[str]
 
