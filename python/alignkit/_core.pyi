@@ -5,7 +5,23 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeAlias, final
 
 __version__: str
-__all__: list[str]
+__all__ = [
+    "Extracted",
+    "HttpResponse",
+    "MalformedInputError",
+    "ShardDocuments",
+    "WarcReader",
+    "WarcRecord",
+    "__version__",
+    "default_quality_config",
+    "detect_language",
+    "detect_language_batch",
+    "extract_text",
+    "extract_text_batch",
+    "prepare_shard",
+    "quality_filter_batch",
+    "read_warc_batch",
+]
 
 _StrPath: TypeAlias = str | os.PathLike[str]
 
