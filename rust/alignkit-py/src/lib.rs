@@ -4,6 +4,7 @@
 
 mod convert;
 mod error;
+mod webr_dedup;
 mod webr_html;
 mod webr_prepare;
 mod webr_warc;
@@ -17,5 +18,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     webr_warc::register(m)?;
     webr_html::register(m)?;
     webr_prepare::register(m)?;
+    webr_dedup::register(m)?;
     Ok(())
 }

@@ -170,6 +170,12 @@ pub fn exact_hash(text: &str, normalize: Normalize, scratch: &mut String) -> u12
     hash128(normalize_into(text, normalize, scratch).as_bytes())
 }
 
+/// The 128-bit exact-duplicate key of a token-id sequence.
+pub fn exact_hash_tokens(ids: &[u32]) -> u128 {
+    let bytes: Vec<u8> = ids.iter().flat_map(|t| t.to_le_bytes()).collect();
+    hash128(&bytes) ^ 0x7
+}
+
 impl ExactDeduper {
     /// Exact: every distinct key kept in a hash set (16 bytes per key plus table overhead).
     pub fn with_set(normalize: Normalize) -> Self {
