@@ -5,9 +5,12 @@ heavy lifting happens in Rust (``alignkit._core``).
 """
 
 from alignkit._core import (
+    ExactDeduper,
     Extracted,
     HttpResponse,
+    LshIndex,
     MalformedInputError,
+    MinHasher,
     ShardDocuments,
     WarcReader,
     WarcRecord,
@@ -15,19 +18,36 @@ from alignkit._core import (
     extract_text_batch,
     read_warc_batch,
 )
+from alignkit.webr.dedup import (
+    DedupConfig,
+    DedupConfigError,
+    DedupResult,
+    dedup,
+    dedup_files,
+    minhash_signatures,
+)
 from alignkit.webr.prepare import PrepareConfig, PrepareConfigError, prepare
 
 __all__ = [
+    "DedupConfig",
+    "DedupConfigError",
+    "DedupResult",
+    "ExactDeduper",
     "Extracted",
     "HttpResponse",
+    "LshIndex",
     "MalformedInputError",
+    "MinHasher",
     "PrepareConfig",
     "PrepareConfigError",
     "ShardDocuments",
     "WarcReader",
     "WarcRecord",
+    "dedup",
+    "dedup_files",
     "extract_text",
     "extract_text_batch",
+    "minhash_signatures",
     "prepare",
     "read_warc_batch",
 ]
