@@ -526,6 +526,12 @@ def dedup_files(
         _check_config(out, cfg, overwrite)  # type: ignore[arg-type]
     except ValueError as exc:
         raise DedupConfigError(str(exc)) from exc
+    if overwrite:
+        shutil.rmtree(out / WORK_DIR, ignore_errors=True)
+        (out / MARKER_DIR / f"{CLUSTER_MARKER}.json").unlink(missing_ok=True)
+        (out / "clusters.jsonl.gz").unlink(missing_ok=True)
+    for sub in (out / WORK_DIR / "bands", out / WORK_DIR / "keep"):
+        sub.mkdir(parents=True, exist_ok=True)
     shards = _plan(paths, out)
     bands, rows = cfg.lsh()
     started = time.perf_counter()
@@ -677,7 +683,7 @@ def _cluster(
         "exact_removed": int(res["exact_removed"]),
         "near_removed": int(res["near_removed"]),
         "duplicate_clusters": int(res["duplicate_clusters"]),
-        "output": str(out / WORK_DIR / "keep"),
+        "keep_dir": str(out / WORK_DIR / "keep"),
     }
 
 
