@@ -244,7 +244,7 @@ impl LshIndex {
     /// Add many documents given as `n * bands` band hashes (row-major).
     pub fn extend_band_hashes(&mut self, hashes: &[u64]) -> Result<()> {
         let b = self.params.bands;
-        if hashes.len() % b != 0 {
+        if hashes.len() / b * b != hashes.len() {
             return Err(Error::InvalidArgument(
                 "band hash count is not a multiple of bands".into(),
             ));
@@ -265,7 +265,9 @@ impl LshIndex {
 
     /// Add many documents by their signatures (`n * num_perm`, row-major).
     pub fn extend_signatures(&mut self, sigs: &[u32], num_perm: usize) -> Result<()> {
-        if num_perm < self.params.bands * self.params.rows || sigs.len() % num_perm != 0 {
+        if num_perm < self.params.bands * self.params.rows
+            || sigs.len() / num_perm * num_perm != sigs.len()
+        {
             return Err(Error::InvalidArgument(
                 "signature width does not fit bands * rows".into(),
             ));

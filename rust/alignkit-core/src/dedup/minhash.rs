@@ -92,7 +92,7 @@ impl MinHasher {
         }
         let (a, b) = match scheme {
             HashScheme::Fast => {
-                let mut state = seed ^ 0x5eed_0f_a11c_u64;
+                let mut state = seed ^ 0x005e_ed0f_a11c_u64;
                 let mut a = Vec::with_capacity(num_perm);
                 let mut b = Vec::with_capacity(num_perm);
                 for _ in 0..num_perm {
@@ -450,12 +450,12 @@ mod tests {
         h.update(&mut s1, &values);
         update_portable(&h.a, &h.b, &values, &mut s2);
         assert_eq!(s1, s2);
-        for j in 0..100 {
+        for (j, &got) in s1.iter().enumerate() {
             let want = values
                 .iter()
                 .map(|&v| h.a[j].wrapping_mul(v).wrapping_add(h.b[j]))
                 .min();
-            assert_eq!(Some(s1[j]), want);
+            assert_eq!(Some(got), want);
         }
     }
 
