@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::hash::{fmix32, fmix64, hash64, sha1_hash32, splitmix64, Mt19937};
-use super::normalize::{normalize_into, Normalize};
+use super::normalize::{for_each_word, normalize_into, Normalize};
 use crate::{Error, Result};
 
 /// How shingle values are hashed and permutations drawn.
@@ -187,15 +187,18 @@ impl MinHasher {
     /// Shingle values of `text` into `scratch.hashes`.
     fn text_values(&self, text: &str, shingles: Shingles, normalize: Normalize, s: &mut Scratch) {
         s.hashes.clear();
+        if let (Shingles::Words(n), HashScheme::Fast) = (shingles, self.scheme) {
+            // Fused path: words are hashed as they are found, no normalised copy is built.
+            s.words.clear();
+            let words = &mut s.words;
+            for_each_word(text, normalize, &mut s.bytes, |w| words.push(hash64(w)));
+            combine_windows(&s.words, n, &mut s.hashes);
+            return;
+        }
         let norm = normalize_into(text, normalize, &mut s.text);
         match shingles {
             Shingles::Words(n) => match self.scheme {
-                HashScheme::Fast => {
-                    s.words.clear();
-                    s.words
-                        .extend(norm.split_whitespace().map(|w| hash64(w.as_bytes())));
-                    combine_windows(&s.words, n, &mut s.hashes);
-                }
+                HashScheme::Fast => unreachable!("handled by the fused path above"),
                 HashScheme::Datasketch => {
                     let words: Vec<&str> = norm.split_whitespace().collect();
                     if words.is_empty() {

@@ -46,7 +46,7 @@ pub fn normalize_into<'a>(text: &str, mode: Normalize, out: &'a mut String) -> &
     let mut space_pending = false;
     for c in text.chars() {
         let separator = if c.is_ascii() {
-            c.is_ascii_whitespace() || (strict && !c.is_ascii_alphanumeric())
+            is_ascii_separator(c as u8, strict)
         } else {
             c.is_whitespace() || (strict && !c.is_alphanumeric())
         };
@@ -65,6 +65,61 @@ pub fn normalize_into<'a>(text: &str, mode: Normalize, out: &'a mut String) -> &
         }
     }
     out.as_str()
+}
+
+/// ASCII whitespace as `char::is_whitespace` sees it (includes vertical tab), plus every
+/// non-alphanumeric byte in strict mode.
+#[inline]
+fn is_ascii_separator(b: u8, strict: bool) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+        || (strict && !b.is_ascii_alphanumeric())
+}
+
+/// Call `f` with every word of `text` as normalisation `mode` would leave it (the words of
+/// `normalize(text, mode).split_whitespace()`), without building the normalised string: ASCII
+/// bytes take a table-free fast path, other characters are decoded one at a time.
+pub fn for_each_word(text: &str, mode: Normalize, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8])) {
+    if mode == Normalize::None {
+        for word in text.split_whitespace() {
+            f(word.as_bytes());
+        }
+        return;
+    }
+    let strict = mode == Normalize::Strict;
+    let bytes = text.as_bytes();
+    buf.clear();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            if is_ascii_separator(b, strict) {
+                if !buf.is_empty() {
+                    f(buf);
+                    buf.clear();
+                }
+            } else {
+                buf.push(b.to_ascii_lowercase());
+            }
+            i += 1;
+        } else {
+            let c = text[i..].chars().next().unwrap_or('\u{fffd}');
+            i += c.len_utf8();
+            if c.is_whitespace() || (strict && !c.is_alphanumeric()) {
+                if !buf.is_empty() {
+                    f(buf);
+                    buf.clear();
+                }
+            } else {
+                let mut tmp = [0u8; 4];
+                for l in c.to_lowercase() {
+                    buf.extend_from_slice(l.encode_utf8(&mut tmp).as_bytes());
+                }
+            }
+        }
+    }
+    if !buf.is_empty() {
+        f(buf);
+    }
 }
 
 /// Convenience wrapper returning a new string.
@@ -87,5 +142,30 @@ mod tests {
         assert_eq!(normalize("", Normalize::Strict), "");
         assert_eq!(normalize("!!!", Normalize::Strict), "");
         assert!(Normalize::parse("bogus").is_err());
+    }
+
+    #[test]
+    fn words_match_normalised_split() {
+        let samples = [
+            "  Hello,\tWORLD!\n  Ünïcode  ",
+            "a\u{0b}b\u{a0}c\u{3000}D-e_f",
+            "",
+            "   ",
+            "ΣΑΣ straße İx",
+        ];
+        for text in samples {
+            for mode in [Normalize::None, Normalize::Lower, Normalize::Strict] {
+                let want: Vec<String> = normalize(text, mode)
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect();
+                let mut got = Vec::new();
+                let mut buf = Vec::new();
+                for_each_word(text, mode, &mut buf, |w| {
+                    got.push(String::from_utf8(w.to_vec()).unwrap())
+                });
+                assert_eq!(got, want, "{text:?} {mode:?}");
+            }
+        }
     }
 }
