@@ -161,6 +161,24 @@ def test_jsonl_with_text_field_and_parquet(tmp_path: Path) -> None:
     assert kept.num_rows == 20 and kept.schema == table.schema
 
 
+def test_token_id_field(tmp_path: Path) -> None:
+    rng = random.Random(4)
+    rows = [{"ids": [rng.randrange(30000) for _ in range(80)], "n": i} for i in range(15)]
+    near = list(rows[2]["ids"])
+    near[40] = 99999
+    rows.append({"ids": near, "n": 15})
+    rows.append({"ids": list(rows[5]["ids"]), "n": 16})
+    src = write_jsonl(tmp_path / "gen.jsonl.gz", rows)
+    out = tmp_path / "out"
+    assert main(["webr", "dedup", str(src), "--out", str(out), "--text-field", "ids"]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert (stats["exact_removed"], stats["near_removed"]) == (1, 1)
+    assert [r["n"] for r in read_jsonl(out / "gen.jsonl.gz")] == list(range(15))
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [{"text": "a"}, {"text": [1, 2]}])
+    res = run_cli("webr", "dedup", str(mixed), "--out", str(tmp_path / "o2"))
+    assert res.returncode == 2 and "lists of ints" in res.stderr
+
+
 def test_clear_errors(tmp_path: Path, shards: list[Path]) -> None:
     out = tmp_path / "out"
     res = run_cli("webr", "dedup", str(shards[0]))

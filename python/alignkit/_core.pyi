@@ -258,6 +258,15 @@ def dedup_write_band_file(
     exact_normalize: str = "lower",
     workers: int | None = None,
 ) -> int: ...
+def dedup_write_band_file_tokens(
+    token_ids: Sequence[Sequence[int]],
+    path: _StrPath,
+    hasher: MinHasher,
+    bands: int,
+    rows: int,
+    *,
+    workers: int | None = None,
+) -> int: ...
 def dedup_write_buckets(
     band_files: Sequence[_StrPath], bucket_dir: _StrPath, partitions: int
 ) -> int: ...

@@ -345,28 +345,43 @@ def _iter_jsonl(path: Path, suffix: str) -> Iterator[tuple[bytes, dict[str, Any]
             yield line, doc
 
 
-def _text_of(doc: dict[str, Any], field: str, where: str) -> str:
+def _text_of(doc: dict[str, Any], field: str, where: str) -> Any:
     if field not in doc:
         raise ValueError(f"{where}: no field {field!r} (set --text-field)")
     value = doc[field]
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ValueError(f"{where}: field {field!r} is not a string")
-    return value
+    return "" if value is None else value
 
 
-def read_texts(path: Path, text_field: str = "text") -> list[str]:
-    """The text column of one shard (JSONL, gzip JSONL or Parquet)."""
+def _check_column(values: list[Any], path: Path, field: str) -> list[Any]:
+    """Texts (str) or token-id sequences (lists of ints), not a mix of both."""
+    texts = sum(isinstance(v, str) for v in values)
+    if texts == len(values):
+        return values
+    if texts == 0 and all(
+        isinstance(v, (list, tuple)) and all(isinstance(t, int) for t in v) for v in values
+    ):
+        return values
+    raise ValueError(
+        f"{path}: field {field!r} must hold strings (texts) or lists of ints (token ids) throughout"
+    )
+
+
+def read_texts(path: Path, text_field: str = "text") -> list[Any]:
+    """The text column of one shard (JSONL, gzip JSONL or Parquet): strings, or lists of token
+    ids (e.g. tokenizer output stored next to generated requests)."""
     _, suffix = input_stem(path)
     if suffix == ".parquet":
         pq = _pyarrow_parquet()
+        if text_field not in pq.read_schema(path).names:
+            raise ValueError(f"{path}: no column {text_field!r} (set --text-field)")
         table = pq.read_table(path, columns=[text_field])
-        return ["" if t is None else t for t in table.column(text_field).to_pylist()]
-    return [
-        _text_of(doc, text_field, f"{path}:{i + 1}")
-        for i, (_, doc) in enumerate(_iter_jsonl(path, suffix))
-    ]
+        values = ["" if t is None else t for t in table.column(text_field).to_pylist()]
+    else:
+        values = [
+            _text_of(doc, text_field, f"{path}:{i + 1}")
+            for i, (_, doc) in enumerate(_iter_jsonl(path, suffix))
+        ]
+    return _check_column(values, path, text_field)
 
 
 def _pyarrow_parquet() -> Any:
@@ -554,15 +569,20 @@ def dedup_files(
             texts = read_texts(shard.input, cfg.text_field)
             tmp = tmp_dir / f"{shard.stem}.bands.partial"
             try:
-                n = _core.dedup_write_band_file(
-                    texts,
-                    tmp,
-                    hasher,
-                    bands,
-                    rows,
-                    exact_normalize=cfg.normalize,
-                    workers=workers,
-                )
+                if texts and not isinstance(texts[0], str):
+                    n = _core.dedup_write_band_file_tokens(
+                        texts, tmp, hasher, bands, rows, workers=workers
+                    )
+                else:
+                    n = _core.dedup_write_band_file(
+                        texts,
+                        tmp,
+                        hasher,
+                        bands,
+                        rows,
+                        exact_normalize=cfg.normalize,
+                        workers=workers,
+                    )
                 os.replace(tmp, shard.band_file)
             except BaseException:
                 tmp.unlink(missing_ok=True)

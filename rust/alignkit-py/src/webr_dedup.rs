@@ -721,6 +721,49 @@ fn dedup_write_band_file(
     Ok(texts.len())
 }
 
+/// File flow, step 1 for token-id documents (e.g. tokenizer ids): like `dedup_write_band_file`;
+/// lengths are token counts and exact keys hash the id sequence.
+#[pyfunction]
+#[pyo3(signature = (token_ids, path, hasher, bands, rows, *, workers=None))]
+fn dedup_write_band_file_tokens(
+    py: Python<'_>,
+    token_ids: Vec<Vec<u32>>,
+    path: PathBuf,
+    hasher: &PyMinHasher,
+    bands: usize,
+    rows: usize,
+    workers: Option<usize>,
+) -> PyResult<usize> {
+    let params = LshParams::new(bands, rows, hasher.inner.num_perm()).map_err(CoreError)?;
+    let pool = thread_pool(workers)?;
+    let k = hasher.inner.num_perm();
+    py.detach(|| {
+        pool.install(|| {
+            let mut sigs = vec![0u32; token_ids.len() * k];
+            hasher
+                .inner
+                .sign_token_seqs(&token_ids, hasher.ngram, &mut sigs);
+            let band_hashes = band_hashes_batch(&sigs, k, params);
+            let exact = token_ids
+                .par_iter()
+                .map(|t| exact_hash_tokens(t) as u64)
+                .collect();
+            let lengths = token_ids.iter().map(|t| t.len() as u64).collect();
+            write_band_file(
+                &path,
+                &BandFile {
+                    bands,
+                    band_hashes,
+                    exact,
+                    lengths,
+                },
+            )
+        })
+    })
+    .map_err(CoreError)?;
+    Ok(token_ids.len())
+}
+
 /// File flow, step 2: scatter band files into `partitions` band- and exact-bucket files under
 /// `bucket_dir`. Returns the total number of documents (global ids follow the given order).
 #[pyfunction]
@@ -776,6 +819,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exact_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(exact_hashes_tokens, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_write_band_file, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup_write_band_file_tokens, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_write_buckets, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_cluster, m)?)?;
     Ok(())

@@ -70,7 +70,9 @@ impl BlockedBloom {
             return Err(Error::InvalidArgument("fpr must be in (0, 1)".into()));
         }
         let expected = expected.max(1);
-        let mut bits_per_key = 1.0f64;
+        // Start from the classic (unblocked) size, which is always too small for a blocked
+        // filter, and grow by 2% until the blocked model meets the target.
+        let mut bits_per_key = (-fpr.ln() / std::f64::consts::LN_2.powi(2)).max(1.0);
         let mut k = 1u32;
         'search: while bits_per_key < 256.0 {
             for probes in 1..=16u32 {
