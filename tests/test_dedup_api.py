@@ -190,3 +190,32 @@ def test_dedup_keep_longest_greedy_verify_and_tokens() -> None:
         dedup(texts, bands=20, rows=10)
     with pytest.raises(TypeError):
         dedup([b"bytes"])
+
+
+def test_batch_signatures_release_the_gil() -> None:
+    import threading
+    import time
+
+    texts = [" ".join(random_doc(random.Random(i), 300)) for i in range(3000)]
+    h = MinHasher(256, ngram=3)
+    ticks = 0
+    done = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0)
+
+    t = threading.Thread(target=count)
+    t.start()
+    try:
+        started = time.perf_counter()
+        for _ in range(3):
+            h.signatures(texts, workers=1)
+        elapsed = time.perf_counter() - started
+    finally:
+        done.set()
+        t.join()
+    # With the GIL held for the whole call the counter could only move between calls.
+    assert ticks > 1000, (ticks, elapsed)
