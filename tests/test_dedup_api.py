@@ -218,4 +218,4 @@ def test_batch_signatures_release_the_gil() -> None:
         done.set()
         t.join()
     # With the GIL held for the whole call the counter could only move between calls.
-    assert ticks > 1000, (ticks, elapsed)
+    assert ticks > 200, (ticks, elapsed)

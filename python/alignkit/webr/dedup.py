@@ -14,6 +14,10 @@ Over files (`dedup_files`), beyond memory and in stages that each leave files be
 3. buckets -> union-find over global ids -> keep mask per shard (`_work/keep/<stem>.npy`),
 4. filter pass: the kept documents of each shard, in the input's format (`<stem>.jsonl.gz`, ...).
 
+Stage 1 is independent per shard and its band files are small (8 bytes per band per document
+plus 16 bytes), so it can run on many machines; stages 2-3 only read band files, one bucket
+partition in memory at a time (raise `partitions` for larger corpora).
+
 Outputs are written under temporary names and renamed; `_done/` holds completion markers, so a
 re-run resumes; the output directory remembers its configuration and refuses another one unless
 `overwrite=True`, exactly like `prepare`.
@@ -137,11 +141,14 @@ class DedupConfig:
         )
 
     def fingerprint(self) -> dict[str, Any]:
+        """What the results depend on (`partitions` only bounds memory, so it is left out)."""
         bands, rows = self.lsh()
+        settings = dataclasses.asdict(self)
+        del settings["partitions"]
         return {
             "schema_version": DEDUP_SCHEMA_VERSION,
             "job": "dedup",
-            **dataclasses.asdict(self),
+            **settings,
             "bands": bands,
             "rows": rows,
         }
