@@ -162,13 +162,9 @@ impl ShardDocuments {
             }
             // `resource` records hold the payload directly; the WARC Content-Type says what it is.
             _ => {
-                let mime = record.header("Content-Type").map(|ct| {
-                    ct.split(';')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_ascii_lowercase()
-                });
+                let mime = record
+                    .header("Content-Type")
+                    .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
                 if !mime.as_deref().is_some_and(is_html_mime) {
                     return Err(SkipReason::NonHtml);
                 }
@@ -196,8 +192,8 @@ impl ShardDocuments {
         http_charset: Option<&str>,
     ) -> std::result::Result<(Option<String>, String, Option<String>), SkipReason> {
         let decoded = decode_html(payload, http_charset);
-        let extracted = extract_text(&decoded.text, &self.opts.extract)
-            .map_err(|_| SkipReason::ExtractError)?;
+        let extracted =
+            extract_text(&decoded.text, &self.opts.extract).map_err(|_| SkipReason::ExtractError)?;
         Ok((extracted.title, extracted.text, extracted.lang_hint))
     }
 }

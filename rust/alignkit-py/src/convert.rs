@@ -15,11 +15,7 @@ pub fn json_to_py(py: Python<'_>, value: &serde_json::Value) -> PyResult<Py<PyAn
             } else if let Some(i) = n.as_i64() {
                 i.into_pyobject(py)?.into_any().unbind()
             } else {
-                n.as_f64()
-                    .unwrap_or(f64::NAN)
-                    .into_pyobject(py)?
-                    .into_any()
-                    .unbind()
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any().unbind()
             }
         }
         Value::String(s) => s.into_pyobject(py)?.into_any().unbind(),
@@ -51,9 +47,7 @@ pub fn to_py_dict<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py
 /// so a forked child never inherits a half-initialised global pool.
 pub fn thread_pool(workers: Option<usize>) -> PyResult<rayon::ThreadPool> {
     if workers == Some(0) {
-        return Err(pyo3::exceptions::PyValueError::new_err(
-            "workers must be at least 1",
-        ));
+        return Err(pyo3::exceptions::PyValueError::new_err("workers must be at least 1"));
     }
     rayon::ThreadPoolBuilder::new()
         .num_threads(workers.unwrap_or(0))

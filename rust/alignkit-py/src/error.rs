@@ -1,17 +1,10 @@
 //! The one place where core errors become Python exceptions.
 
 use alignkit_core::Error;
-use pyo3::exceptions::{
-    PyFileNotFoundError, PyNotImplementedError, PyOSError, PyPermissionError, PyValueError,
-};
+use pyo3::exceptions::{PyFileNotFoundError, PyNotImplementedError, PyOSError, PyPermissionError, PyValueError};
 use pyo3::prelude::*;
 
-pyo3::create_exception!(
-    _core,
-    MalformedInputError,
-    PyValueError,
-    "Input data that cannot be parsed."
-);
+pyo3::create_exception!(_core, MalformedInputError, PyValueError, "Input data that cannot be parsed.");
 
 /// Wrapper so `?` converts core errors into `PyErr` inside bindings.
 pub struct CoreError(pub Error);

@@ -1,8 +1,6 @@
 //! Bindings for HTML-to-text extraction (`alignkit.webr.extract_text`).
 
-use alignkit_core::html::{
-    extract_batch, extract_text as core_extract, ExtractMode, ExtractOptions, Extracted,
-};
+use alignkit_core::html::{extract_batch, extract_text as core_extract, ExtractMode, ExtractOptions, Extracted};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
@@ -10,11 +8,7 @@ use pyo3::pybacked::PyBackedStr;
 use crate::convert::thread_pool;
 use crate::error::CoreError;
 
-pub fn extract_options(
-    mode: &str,
-    list_bullets: bool,
-    skip_hidden: bool,
-) -> PyResult<ExtractOptions> {
+pub fn extract_options(mode: &str, list_bullets: bool, skip_hidden: bool) -> PyResult<ExtractOptions> {
     let mode = match mode {
         "plain" => ExtractMode::Plain,
         "main" => ExtractMode::Main,
@@ -61,11 +55,7 @@ impl PyExtracted {
             self.title,
             self.lang_hint,
             preview,
-            if self.text.chars().count() > 60 {
-                "..."
-            } else {
-                ""
-            }
+            if self.text.chars().count() > 60 { "..." } else { "" }
         )
     }
 }
@@ -80,9 +70,7 @@ fn extract_text(
     skip_hidden: bool,
 ) -> PyResult<PyExtracted> {
     let opts = extract_options(mode, list_bullets, skip_hidden)?;
-    let extracted = py
-        .detach(|| core_extract(&html, &opts))
-        .map_err(CoreError)?;
+    let extracted = py.detach(|| core_extract(&html, &opts)).map_err(CoreError)?;
     Ok(extracted.into())
 }
 

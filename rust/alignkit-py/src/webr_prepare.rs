@@ -47,23 +47,16 @@ fn prepare_shard(
     let source = source_shard.unwrap_or_else(|| input.display().to_string());
     let mut callback_error: Option<PyErr> = None;
     let stats = py.detach(|| {
-        prepare_shard_to_jsonl_gz(
-            &input,
-            &source,
-            &out_path,
-            opts,
-            progress_every,
-            |records, bytes| {
-                let (Some(cb), None) = (&progress, &callback_error) else {
-                    return;
-                };
-                Python::attach(|py| {
-                    if let Err(e) = cb.call1(py, (records, bytes)) {
-                        callback_error = Some(e);
-                    }
-                });
-            },
-        )
+        prepare_shard_to_jsonl_gz(&input, &source, &out_path, opts, progress_every, |records, bytes| {
+            let (Some(cb), None) = (&progress, &callback_error) else {
+                return;
+            };
+            Python::attach(|py| {
+                if let Err(e) = cb.call1(py, (records, bytes)) {
+                    callback_error = Some(e);
+                }
+            });
+        })
     });
     if let Some(err) = callback_error {
         return Err(err);
