@@ -4,6 +4,9 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeAlias, final
 
+import numpy as np
+import numpy.typing as npt
+
 __version__: str
 __all__ = [
     "Extracted",
@@ -165,3 +168,159 @@ def quality_filter_batch(
     workers: int | None = None,
 ) -> list[tuple[bool, str | None, str | None, str | None]]: ...
 def default_quality_config() -> dict[str, Any]: ...
+
+# --- dedup (alignkit.webr.dedup) -------------------------------------------------------------
+
+@final
+class MinHasher:
+    def __new__(
+        cls,
+        num_perm: int = 128,
+        *,
+        seed: int = 1,
+        ngram: int = 5,
+        shingle: str = "word",
+        normalize: str = "lower",
+        scheme: str = "fast",
+    ) -> MinHasher: ...
+    @property
+    def num_perm(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def ngram(self) -> int: ...
+    @property
+    def shingle(self) -> str: ...
+    @property
+    def normalize(self) -> str: ...
+    @property
+    def scheme(self) -> str: ...
+    def permutations(self) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+    def signature(self, text: str) -> npt.NDArray[np.uint32]: ...
+    def signatures(
+        self, texts: Sequence[str], *, workers: int | None = None
+    ) -> npt.NDArray[np.uint32]: ...
+    def signature_tokens(self, ids: Sequence[int]) -> npt.NDArray[np.uint32]: ...
+    def signatures_tokens(
+        self, token_ids: Sequence[Sequence[int]], *, workers: int | None = None
+    ) -> npt.NDArray[np.uint32]: ...
+    def signatures_prehashed(
+        self,
+        hashes: npt.NDArray[np.uint64],
+        offsets: npt.NDArray[np.int64],
+        *,
+        workers: int | None = None,
+    ) -> npt.NDArray[np.uint32]: ...
+
+def jaccard(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float: ...
+def lsh_params(
+    threshold: float, num_perm: int = 128, *, fp_weight: float = 0.5, fn_weight: float = 0.5
+) -> tuple[int, int]: ...
+def lsh_error_rates(threshold: float, bands: int, rows: int) -> tuple[float, float]: ...
+def band_hashes(
+    signatures: npt.NDArray[np.uint32], bands: int, rows: int, *, workers: int | None = None
+) -> npt.NDArray[np.uint64]: ...
+
+@final
+class LshIndex:
+    def __new__(
+        cls,
+        num_perm: int = 128,
+        *,
+        threshold: float = 0.7,
+        bands: int | None = None,
+        rows: int | None = None,
+        capacity: int = 0,
+    ) -> LshIndex: ...
+    @property
+    def bands(self) -> int: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def num_perm(self) -> int: ...
+    @property
+    def threshold(self) -> float: ...
+    def __len__(self) -> int: ...
+    def memory_bytes(self) -> int: ...
+    def add(self, signatures: npt.NDArray[np.uint32], *, workers: int | None = None) -> None: ...
+    def add_band_hashes(self, hashes: npt.NDArray[np.uint64]) -> None: ...
+    def seal(self, *, workers: int | None = None) -> None: ...
+    def query(self, signature: npt.NDArray[np.uint32]) -> list[int]: ...
+    def candidate_pairs(
+        self,
+        *,
+        signatures: npt.NDArray[np.uint32] | None = None,
+        threshold: float | None = None,
+        max_bucket: int = 1000,
+    ) -> npt.NDArray[np.uint32]: ...
+    def clusters(
+        self, *, signatures: npt.NDArray[np.uint32] | None = None, threshold: float | None = None
+    ) -> npt.NDArray[np.uint32]: ...
+
+def near_dup_keep(
+    band_hashes: npt.NDArray[np.uint64],
+    *,
+    mode: str = "cluster",
+    keep: str = "first",
+    lengths: npt.NDArray[np.uint64] | None = None,
+    signatures: npt.NDArray[np.uint32] | None = None,
+    threshold: float = 0.7,
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint32] | None]: ...
+def exact_hashes(
+    texts: Sequence[str], *, normalize: str = "lower", workers: int | None = None
+) -> npt.NDArray[np.uint64]: ...
+def exact_hashes_tokens(token_ids: Sequence[Sequence[int]]) -> npt.NDArray[np.uint64]: ...
+
+@final
+class ExactDeduper:
+    def __new__(
+        cls,
+        normalize: str = "lower",
+        *,
+        bloom: bool = False,
+        expected: int = 1000000,
+        fpr: float = 0.001,
+    ) -> ExactDeduper: ...
+    def add(self, text: str) -> bool: ...
+    def add_batch(
+        self, texts: Sequence[str], *, workers: int | None = None
+    ) -> npt.NDArray[np.bool_]: ...
+    @property
+    def seen(self) -> int: ...
+    @property
+    def removed(self) -> int: ...
+    @property
+    def is_bloom(self) -> bool: ...
+    def memory_bytes(self) -> int: ...
+
+def dedup_write_band_file(
+    texts: Sequence[str],
+    path: _StrPath,
+    hasher: MinHasher,
+    bands: int,
+    rows: int,
+    *,
+    exact_normalize: str = "lower",
+    workers: int | None = None,
+) -> int: ...
+def dedup_write_band_file_tokens(
+    token_ids: Sequence[Sequence[int]],
+    path: _StrPath,
+    hasher: MinHasher,
+    bands: int,
+    rows: int,
+    *,
+    workers: int | None = None,
+) -> int: ...
+def dedup_write_buckets(
+    band_files: Sequence[_StrPath], bucket_dir: _StrPath, partitions: int
+) -> int: ...
+def dedup_cluster(
+    docs: int,
+    bucket_dir: _StrPath,
+    partitions: int,
+    band_files: Sequence[_StrPath],
+    *,
+    keep: str = "first",
+) -> dict[str, Any]: ...

@@ -227,6 +227,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     webr_sub = webr.add_subparsers(dest="webr_command", metavar="STAGE")
     webr_sub.required = True
     leaves = {"webr prepare": _add_prepare(webr_sub)}
+    from alignkit.webr.dedup_cli import add_dedup_parser
+
+    leaves["webr dedup"] = add_dedup_parser(webr_sub)
     data = commands.add_parser(
         "data", help="datasets and demo data", description="Dataset utilities."
     )

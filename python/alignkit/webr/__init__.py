@@ -5,15 +5,26 @@ heavy lifting happens in Rust (``alignkit._core``).
 """
 
 from alignkit._core import (
+    ExactDeduper,
     Extracted,
     HttpResponse,
+    LshIndex,
     MalformedInputError,
+    MinHasher,
     ShardDocuments,
     WarcReader,
     WarcRecord,
     extract_text,
     extract_text_batch,
     read_warc_batch,
+)
+from alignkit.webr.dedup import (
+    DedupConfig,
+    DedupConfigError,
+    DedupResult,
+    dedup,
+    dedup_files,
+    minhash_signatures,
 )
 from alignkit.webr.prepare import (
     PrepareConfig,
@@ -30,6 +41,10 @@ from alignkit.webr.quality import (
 )
 
 __all__ = [
+    "DedupConfig",
+    "DedupConfigError",
+    "DedupResult",
+    "ExactDeduper",
     "Extracted",
     "FilterResult",
     "LanguageGuess",
@@ -38,14 +53,19 @@ __all__ = [
     "detect_languages",
     "filter_texts",
     "HttpResponse",
+    "LshIndex",
     "MalformedInputError",
+    "MinHasher",
     "PrepareConfig",
     "PrepareConfigError",
     "ShardDocuments",
     "WarcReader",
     "WarcRecord",
+    "dedup",
+    "dedup_files",
     "extract_text",
     "extract_text_batch",
+    "minhash_signatures",
     "prepare",
     "read_warc_batch",
 ]

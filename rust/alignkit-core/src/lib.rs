@@ -4,6 +4,7 @@
 //! The `alignkit-py` crate is a thin binding layer over these modules.
 
 pub mod charset;
+pub mod dedup;
 pub mod error;
 pub mod html;
 pub mod http;

@@ -4,6 +4,7 @@
 
 mod convert;
 mod error;
+mod webr_dedup;
 mod webr_html;
 mod webr_prepare;
 mod webr_quality;
@@ -19,5 +20,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     webr_html::register(m)?;
     webr_prepare::register(m)?;
     webr_quality::register(m)?;
+    webr_dedup::register(m)?;
     Ok(())
 }
