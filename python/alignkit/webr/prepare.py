@@ -320,23 +320,29 @@ def _clear_outputs(out_dir: Path) -> None:
         marker.unlink(missing_ok=True)
 
 
-def _marker_is_valid(task: ShardTask) -> dict[str, Any] | None:
-    """Stats of a finished shard, or None if it must be (re)done."""
-    shard = Path(task.input)
+def _marker_is_valid(marker: Path, shard: Path) -> dict[str, Any] | None:
+    """Stats recorded by a shard's completion marker, or None if the shard must be (re)done:
+    no marker, an input that changed since, or an output that is gone."""
     try:
-        info = json.loads(Path(task.marker).read_text(encoding="utf-8"))
+        info = json.loads(marker.read_text(encoding="utf-8"))
         stat = shard.stat()
     except (OSError, ValueError):
         return None
     if info.get("input_size") != stat.st_size or info.get("input_mtime_ns") != stat.st_mtime_ns:
-        log.warning("input %s changed since it was prepared; preparing it again", shard)
+        log.warning("input %s changed since it was processed; processing it again", shard)
         return None
-    if not Path(info.get("output", "")).is_file():
-        return None
-    if task.dropped_output and not Path(task.dropped_output).is_file():
-        return None
+    for key in ("output", "dropped_output"):
+        if info.get(key) and not Path(info[key]).is_file():
+            return None
     stats = info.get("stats")
     return stats if isinstance(stats, dict) else None
+
+
+def _finished_stats(task: ShardTask) -> dict[str, Any] | None:
+    stats = _marker_is_valid(Path(task.marker), Path(task.input))
+    if stats is not None and task.dropped_output and not Path(task.dropped_output).is_file():
+        return None  # --keep-dropped asked for now, but not written back then
+    return stats
 
 
 def plan_tasks(
@@ -484,7 +490,7 @@ def prepare(
     finished: dict[str, dict[str, Any]] = {}
     todo: list[ShardTask] = []
     for task in tasks:
-        stats = None if overwrite else _marker_is_valid(task)
+        stats = None if overwrite else _finished_stats(task)
         if stats is not None:
             finished[task.input] = stats
         else:
