@@ -65,7 +65,11 @@ bench-rust:
 
 bench-python:
 	$(PIP) install --quiet ".[bench]"
-	$(PYTHON) benches/bench_read_extract.py --json bench-data/results.json
+	mkdir -p bench-data
+	$(PYTHON) benches/bench_read_extract.py --json bench-data/read_extract.json
+	$(PYTHON) benches/eval_main_content.py --runs 5 --json bench-data/main_content.json
+	$(PYTHON) benches/eval_langid.py --json bench-data/langid.json
+	$(PYTHON) benches/bench_dedup.py --json bench-data/dedup.json
 
 FUZZ_SECONDS ?= 120
 fuzz:

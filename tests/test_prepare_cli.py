@@ -54,7 +54,8 @@ def test_installed_package_is_used() -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["webr"], ["webr", "prepare"], ["data"], ["data", "demo-data"]]
+    "args",
+    [[], ["webr"], ["webr", "prepare"], ["webr", "dedup"], ["data"], ["data", "demo-data"]],
 )
 def test_help_everywhere(args: list[str]) -> None:
     out = run_cli(*args, "--help")
