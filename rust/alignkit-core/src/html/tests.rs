@@ -870,10 +870,17 @@ fn wiki_page() -> String {
              <span class=\"mw-editsection-bracket\">]</span></span>"
         )
     };
-    let langs: String = ["Asturianu", "Brezhoneg", "Català", "Deutsch", "English", "Español"]
-        .iter()
-        .map(|n| format!("<li class=\"interlanguage-link\"><a href=\"/{n}\">{n}</a></li>"))
-        .collect();
+    let langs: String = [
+        "Asturianu",
+        "Brezhoneg",
+        "Català",
+        "Deutsch",
+        "English",
+        "Español",
+    ]
+    .iter()
+    .map(|n| format!("<li class=\"interlanguage-link\"><a href=\"/{n}\">{n}</a></li>"))
+    .collect();
     format!(
         "<html><head><title>Villar - Wiki</title></head><body>\
          <div id=\"mw-navigation\"><nav id=\"p-navigation\" class=\"mw-portlet\"><ul>\
@@ -999,7 +1006,13 @@ fn main_keeps_wiki_prose_with_many_links() {
     }
     // Plain mode keeps everything, edit links included.
     let plain = t(&html);
-    for want in ["official spelling", "editar", "Deputación", "Almoguera", "Portada"] {
+    for want in [
+        "official spelling",
+        "editar",
+        "Deputación",
+        "Almoguera",
+        "Portada",
+    ] {
         assert!(plain.contains(want), "plain lost {want:?}");
     }
 }
@@ -1024,9 +1037,12 @@ fn whirlwind_warc() -> Option<std::path::PathBuf> {
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let rel = "shared/data/commoncrawl/whirlwind.warc.gz";
     // <repo>/../shared, with <repo> = CARGO_MANIFEST_DIR/../..
-    [manifest.join("../../..").join(rel), std::path::Path::new("/work").join(rel)]
-        .into_iter()
-        .find(|p| p.is_file())
+    [
+        manifest.join("../../..").join(rel),
+        std::path::Path::new("/work").join(rel),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
 }
 
 #[test]
@@ -1056,7 +1072,10 @@ fn main_on_real_mediawiki_capture() {
     assert!(words >= 100, "{words} words:\n{text}");
     assert!(!text.contains("Iste articlo ye en proceso"), "{text}");
     assert!(!text.contains("modificar o codigo"), "{text}");
-    assert!(!text.contains("Deputación Provincial de Guadalachara."), "{text}");
+    assert!(
+        !text.contains("Deputación Provincial de Guadalachara."),
+        "{text}"
+    );
     // Plain mode keeps the whole page, notice and edit links included.
     let plain = t(&html);
     assert!(plain.contains("Iste articlo ye en proceso") && plain.contains("modificar o codigo"));
