@@ -251,12 +251,11 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.len() >= needle.len() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A class value that marks an edit link (`mw-editsection`, `editsection`, `edit-section`).
+/// A class value that marks an edit link (`mw-editsection`, `editsection`, `edit-section`;
+/// class names are case-sensitive).
 fn is_edit_link(v: &[u8]) -> bool {
-    v.windows(11)
-        .any(|w| w.eq_ignore_ascii_case(b"editsection"))
-        || v.windows(12)
-            .any(|w| w.eq_ignore_ascii_case(b"edit-section"))
+    v.len() >= 11
+        && (memmem::find(v, b"editsection").is_some() || memmem::find(v, b"edit-section").is_some())
 }
 
 /// Hints of one lower-case class/id token (split on non-alphanumerics).
