@@ -3,9 +3,10 @@
 //! Works on the blocks and the element table of one parse, in linear time:
 //!
 //! 1. **Block scores.** A block is a *content candidate* when it is long enough and has a
-//!    low link density; its weight is its non-link character count. Boilerplate hints
+//!    low link density, or is *linked prose* (wiki text whose links alternate with
+//!    running text); its weight is its non-link character count. Boilerplate hints
 //!    (nav, header, footer, sidebar, comment, ad, share, related, breadcrumb, popup,
-//!    hidden, form) veto candidates, except a hint that covers most of the candidate
+//!    hidden, form, notice) veto candidates, except a hint that covers most of the candidate
 //!    text on the page (some sites put `sidebar` or `hidden-xs` on the wrapper of
 //!    everything), which is ignored for that page unless a substantial amount of
 //!    candidate text lies outside it (an article next to a larger comment section).
@@ -16,7 +17,8 @@
 //!    container: the smallest element that still holds nearly all good text.
 //! 3. **Filtering inside the container.** Blocks under boilerplate hints *below* the
 //!    container, link-dense blocks and stock one-liners ("Advertisement", "Share") are
-//!    dropped; everything from the first to the last good block is kept (headings, short
+//!    dropped (leading notice/info tables before the prose too); everything from the
+//!    first to the last good block is kept (headings, short
 //!    paragraphs, list items and table rows in between included), followed by trailing
 //!    medium-length prose. Before the first good block we keep a short lead-in (headings,
 //!    standfirst) and the article's title heading (nearest `h1` before the content, even
