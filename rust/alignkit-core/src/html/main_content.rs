@@ -3,9 +3,10 @@
 //! Works on the blocks and the element table of one parse, in linear time:
 //!
 //! 1. **Block scores.** A block is a *content candidate* when it is long enough and has a
-//!    low link density; its weight is its non-link character count. Boilerplate hints
+//!    low link density, or is *linked prose* (wiki text whose links alternate with
+//!    running text); its weight is its non-link character count. Boilerplate hints
 //!    (nav, header, footer, sidebar, comment, ad, share, related, breadcrumb, popup,
-//!    hidden, form) veto candidates, except a hint that covers most of the candidate
+//!    hidden, form, notice) veto candidates, except a hint that covers most of the candidate
 //!    text on the page (some sites put `sidebar` or `hidden-xs` on the wrapper of
 //!    everything), which is ignored for that page unless a substantial amount of
 //!    candidate text lies outside it (an article next to a larger comment section).
@@ -16,7 +17,8 @@
 //!    container: the smallest element that still holds nearly all good text.
 //! 3. **Filtering inside the container.** Blocks under boilerplate hints *below* the
 //!    container, link-dense blocks and stock one-liners ("Advertisement", "Share") are
-//!    dropped; everything from the first to the last good block is kept (headings, short
+//!    dropped (leading notice/info tables before the prose too); everything from the
+//!    first to the last good block is kept (headings, short
 //!    paragraphs, list items and table rows in between included), followed by trailing
 //!    medium-length prose. Before the first good block we keep a short lead-in (headings,
 //!    standfirst) and the article's title heading (nearest `h1` before the content, even
@@ -28,7 +30,9 @@ use super::parser::Node;
 use super::{Block, BlockKind, Hints};
 
 /// Hints that mark boilerplate.
-const BOILER: u32 = 0xFFF;
+const BOILER: u32 = 0xFFF | Hints::NOTICE.0;
+/// Hint bits below this (the boilerplate bits are a subset).
+const BITS: usize = 15;
 /// Hints that do not disqualify a title heading (article headers are `<header>`s).
 const TITLE_OK: u32 = Hints::HEADER.0 | Hints::BREADCRUMB.0 | Hints::FORM.0;
 /// Minimum characters of a content candidate.
@@ -59,17 +63,42 @@ const H2_WINDOW: usize = 40;
 const H2_TITLE_CHARS: u32 = 20;
 /// How many blocks before the first good block may form the lead-in.
 const LEAD_WINDOW: usize = 6;
+/// Linked prose (wiki style: most nouns are links) has at least this many separate
+/// link runs ...
+const PROSE_RUNS: u32 = 3;
+/// ... at least this many characters outside links, and this many per link run ...
+const PROSE_CHARS: u32 = 40;
+const PROSE_CHARS_PER_RUN: u32 = 4;
+/// ... and at most this link density.
+const PROSE_LINKS: f32 = 0.8;
 
-fn is_candidate(b: &Block) -> bool {
-    b.text_chars >= GOOD_CHARS && b.link_density() <= GOOD_LINKS
+/// Running text with many inline links (a wiki paragraph) rather than a link list: the
+/// links are separate runs with real text between them. Menus, tag lists and "a | b"
+/// footers have little text between their links.
+fn is_linked_prose(b: &Block, runs: u32) -> bool {
+    let own = b.text_chars - b.link_chars;
+    b.kind != BlockKind::Heading
+        && runs >= PROSE_RUNS
+        && own >= PROSE_CHARS
+        && own >= PROSE_CHARS_PER_RUN * runs
+        && b.link_density() <= PROSE_LINKS
+}
+
+fn is_candidate(b: &Block, runs: u32) -> bool {
+    b.text_chars >= GOOD_CHARS && (b.link_density() <= GOOD_LINKS || is_linked_prose(b, runs))
+}
+
+/// Too many links to be content.
+fn is_link_dense(b: &Block, runs: u32) -> bool {
+    b.link_density() > MAX_LINKS && !is_linked_prose(b, runs)
 }
 
 fn weight(b: &Block) -> f64 {
     (b.text_chars - b.link_chars) as f64
 }
 
-fn is_medium(b: &Block) -> bool {
-    b.text_chars >= MEDIUM_CHARS && b.link_density() <= GOOD_LINKS
+fn is_medium(b: &Block, runs: u32) -> bool {
+    b.text_chars >= MEDIUM_CHARS && (b.link_density() <= GOOD_LINKS || is_linked_prose(b, runs))
 }
 
 /// Stock one-line labels of widgets that carry no content.
@@ -120,13 +149,16 @@ fn is_stock_label(b: &Block) -> bool {
 
 /// Decide which blocks belong to the main content. `nodes` is the element table of the
 /// same parse (index 0 = root); every `Block::node` indexes into it.
-pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
+pub(crate) fn select(blocks: &[Block], nodes: &[Node], link_runs: &[u32]) -> Vec<bool> {
     let n = blocks.len();
     let mut keep = vec![false; n];
     if n == 0 {
         return keep;
     }
-    if nodes.is_empty() || blocks.iter().any(|b| b.node as usize >= nodes.len()) {
+    if nodes.is_empty()
+        || link_runs.len() != n
+        || blocks.iter().any(|b| b.node as usize >= nodes.len())
+    {
         // Not from a features parse: nothing to score with.
         keep.iter_mut().for_each(|k| *k = true);
         return keep;
@@ -142,9 +174,10 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
             last[p] = last[id];
         }
     }
-    let cand = candidates(blocks, nodes, &last);
+    let runs = |i: usize| link_runs[i];
+    let cand = candidates(blocks, nodes, &last, link_runs);
     let mut total = 0.0f64;
-    let mut per_bit = [0.0f64; 12];
+    let mut per_bit = [0.0f64; BITS];
     for b in blocks
         .iter()
         .zip(&cand)
@@ -164,7 +197,7 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
     // The same over all text, so that a page whose only long prose is its footer does
     // not lose the footer hint.
     let mut all = 0.0f64;
-    let mut all_bit = [0.0f64; 12];
+    let mut all_bit = [0.0f64; BITS];
     for b in blocks {
         let w = weight(b);
         all += w;
@@ -186,7 +219,7 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
         .map(|(b, _)| weight(b))
         .sum();
     let mut mask = BOILER;
-    for i in 0..12 {
+    for i in (0..BITS).filter(|i| BOILER & (1 << i) != 0) {
         if per_bit[i] > OVERUSED * total
             && all_bit[i] > OVERUSED * all
             && clean < OUTSIDE_CHARS.max(OUTSIDE_SHARE * total)
@@ -197,7 +230,7 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
     let hinted = |b: &Block| b.hints.0 & mask != 0;
 
     if total == 0.0 {
-        return fallback(blocks, mask);
+        return fallback(blocks, mask, link_runs);
     }
 
     // 2. Weight per element, then the container.
@@ -219,7 +252,7 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
         }
     }
     if weight_of[0] <= 0.0 {
-        return fallback(blocks, mask);
+        return fallback(blocks, mask, link_runs);
     }
     let mut c = 0usize;
     loop {
@@ -254,9 +287,15 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
         if !inside(b) {
             continue;
         }
+        // Rows of a data table whose cells are mostly links (years, names) continue a
+        // table that started with ordinary rows.
+        let table_row = b.kind == BlockKind::TableRow
+            && i > 0
+            && blocks[i - 1].kind == BlockKind::TableRow
+            && matches!(class[i - 1], 2 | 3);
         let bad = rel_hints(b) != 0
             || is_stock_label(b)
-            || b.link_density() > MAX_LINKS
+            || (is_link_dense(b, runs(i)) && !table_row)
             || b.tag == "figcaption";
         class[i] = if bad {
             // Linked headings count as neutral here: before the content they may be the
@@ -277,8 +316,35 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
         };
     }
     if first == usize::MAX {
-        return fallback(blocks, mask);
+        return fallback(blocks, mask, link_runs);
     }
+    // Notice boxes and infoboxes before the prose: when the first good blocks sit in
+    // tables and at least as much good text follows outside tables, the content starts
+    // at the first good block outside a table (layout-table pages, whose container is
+    // itself a table cell, never get here).
+    if blocks[first].in_table {
+        let (mut lead, mut rest) = (0.0f64, 0.0f64);
+        let mut prose = None;
+        for i in first..=last_good {
+            if class[i] != 3 {
+                continue;
+            }
+            if prose.is_none() && !blocks[i].in_table {
+                prose = Some(i);
+            }
+            if prose.is_some() {
+                rest += weight(&blocks[i]);
+            } else {
+                lead += weight(&blocks[i]);
+            }
+        }
+        if let Some(p) = prose {
+            if rest >= lead {
+                first = p;
+            }
+        }
+    }
+    let in_prose = !blocks[first].in_table;
     for i in first..=last_good {
         if class[i] == 2 || class[i] == 3 {
             keep[i] = true;
@@ -286,7 +352,7 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
     }
     // Trailing medium prose.
     for i in last_good + 1..n {
-        if (class[i] == 2 || class[i] == 3) && is_medium(&blocks[i]) {
+        if (class[i] == 2 || class[i] == 3) && is_medium(&blocks[i], runs(i)) {
             keep[i] = true;
         } else {
             break;
@@ -296,8 +362,11 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
     let mut start = first;
     for i in (first.saturating_sub(LEAD_WINDOW)..first).rev() {
         let b = &blocks[i];
+        if in_prose && b.in_table {
+            break;
+        }
         let ok = if class[i] == 0 {
-            !hinted(b) && (b.kind == BlockKind::Heading || b.link_density() <= MAX_LINKS)
+            !hinted(b) && (b.kind == BlockKind::Heading || !is_link_dense(b, runs(i)))
         } else {
             class[i] >= 2
         };
@@ -308,7 +377,7 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
             }
             break;
         }
-        if b.kind == BlockKind::Heading || is_medium(b) {
+        if b.kind == BlockKind::Heading || is_medium(b, runs(i)) {
             keep[i] = true;
             start = i;
             if b.heading_level == 1 {
@@ -354,7 +423,8 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
             // The standfirst between title and content (article headers are fine).
             for i in t + 1..start {
                 let b = &blocks[i];
-                if is_medium(b)
+                if is_medium(b, runs(i))
+                    && !(in_prose && b.in_table)
                     && b.hints.0 & mask & !TITLE_OK == 0
                     && !is_stock_label(b)
                     && b.tag != "figcaption"
@@ -372,8 +442,12 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node]) -> Vec<bool> {
 /// link-dense heading inside the same small element (up to [`TEASER_LEVELS`] above the
 /// heading's innermost element), when they hold less than [`TEASER_CHARS`] of
 /// candidate text.
-fn candidates(blocks: &[Block], nodes: &[Node], last: &[u32]) -> Vec<bool> {
-    let mut cand: Vec<bool> = blocks.iter().map(is_candidate).collect();
+fn candidates(blocks: &[Block], nodes: &[Node], last: &[u32], runs: &[u32]) -> Vec<bool> {
+    let mut cand: Vec<bool> = blocks
+        .iter()
+        .zip(runs)
+        .map(|(b, &r)| is_candidate(b, r))
+        .collect();
     for i in 0..blocks.len() {
         let h = &blocks[i];
         if h.kind != BlockKind::Heading || h.link_density() <= MAX_LINKS {
@@ -411,10 +485,11 @@ fn candidates(blocks: &[Block], nodes: &[Node], last: &[u32]) -> Vec<bool> {
 
 /// No clear main region: everything that is not boilerplate-hinted or link-dense, or
 /// failing that, everything.
-fn fallback(blocks: &[Block], mask: u32) -> Vec<bool> {
+fn fallback(blocks: &[Block], mask: u32, runs: &[u32]) -> Vec<bool> {
     let mut keep: Vec<bool> = blocks
         .iter()
-        .map(|b| b.hints.0 & mask == 0 && b.link_density() <= MAX_LINKS && !is_stock_label(b))
+        .zip(runs)
+        .map(|(b, &r)| b.hints.0 & mask == 0 && !is_link_dense(b, r) && !is_stock_label(b))
         .collect();
     if !keep.iter().any(|&k| k) {
         keep.iter_mut().for_each(|k| *k = true);

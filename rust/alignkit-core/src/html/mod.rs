@@ -96,6 +96,10 @@ impl Hints {
     pub const CONTENT: Hints = Hints(1 << 12);
     /// `main` element or `role="main"`.
     pub const MAIN: Hints = Hints(1 << 13);
+    /// Wiki/CMS page furniture: maintenance and notice boxes (`ambox`, `metadata`,
+    /// `noprint`), navboxes, reference lists (`references`, `reflist`), category links,
+    /// edit-section links.
+    pub const NOTICE: Hints = Hints(1 << 14);
 
     pub fn contains(self, other: Hints) -> bool {
         self.0 & other.0 == other.0
@@ -107,7 +111,7 @@ impl Hints {
 
     /// Any of the typical boilerplate hints (nav, header, footer, sidebar, comment, ad, ...).
     pub fn is_boilerplate(self) -> bool {
-        self.0 & 0x3FF != 0
+        self.0 & (0x3FF | Self::NOTICE.0) != 0
     }
 }
 
@@ -263,12 +267,12 @@ pub fn extract_text(html: &str, opts: &ExtractOptions) -> crate::Result<Extracte
 }
 
 fn main_document(html: &str, opts: &ExtractOptions, paths: bool) -> Document {
-    let mut parser = parser::Parser::new(html, opts.skip_hidden, true);
+    let mut parser = parser::Parser::new(html, opts.skip_hidden, true).without_edit_links();
     if !paths {
         parser = parser.without_paths();
     }
     let p = parser.run();
-    let kept = main_content::select(&p.blocks, &p.nodes);
+    let kept = main_content::select(&p.blocks, &p.nodes, &p.link_runs);
     let blocks: Vec<Block> = p
         .blocks
         .into_iter()

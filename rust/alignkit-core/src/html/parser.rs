@@ -84,6 +84,11 @@ pub(crate) struct Parsed {
     pub blocks: Vec<Block>,
     /// Element table (features mode only); index 0 is the document root.
     pub nodes: Vec<Node>,
+    /// Per block: how often link text and running text alternate, i.e. the smaller of
+    /// its number of link runs and of non-link runs with letters (features mode only).
+    /// High in wiki prose ("a [town] in the [province] of [X]"), 0 or 1 in menus,
+    /// tag lists and bylines.
+    pub link_runs: Vec<u32>,
     pub title: Option<String>,
     pub lang_hint: Option<String>,
 }
@@ -94,6 +99,8 @@ pub(crate) struct Parser<'a> {
     skip_hidden: bool,
     features: bool,
     paths: bool,
+    /// Main-content parse: drop edit links ("[edit]" next to wiki headings).
+    drop_edit: bool,
     stack: Vec<Entry>,
     nodes: Vec<Node>,
     n_skip: u32,
@@ -117,6 +124,13 @@ pub(crate) struct Parser<'a> {
     meta_lang: Option<String>,
     og_locale: Option<String>,
     scratch: String,
+    /// Link runs and text runs (with letters) of the current block so far, and whether
+    /// its last word was link text / whether a text run is open.
+    cur_runs: u32,
+    cur_text_runs: u32,
+    prev_linked: bool,
+    text_open: bool,
+    link_runs: Vec<u32>,
 }
 
 #[inline]
@@ -237,6 +251,13 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.len() >= needle.len() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// A class value that marks an edit link (`mw-editsection`, `editsection`, `edit-section`;
+/// class names are case-sensitive).
+fn is_edit_link(v: &[u8]) -> bool {
+    v.len() >= 11
+        && (memmem::find(v, b"editsection").is_some() || memmem::find(v, b"edit-section").is_some())
+}
+
 /// Hints of one lower-case class/id token (split on non-alphanumerics).
 fn token_hints(tok: &[u8]) -> u32 {
     let exact = match tok {
@@ -249,6 +270,11 @@ fn token_hints(tok: &[u8]) -> u32 {
         // Not "widget": page builders (Elementor, ...) wrap every piece of content in one.
         b"aside" | b"sidebar" => Hints::SIDEBAR.0,
         b"hidden" | b"hide" => Hints::HIDDEN.0,
+        // Wiki/CMS page furniture: maintenance notices, navboxes, reference lists,
+        // category links, print-excluded metadata.
+        b"ambox" | b"mbox" | b"ombox" | b"tmbox" | b"navbox" | b"metadata" | b"noprint"
+        | b"catlinks" | b"printfooter" | b"reflist" | b"references" | b"refbegin"
+        | b"editsection" => Hints::NOTICE.0,
         b"main" | b"article" | b"content" | b"post" | b"entry" | b"story" | b"text" | b"body" => {
             Hints::CONTENT.0
         }
@@ -382,6 +408,7 @@ impl<'a> Parser<'a> {
             skip_hidden,
             features,
             paths: features,
+            drop_edit: false,
             stack: Vec::with_capacity(64),
             nodes: Vec::new(),
             n_skip: 0,
@@ -405,7 +432,19 @@ impl<'a> Parser<'a> {
             meta_lang: None,
             og_locale: None,
             scratch: String::new(),
+            cur_runs: 0,
+            cur_text_runs: 0,
+            prev_linked: false,
+            text_open: false,
+            link_runs: Vec::new(),
         }
+    }
+
+    /// Drop the text of edit links (`mw-editsection`, `editsection`): page furniture that
+    /// only main-content extraction removes.
+    pub(crate) fn without_edit_links(mut self) -> Self {
+        self.drop_edit = true;
+        self
     }
 
     /// Skip building [`Block::path`] strings (hints and the element table are kept).
@@ -456,6 +495,7 @@ impl<'a> Parser<'a> {
         Parsed {
             blocks: self.blocks,
             nodes: self.nodes,
+            link_runs: self.link_runs,
             title,
             lang_hint: self.lang.or(self.meta_lang).or(self.og_locale),
         }
@@ -908,7 +948,8 @@ impl<'a> Parser<'a> {
             }
             return end;
         }
-        let hidden = self.skip_hidden && (self.is_hidden(a) || (tag == Tag::Dialog && !a.open));
+        let hidden = (self.skip_hidden && (self.is_hidden(a) || (tag == Tag::Dialog && !a.open)))
+            || (self.drop_edit && a.class.is_some() && is_edit_link(self.val(a.class)));
         if props & RAW != 0 {
             return self.raw_element(tag, end, hidden);
         }
@@ -1291,8 +1332,21 @@ impl<'a> Parser<'a> {
         self.pending_space = false;
         self.pending_sep = false;
         self.cur.push_str(w);
-        if self.n_link > 0 {
+        let linked = self.n_link > 0;
+        if linked {
             self.cur_block.link_chars += char_count(w);
+        }
+        if self.features {
+            if linked {
+                if !self.prev_linked {
+                    self.cur_runs += 1;
+                }
+                self.text_open = false;
+            } else if !self.text_open && w.chars().any(char::is_alphabetic) {
+                self.cur_text_runs += 1;
+                self.text_open = true;
+            }
+            self.prev_linked = linked;
         }
     }
 
@@ -1371,6 +1425,10 @@ impl<'a> Parser<'a> {
         self.bullet_pending = false;
         let list_depth = if self.n_li > 0 { self.n_list.max(1) } else { 0 };
         let hints = if self.features { self.chain_hints() } else { 0 };
+        self.cur_runs = 0;
+        self.cur_text_runs = 0;
+        self.prev_linked = false;
+        self.text_open = false;
         self.cur_block = Block {
             text: String::new(),
             kind,
@@ -1467,5 +1525,8 @@ impl<'a> Parser<'a> {
         block.link_chars = block.link_chars.min(block.text_chars);
         block.text = text;
         self.blocks.push(block);
+        if self.features {
+            self.link_runs.push(self.cur_runs.min(self.cur_text_runs));
+        }
     }
 }

@@ -854,3 +854,229 @@ fn main_drops_comment_sections_larger_than_the_article() {
     assert!(text.starts_with("Title\n\n0: "), "{text}");
     assert!(text.contains("7: ") && !text.contains("Comment"), "{text}");
 }
+
+// ------------------------------------------------------------------ wiki pages
+
+/// A MediaWiki-like page (small-wiki style): the notice template is a plain table without
+/// class, the infobox a table before the prose, and the prose links most of its nouns.
+fn wiki_page() -> String {
+    let l = |t: &str| format!("<a href=\"/wiki/{t}\" title=\"{t}\">{t}</a>");
+    let edit = |n: u32| {
+        format!(
+            "<span class=\"mw-editsection\"><span class=\"mw-editsection-bracket\">[</span>\
+             <a href=\"/w/index.php?action=edit&amp;section={n}\">editar</a>\
+             <span class=\"mw-editsection-divider\"> | </span>\
+             <a href=\"/w/index.php?action=edit&amp;section={n}\">modificar o codigo</a>\
+             <span class=\"mw-editsection-bracket\">]</span></span>"
+        )
+    };
+    let langs: String = [
+        "Asturianu",
+        "Brezhoneg",
+        "Català",
+        "Deutsch",
+        "English",
+        "Español",
+    ]
+    .iter()
+    .map(|n| format!("<li class=\"interlanguage-link\"><a href=\"/{n}\">{n}</a></li>"))
+    .collect();
+    format!(
+        "<html><head><title>Villar - Wiki</title></head><body>\
+         <div id=\"mw-navigation\"><nav id=\"p-navigation\" class=\"mw-portlet\"><ul>\
+         <li><a href=\"/\">Portada</a></li><li><a href=\"/r\">Cambeos recients</a></li>\
+         <li><a href=\"/a\">Pachina a l'azar</a></li></ul></nav></div>\
+         <main id=\"content\" class=\"mw-body\" role=\"main\">\
+         <header class=\"mw-body-header\"><h1 id=\"firstHeading\">Villar</h1>\
+         <div id=\"p-lang-btn\" class=\"vector-dropdown mw-portlet-lang\"><ul>{langs}</ul></div>\
+         </header>\
+         <div id=\"bodyContent\" class=\"vector-body\"><div id=\"siteSub\" class=\"noprint\">De Wiki</div>\
+         <div id=\"mw-content-text\" class=\"mw-body-content\"><div class=\"mw-parser-output\">\
+         <table style=\"margin:0 auto; width:80%\"><tbody><tr><td><img src=\"i.png\"></td>\
+         <td>This article is being converted to the official spelling of the wiki \
+         ({os}). You can help by revising the article, making the changes needed and \
+         removing this template afterwards.</td></tr></tbody></table>\
+         <table class=\"infobox geography\"><tr><td colspan=2><b>Villar</b></td></tr>\
+         <tr><td>{mun} de {reg}</td></tr><tr><td>Superficie</td><td>19,01 km²</td></tr>\
+         <tr><td>Población</td><td>68 hab. (2013)</td></tr></table>\
+         <p><b>Villar</b> ye un {mun} d'a {prov}, en a {com} de {reg}, {esp}, comarca de \
+         {alc} y partiu chudicial de {gua}.</p>\
+         <p>A suya {pob} ye de 84 habitants ({y2007}), en una {sup} de 19,01 km² y una \
+         densidat de población de 4,42 hab/km².</p>\
+         <h2><span class=\"mw-headline\" id=\"Cheografia\">Cheografía</span>{e1}</h2>\
+         <p>Ye situato a 860 {met} d'{alt} sobre o ran d'a {mar}, a una {dis} de 47 km de \
+         {gua}, a {cap} d'a suya provincia, y d'o suyo termin fa parti o {lug} de Monteumbría.</p>\
+         <h2><span class=\"mw-headline\" id=\"Historia\">Historia</span>{e2}</h2>\
+         <p>Villar ye citato en as {rel}, feitas por {fel} de {cas} en {y1578}.</p>\
+         <h2><span class=\"mw-headline\" id=\"Alcaldes\">Alcaldes</span>{e3}</h2>\
+         <table><caption>Lista d'alcaldes</caption><tr><th>Lechislatura</th><th>Nombre</th>\
+         <th>{par}</th></tr><tr><td>{y1979}–{y1983}</td><td></td><td></td></tr>\
+         <tr><td>{y2007}–{y2011}</td><td>Hilario López</td><td>{psoe}</td></tr></table>\
+         <h2><span class=\"mw-headline\" id=\"Molimentos\">Molimentos</span>{e4}</h2>\
+         <ul><li>Ilesia parroquial de l'Asunción, d'estilo {rom}, d'o {s13}.\
+         <sup class=\"reference\"><a href=\"#cite_note-1\">[1]</a></sup> Fue parcialment \
+         destruita en a {gce}.</li></ul>\
+         <h2><span class=\"mw-headline\" id=\"Referencias\">Referencias</span>{e5}</h2>\
+         <div class=\"listaref references-small\"><ol class=\"references\">\
+         <li id=\"cite_note-1\"><span class=\"reference-text\">Deputación Provincial, \
+         pachina web d'os municipios, consultada en chinero de 2007 y archivada en 2007.\
+         </span></li></ol></div>\
+         <div class=\"navbox\"><table><tr><td>Municipios d'a comarca: {m1} · {m2} · {m3} · {m4} \
+         · {m5}</td></tr></table></div>\
+         </div></div>\
+         <div id=\"catlinks\" class=\"catlinks\">Categoría: <ul><li>{catl}</li></ul></div>\
+         </div></main>\
+         <footer id=\"footer\" class=\"mw-footer\"><ul><li>Zaguera edición d'ista pachina o \
+         17 ago 2023. O texto ye disponible baixo a Licencia Creative Commons.</li></ul>\
+         </footer></body></html>",
+        os = l("Ortografía consensuada"),
+        mun = l("municipio"),
+        prov = l("provincia de Guadalachara"),
+        com = l("comunidat autonoma"),
+        reg = l("Castiella-La Mancha"),
+        esp = l("Espanya"),
+        alc = l("La Alcarria"),
+        gua = l("Guadalachara"),
+        pob = l("población"),
+        y2007 = l("2007"),
+        sup = l("superficie"),
+        met = l("metros"),
+        alt = l("altaria"),
+        mar = l("mar"),
+        dis = l("distancia"),
+        cap = l("capital"),
+        lug = l("lugar"),
+        rel = l("Relaciones Topográficas de los pueblos de Espanya"),
+        fel = l("Felipe II"),
+        cas = l("Castiella"),
+        y1578 = l("1578"),
+        par = l("Partiu politico"),
+        y1979 = l("1979"),
+        y1983 = l("1983"),
+        y2011 = l("2011"),
+        psoe = l("Partido Socialista Obrero Español"),
+        rom = l("romanico"),
+        s13 = l("sieglo XIII"),
+        gce = l("Guerra Civil espanyola"),
+        m1 = l("Alhondiga"),
+        m2 = l("Almoguera"),
+        m3 = l("Aranzueque"),
+        m4 = l("Armuña de Tajuña"),
+        m5 = l("Auñón"),
+        catl = l("Localidaz d'a provincia de Guadalachara"),
+        e1 = edit(1),
+        e2 = edit(2),
+        e3 = edit(3),
+        e4 = edit(4),
+        e5 = edit(5),
+    )
+}
+
+#[test]
+fn main_keeps_wiki_prose_with_many_links() {
+    let html = wiki_page();
+    let text = m(&html);
+    for want in [
+        "Villar ye un municipio d'a provincia de Guadalachara",
+        "A suya población ye de 84 habitants",
+        "Cheografía",
+        "Ye situato a 860 metros",
+        "Historia",
+        "Villar ye citato en as Relaciones",
+        "Lechislatura | Nombre | Partiu politico",
+        "1979–1983",
+        "Ilesia parroquial",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(text.starts_with("Villar\n\n"), "{text}");
+    for unwanted in [
+        "official spelling",  // notice box (a plain table)
+        "Superficie",         // infobox before the prose
+        "editar",             // edit-section links
+        "modificar o codigo", // edit-section links
+        "Deputación",         // reference list
+        "Almoguera",          // navbox
+        "Categoría",          // category links
+        "Deutsch",            // language list
+        "Portada",            // site navigation
+        "Creative Commons",   // footer
+    ] {
+        assert!(!text.contains(unwanted), "kept {unwanted:?} in:\n{text}");
+    }
+    // Plain mode keeps everything, edit links included.
+    let plain = t(&html);
+    for want in [
+        "official spelling",
+        "editar",
+        "Deputación",
+        "Almoguera",
+        "Portada",
+    ] {
+        assert!(plain.contains(want), "plain lost {want:?}");
+    }
+}
+
+#[test]
+fn linked_prose_is_not_a_link_list() {
+    // Menus, tag lists and bylines alternate little text with their links: still
+    // link-dense, so a long menu line next to an article is dropped.
+    let menu: String = (0..12)
+        .map(|i| format!("<a href=/s{i}>Section number {i}</a> | "))
+        .collect();
+    let html = format!(
+        "<div class=top><p>{menu}</p></div><article><h1>Title</h1><p>{P1}</p><p>{P2}</p>\
+         <p>{P3}</p></article>"
+    );
+    let text = m(&html);
+    assert!(!text.contains("Section number"), "{text}");
+    assert!(text.contains(P3), "{text}");
+}
+
+fn whirlwind_warc() -> Option<std::path::PathBuf> {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rel = "shared/data/commoncrawl/whirlwind.warc.gz";
+    // <repo>/../shared, with <repo> = CARGO_MANIFEST_DIR/../..
+    [
+        manifest.join("../../..").join(rel),
+        std::path::Path::new("/work").join(rel),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+#[test]
+fn main_on_real_mediawiki_capture() {
+    use crate::warc::{ReaderOptions, RecordType, WarcReader};
+    let Some(path) = whirlwind_warc() else {
+        println!("skipping main_on_real_mediawiki_capture: whirlwind.warc.gz not present");
+        return;
+    };
+    let reader = WarcReader::open(&path, ReaderOptions::default()).unwrap();
+    let rec = reader
+        .into_iter()
+        .find(|r| r.record_type == RecordType::Response)
+        .expect("a response record");
+    assert_eq!(
+        rec.target_uri(),
+        Some("https://an.wikipedia.org/wiki/Escopete")
+    );
+    let resp = crate::http::parse_response(&rec.block).unwrap();
+    let (_, charset) = resp.content_type();
+    let html = crate::charset::decode_html(&resp.body, charset.as_deref()).text;
+    let text = m(&html);
+    let words = text.split_whitespace().count();
+    assert!(text.contains("Escopete ye un municipio"), "{text}");
+    assert!(text.contains("84 habitants"), "{text}");
+    assert!(text.contains("Relaciones Topográficas"), "{text}");
+    assert!(words >= 100, "{words} words:\n{text}");
+    assert!(!text.contains("Iste articlo ye en proceso"), "{text}");
+    assert!(!text.contains("modificar o codigo"), "{text}");
+    assert!(
+        !text.contains("Deputación Provincial de Guadalachara."),
+        "{text}"
+    );
+    // Plain mode keeps the whole page, notice and edit links included.
+    let plain = t(&html);
+    assert!(plain.contains("Iste articlo ye en proceso") && plain.contains("modificar o codigo"));
+}
