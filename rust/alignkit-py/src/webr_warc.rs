@@ -138,7 +138,7 @@ impl PyWarcRecord {
     }
     #[getter]
     fn headers(&self) -> Vec<(String, String)> {
-        self.record.headers.clone()
+        self.record.headers.to_vec()
     }
     #[getter]
     fn offset(&self) -> u64 {

@@ -131,13 +131,86 @@ impl Default for ReaderOptions {
     }
 }
 
+/// WARC header fields, in file order with names as written, kept as one string plus spans so a
+/// record costs two allocations for its headers rather than two per field.
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    text: String,
+    /// (name start, name end, value start, value end) byte offsets into `text`.
+    spans: Vec<(u32, u32, u32, u32)>,
+}
+
+impl Headers {
+    /// Build from owned pieces (continuation lines already joined into their values).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut headers = Headers::default();
+        for (name, value) in pairs {
+            headers.push(name, value);
+        }
+        headers
+    }
+
+    fn push(&mut self, name: &str, value: &str) {
+        let n0 = self.text.len() as u32;
+        self.text.push_str(name);
+        let n1 = self.text.len() as u32;
+        self.text.push_str(value);
+        let v1 = self.text.len() as u32;
+        self.spans.push((n0, n1, n1, v1));
+    }
+
+    /// Headers whose names and values are spans of `text` (no copying of pieces).
+    pub(crate) fn from_spans(text: String, spans: Vec<(u32, u32, u32, u32)>) -> Self {
+        Headers { text, spans }
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// `(name, value)` pairs in file order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.spans.iter().map(move |&(n0, n1, v0, v1)| {
+            (
+                &self.text[n0 as usize..n1 as usize],
+                &self.text[v0 as usize..v1 as usize],
+            )
+        })
+    }
+
+    /// Case-insensitive lookup (first match).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    pub fn to_vec(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
 /// One WARC record: its header fields (in file order, names as written) and its block.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub record_type: RecordType,
     /// "WARC/1.0" or "WARC/1.1".
     pub version: String,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub block: Vec<u8>,
     /// Byte offset of the record in the file: of its gzip member when compressed per record,
     /// of its uncompressed start otherwise (so `seek(offset)` + a fresh reader finds it again).
@@ -147,10 +220,7 @@ pub struct Record {
 impl Record {
     /// Case-insensitive header lookup (first match).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name)
     }
     pub fn target_uri(&self) -> Option<&str> {
         // WARC 1.0 examples wrap the URI in angle brackets; WARC 1.1 does not.

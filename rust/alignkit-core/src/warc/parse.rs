@@ -1,7 +1,7 @@
 //! The uncompressed record parser: one record at a time from any [`Src`], with resynchronisation.
 
 use super::source::Src;
-use super::{ReadStats, Record, RecordType, RecordTypeSet};
+use super::{Headers, ReadStats, Record, RecordType, RecordTypeSet};
 use memchr::memmem;
 
 /// Longest header block accepted before the record is declared bad.
@@ -92,6 +92,49 @@ fn lossy(b: &[u8]) -> String {
 }
 
 impl Parser {
+    /// The header fields of the header block `hdr` whose lines were just parsed. Fast path: valid
+    /// UTF-8 without continuation lines becomes one string with spans into it.
+    fn headers(&self, hdr: &[u8]) -> Headers {
+        let simple = !self.lines.iter().any(|l| l.cont);
+        if simple && hdr.len() < u32::MAX as usize {
+            let on_boundaries = |text: &str| {
+                self.lines.iter().all(|l| {
+                    [l.name.0, l.name.1, l.value.0, l.value.1]
+                        .iter()
+                        .all(|&i| text.is_char_boundary(i))
+                })
+            };
+            if let Some(text) = std::str::from_utf8(hdr).ok().filter(|t| on_boundaries(t)) {
+                let spans = self
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        (
+                            l.name.0 as u32,
+                            l.name.1 as u32,
+                            l.value.0 as u32,
+                            l.value.1 as u32,
+                        )
+                    })
+                    .collect();
+                return Headers::from_spans(text.to_owned(), spans);
+            }
+        }
+        let mut pairs: Vec<(String, String)> = Vec::with_capacity(self.lines.len());
+        for l in &self.lines {
+            let v = &hdr[l.value.0..l.value.1];
+            if l.cont {
+                if let Some(last) = pairs.last_mut() {
+                    last.1.push(' ');
+                    last.1.push_str(&String::from_utf8_lossy(v));
+                }
+            } else {
+                pairs.push((lossy(&hdr[l.name.0..l.name.1]), lossy(v)));
+            }
+        }
+        Headers::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
     pub fn new(types: RecordTypeSet, max_block: u64) -> Self {
         Parser {
             lines: Vec::with_capacity(32),
@@ -318,18 +361,7 @@ impl Parser {
         }
         let a = src.avail();
         let hdr = &a[..hlen];
-        let mut headers: Vec<(String, String)> = Vec::with_capacity(self.lines.len());
-        for l in &self.lines {
-            let v = &hdr[l.value.0..l.value.1];
-            if l.cont {
-                if let Some(last) = headers.last_mut() {
-                    last.1.push(' ');
-                    last.1.push_str(&String::from_utf8_lossy(v));
-                }
-            } else {
-                headers.push((lossy(&hdr[l.name.0..l.name.1]), lossy(v)));
-            }
-        }
+        let headers = self.headers(hdr);
         let rec = Record {
             record_type: rtype,
             version: lossy(&hdr[version.0..version.1]),
