@@ -26,7 +26,7 @@ needs_pages = pytest.mark.skipif(
 )
 
 # Mean token F1 of alignkit main mode on the gold set is 0.974 when measured (see
-# BENCHMARKS_main_content.md); a regression below this floor fails.
+# BENCHMARKS.md, section 2); a regression below this floor fails.
 MIN_MEAN_F1 = 0.96
 
 
