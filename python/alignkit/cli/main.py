@@ -200,7 +200,7 @@ def _add_demo_data(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "encodings, duplicates, junk and a few broken records) for trying the pipeline.",
     )
     p.add_argument("--out", required=False, help="output directory (required)")
-    p.add_argument("--config", help="JSON or TOML file of options (keys = option names)")
+    p.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
     p.add_argument("--shards", type=int, default=2)
     p.add_argument("--docs", type=int, default=200, help="pages per shard")
     p.add_argument("--seed", type=int, default=0)

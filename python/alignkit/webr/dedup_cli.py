@@ -27,7 +27,7 @@ def add_dedup_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="document shards or glob patterns")
     p.add_argument("--out", required=False, help="output directory (required)")
-    p.add_argument("--config", help="JSON or TOML file of options (keys = option names)")
+    p.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
     p.add_argument(
         "--threshold", type=float, default=0.7, help="Jaccard threshold for near duplicates"
     )
