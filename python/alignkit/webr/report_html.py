@@ -37,7 +37,7 @@ th { background: #f4f4f4; }
 td.label, th.label { text-align: left; }
 tr.section td { background: #fafafa; font-weight: 600; text-align: left; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
-.chart { border: 1px solid #eee; padding: 6px; background: #fff; }
+.chart { border: 1px solid #eee; padding: 6px; background: #fff; flex: 0 0 auto; }
 .legend span { display: inline-block; margin-right: 14px; font-size: 0.9em; }
 .swatch { display: inline-block; width: 12px; height: 12px; margin-right: 4px;
           vertical-align: -1px; border-radius: 2px; }
@@ -215,9 +215,15 @@ def scatter_svg(
     xs = [p[0] for pts in points.values() for p in pts] or [0.0]
     ys = [p[1] for pts in points.values() for p in pts] or [0.0]
     cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
-    half = max(max(xs) - min(xs), max(ys) - min(ys), 1e-6) * 0.55
-    aspect = (height - 64) / (width - 64)
-    frame = _Frame(width, height, (cx - half, cx + half), (cy - half * aspect, cy + half * aspect))
+    probe = _Frame(width, height, (0.0, 1.0), (0.0, 1.0))
+    plot_w = width - probe.left - probe.right
+    plot_h = height - probe.top - probe.bottom
+    # One scale for both axes (distances on the map stay comparable), with a 5% margin.
+    per_unit = (
+        min(plot_w / max(max(xs) - min(xs), 1e-6), plot_h / max(max(ys) - min(ys), 1e-6)) / 1.1
+    )
+    half_x, half_y = plot_w / 2 / per_unit, plot_h / 2 / per_unit
+    frame = _Frame(width, height, (cx - half_x, cx + half_x), (cy - half_y, cy + half_y))
     parts = frame.axes(title, "PC 1", "PC 2")
     for name, pts in points.items():
         for x, y in pts:
@@ -367,7 +373,7 @@ def render_report(report: dict[str, Any]) -> str:
             "diversity.</p>"
         )
     charts = report["charts"]
-    out.append("<h2>Embedding map (PCA)</h2>")
+    out.append("<h2>Embedding map (PCA)</h2><div class='charts'>")
     for field, points in charts["projection"].items():
         out.append(
             '<div class="chart">'
@@ -375,7 +381,7 @@ def render_report(report: dict[str, Any]) -> str:
             + _legend({n: colors[n] for n in points})
             + "</div>"
         )
-    out.append("<h2>Nearest-neighbour distances</h2><div class='charts'>")
+    out.append("</div><h2>Nearest-neighbour distances</h2><div class='charts'>")
     for field, hist in charts["nn_distance"].items():
         out.append(
             '<div class="chart">'

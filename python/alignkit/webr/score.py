@@ -68,6 +68,8 @@ class ScoreConfig:
     """Points per dataset in the 2-D projection (a seeded random sample)."""
     bins: int = 30
     seed: int = 0
+    min_lang_confidence: float = 0.1
+    """Language guesses (on instruction + first response) below this count as 'unknown'."""
 
     def __post_init__(self) -> None:
         if self.field not in FIELDS:
@@ -129,13 +131,19 @@ def token_counts(tokenizer: Any, texts: Sequence[str]) -> np.ndarray:
     return counts
 
 
-def language_shares(texts: Sequence[str], top: int = 8) -> dict[str, float]:
-    """Share of texts per detected language (ISO 639-1; 'unknown' when undecided)."""
+def language_shares(
+    texts: Sequence[str], top: int = 8, min_confidence: float = 0.1
+) -> dict[str, float]:
+    """Share of texts per detected language (ISO 639-1; 'unknown' when undecided or less
+    confident than `min_confidence`)."""
     from alignkit.webr.quality import detect_languages
 
     if not texts:
         return {}
-    counts = Counter(g.lang if g is not None else "unknown" for g in detect_languages(texts))
+    counts = Counter(
+        g.lang if g is not None and g.confidence >= min_confidence else "unknown"
+        for g in detect_languages(texts)
+    )
     shares = {lang: n / len(texts) for lang, n in counts.most_common(top)}
     rest = 1.0 - sum(shares.values())
     if rest > 1e-12:
@@ -273,7 +281,13 @@ def score_datasets(
             "instruction_tokens": _summary(inst),
             "response_tokens": _summary(resp),
             "turns": _summary(turns),
-            "languages": language_shares(dataset.instructions),
+            "languages": language_shares(
+                [
+                    e.instruction if e.response is None else f"{e.instruction}\n{e.response}"
+                    for e in dataset.examples
+                ],
+                min_confidence=config.min_lang_confidence,
+            ),
             "duplicate_rate": duplicate_rate(dataset.instructions),
             "diversity": {},
         }
