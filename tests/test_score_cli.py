@@ -19,8 +19,19 @@ _TEMPLATES = (
     "Explain to a child what {} are.",
 )
 _SLOTS = (
-    "cats", "dogs", "horses", "rabbits", "parrots", "goldfish", "hamsters",
-    "turtles", "ferrets", "owls", "foxes", "wolves", "bears",
+    "cats",
+    "dogs",
+    "horses",
+    "rabbits",
+    "parrots",
+    "goldfish",
+    "hamsters",
+    "turtles",
+    "ferrets",
+    "owls",
+    "foxes",
+    "wolves",
+    "bears",
 )
 REPETITIVE = [t.format(s) for t in _TEMPLATES for s in _SLOTS]
 
@@ -104,8 +115,16 @@ def test_repetitive_vs_varied(tmp_path: Path, two_sets: tuple[Path, Path], capsy
     out = tmp_path / "report"
     rc = main(
         [
-            "webr", "score", str(rep), str(var), "--out", str(out),
-            "--names", "repetitive,varied", "--cache-dir", str(tmp_path / "cache"),
+            "webr",
+            "score",
+            str(rep),
+            str(var),
+            "--out",
+            str(out),
+            "--names",
+            "repetitive,varied",
+            "--cache-dir",
+            str(tmp_path / "cache"),
         ]
     )
     assert rc == 0, capsys.readouterr().err
