@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from alignkit.cli.main import main
-from alignkit.webr import embed
 
 # Few templates with slot changes: the kind of set a lazy generator produces.
 _TEMPLATES = (
