@@ -217,7 +217,10 @@ class NumpyBertEncoder:
         self.tokenizer = load_tokenizer(spec.path, spec.max_seq_length)
 
     def _dense(self, x: np.ndarray, name: str) -> np.ndarray:
-        return x @ self.w[name + ".weight.T"] + self.w[name + ".bias"]
+        # One 2-D GEMM over all tokens (numpy would loop over the batch for a 3-D operand).
+        flat = x.reshape(-1, x.shape[-1]) @ self.w[name + ".weight.T"]
+        flat += self.w[name + ".bias"]
+        return flat.reshape(*x.shape[:-1], flat.shape[-1])
 
     def _ln(self, x: np.ndarray, name: str) -> np.ndarray:
         return layer_norm(x, self.w[name + ".weight"], self.w[name + ".bias"], self.eps)
