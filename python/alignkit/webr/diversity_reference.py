@@ -11,8 +11,8 @@ product of unit vectors (cosine) and distance is `1 - cosine`, in [0, 2].
   n (n - 1) ordered pairs is `(|s|^2 - n) / (n (n - 1))`.
 - centroid distance: mean of `1 - u_i . c` with `c = s / |s|` (1.0 when `s` is zero).
 - nearest-neighbour distances: for each row, the distance to its nearest *other* row (exact,
-  blocked search); summarised by the mean and the 0.05/0.25/0.5/0.75/0.95 quantiles
-  (numpy's default linear interpolation).
+  blocked search; clipped at 0 against rounding); summarised by the mean and the
+  0.05/0.25/0.5/0.75/0.95 quantiles (numpy's default linear interpolation).
 - Vendi score with the cosine kernel: the eigenvalues of `K / n` (`K = U U^T`) equal the
   non-zero eigenvalues of the d x d matrix `U^T U / n`; they sum to 1 and
   `VS = exp(-sum lambda log lambda)` (terms with lambda <= 0 count as 0). VS is between 1 (all
@@ -81,7 +81,8 @@ def _nn_search(a: np.ndarray, b: np.ndarray, exclude_self: bool, block: int) -> 
         if exclude_self:
             rows = np.arange(sims.shape[0])
             sims[rows, start + rows] = -np.inf
-        best[start : start + block] = 1.0 - sims.max(axis=1)
+        # Rounding can make 1 - cos(u, u) a hair below zero; distances are >= 0.
+        best[start : start + block] = np.maximum(1.0 - sims.max(axis=1), 0.0)
     return best
 
 

@@ -65,6 +65,8 @@ def _fmt(value: Any, digits: int = 3) -> str:
             return "–"
         if abs(value) >= 1000:
             return f"{value:,.0f}"
+        if abs(value) < 0.5 * 10**-digits:
+            value = 0.0  # no "-0.000"
         return f"{value:.{digits}f}"
     return _esc(value)
 
