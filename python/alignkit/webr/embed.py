@@ -37,6 +37,7 @@ DEFAULT_CACHE_DIR = Path("~/.cache/alignkit/embeddings")
 BACKENDS = ("numpy", "sentence-transformers")
 # Bumped when the encoder's arithmetic changes in a way that changes cached vectors.
 _CACHE_VERSION = 1
+_TOKENIZE_CHUNK = 4096
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -277,19 +278,24 @@ class NumpyBertEncoder:
         out = np.zeros((len(texts), self.hidden), dtype=np.float32)
         if not texts:
             return out
-        encodings = self.tokenizer.encode_batch([str(t) for t in texts])
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        # Token ids only (Encoding objects are large), tokenised in chunks.
+        token_ids: list[np.ndarray] = []
+        for start in range(0, len(texts), _TOKENIZE_CHUNK):
+            chunk = [str(t) for t in texts[start : start + _TOKENIZE_CHUNK]]
+            token_ids.extend(
+                np.asarray(e.ids, dtype=np.int64) for e in self.tokenizer.encode_batch(chunk)
+            )
+        order = np.argsort([-len(t) for t in token_ids], kind="stable")
         bar = _progress_bar(len(texts), "embedding", progress)
         try:
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                seq = max(len(encodings[j].ids) for j in idx)
+                seq = max(len(token_ids[j]) for j in idx)
                 ids = np.zeros((len(idx), seq), dtype=np.int64)
                 mask = np.zeros((len(idx), seq), dtype=np.int64)
                 for row, j in enumerate(idx):
-                    e = encodings[j]
-                    ids[row, : len(e.ids)] = e.ids
-                    mask[row, : len(e.ids)] = e.attention_mask
+                    ids[row, : len(token_ids[j])] = token_ids[j]
+                    mask[row, : len(token_ids[j])] = 1
                 out[idx] = self.forward(ids, mask)
                 bar.update(len(idx))
         finally:
