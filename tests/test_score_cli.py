@@ -305,3 +305,19 @@ def test_report_renders_in_chromium(scored: dict, tmp_path: Path) -> None:
     # The dataset colours of the charts are on the page (blue and orange points/bars).
     assert any(p[2] > 150 and p[0] < 80 for p in pixels)
     assert any(p[0] > 200 and 90 < p[1] < 160 and p[2] < 60 for p in pixels)
+
+
+def test_single_row_dataset(tmp_path: Path) -> None:
+    """Too few rows for diversity metrics: reported as null, the rest still works."""
+    one = write_jsonl(tmp_path / "one.jsonl", [{"prompt": "Only row", "completion": "ok"}])
+    out = tmp_path / "out"
+    rc = main(
+        ["webr", "score", str(one), "--out", str(out), "--field", "both", "--no-cache"]
+        + ["--no-progress"]
+    )
+    assert rc == 0
+    report = json.loads((out / "report.json").read_text())
+    entry = report["datasets"][0]
+    assert entry["diversity"] == {"instruction": None, "response": None}
+    assert entry["instruction_tokens"]["max"] == 2.0 and report["cross"] == {}
+    assert "Only row" not in (out / "report.html").read_text()  # texts are not in the page
