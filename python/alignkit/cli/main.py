@@ -230,6 +230,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     from alignkit.webr.dedup_cli import add_dedup_parser
 
     leaves["webr dedup"] = add_dedup_parser(webr_sub)
+    from alignkit.webr.score_cli import add_score_parser
+
+    leaves["webr score"] = add_score_parser(webr_sub)
     data = commands.add_parser(
         "data", help="datasets and demo data", description="Dataset utilities."
     )

@@ -1,0 +1,422 @@
+"""The self-contained HTML page of a score report: tables and inline SVG charts, no scripts.
+
+`render_report(report)` reads only the report dict that `score_datasets` writes to report.json,
+so a page can be regenerated from a saved report.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from typing import Any
+
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px;
+       color: #222; max-width: 1200px; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+h3 { font-size: 1.05em; margin: 0.8em 0 0.3em; }
+p.meta { color: #666; font-size: 0.9em; margin-top: 0; }
+table { border-collapse: collapse; font-size: 0.9em; margin: 8px 0; }
+th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: right; }
+th { background: #f4f4f4; }
+td.label, th.label { text-align: left; }
+tr.section td { background: #fafafa; font-weight: 600; text-align: left; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px; }
+.chart { border: 1px solid #eee; padding: 6px; background: #fff; flex: 0 0 auto; }
+.legend span { display: inline-block; margin-right: 14px; font-size: 0.9em; }
+.swatch { display: inline-block; width: 12px; height: 12px; margin-right: 4px;
+          vertical-align: -1px; border-radius: 2px; }
+.note { color: #666; font-size: 0.85em; max-width: 900px; }
+"""
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "–"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if abs(value) < 0.5 * 10**-digits:
+            value = 0.0  # no "-0.000"
+        return f"{value:.{digits}f}"
+    return _esc(value)
+
+
+def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    if hi <= lo:
+        hi = lo + 1.0
+    raw = (hi - lo) / count
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    start = math.ceil(lo / step) * step
+    ticks = []
+    value = start
+    while value <= hi + 1e-9 * step:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def _tick_label(value: float) -> str:
+    if abs(value) >= 1000:
+        return f"{value / 1000:g}k"
+    return f"{value:g}"
+
+
+class _Frame:
+    """Plot area geometry and data-to-pixel mapping."""
+
+    def __init__(
+        self, width: int, height: int, x: tuple[float, float], y: tuple[float, float]
+    ) -> None:
+        self.width, self.height = width, height
+        self.left, self.right, self.top, self.bottom = 52, 12, 26, 38
+        self.x0, self.x1 = x
+        self.y0, self.y1 = y if y[1] > y[0] else (y[0], y[0] + 1.0)
+        if self.x1 <= self.x0:
+            self.x1 = self.x0 + 1.0
+
+    def px(self, x: float) -> float:
+        span = self.width - self.left - self.right
+        return self.left + (x - self.x0) / (self.x1 - self.x0) * span
+
+    def py(self, y: float) -> float:
+        span = self.height - self.top - self.bottom
+        return self.height - self.bottom - (y - self.y0) / (self.y1 - self.y0) * span
+
+    def axes(self, title: str, xlabel: str, ylabel: str) -> list[str]:
+        parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" '
+            f'height="{self.height}" viewBox="0 0 {self.width} {self.height}" '
+            'font-family="sans-serif" font-size="11">',
+            f'<text x="{self.width / 2:.1f}" y="16" text-anchor="middle" font-size="13" '
+            f'font-weight="600">{_esc(title)}</text>',
+        ]
+        bottom, left = self.height - self.bottom, self.left
+        for t in _nice_ticks(self.x0, self.x1):
+            x = self.px(t)
+            parts.append(
+                f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#555"/>'
+                f'<text x="{x:.1f}" y="{bottom + 15}" text-anchor="middle">'
+                f"{_tick_label(t)}</text>"
+            )
+        for t in _nice_ticks(self.y0, self.y1, 4):
+            y = self.py(t)
+            parts.append(
+                f'<line x1="{left}" y1="{y:.1f}" x2="{self.width - self.right}" y2="{y:.1f}" '
+                f'stroke="#eee"/><text x="{left - 5}" y="{y + 4:.1f}" text-anchor="end">'
+                f"{_tick_label(t)}</text>"
+            )
+        parts.append(
+            f'<line x1="{left}" y1="{bottom}" x2="{self.width - self.right}" y2="{bottom}" '
+            f'stroke="#555"/><line x1="{left}" y1="{self.top}" x2="{left}" y2="{bottom}" '
+            f'stroke="#555"/>'
+            f'<text x="{(left + self.width - self.right) / 2:.1f}" y="{self.height - 4}" '
+            f'text-anchor="middle" fill="#444">{_esc(xlabel)}</text>'
+            f'<text x="12" y="{(self.top + bottom) / 2:.1f}" text-anchor="middle" fill="#444" '
+            f'transform="rotate(-90 12 {(self.top + bottom) / 2:.1f})">{_esc(ylabel)}</text>'
+        )
+        return parts
+
+
+def histogram_svg(
+    edges: Sequence[float],
+    counts: Sequence[int],
+    *,
+    title: str,
+    xlabel: str,
+    fill: str,
+    width: int = 360,
+    height: int = 220,
+) -> str:
+    """Bars of one histogram (the last bin also holds everything above it)."""
+    total = max(sum(counts), 1)
+    shares = [c / total for c in counts]
+    frame = _Frame(width, height, (edges[0], edges[-1]), (0.0, max(shares, default=0.0) * 1.08))
+    parts = frame.axes(title, xlabel, "share")
+    for lo, hi, share in zip(edges[:-1], edges[1:], shares, strict=True):
+        if share <= 0:
+            continue
+        x0, x1 = frame.px(lo), frame.px(hi)
+        y = frame.py(share)
+        parts.append(
+            f'<rect x="{x0 + 0.5:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 1, 0.5):.1f}" '
+            f'height="{frame.py(0) - y:.1f}" fill="{fill}" fill-opacity="0.85"/>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def lines_svg(
+    edges: Sequence[float],
+    series: dict[str, Sequence[int]],
+    colors: dict[str, str],
+    *,
+    title: str,
+    xlabel: str,
+    width: int = 560,
+    height: int = 300,
+) -> str:
+    """Overlaid step outlines of histograms sharing `edges` (shares, so sizes compare)."""
+    shares = {n: [c / max(sum(cs), 1) for c in cs] for n, cs in series.items()}
+    top = max((max(s, default=0.0) for s in shares.values()), default=0.0) * 1.08
+    frame = _Frame(width, height, (edges[0], edges[-1]), (0.0, top))
+    parts = frame.axes(title, xlabel, "share of rows")
+    for name, values in shares.items():
+        points = [f"{frame.px(edges[0]):.1f},{frame.py(0):.1f}"]
+        for lo, hi, v in zip(edges[:-1], edges[1:], values, strict=True):
+            points.append(f"{frame.px(lo):.1f},{frame.py(v):.1f}")
+            points.append(f"{frame.px(hi):.1f},{frame.py(v):.1f}")
+        points.append(f"{frame.px(edges[-1]):.1f},{frame.py(0):.1f}")
+        parts.append(
+            f'<polyline points="{" ".join(points)}" fill="{colors[name]}" fill-opacity="0.12" '
+            f'stroke="{colors[name]}" stroke-width="1.8"/>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def scatter_svg(
+    points: dict[str, Sequence[Sequence[float]]],
+    colors: dict[str, str],
+    *,
+    title: str,
+    width: int = 560,
+    height: int = 460,
+) -> str:
+    """2-D points coloured by set, equal scales on both axes."""
+    xs = [p[0] for pts in points.values() for p in pts] or [0.0]
+    ys = [p[1] for pts in points.values() for p in pts] or [0.0]
+    cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+    probe = _Frame(width, height, (0.0, 1.0), (0.0, 1.0))
+    plot_w = width - probe.left - probe.right
+    plot_h = height - probe.top - probe.bottom
+    # One scale for both axes (distances on the map stay comparable), with a 5% margin.
+    per_unit = (
+        min(plot_w / max(max(xs) - min(xs), 1e-6), plot_h / max(max(ys) - min(ys), 1e-6)) / 1.1
+    )
+    half_x, half_y = plot_w / 2 / per_unit, plot_h / 2 / per_unit
+    frame = _Frame(width, height, (cx - half_x, cx + half_x), (cy - half_y, cy + half_y))
+    parts = frame.axes(title, "PC 1", "PC 2")
+    for name, pts in points.items():
+        for x, y in pts:
+            parts.append(
+                f'<circle cx="{frame.px(x):.1f}" cy="{frame.py(y):.1f}" r="2.6" '
+                f'fill="{colors[name]}" fill-opacity="0.6"/>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _legend(colors: dict[str, str]) -> str:
+    items = "".join(
+        f'<span><i class="swatch" style="background:{c}"></i>{_esc(n)}</span>'
+        for n, c in colors.items()
+    )
+    return f'<div class="legend">{items}</div>'
+
+
+def _metrics_table(report: dict[str, Any], fields: Sequence[str]) -> str:
+    datasets = report["datasets"]
+    head = "".join(f"<th>{_esc(d['name'])}</th>" for d in datasets)
+    rows: list[str] = []
+
+    def section(label: str) -> None:
+        rows.append(
+            f'<tr class="section"><td colspan="{len(datasets) + 1}">{_esc(label)}</td></tr>'
+        )
+
+    def row(label: str, values: Sequence[Any], digits: int = 3) -> None:
+        cells = "".join(f"<td>{_fmt(v, digits)}</td>" for v in values)
+        rows.append(f'<tr><td class="label">{_esc(label)}</td>{cells}</tr>')
+
+    def get(d: dict[str, Any], *keys: str) -> Any:
+        for key in keys:
+            if not isinstance(d, dict):
+                return None
+            d = d.get(key)  # type: ignore[assignment]
+        return d
+
+    for field in fields:
+        section(f"diversity of {field}s (embeddings)")
+        row("rows embedded", [get(d, "diversity", field, "n") for d in datasets])
+        row(
+            "embedding diversity ↑",
+            [get(d, "diversity", field, "embedding_diversity") for d in datasets],
+            4,
+        )
+        row("Vendi score ↑", [get(d, "diversity", field, "vendi_score") for d in datasets], 2)
+        row(
+            "centroid distance ↑",
+            [get(d, "diversity", field, "centroid_distance") for d in datasets],
+            4,
+        )
+        for key, label in (("mean", "mean"), ("q05", "5%"), ("q50", "median"), ("q95", "95%")):
+            row(
+                f"nearest-neighbour distance, {label}",
+                [get(d, "diversity", field, "nn_distance", key) for d in datasets],
+                4,
+            )
+        row(
+            "near-duplicate share (NN ≤ 0.05) ↓",
+            [get(d, "diversity", field, "near_duplicate_share") for d in datasets],
+        )
+    section("composition")
+    row("examples", [d["examples"] for d in datasets])
+    row("with a response", [d["with_response"] for d in datasets])
+    row("bad rows (skipped)", [d["bad_rows"] for d in datasets])
+    row("exact duplicate rate ↓", [d["duplicate_rate"] for d in datasets])
+    row("turns per conversation, mean", [get(d, "turns", "mean") for d in datasets], 2)
+    rows.append(
+        '<tr><td class="label">languages</td>'
+        + "".join(
+            "<td>"
+            + _esc(", ".join(f"{k} {v:.0%}" for k, v in list(d["languages"].items())[:4]))
+            + "</td>"
+            for d in datasets
+        )
+        + "</tr>"
+    )
+    for key, label in (("instruction_tokens", "instruction"), ("response_tokens", "response")):
+        section(f"{label} length (tokens)")
+        for stat in ("mean", "median", "p95", "max"):
+            row(f"{label} tokens, {stat}", [get(d, key, stat) for d in datasets], 1)
+    return f'<table><tr><th class="label">metric</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def _matrix_table(names: Sequence[str], matrix: Sequence[Sequence[float]], caption: str) -> str:
+    head = "".join(f"<th>{_esc(n)}</th>" for n in names)
+    body = []
+    for name, values in zip(names, matrix, strict=True):
+        cells = "".join(
+            f'<td style="background: rgba(31,119,180,{min(max(v, 0.0), 1.0) * 0.55:.2f})">'
+            f"{_fmt(v)}</td>"
+            for v in values
+        )
+        body.append(f'<tr><th class="label">{_esc(name)}</th>{cells}</tr>')
+    return (
+        f'<h3>{_esc(caption)}</h3><table><tr><th class="label">rows of ↓ / by →</th>{head}</tr>'
+        f"{''.join(body)}</table>"
+    )
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """The HTML page (one string, no external resources)."""
+    config = report["config"]
+    datasets = report["datasets"]
+    names = [d["name"] for d in datasets]
+    colors = {n: color(i) for i, n in enumerate(names)}
+    fields = [f for f in ("instruction", "response") if f in report["cross"]] or ["instruction"]
+    out = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>alignkit dataset report</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>Dataset diversity and quality report</h1>",
+        f"<p class='meta'>{len(datasets)} dataset(s): "
+        + ", ".join(f"{_esc(d['name'])} ({_esc(d['path'])})" for d in datasets)
+        + f"<br>model {_esc(config['model_path'])} · max {config['max_seq_length']} tokens · "
+        f"coverage threshold {config['coverage_threshold']} · created {_esc(report['created'])}"
+        f" · alignkit {_esc(report['alignkit_version'])}</p>",
+        _legend(colors),
+        "<h2>Metrics</h2>",
+        _metrics_table(report, fields),
+        "<p class='note'>Distances are cosine distances (1 − cosine similarity) between sentence "
+        "embeddings. Embedding diversity: mean distance over all pairs. Vendi score: effective "
+        "number of distinct items. ↑ / ↓: higher / lower means more diverse.</p>",
+    ]
+    if report["cross"]:
+        out.append("<h2>Cross-dataset coverage</h2>")
+        for field, cross in report["cross"].items():
+            out.append(
+                _matrix_table(
+                    cross["names"],
+                    cross["coverage"],
+                    f"{field}s: share of rows of one dataset with a row of another within "
+                    f"{config['coverage_threshold']}",
+                )
+            )
+            out.append(
+                _matrix_table(
+                    cross["names"], cross["mean_distance"], f"{field}s: mean cross distance"
+                )
+            )
+        out.append(
+            "<p class='note'>Diagonal of the coverage matrix: share of rows with another row of "
+            "the same dataset within the threshold; of the distance matrix: embedding "
+            "diversity.</p>"
+        )
+    charts = report["charts"]
+    out.append("<h2>Embedding map (PCA)</h2><div class='charts'>")
+    for field, points in charts["projection"].items():
+        out.append(
+            '<div class="chart">'
+            + scatter_svg(points, colors, title=f"{field}s: first two principal components")
+            + _legend({n: colors[n] for n in points})
+            + "</div>"
+        )
+    out.append("</div><h2>Nearest-neighbour distances</h2><div class='charts'>")
+    for field, hist in charts["nn_distance"].items():
+        out.append(
+            '<div class="chart">'
+            + lines_svg(
+                hist["edges"],
+                hist["counts"],
+                colors,
+                title=f"{field}s: distance to the nearest other row",
+                xlabel="cosine distance",
+            )
+            + _legend({n: colors[n] for n in hist["counts"]})
+            + "</div>"
+        )
+    out.append("</div><h2>Lengths</h2>")
+    for key, label in (("instruction_tokens", "instruction"), ("response_tokens", "response")):
+        hist = charts["lengths"][key]
+        if not any(sum(c) for c in hist["counts"].values()):
+            continue
+        out.append(f"<h3>{label} tokens</h3><div class='charts'>")
+        for name, counts in hist["counts"].items():
+            if not sum(counts):
+                continue
+            out.append(
+                '<div class="chart">'
+                + histogram_svg(
+                    hist["edges"],
+                    counts,
+                    title=f"{name}",
+                    xlabel=f"{label} tokens",
+                    fill=colors[name],
+                )
+                + "</div>"
+            )
+        out.append("</div>")
+    out.append("</body></html>\n")
+    return "\n".join(out)
