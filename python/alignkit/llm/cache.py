@@ -84,7 +84,7 @@ class ResponseCache:
     """SQLite-backed cache of ChatResults by request key.
 
     One connection guarded by a lock (safe from several threads and from the event loop); every
-    `put` is committed at once, so a killed run loses nothing that had finished.
+    `put`/`put_many` is committed before it returns.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -135,24 +135,47 @@ class ResponseCache:
         endpoint: str = "",
         model: str = "",
     ) -> None:
+        """Store one outcome (committed at once)."""
+        self.put_many([(key, request, result)], backend=backend, endpoint=endpoint, model=model)
+
+    def put_many(
+        self,
+        items: Iterable[tuple[str, ChatRequest, ChatResult]],
+        *,
+        backend: str = "",
+        endpoint: str = "",
+        model: str = "",
+    ) -> None:
+        """Store several outcomes in one transaction (`model`: for requests that name none)."""
         now = time.time()
-        row = (
-            key,
-            "ok" if result.ok else "failed",
-            backend,
-            endpoint,
-            model or request.model or "",
-            canonical_json(request.to_json()),
-            canonical_json(result.to_json()),
-            result.error,
-            result.error_kind,
-            result.attempts,
-            result.attempts,
-            now,
-            now,
-        )
+        rows = [
+            (
+                key,
+                "ok" if result.ok else "failed",
+                backend,
+                endpoint,
+                request.model or model,
+                canonical_json(request.to_json()),
+                canonical_json(result.to_json()),
+                result.error,
+                result.error_kind,
+                result.attempts,
+                result.attempts,
+                now,
+                now,
+            )
+            for key, request, result in items
+        ]
+        if not rows:
+            return
         with self._lock:
-            self._conn.execute(_UPSERT, row)
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(_UPSERT, rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def get(self, key: str) -> CacheEntry | None:
         return self.get_many([key]).get(key)

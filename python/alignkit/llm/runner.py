@@ -1,9 +1,10 @@
 """`run_requests`: a batch of ChatRequests through a backend and the response cache.
 
 Requests already answered are taken from the cache; earlier failures are skipped and counted
-(or retried with `retry_failed=True`); identical requests are sent once. Each result is written
-to the cache the moment it arrives, so an interrupted run (Ctrl-C, a killed job) loses only the
-requests in flight and a re-run sends only what is missing.
+(or retried with `retry_failed=True`); identical requests are sent once. Results are written to
+the cache as they arrive (in transactions of at most 64 results or 0.25 s, flushed on errors and
+cancellation too), so an interrupted run loses only the requests in flight - plus, if the process
+is killed outright, the last fraction of a second - and a re-run sends only what is missing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from alignkit.llm.cache import ResponseCache
 from alignkit.llm.types import ChatRequest, ChatResult
 
 log = logging.getLogger(__name__)
+
+FLUSH_EVERY = 64
+FLUSH_SECONDS = 0.25
 
 
 class _Progress:
@@ -105,27 +109,37 @@ async def arun_requests(
     bar.failed = skipped_failed
     sent: list[ChatResult] = []
 
+    # Results reach the cache in small transactions: at most FLUSH_EVERY results or
+    # FLUSH_SECONDS old, and always before returning, on errors and on cancellation.
+    pending: list[tuple[str, ChatRequest, ChatResult]] = []
+    flushed = time.monotonic()
+
+    def flush() -> None:
+        nonlocal flushed
+        if cache is not None and pending:
+            cache.put_many(pending, backend=backend.kind, endpoint=backend.endpoint,
+                           model=backend.model)
+            pending.clear()
+        flushed = time.monotonic()
+
     def on_result(index: int, result: ChatResult) -> None:
         key = to_send[index]
         done[key] = result
         sent.append(result)
         if cache is not None:
-            request = requests[first[key]]
-            cache.put(
-                key,
-                request,
-                result,
-                backend=backend.kind,
-                endpoint=backend.endpoint,
-                model=request.model or backend.model,
-            )
+            pending.append((key, requests[first[key]], result))
+            if len(pending) >= FLUSH_EVERY or time.monotonic() - flushed >= FLUSH_SECONDS:
+                flush()
         bar.advance(result)
 
     try:
         if to_send:
             await backend.agenerate([requests[first[k]] for k in to_send], on_result)
     finally:
-        bar.close()
+        try:
+            flush()
+        finally:
+            bar.close()
 
     results = []
     for index, key in enumerate(keys):
