@@ -221,9 +221,7 @@ class ResponseCache:
             return self._conn.execute("DELETE FROM responses WHERE status='failed'").rowcount
 
 
-_COLUMNS = (
-    "key, status, backend, endpoint, model, request, result, total_attempts, runs, updated"
-)
+_COLUMNS = "key, status, backend, endpoint, model, request, result, total_attempts, runs, updated"
 
 
 def _entry(row: tuple[Any, ...]) -> CacheEntry:

@@ -154,11 +154,12 @@ class OpenAIConfig:
 
     `base_url` defaults to `$OPENAI_BASE_URL`, then api.openai.com; `api_key` to
     `$OPENAI_API_KEY` (local servers usually need none). `proxy` (or, with `trust_env`, the
-    environment's `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`) routes requests through a proxy. `concurrency` bounds requests in flight
-    and sizes the connection pool. `timeout` is the deadline of one attempt, connect to last byte.
-    Retries (`max_retries` after the first attempt) wait `uniform(0, min(backoff_max,
-    backoff_base * 2**n))`, or what `Retry-After` asks, at most `retry_after_max`. A 200 reply
-    that is not a valid completion is retried at most `max_malformed_retries` times.
+    environment's `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`) routes requests through a proxy.
+    `concurrency` bounds requests in flight and sizes the connection pool. `timeout` is the
+    deadline of one attempt, connect to last byte. Retries (`max_retries` after the first
+    attempt) wait `uniform(0, min(backoff_max, backoff_base * 2**n))`, or what `Retry-After`
+    asks, at most `retry_after_max`. A 200 reply that is not a valid completion is retried at
+    most `max_malformed_retries` times.
     """
 
     model: str

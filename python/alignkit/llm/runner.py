@@ -117,8 +117,9 @@ async def arun_requests(
     def flush() -> None:
         nonlocal flushed
         if cache is not None and pending:
-            cache.put_many(pending, backend=backend.kind, endpoint=backend.endpoint,
-                           model=backend.model)
+            cache.put_many(
+                pending, backend=backend.kind, endpoint=backend.endpoint, model=backend.model
+            )
             pending.clear()
         flushed = time.monotonic()
 

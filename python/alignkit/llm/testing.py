@@ -121,9 +121,7 @@ def echo_completion(body: dict[str, Any]) -> dict[str, Any]:
     words = text.split()
     if isinstance(max_tokens, int) and len(words) > max_tokens:
         text, finish = " ".join(words[:max_tokens]), "length"
-    prompt_tokens = sum(
-        len(str(m.get("content", "")).split()) for m in body.get("messages") or []
-    )
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
     completion_tokens = len(text.split())
     return {
         "id": "chatcmpl-fake",
@@ -335,7 +333,9 @@ class FakeChatServer:
                 if fault.kind == "malformed":
                     return _reply(200, b'{"choices": [{"message": {"content": "trunc')
                 if fault.kind == "missing_fields":
-                    return _reply(200, json.dumps({"id": "x", "object": "chat.completion"}).encode())
+                    return _reply(
+                        200, json.dumps({"id": "x", "object": "chat.completion"}).encode()
+                    )
                 if fault.kind == "slow":
                     await asyncio.sleep(fault.delay)
                 else:

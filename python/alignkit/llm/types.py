@@ -191,7 +191,9 @@ class ChatResult:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, cached: bool = False) -> ChatResult:
         fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in fields and k != "cached"}, cached=cached)
+        return cls(
+            **{k: v for k, v in data.items() if k in fields and k != "cached"}, cached=cached
+        )
 
 
 @dataclasses.dataclass
