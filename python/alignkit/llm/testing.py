@@ -182,6 +182,7 @@ class FakeChatServer:
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     def reset_counters(self) -> None:
         with self._lock:
@@ -221,9 +222,14 @@ class FakeChatServer:
         self.port = server.sockets[0].getsockname()[1]
         if on_ready is not None:
             on_ready(self.port)
-        async with server:
+        try:
             await self._stop.wait()
-        server.close()
+        finally:
+            # Close client connections too: handlers still sleeping (slow faults) must not hold
+            # up shutdown (Server.wait_closed waits for them on Python 3.12+).
+            server.close()
+            for writer in list(self._writers):
+                writer.transport.abort()
 
     def start(self) -> FakeChatServer:
         """Serve from a background thread; returns once the port is bound."""
@@ -260,6 +266,7 @@ class FakeChatServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with self._lock:
             self.connections += 1
+        self._writers.add(writer)
         try:
             while True:
                 try:
@@ -289,6 +296,7 @@ class FakeChatServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     async def _respond(
