@@ -31,7 +31,7 @@ def prompts(n: int, prefix: str = "q") -> list[ChatRequest]:
 
 def assert_all_answered(results, requests):
     assert len(results) == len(requests)
-    for result, request in zip(results, requests):
+    for result, request in zip(results, requests, strict=True):
         assert result.ok, result.error
         assert result.text == "echo: " + request.messages[-1]["content"]
 
