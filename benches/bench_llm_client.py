@@ -96,12 +96,58 @@ async def _one_run(base_url: str, args: argparse.Namespace, tag: str, cached: bo
         await backend.aclose()
 
 
-def measure(base_url: str, args: argparse.Namespace, cached: bool) -> dict[str, Any]:
+async def _bare_httpx_run(base_url: str, args: argparse.Namespace, tag: str) -> float:
+    """The floor: the same transports and slots, prebuilt bodies, no alignkit logic at all."""
+    url = httpx.URL(base_url + "/chat/completions")
+    headers = httpx.Headers({"Content-Type": "application/json"})
+    transports = [
+        httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1), trust_env=False
+        )
+        for _ in range(args.concurrency)
+    ]
+    slots: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(args.concurrency):
+        slots.put_nowait(i)
+
+    async def one(body: bytes) -> str:
+        slot = await slots.get()
+        try:
+            request = httpx.Request("POST", url, headers=headers, content=body)
+            response = await transports[slot].handle_async_request(request)
+            data = await response.aread()
+            await response.aclose()
+            return json.loads(data)["choices"][0]["message"]["content"]
+        finally:
+            slots.put_nowait(slot)
+
+    def bodies(n: int, prefix: str) -> list[bytes]:
+        return [
+            json.dumps({"model": "bench-model", **r.to_json(), "extra": None}).encode()
+            for r in make_requests(n, prefix)
+        ]
+
+    try:
+        await asyncio.gather(*(one(b) for b in bodies(args.concurrency, f"warm-{tag}")))
+        timed = bodies(args.requests, tag)
+        started = time.perf_counter()
+        await asyncio.gather(*(one(b) for b in timed))
+        return time.perf_counter() - started
+    finally:
+        for transport in transports:
+            await transport.aclose()
+
+
+def measure(base_url: str, args: argparse.Namespace, mode: str) -> dict[str, Any]:
     runs = []
     for run in range(args.runs):
         before = server_stats(base_url)
         cpu0 = time.process_time()
-        elapsed = asyncio.run(_one_run(base_url, args, f"{'c' if cached else 'b'}{run}", cached))
+        tag = f"{mode}{run}"
+        if mode == "bare":
+            elapsed = asyncio.run(_bare_httpx_run(base_url, args, tag))
+        else:
+            elapsed = asyncio.run(_one_run(base_url, args, tag, mode == "cached"))
         client_cpu = time.process_time() - cpu0
         after = server_stats(base_url)
         runs.append(
@@ -170,6 +216,7 @@ def write_markdown(path: Path, result: dict[str, Any], command: str) -> None:
     for name, label in (
         ("agenerate", "`backend.agenerate`"),
         ("run_requests_cached", "`run_requests` + SQLite cache"),
+        ("bare_httpx", "bare httpx transports (floor, no alignkit)"),
     ):
         r = result[name]
         rates = ", ".join(f"{x['requests_per_s']:,.0f}" for x in r["runs"])
@@ -207,9 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"server {base_url}, delay {args.delay}s", file=sys.stderr)
         print("agenerate:", file=sys.stderr)
-        plain = measure(base_url, args, cached=False)
+        plain = measure(base_url, args, "plain")
         print("run_requests + cache:", file=sys.stderr)
-        cached = measure(base_url, args, cached=True)
+        cached = measure(base_url, args, "cached")
+        print("bare httpx (floor):", file=sys.stderr)
+        bare = measure(base_url, args, "bare")
     finally:
         proc.kill()
         proc.join()
@@ -233,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "goal_fraction": GOAL,
         "agenerate": plain,
         "run_requests_cached": cached,
+        "bare_httpx": bare,
         "server_capacity_requests_per_s": round(capacity, 1),
     }
     print(json.dumps(result, indent=2))

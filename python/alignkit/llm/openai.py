@@ -260,7 +260,9 @@ class OpenAIBackend(ChatBackend):
         if config.api_key:
             headers["Authorization"] = f"Bearer {config.api_key}"
         headers.update(config.headers)
-        self._headers = headers
+        # Parsed once: httpx copies a URL or Headers object cheaply but re-parses strings.
+        self._headers = httpx.Headers(headers)
+        self._http_url = httpx.URL(self._url)
         # The transports are used directly (the client layer's cookies, auth and redirect
         # handling cost ~20% of the CPU per request and do nothing here), so the environment's
         # proxy settings, which httpx.AsyncClient would apply, are resolved here.
@@ -378,7 +380,7 @@ class OpenAIBackend(ChatBackend):
         cfg = self.config
         request = httpx.Request(
             "POST",
-            self._url,
+            self._http_url,
             headers=self._headers,
             content=content,
             extensions={"timeout": self._timeouts},

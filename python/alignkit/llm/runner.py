@@ -2,9 +2,10 @@
 
 Requests already answered are taken from the cache; earlier failures are skipped and counted
 (or retried with `retry_failed=True`); identical requests are sent once. Results are written to
-the cache as they arrive (in transactions of at most 64 results or 0.25 s, flushed on errors and
-cancellation too), so an interrupted run loses only the requests in flight - plus, if the process
-is killed outright, the last fraction of a second - and a re-run sends only what is missing.
+the cache as they arrive, by a writer thread in transactions of at most 256 results or 0.25 s,
+and all of them before returning, on errors and on cancellation too. So an interrupted run loses
+only the requests in flight (plus, if the process is killed outright, the last fraction of a
+second) and a re-run sends only what is missing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import queue
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -23,7 +26,7 @@ from alignkit.llm.types import ChatRequest, ChatResult
 
 log = logging.getLogger(__name__)
 
-FLUSH_EVERY = 64
+FLUSH_EVERY = 256
 FLUSH_SECONDS = 0.25
 
 
@@ -70,6 +73,58 @@ class _Progress:
             self.bar.close()
 
 
+class _CacheWriter:
+    """Commits results from a thread, so the event loop never waits on the disk.
+
+    Results are committed in transactions of at most FLUSH_EVERY results, at most FLUSH_SECONDS
+    after they arrived; `close()` drains the queue and re-raises any error of the writer.
+    """
+
+    def __init__(self, cache: ResponseCache, backend: ChatBackend) -> None:
+        self.cache = cache
+        self.meta = {"backend": backend.kind, "endpoint": backend.endpoint, "model": backend.model}
+        self.queue: queue.SimpleQueue[tuple[str, ChatRequest, ChatResult] | None] = (
+            queue.SimpleQueue()
+        )
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="llm-cache-writer", daemon=True)
+        self.thread.start()
+
+    def add(self, key: str, request: ChatRequest, result: ChatResult) -> None:
+        if self.error is not None:
+            raise RuntimeError(f"writing the response cache failed: {self.error}") from self.error
+        self.queue.put((key, request, result))
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch = []
+            item = self.queue.get()
+            deadline = time.monotonic() + FLUSH_SECONDS
+            while True:
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+                if len(batch) >= FLUSH_EVERY:
+                    break
+                try:
+                    item = self.queue.get(timeout=max(deadline - time.monotonic(), 0.0))
+                except queue.Empty:
+                    break
+            if batch and self.error is None:
+                try:
+                    self.cache.put_many(batch, **self.meta)
+                except BaseException as exc:  # surfaced by add() and close()
+                    self.error = exc
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise RuntimeError(f"writing the response cache failed: {self.error}") from self.error
+
+
 async def arun_requests(
     backend: ChatBackend,
     requests: Iterable[ChatRequest],
@@ -109,28 +164,14 @@ async def arun_requests(
     bar.failed = skipped_failed
     sent: list[ChatResult] = []
 
-    # Results reach the cache in small transactions: at most FLUSH_EVERY results or
-    # FLUSH_SECONDS old, and always before returning, on errors and on cancellation.
-    pending: list[tuple[str, ChatRequest, ChatResult]] = []
-    flushed = time.monotonic()
-
-    def flush() -> None:
-        nonlocal flushed
-        if cache is not None and pending:
-            cache.put_many(
-                pending, backend=backend.kind, endpoint=backend.endpoint, model=backend.model
-            )
-            pending.clear()
-        flushed = time.monotonic()
+    writer = _CacheWriter(cache, backend) if cache is not None else None
 
     def on_result(index: int, result: ChatResult) -> None:
         key = to_send[index]
         done[key] = result
         sent.append(result)
-        if cache is not None:
-            pending.append((key, requests[first[key]], result))
-            if len(pending) >= FLUSH_EVERY or time.monotonic() - flushed >= FLUSH_SECONDS:
-                flush()
+        if writer is not None:
+            writer.add(key, requests[first[key]], result)
         bar.advance(result)
 
     try:
@@ -138,7 +179,8 @@ async def arun_requests(
             await backend.agenerate([requests[first[k]] for k in to_send], on_result)
     finally:
         try:
-            flush()
+            if writer is not None:
+                writer.close()  # everything received so far is committed, even on cancellation
         finally:
             bar.close()
 
