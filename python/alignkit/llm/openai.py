@@ -20,8 +20,8 @@ import ssl
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,36 +30,19 @@ from alignkit.llm.backend import BackendSpecError, ChatBackend, register_backend
 from alignkit.llm.types import ChatRequest, ChatResult
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Retried: request timeout, conflict, rate limit, and every server error.
 RETRY_STATUSES = frozenset({408, 409, 429})
 
-if sys.version_info >= (3, 11):
-    _deadline = asyncio.timeout
-else:  # pragma: no cover - Python 3.10
 
-    class _deadline:  # noqa: N801 - mirrors asyncio.timeout
-        """asyncio.timeout stand-in: cancel the current task after `delay` seconds."""
-
-        def __init__(self, delay: float) -> None:
-            self.delay = delay
-            self.expired = False
-
-        async def __aenter__(self) -> None:
-            task = asyncio.current_task()
-            assert task is not None
-
-            def fire() -> None:
-                self.expired = True
-                task.cancel()
-
-            self.handle = asyncio.get_running_loop().call_later(self.delay, fire)
-
-        async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-            self.handle.cancel()
-            if self.expired and exc_type is asyncio.CancelledError:
-                raise TimeoutError
+async def _with_deadline(coro: Coroutine[Any, Any, _T], seconds: float) -> _T:
+    """`coro` cancelled after `seconds` (TimeoutError); asyncio.timeout where available."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await coro
+    return await asyncio.wait_for(coro, seconds)  # pragma: no cover - Python 3.10
 
 
 def chat_completions_url(base_url: str) -> str:
@@ -386,12 +369,7 @@ class OpenAIBackend(ChatBackend):
             extensions={"timeout": self._timeouts},
         )
         try:
-            async with _deadline(cfg.timeout):
-                response = await transport.handle_async_request(request)
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
+            response = await _with_deadline(_send(transport, request), cfg.timeout)
         except (TimeoutError, asyncio.TimeoutError, httpx.TimeoutException):
             return _Attempt("timeout", f"no complete reply within {cfg.timeout:g}s", True)
         except httpx.UnsupportedProtocol as exc:
@@ -399,6 +377,8 @@ class OpenAIBackend(ChatBackend):
         except httpx.TransportError as exc:
             detail = str(exc) or type(exc).__name__
             return _Attempt("connection", f"{type(exc).__name__}: {detail}", True)
+        except httpx.HTTPError as exc:  # e.g. a body that does not decode (Content-Encoding)
+            return _Attempt("malformed", f"{type(exc).__name__}: {exc}", True)
         status = response.status_code
         if 200 <= status < 300:
             try:
@@ -418,6 +398,15 @@ class OpenAIBackend(ChatBackend):
                 f"http_{status}", message, True, status, parse_retry_after(response.headers)
             )
         return _Attempt(f"http_{status}", message, False, status)
+
+
+async def _send(transport: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+    response = await transport.handle_async_request(request)
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+    return response
 
 
 def _factory(
