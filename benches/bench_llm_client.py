@@ -133,7 +133,10 @@ async def _bare_httpx_run(base_url: str, args: argparse.Namespace, tag: str) -> 
 
     def bodies(n: int, prefix: str) -> list[bytes]:
         return [
-            json.dumps({"model": "bench-model", **r.to_json(), "extra": None}).encode()
+            json.dumps(
+                {"model": "bench-model", "messages": list(r.messages), **r.params()},
+                ensure_ascii=False,
+            ).encode()
             for r in make_requests(n, prefix)
         ]
 
