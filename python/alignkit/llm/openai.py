@@ -278,8 +278,10 @@ class OpenAIBackend(ChatBackend):
             transports = []
             for shard in range(shards):
                 size = len(range(shard, cfg.concurrency, shards))
+                # Idle connections are dropped before uvicorn's (vLLM, SGLang) 5 s keep-alive
+                # closes them under us; a race that remains is a retried connection error.
                 limits = httpx.Limits(
-                    max_connections=size, max_keepalive_connections=size, keepalive_expiry=30.0
+                    max_connections=size, max_keepalive_connections=size, keepalive_expiry=4.0
                 )
                 transports.append(
                     httpx.AsyncHTTPTransport(
