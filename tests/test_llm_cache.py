@@ -35,7 +35,7 @@ def prompts(n: int, prefix: str = "q") -> list[ChatRequest]:
     return [ChatRequest.from_prompt(f"{prefix}{i}", seed=i, temperature=0.8) for i in range(n)]
 
 
-def test_second_run_is_served_from_the_cache(tmp_path):
+def test_second_run_is_served_from_the_cache(tmp_path, capsys):
     reqs = prompts(20)
     with FakeChatServer() as server, ResponseCache(tmp_path / "c.sqlite") as cache:
         backend = backend_for(server)
@@ -43,6 +43,8 @@ def test_second_run_is_served_from_the_cache(tmp_path):
         assert summary["sent"] == 20 and summary["succeeded"] == 20 and summary["from_cache"] == 0
         assert summary["prompt_tokens"] == 20 and summary["completion_tokens"] == 40
         assert server.hits == 20 and cache.counts() == {"ok": 20, "failed": 0}
+        bar = capsys.readouterr().err
+        assert "20/20" in bar and "tok=60" in bar and "fail=0" in bar
         again, summary = run_requests(backend, reqs, cache, progress=False)
         assert server.hits == 20  # nothing re-sent
         assert summary["from_cache"] == 20 and summary["sent"] == 0
