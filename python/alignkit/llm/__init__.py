@@ -1,0 +1,62 @@
+"""The LLM client layer: every LLM-driven stage of alignkit calls models through it.
+
+```python
+from alignkit.llm import ChatRequest, ResponseCache, make_backend, run_requests
+
+backend = make_backend("openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1", concurrency=64)
+requests = [ChatRequest.from_prompt(p, temperature=0.7, seed=i) for i, p in enumerate(prompts)]
+with ResponseCache("out/llm_cache.sqlite") as cache:
+    results, summary = run_requests(backend, requests, cache)
+```
+
+- `ChatRequest` / `ChatResult`: one completion and its outcome (text, finish reason, token
+  usage, attempts, error); a failed request is a result with `error` set, never an exception.
+- `ChatBackend`: `await agenerate(requests)` / `generate(requests)`; backends are registered by
+  kind (`register_backend`) and built from `kind:MODEL[@BASE_URL]` specs (`make_backend`).
+- `openai`: any OpenAI-compatible `/v1/chat/completions` server, with bounded concurrency,
+  retries with backoff and `Retry-After`, per-attempt deadlines and token accounting.
+- `ResponseCache` + `run_requests`: resumable batches; failures recorded, skipped or retried.
+- `alignkit.llm.testing.FakeChatServer`: a loopback chat-completions server with fault injection.
+"""
+
+from alignkit.llm.backend import (
+    BackendSpec,
+    BackendSpecError,
+    ChatBackend,
+    backend_kinds,
+    make_backend,
+    parse_backend_spec,
+    register_backend,
+)
+from alignkit.llm.cache import CacheEntry, CacheError, ResponseCache
+from alignkit.llm.openai import OpenAIBackend, OpenAIConfig
+from alignkit.llm.runner import arun_requests, run_requests
+from alignkit.llm.types import (
+    ChatRequest,
+    ChatRequestError,
+    ChatResult,
+    UsageTotals,
+    request_key,
+)
+
+__all__ = [
+    "BackendSpec",
+    "BackendSpecError",
+    "CacheEntry",
+    "CacheError",
+    "ChatBackend",
+    "ChatRequest",
+    "ChatRequestError",
+    "ChatResult",
+    "OpenAIBackend",
+    "OpenAIConfig",
+    "ResponseCache",
+    "UsageTotals",
+    "arun_requests",
+    "backend_kinds",
+    "make_backend",
+    "parse_backend_spec",
+    "register_backend",
+    "request_key",
+    "run_requests",
+]

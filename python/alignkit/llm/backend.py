@@ -1,0 +1,192 @@
+"""The backend interface, the backend registry and `make_backend("kind:MODEL@URL")`."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from alignkit.llm.types import ChatRequest, ChatResult, UsageTotals, request_key
+
+ResultCallback = Callable[[int, ChatResult], None]
+
+
+class BackendSpecError(ValueError):
+    """A backend spec or option is invalid (unknown kind, missing model, bad URL, ...)."""
+
+
+def ensure_no_running_loop(what: str) -> None:
+    """Raise a clear error when a blocking wrapper is called from inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        f"{what}() cannot be called from a running event loop (async code, Jupyter): "
+        f"await the async variant instead (agenerate / arun_requests)"
+    )
+
+
+class ChatBackend(abc.ABC):
+    """Something that turns ChatRequests into ChatResults.
+
+    Subclasses implement `_agenerate_one`, which must not raise for a failed request: it returns a
+    ChatResult with `error` set. `agenerate` runs a batch concurrently (the backend bounds its own
+    concurrency) and returns results in input order; `generate` is its blocking wrapper.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, model: str) -> None:
+        if not model:
+            raise BackendSpecError(f"{type(self).__name__} needs a model name")
+        self.model = model
+        self.usage = UsageTotals()
+        self._usage_lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        """Where requests go (part of the cache key); backends without one return ''."""
+        return ""
+
+    def cache_key(self, request: ChatRequest) -> str:
+        return request_key(self.kind, self.endpoint, request.model or self.model, request)
+
+    @abc.abstractmethod
+    async def _agenerate_one(self, request: ChatRequest) -> ChatResult:
+        """Make one completion (with whatever retries the backend does); never raise for it."""
+
+    async def agenerate_one(self, request: ChatRequest) -> ChatResult:
+        result = await self._agenerate_one(request)
+        with self._usage_lock:
+            self.usage.add(result)
+        return result
+
+    async def agenerate(
+        self, requests: Sequence[ChatRequest], on_result: ResultCallback | None = None
+    ) -> list[ChatResult]:
+        """Results in input order; `on_result(index, result)` is called as each one finishes."""
+
+        async def one(index: int, request: ChatRequest) -> ChatResult:
+            result = await self.agenerate_one(request)
+            if on_result is not None:
+                on_result(index, result)
+            return result
+
+        return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
+
+    def generate(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+        """Blocking `agenerate`; only where no event loop is running in this thread."""
+        ensure_no_running_loop("ChatBackend.generate")
+
+        async def main() -> list[ChatResult]:
+            try:
+                return await self.agenerate(requests)
+            finally:
+                await self.aclose()
+
+        return asyncio.run(main())
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections held for the running event loop."""
+
+    async def __aenter__(self) -> ChatBackend:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "model": self.model, "endpoint": self.endpoint}
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendSpec:
+    """A parsed `kind:MODEL[@BASE_URL]`."""
+
+    kind: str
+    model: str
+    base_url: str | None = None
+
+
+BackendFactory = Callable[..., ChatBackend]
+_REGISTRY: dict[str, BackendFactory] = {}
+
+
+def register_backend(kind: str, factory: BackendFactory) -> None:
+    """Make `kind:...` specs build backends with `factory(model=..., base_url=..., **options)`.
+
+    Local backends (e.g. a future `transformers` one) register here too; the spec's `@...` part is
+    theirs to interpret (a device, a path) or to reject.
+    """
+    if not kind.isidentifier():
+        raise ValueError(f"backend kind must be an identifier, not {kind!r}")
+    _REGISTRY[kind] = factory
+
+
+def backend_kinds() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def parse_backend_spec(spec: str) -> BackendSpec:
+    """`openai:MODEL`, `openai:MODEL@http://host:port/v1` or `openai:MODEL@host:port`.
+
+    Model names may contain `/` and `:` (`meta-llama/Llama-3.1-8B`, `llama3:8b`); the base URL
+    starts at the last `@` (the first `@http://` / `@https://` when there is one).
+    """
+    kind, sep, rest = spec.partition(":")
+    kind = kind.strip()
+    if not sep or not kind:
+        raise BackendSpecError(
+            f"backend spec {spec!r} must look like KIND:MODEL[@BASE_URL], e.g. "
+            "openai:gpt-4o-mini or openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1"
+        )
+    base_url: str | None = None
+    at = min((i for i in (rest.find("@http://"), rest.find("@https://")) if i >= 0), default=-1)
+    if at < 0 and "@" in rest:
+        at = rest.rfind("@")
+    if at >= 0:
+        rest, base_url = rest[:at], rest[at + 1 :].strip()
+        if not base_url:
+            raise BackendSpecError(f"backend spec {spec!r} has an empty base URL after '@'")
+        if "://" not in base_url:
+            base_url = "http://" + base_url
+    model = rest.strip()
+    if not model:
+        raise BackendSpecError(f"backend spec {spec!r} names no model")
+    return BackendSpec(kind=kind, model=model, base_url=base_url)
+
+
+def make_backend(spec: str, **options: Any) -> ChatBackend:
+    """Build a backend from `kind:MODEL[@BASE_URL]` plus keyword options.
+
+    `base_url`/`api_key` may also be given as options (the OpenAI backend falls back to the
+    `OPENAI_BASE_URL`/`OPENAI_API_KEY` environment variables); a base URL both in the spec and as
+    an option must agree. Other options go to the backend's config (`concurrency`, `timeout`,
+    `max_retries`, ...).
+    """
+    _load_builtin_backends()
+    parsed = parse_backend_spec(spec)
+    factory = _REGISTRY.get(parsed.kind)
+    if factory is None:
+        raise BackendSpecError(
+            f"unknown backend kind {parsed.kind!r} in {spec!r}; available: "
+            f"{', '.join(backend_kinds()) or 'none'}"
+        )
+    base_url = options.pop("base_url", None)
+    if parsed.base_url is not None:
+        if base_url is not None and base_url.rstrip("/") != parsed.base_url.rstrip("/"):
+            raise BackendSpecError(
+                f"base URL given twice and differently: {parsed.base_url!r} in the spec, "
+                f"{base_url!r} as an option"
+            )
+        base_url = parsed.base_url
+    return factory(model=parsed.model, base_url=base_url, **options)
+
+
+def _load_builtin_backends() -> None:
+    # Imported for its registration side effect; kept lazy so `backend` has no httpx import.
+    import alignkit.llm.openai  # noqa: F401

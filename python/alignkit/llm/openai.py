@@ -1,0 +1,433 @@
+"""The `openai` backend: any OpenAI-compatible `/v1/chat/completions` endpoint over HTTP.
+
+vLLM, SGLang, llama.cpp's server, Ollama, TGI's OpenAI route and api.openai.com all speak it.
+Requests run concurrently under a semaphore (the connection pool has the same size); transient
+failures are retried with exponential backoff and full jitter, `Retry-After` honoured; permanent
+ones (400, 401, 403, 404, 422, ...) fail at once with the server's message. A request never
+raises: its ChatResult carries the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email.utils
+import json
+import logging
+import os
+import random
+import ssl
+import sys
+import time
+import urllib.request
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from alignkit.llm.backend import BackendSpecError, ChatBackend, register_backend
+from alignkit.llm.types import ChatRequest, ChatResult
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Retried: request timeout, conflict, rate limit, and every server error.
+RETRY_STATUSES = frozenset({408, 409, 429})
+
+
+async def _with_deadline(coro: Coroutine[Any, Any, _T], seconds: float) -> _T:
+    """`coro` cancelled after `seconds` (TimeoutError); asyncio.timeout where available."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await coro
+    return await asyncio.wait_for(coro, seconds)  # pragma: no cover - Python 3.10
+
+
+def chat_completions_url(base_url: str) -> str:
+    """`http://h:8000` and `http://h:8000/v1` -> `http://h:8000/v1/chat/completions`."""
+    url = base_url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BackendSpecError(f"base URL must be an http(s) URL with a host, not {base_url!r}")
+    if url.endswith("/chat/completions"):
+        return url
+    if not parts.path:
+        url += "/v1"
+    return url + "/chat/completions"
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` (seconds or an HTTP-date)."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(0.0, float(value) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def server_message(response: httpx.Response) -> str:
+    """The error text a server sent: `error.message`, `detail`, `message`, or the raw body."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        for key in ("error", "detail", "message"):
+            if data.get(key):
+                value = data[key]
+                return value if isinstance(value, str) else json.dumps(value)[:500]
+    text = response.text.strip()
+    return text[:500] if text else "(empty body)"
+
+
+class _Malformed(Exception):
+    pass
+
+
+def parse_completion(content: bytes) -> tuple[str, str | None, int, int]:
+    """(text, finish_reason, prompt_tokens, completion_tokens) of a chat-completions reply."""
+    try:
+        data = json.loads(content)
+    except ValueError as exc:
+        raise _Malformed(f"reply is not JSON: {exc}") from None
+    try:
+        choice = data["choices"][0]
+        message = choice["message"]
+        text = message["content"]
+    except (KeyError, IndexError, TypeError):
+        raise _Malformed("reply has no choices[0].message.content") from None
+    if text is None:
+        text = ""  # tool calls or refusals carry no content
+    if not isinstance(text, str):
+        raise _Malformed(f"choices[0].message.content is a {type(text).__name__}, not a string")
+    finish = choice.get("finish_reason")
+    usage = data.get("usage") or {}
+    try:
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or 0)
+    except (AttributeError, TypeError, ValueError):
+        raise _Malformed("reply has an unreadable usage block") from None
+    return text, finish, prompt_tokens, completion_tokens
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenAIConfig:
+    """Settings of the `openai` backend.
+
+    `base_url` defaults to `$OPENAI_BASE_URL`, then api.openai.com; `api_key` to
+    `$OPENAI_API_KEY` (local servers usually need none). `proxy` (or, with `trust_env`, the
+    environment's `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`) routes requests through a proxy.
+    `concurrency` bounds requests in flight and sizes the connection pool. `timeout` is the
+    deadline of one attempt, connect to last byte. Retries (`max_retries` after the first
+    attempt) wait `uniform(0, min(backoff_max, backoff_base * 2**n))`, or what `Retry-After`
+    asks, at most `retry_after_max`. A 200 reply that is not a valid completion is retried at
+    most `max_malformed_retries` times.
+    """
+
+    model: str
+    base_url: str | None = None
+    api_key: str | None = None
+    concurrency: int = 16
+    timeout: float = 120.0
+    connect_timeout: float = 10.0
+    max_retries: int = 8
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 60.0
+    max_malformed_retries: int = 2
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    trust_env: bool = True
+    proxy: str | None = None
+    jitter_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise BackendSpecError("the openai backend needs a model name")
+        base = self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        object.__setattr__(self, "base_url", base)
+        if self.api_key is None and os.environ.get("OPENAI_API_KEY"):
+            object.__setattr__(self, "api_key", os.environ["OPENAI_API_KEY"])
+        chat_completions_url(base)  # validates
+        if self.concurrency < 1:
+            raise BackendSpecError("concurrency must be >= 1")
+        if self.timeout <= 0 or self.connect_timeout <= 0:
+            raise BackendSpecError("timeout and connect_timeout must be > 0")
+        if self.max_retries < 0 or self.max_malformed_retries < 0:
+            raise BackendSpecError("max_retries and max_malformed_retries must be >= 0")
+        if self.backoff_base < 0 or self.backoff_max < 0 or self.retry_after_max < 0:
+            raise BackendSpecError("backoff_base, backoff_max and retry_after_max must be >= 0")
+        object.__setattr__(self, "headers", dict(self.headers))
+
+    @property
+    def url(self) -> str:
+        assert self.base_url is not None
+        return chat_completions_url(self.base_url)
+
+
+# httpcore's pool rescans every (queued request, connection) pair on each event and probes each
+# idle connection through anyio, which costs O(connections^2) per request: at 64 connections in
+# one pool that, not the network, limits throughput. So each transport holds this many
+# connections and requests are spread over the transports (measured best at 1).
+POOL_SHARD_SIZE = 1
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, ...) sets for `url`."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
+
+
+@dataclasses.dataclass
+class _LoopState:
+    """The HTTP transports of one event loop and the slots that bound concurrency.
+
+    `slots` holds one token per allowed request in flight, each naming the transport shard it
+    may use; a shard gets as many tokens as it has connections, so no request ever waits inside
+    httpx's pool and the total in flight never exceeds `concurrency`.
+    """
+
+    loop: asyncio.AbstractEventLoop
+    transports: list[httpx.AsyncHTTPTransport]
+    slots: asyncio.Queue[int]
+
+
+@dataclasses.dataclass
+class _Attempt:
+    """What one failed attempt tells: why, whether to retry, how long the server asks to wait."""
+
+    kind: str
+    message: str
+    retryable: bool
+    status: int | None = None
+    retry_after: float | None = None
+
+
+class OpenAIBackend(ChatBackend):
+    """Chat completions from an OpenAI-compatible server; see OpenAIConfig for the settings."""
+
+    kind = "openai"
+
+    def __init__(self, config: OpenAIConfig) -> None:
+        super().__init__(config.model)
+        self.config = config
+        self._url = config.url
+        self._rng = random.Random(config.jitter_seed)
+        self._state: _LoopState | None = None
+        self._ssl: ssl.SSLContext | None = None
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if config.api_key:
+            headers["Authorization"] = f"Bearer {config.api_key}"
+        headers.update(config.headers)
+        # Parsed once: httpx copies a URL or Headers object cheaply but re-parses strings.
+        self._headers = httpx.Headers(headers)
+        self._http_url = httpx.URL(self._url)
+        # The transports are used directly (the client layer's cookies, auth and redirect
+        # handling cost ~20% of the CPU per request and do nothing here), so the environment's
+        # proxy settings, which httpx.AsyncClient would apply, are resolved here.
+        self._proxy = config.proxy or (env_proxy(self._url) if config.trust_env else None)
+        self._timeouts = httpx.Timeout(
+            config.timeout, connect=config.connect_timeout, pool=None
+        ).as_dict()
+
+    @property
+    def endpoint(self) -> str:
+        return self._url
+
+    def describe(self) -> dict[str, Any]:
+        cfg = self.config
+        return {
+            **super().describe(),
+            "concurrency": cfg.concurrency,
+            "timeout": cfg.timeout,
+            "max_retries": cfg.max_retries,
+        }
+
+    def _loop_state(self) -> _LoopState:
+        """The transports and slots of the running loop (asyncio objects are bound to one)."""
+        loop = asyncio.get_running_loop()
+        state = self._state
+        if state is None or state.loop is not loop:
+            cfg = self.config
+            shards = -(-cfg.concurrency // POOL_SHARD_SIZE)
+            slots: asyncio.Queue[int] = asyncio.Queue()
+            transports = []
+            for shard in range(shards):
+                size = len(range(shard, cfg.concurrency, shards))
+                # Idle connections are dropped before uvicorn's (vLLM, SGLang) 5 s keep-alive
+                # closes them under us; a race that remains is a retried connection error.
+                limits = httpx.Limits(
+                    max_connections=size, max_keepalive_connections=size, keepalive_expiry=4.0
+                )
+                transports.append(
+                    httpx.AsyncHTTPTransport(
+                        verify=self._ssl_context(),
+                        limits=limits,
+                        trust_env=cfg.trust_env,
+                        proxy=self._proxy,
+                    )
+                )
+            for i in range(cfg.concurrency):
+                slots.put_nowait(i % shards)
+            state = self._state = _LoopState(loop, transports, slots)
+        return state
+
+    async def aclose(self) -> None:
+        state = self._state
+        if state is not None and state.loop is asyncio.get_running_loop():
+            self._state = None
+            for transport in state.transports:
+                await transport.aclose()
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        # Loading the CA bundle takes ~20 ms; one context serves every shard and loop.
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context(trust_env=self.config.trust_env)
+        return self._ssl
+
+    def backoff(self, retry: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry number `retry` (1-based)."""
+        cfg = self.config
+        if retry_after is not None:
+            return min(retry_after, cfg.retry_after_max)
+        return self._rng.uniform(0.0, min(cfg.backoff_max, cfg.backoff_base * 2 ** (retry - 1)))
+
+    def payload(self, request: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model or self.model,
+            "messages": [dict(m) for m in request.messages],
+        }
+        body.update(request.params())
+        return body
+
+    async def _agenerate_one(self, request: ChatRequest) -> ChatResult:
+        cfg = self.config
+        state = self._loop_state()
+        content = json.dumps(self.payload(request), ensure_ascii=False).encode("utf-8")
+        started = time.perf_counter()
+        attempts = malformed = 0
+        while True:
+            attempts += 1
+            shard = await state.slots.get()
+            try:
+                outcome = await self._attempt(state.transports[shard], content)
+            finally:
+                state.slots.put_nowait(shard)
+            if isinstance(outcome, ChatResult):
+                outcome.attempts = attempts
+                outcome.latency_s = time.perf_counter() - started
+                return outcome
+            if outcome.kind == "malformed":
+                malformed += 1
+                outcome.retryable = malformed <= cfg.max_malformed_retries
+            if not outcome.retryable or attempts > cfg.max_retries:
+                message = outcome.message
+                if outcome.retryable or outcome.kind == "malformed":
+                    message = f"{message} (gave up after {attempts} attempts)"
+                return ChatResult(
+                    attempts=attempts,
+                    error=message,
+                    error_kind=outcome.kind,
+                    status=outcome.status,
+                    latency_s=time.perf_counter() - started,
+                )
+            delay = self.backoff(attempts, outcome.retry_after)
+            log.debug("attempt %d failed (%s); retrying in %.2fs", attempts, outcome.message, delay)
+            await asyncio.sleep(delay)
+
+    async def _attempt(
+        self, transport: httpx.AsyncHTTPTransport, content: bytes
+    ) -> ChatResult | _Attempt:
+        cfg = self.config
+        request = httpx.Request(
+            "POST",
+            self._http_url,
+            headers=self._headers,
+            content=content,
+            extensions={"timeout": self._timeouts},
+        )
+        try:
+            response = await _with_deadline(_send(transport, request), cfg.timeout)
+        except (TimeoutError, asyncio.TimeoutError, httpx.TimeoutException):
+            return _Attempt("timeout", f"no complete reply within {cfg.timeout:g}s", True)
+        except httpx.UnsupportedProtocol as exc:
+            return _Attempt("connection", f"unsupported URL {self._url}: {exc}", False)
+        except httpx.TransportError as exc:
+            detail = str(exc) or type(exc).__name__
+            return _Attempt("connection", f"{type(exc).__name__}: {detail}", True)
+        except httpx.HTTPError as exc:  # e.g. a body that does not decode (Content-Encoding)
+            return _Attempt("malformed", f"{type(exc).__name__}: {exc}", True)
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                text, finish, prompt_tokens, completion_tokens = parse_completion(response.content)
+            except _Malformed as exc:
+                return _Attempt("malformed", str(exc), True, status)
+            return ChatResult(
+                text=text,
+                finish_reason=finish,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                status=status,
+            )
+        message = f"HTTP {status} from {self._url}: {server_message(response)}"
+        if status in RETRY_STATUSES or status >= 500:
+            return _Attempt(
+                f"http_{status}", message, True, status, parse_retry_after(response.headers)
+            )
+        return _Attempt(f"http_{status}", message, False, status)
+
+
+async def _send(transport: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+    response = await transport.handle_async_request(request)
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+    return response
+
+
+def _factory(
+    *, model: str, base_url: str | None = None, config: OpenAIConfig | None = None, **options: Any
+) -> OpenAIBackend:
+    if config is not None:
+        if options:
+            raise BackendSpecError("pass either config= or individual options, not both")
+        return OpenAIBackend(
+            dataclasses.replace(config, model=model, base_url=base_url or config.base_url)
+        )
+    known = {f.name for f in dataclasses.fields(OpenAIConfig)} - {"model", "base_url"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise BackendSpecError(
+            f"unknown option(s) for the openai backend: {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    return OpenAIBackend(OpenAIConfig(model=model, base_url=base_url, **options))
+
+
+register_backend("openai", _factory)
