@@ -43,9 +43,10 @@ impl<'py> Emb<'py> {
 /// The array's data in row-major order: borrowed when C-contiguous, else copied.
 fn rows<'a, T: Elem + numpy::Element>(a: &'a PyReadonlyArray2<'_, T>) -> (Cow<'a, [T]>, usize, usize) {
     let (n, d) = (a.shape()[0], a.shape()[1]);
+    // `as_slice` also accepts Fortran order, which is not row-major.
     match a.as_slice() {
-        Ok(s) => (Cow::Borrowed(s), n, d),
-        Err(_) => (Cow::Owned(a.as_array().iter().copied().collect()), n, d),
+        Ok(s) if a.is_c_contiguous() => (Cow::Borrowed(s), n, d),
+        _ => (Cow::Owned(a.as_array().iter().copied().collect()), n, d),
     }
 }
 
