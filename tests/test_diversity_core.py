@@ -121,9 +121,7 @@ def test_non_contiguous_inputs_are_copied() -> None:
 def test_approximate_recall_on_clustered_data() -> None:
     rng = np.random.default_rng(3)
     centres = rng.standard_normal((100, 64))
-    x = (np.repeat(centres, 30, axis=0) + 0.3 * rng.standard_normal((3000, 64))).astype(
-        np.float32
-    )
+    x = (np.repeat(centres, 30, axis=0) + 0.3 * rng.standard_normal((3000, 64))).astype(np.float32)
     exact, _ = _core.nearest_neighbor_distances(x)
     approx, _ = _core.nearest_neighbor_distances(x, approximate=True, seed=5)
     assert (approx >= exact - 1e-6).all()
