@@ -41,7 +41,9 @@ impl<'py> Emb<'py> {
 }
 
 /// The array's data in row-major order: borrowed when C-contiguous, else copied.
-fn rows<'a, T: Elem + numpy::Element>(a: &'a PyReadonlyArray2<'_, T>) -> (Cow<'a, [T]>, usize, usize) {
+fn rows<'a, T: Elem + numpy::Element>(
+    a: &'a PyReadonlyArray2<'_, T>,
+) -> (Cow<'a, [T]>, usize, usize) {
     let (n, d) = (a.shape()[0], a.shape()[1]);
     // `as_slice` also accepts Fortran order, which is not row-major.
     match a.as_slice() {
@@ -87,7 +89,13 @@ fn stats_into(dict: &Bound<'_, PyDict>, prefix: &str, s: &Stats) -> PyResult<()>
     Ok(())
 }
 
-fn lsh(approximate: bool, tables: usize, bits: usize, window: usize, seed: u64) -> Option<LshParams> {
+fn lsh(
+    approximate: bool,
+    tables: usize,
+    bits: usize,
+    window: usize,
+    seed: u64,
+) -> Option<LshParams> {
     approximate.then_some(LshParams {
         tables,
         bits,
@@ -99,15 +107,25 @@ fn lsh(approximate: bool, tables: usize, bits: usize, window: usize, seed: u64) 
 /// Mean pairwise cosine distance over all unordered pairs (exact, one O(n·d) pass).
 #[pyfunction]
 #[pyo3(signature = (x, *, workers=None))]
-fn embedding_diversity(py: Python<'_>, x: &Bound<'_, PyAny>, workers: Option<usize>) -> PyResult<f64> {
+fn embedding_diversity(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    workers: Option<usize>,
+) -> PyResult<f64> {
     let x = Emb::extract(x, "x")?;
-    with_matrix!(x, |m| run(py, workers, || diversity::embedding_diversity(&m)))
+    with_matrix!(x, |m| run(py, workers, || diversity::embedding_diversity(
+        &m
+    )))
 }
 
 /// Mean cosine distance of each row to the normalised centroid (`1 - |sum of unit rows| / n`).
 #[pyfunction]
 #[pyo3(signature = (x, *, workers=None))]
-fn centroid_distance(py: Python<'_>, x: &Bound<'_, PyAny>, workers: Option<usize>) -> PyResult<f64> {
+fn centroid_distance(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    workers: Option<usize>,
+) -> PyResult<f64> {
     let x = Emb::extract(x, "x")?;
     with_matrix!(x, |m| run(py, workers, || diversity::centroid_distance(&m)))
 }
@@ -204,7 +222,9 @@ fn diversity_summary<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let x = Emb::extract(x, "x")?;
     let p = nn.then(|| lsh(approximate, 8, 16, 16, 0));
-    let s = with_matrix!(x, |m| run(py, workers, || diversity::diversity_summary(&m, p)))?;
+    let s = with_matrix!(x, |m| run(py, workers, || diversity::diversity_summary(
+        &m, p
+    )))?;
     let out = PyDict::new(py);
     out.set_item("n", s.n)?;
     out.set_item("d", s.d)?;

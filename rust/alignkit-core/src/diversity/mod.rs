@@ -27,8 +27,8 @@ pub use nn::{
     LshParams,
 };
 pub use sums::{
-    centroid_distance, centroid_from_sum, cross_diversity, diversity_from_sum,
-    embedding_diversity, unit_sum,
+    centroid_distance, centroid_from_sum, cross_diversity, diversity_from_sum, embedding_diversity,
+    unit_sum,
 };
 pub use vendi::{gram_matrix, vendi_from_eigenvalues, vendi_score};
 

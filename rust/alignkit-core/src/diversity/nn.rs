@@ -262,7 +262,7 @@ pub fn approximate_nearest_neighbor_sims(u: &[f32], d: usize, p: LshParams) -> R
     let n = u.len().checked_div(d).unwrap_or(0);
     let h = p.tables * p.bits;
     // Hyperplanes stored as the (h x d) row-major matrix, so projections are a tile product.
-    let mut rng = SplitMix(p.seed ^ 0x5EED_D1_7E85);
+    let mut rng = SplitMix(p.seed ^ 0x005E_EDD1_7E85);
     let planes: Vec<f32> = (0..h * d).map(|_| rng.normal() as f32).collect();
     let mut proj = vec![0f32; n * h];
     proj.par_chunks_mut(TILE * h)
@@ -278,9 +278,7 @@ pub fn approximate_nearest_neighbor_sims(u: &[f32], d: usize, p: LshParams) -> R
             .into_par_iter()
             .map(|i| {
                 let row = &proj[i * h + t * p.bits..i * h + (t + 1) * p.bits];
-                let key = row
-                    .iter()
-                    .fold(0u32, |k, &v| (k << 1) | u32::from(v > 0.0));
+                let key = row.iter().fold(0u32, |k, &v| (k << 1) | u32::from(v > 0.0));
                 (key, i as u32)
             })
             .collect();

@@ -137,7 +137,10 @@ fn vendi_matches_naive_kernel() {
         let x = random(n, d, seed);
         let got = vendi_score(&mat(&x, d)).unwrap();
         let want = naive_vendi(&x, d);
-        assert!((got - want).abs() < 1e-5 * want, "n={n} d={d}: {got} vs {want}");
+        assert!(
+            (got - want).abs() < 1e-5 * want,
+            "n={n} d={d}: {got} vs {want}"
+        );
     }
     // Identical rows: one direction, score 1; orthogonal rows: score n.
     let x = [1.0f32, 2.0, 3.0].repeat(50);
@@ -238,7 +241,10 @@ fn lsh_is_an_upper_bound_with_high_recall_on_clustered_data() {
     let m = mat(&x, 64);
     let exact = nearest_neighbor_distances(&m, None).unwrap();
     let approx = nearest_neighbor_distances(&m, Some(LshParams::default())).unwrap();
-    assert!(exact.iter().zip(&approx).all(|(e, a)| *a >= *e - 1e-6 && *a <= 2.0));
+    assert!(exact
+        .iter()
+        .zip(&approx)
+        .all(|(e, a)| *a >= *e - 1e-6 && *a <= 2.0));
 }
 
 #[test]

@@ -21,7 +21,13 @@ pub fn gram_matrix<T: Elem>(m: &Matrix<'_, T>) -> Result<Vec<f64>> {
     let mut g = (0..n.div_ceil(ROWS))
         .into_par_iter()
         .try_fold(
-            || (vec![0f64; d * d], vec![0f32; ROWS * d], vec![0f32; COLS * COLS]),
+            || {
+                (
+                    vec![0f64; d * d],
+                    vec![0f32; ROWS * d],
+                    vec![0f32; COLS * COLS],
+                )
+            },
             |(mut g, mut ub, mut c), b| {
                 let r0 = b * ROWS;
                 let rows = ROWS.min(n - r0);
