@@ -20,6 +20,9 @@ __all__ = [
     "WarcRecord",
     "__version__",
     "band_hashes",
+    "centroid_distance",
+    "coverage",
+    "cross_diversity",
     "dedup_cluster",
     "dedup_write_band_file",
     "dedup_write_band_file_tokens",
@@ -27,6 +30,8 @@ __all__ = [
     "default_quality_config",
     "detect_language",
     "detect_language_batch",
+    "diversity_summary",
+    "embedding_diversity",
     "exact_hashes",
     "exact_hashes_tokens",
     "extract_text",
@@ -35,9 +40,11 @@ __all__ = [
     "lsh_error_rates",
     "lsh_params",
     "near_dup_keep",
+    "nearest_neighbor_distances",
     "prepare_shard",
     "quality_filter_batch",
     "read_warc_batch",
+    "vendi_score",
 ]
 
 _StrPath: TypeAlias = str | os.PathLike[str]
@@ -338,3 +345,35 @@ def dedup_cluster(
     *,
     keep: str = "first",
 ) -> dict[str, Any]: ...
+
+# Embedding diversity (2-D float32 or float16 arrays; C-contiguous ones are read in place).
+_Embeddings: TypeAlias = npt.NDArray[np.float32] | npt.NDArray[np.float16]
+
+def embedding_diversity(x: _Embeddings, *, workers: int | None = None) -> float: ...
+def centroid_distance(x: _Embeddings, *, workers: int | None = None) -> float: ...
+def vendi_score(x: _Embeddings, *, workers: int | None = None) -> float: ...
+def cross_diversity(a: _Embeddings, b: _Embeddings, *, workers: int | None = None) -> float: ...
+def nearest_neighbor_distances(
+    x: _Embeddings,
+    approximate: bool = False,
+    *,
+    tables: int = 8,
+    bits: int = 16,
+    window: int = 16,
+    seed: int = 0,
+    workers: int | None = None,
+) -> tuple[npt.NDArray[np.float32], dict[str, float]]: ...
+def coverage(
+    a: _Embeddings,
+    b: _Embeddings,
+    threshold: float | None = None,
+    *,
+    workers: int | None = None,
+) -> dict[str, float]: ...
+def diversity_summary(
+    x: _Embeddings,
+    nn: bool = True,
+    *,
+    approximate: bool = False,
+    workers: int | None = None,
+) -> dict[str, float | int | None]: ...

@@ -5,6 +5,7 @@
 
 pub mod charset;
 pub mod dedup;
+pub mod diversity;
 pub mod error;
 pub mod html;
 pub mod http;

@@ -5,6 +5,7 @@
 mod convert;
 mod error;
 mod webr_dedup;
+mod webr_diversity;
 mod webr_html;
 mod webr_prepare;
 mod webr_quality;
@@ -21,5 +22,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     webr_prepare::register(m)?;
     webr_quality::register(m)?;
     webr_dedup::register(m)?;
+    webr_diversity::register(m)?;
     Ok(())
 }
