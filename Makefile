@@ -76,7 +76,8 @@ bench-python:
 	$(PYTHON) benches/eval_main_content.py --runs 5 --json bench-data/main_content.json
 	$(PYTHON) benches/eval_langid.py --json bench-data/langid.json
 	$(PYTHON) benches/bench_dedup.py --json bench-data/dedup.json
-	$(PYTHON) benches/bench_llm_client.py --json bench-data/llm_client.json --md BENCHMARKS_llm.md
+	$(PYTHON) benches/bench_diversity.py --json bench-data/diversity.json
+	$(PYTHON) benches/bench_llm_client.py --json bench-data/llm_client.json
 
 # Needs a nightly toolchain and cargo-fuzz (rust/fuzz/README.md). libdeflate is linked twice into
 # the instrumented binary, so ASan's ODR check is turned off.

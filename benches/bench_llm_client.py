@@ -1,7 +1,7 @@
 """Throughput of the `openai` LLM client against a loopback server with a fixed reply latency.
 
     python benches/bench_llm_client.py [--requests 2000] [--concurrency 64] [--delay 0.05]
-                                       [--runs 3] [--json out.json] [--md BENCHMARKS_llm.md]
+                                       [--runs 3] [--json out.json] [--md table.md]
 
 The server (`alignkit.llm.testing.FakeChatServer`, asyncio, HTTP/1.1 keep-alive) runs in its own
 process so it does not share the client's GIL, and answers every request after `--delay` seconds.

@@ -156,3 +156,27 @@ def test_edge_cases_and_errors() -> None:
         _core.embedding_diversity(two, workers=0)
     with pytest.raises(ValueError, match="bits"):
         _core.nearest_neighbor_distances(dup, approximate=True, bits=40)
+
+
+def test_dispatcher_rust_matches_reference() -> None:
+    """`alignkit.webr.diversity` gives the reference's values whichever backend runs."""
+    from alignkit.webr import diversity
+
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((300, 24)).astype(np.float32)
+    b = rng.standard_normal((200, 24)).astype(np.float32)
+    rust = diversity.diversity_summary(a, backend="rust")
+    ref = diversity.diversity_summary(a, backend="reference")
+    assert rust.keys() == ref.keys()
+    for key in ("embedding_diversity", "centroid_distance", "vendi_score"):
+        assert rust[key] == pytest.approx(ref[key], rel=1e-5, abs=1e-6)
+    for q, value in ref["nn_distance"].items():
+        assert rust["nn_distance"][q] == pytest.approx(value, abs=1e-5)
+    for backend in ("rust", "reference"):
+        assert diversity.backend_for("coverage", backend) == backend
+    assert diversity.coverage(a, b, 0.9, backend="rust") == pytest.approx(
+        diversity.coverage(a, b, 0.9, backend="reference")
+    )
+    assert diversity.cross_diversity(a, b, backend="rust") == pytest.approx(
+        diversity.cross_diversity(a, b, backend="reference"), rel=1e-6
+    )

@@ -2,8 +2,9 @@
 
 Each function uses `alignkit._core.<name>` when the compiled extension provides it and the
 float64 numpy reference (`alignkit.webr.diversity_reference`, which also documents the exact
-definitions) otherwise. The Rust functions take the same arguments as the reference, with
-embeddings passed as C-contiguous float32 arrays, and return the same values.
+definitions) otherwise. Embeddings go to Rust as C-contiguous float32 arrays; the results are
+converted to the reference's return values (the Rust calls return a little more, e.g. summary
+statistics next to the nearest-neighbour distances).
 
 `backend="reference"` (or the environment variable `ALIGNKIT_DIVERSITY_BACKEND=reference`)
 forces the reference; `backend="rust"` fails when the extension lacks a function.
@@ -93,7 +94,10 @@ def centroid_distance(x: Any, *, backend: str | None = None) -> float:
 def nearest_neighbor_distances(x: Any, *, backend: str | None = None) -> np.ndarray:
     """Cosine distance from each row to its nearest other row (float64 [n])."""
     rust, fn = _dispatch("nearest_neighbor_distances", backend)
-    return np.asarray(fn(_as_f32(x)) if rust else fn(x), dtype=np.float64)
+    if rust:
+        distances, _stats = fn(_as_f32(x))  # the Rust call also returns summary statistics
+        return np.clip(np.asarray(distances, dtype=np.float64), 0.0, None)
+    return np.asarray(fn(x), dtype=np.float64)
 
 
 def vendi_score(x: Any, *, backend: str | None = None) -> float:
@@ -108,7 +112,7 @@ def coverage(
     """Fraction of `a` rows whose nearest `b` row is within cosine distance `threshold`."""
     rust, fn = _dispatch("coverage", backend)
     if rust:
-        return float(fn(_as_f32(a), _as_f32(b), float(threshold)))
+        return float(fn(_as_f32(a), _as_f32(b), float(threshold))["covered"])
     return float(fn(a, b, threshold))
 
 
@@ -121,4 +125,14 @@ def cross_diversity(a: Any, b: Any, *, backend: str | None = None) -> float:
 def diversity_summary(x: Any, *, backend: str | None = None) -> dict[str, Any]:
     """All single-set metrics (keys as in `diversity_reference.diversity_summary`)."""
     rust, fn = _dispatch("diversity_summary", backend)
-    return dict(fn(_as_f32(x))) if rust else fn(x)
+    if not rust:
+        return fn(x)
+    u = _as_f32(x)
+    return {
+        "n": int(u.shape[0]),
+        "dim": int(u.shape[1]),
+        "embedding_diversity": embedding_diversity(u, backend="rust"),
+        "centroid_distance": centroid_distance(u, backend="rust"),
+        "vendi_score": vendi_score(u, backend="rust"),
+        "nn_distance": distance_summary(nearest_neighbor_distances(u, backend="rust")),
+    }
