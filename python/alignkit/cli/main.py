@@ -233,6 +233,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     from alignkit.webr.score_cli import add_score_parser
 
     leaves["webr score"] = add_score_parser(webr_sub)
+    from alignkit.webr.synthesize_cli import add_synthesize_parser
+
+    leaves["webr synthesize"] = add_synthesize_parser(webr_sub)
     data = commands.add_parser(
         "data", help="datasets and demo data", description="Dataset utilities."
     )

@@ -108,9 +108,10 @@ def last_user_content(body: dict[str, Any]) -> str:
     return ""
 
 
-def echo_completion(body: dict[str, Any]) -> dict[str, Any]:
-    """The deterministic reply to a chat-completions request body."""
-    text = "echo: " + last_user_content(body)
+def echo_completion(body: dict[str, Any], text: str | None = None) -> dict[str, Any]:
+    """The deterministic reply to a chat-completions request body (`text`: instead of the echo)."""
+    if text is None:
+        text = "echo: " + last_user_content(body)
     finish = "stop"
     stops = body.get("stop") or []
     for stop in [stops] if isinstance(stops, str) else stops:
@@ -158,7 +159,8 @@ class FakeChatServer:
     `delay` is added before every answer; `api_key` (when set) must come as a Bearer token, or
     the answer is 401. Counters: `hits` (chat requests received), `answered` (200 completions),
     `seen` (hits per request body), `prompts` (hits per last user message), `max_in_flight`,
-    `bodies` (every request body, when `record_bodies`), `auth_headers`.
+    `bodies` (every request body, when `record_bodies`), `auth_headers`. `reply(body)` scripts
+    answers: a string replaces the echo (still cut at `stop` / `max_tokens`), None keeps it.
     """
 
     def __init__(
@@ -169,8 +171,10 @@ class FakeChatServer:
         api_key: str | None = None,
         record_bodies: bool = True,
         port: int = 0,
+        reply: Callable[[dict[str, Any]], str | None] | None = None,
     ) -> None:
         self.delay = delay
+        self.reply = reply
         self.faults = faults
         self.api_key = api_key
         self.record_bodies = record_bodies
@@ -348,7 +352,8 @@ class FakeChatServer:
                     await asyncio.sleep(fault.delay)
                 else:
                     raise ValueError(f"unknown fault kind {fault.kind!r}")
-            reply = _reply(200, json.dumps(echo_completion(body)).encode())
+            text = self.reply(body) if self.reply is not None else None
+            reply = _reply(200, json.dumps(echo_completion(body, text)).encode())
             with self._lock:
                 self.answered += 1
             return reply
