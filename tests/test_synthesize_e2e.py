@@ -345,3 +345,29 @@ def test_help_lists_options(capsys: Any) -> None:
     text = capsys.readouterr().out
     for flag in ("--llm", "--target-size", "--max-docs", "--dry-run", "--concurrency"):
         assert flag in text
+
+
+def test_config_file_and_parquet_input(tmp_path: Path, capsys: Any) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    docs = write_docs(tmp_path / "docs.jsonl.gz")[:6]
+    pq.write_table(pa.Table.from_pylist(docs), tmp_path / "docs.parquet")
+    with FakeChatServer(reply=scripted) as server:
+        config = tmp_path / "synth.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "llm": f"openai:fake@{server.base_url}",
+                    "max-docs": 4,
+                    "no_gzip": True,
+                    "seed": SEED,
+                    "no-progress": True,
+                }
+            )
+        )
+        args = ["webr", "synthesize", str(tmp_path / "docs.parquet"), "--config", str(config)]
+        assert main([*args, "--out", str(tmp_path / "o")]) == 0
+    stats = json.loads((tmp_path / "o" / "stats.json").read_text())
+    assert stats["documents"]["used"] == 4
+    assert stats["stages"]["author"]["requests"] == 4
+    assert (tmp_path / "o" / "synthetic.jsonl").is_file()
