@@ -412,6 +412,15 @@ class _Stages:
                 st["error_kinds"][kind] = st["error_kinds"].get(kind, 0) + 1
         st["prompt_tokens"] += summary["prompt_tokens"]
         st["completion_tokens"] += summary["completion_tokens"]
+        log.info(
+            "%s: %d requests, %d sent, %d from cache, %d failed, %d tokens",
+            name,
+            summary["requests"],
+            summary["sent"],
+            summary["from_cache"],
+            sum(not r.ok for r in results),
+            summary["prompt_tokens"] + summary["completion_tokens"],
+        )
         return results
 
     def accept(
@@ -661,7 +670,7 @@ def _run_stages(items: list[_Item], stages: _Stages, config: SynthesizeConfig) -
     alive = [i for i in alive if i.dropped is None]
 
     # 4. responses: Web-as-Instruction answers page + request; Web-as-Response rolls out
-    messages = []
+    turns: list[list[dict[str, str]]] = []
     for item in alive:
         if family(item.category) == "instruction":
             item.instruction = prompts.instruction_with_page(
@@ -669,9 +678,9 @@ def _run_stages(items: list[_Item], stages: _Stages, config: SynthesizeConfig) -
             )
         else:
             item.instruction = item.request
-        messages.append(_user(item.instruction or ""))
+        turns.append(_user(item.instruction or ""))
     results = stages.run(
-        "response", messages, [(i.doc["id"], "response") for i in alive], config.max_tokens
+        "response", turns, [(i.doc["id"], "response") for i in alive], config.max_tokens
     )
     for item, result in zip(alive, results, strict=True):
         text = stages.accept("response", item, result)
