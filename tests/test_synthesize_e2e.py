@@ -258,6 +258,14 @@ def _end_to_end_and_resume(server: FakeChatServer, docs_file: Path, out: Path) -
     assert again["written"] == stats["written"]
     assert all(s["sent"] == 0 for s in again["stages"].values())
     assert _read(out / "synthetic.jsonl.gz") == rows
+    assert again["stages"]["author"]["failures"] == 1  # skipped, still counted
+
+    # --retry-failed re-sends only the failed request (it fails again here)
+    server.reset_counters()
+    retried = syn.synthesize(
+        [docs_file], out, llm, syn.SynthesizeConfig(seed=SEED), progress=False, retry_failed=True
+    )
+    assert server.hits == 1 and retried["stages"]["author"]["sent"] == 1
 
 
 def test_target_size_mixes_two_to_one(docs_file: Path, tmp_path: Path) -> None:
