@@ -179,3 +179,21 @@ def test_config_is_checked() -> None:
     with pytest.raises(syn.SynthesizeConfigError):
         syn.SynthesizeConfig(dedup_threshold=1.5)
     assert syn.SynthesizeConfig(compress=False).output_name == "synthetic.jsonl"
+
+
+def test_read_documents(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    path = tmp_path / "d.jsonl"
+    rows = [
+        {"id": "a", "url": "u", "text": "x"},
+        {"url": "v", "text": "y"},
+        {"id": "c", "text": ""},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    docs, empty = syn.read_documents([path])
+    assert [d["id"] for d in docs][0] == "a" and len(docs) == 2 and empty == 1
+    assert docs[1]["id"] and docs[1]["url"] == "v"
+    path.write_text(path.read_text() + json.dumps({"id": "a", "text": "z"}) + "\n")
+    with pytest.raises(ValueError, match="repeats"):
+        syn.read_documents([path])

@@ -563,6 +563,12 @@ def synthesize(
     kept = [i for i in items if i.dropped is None]
     inst = [i for i in kept if family(i.category) == "instruction"]
     resp = [i for i in kept if family(i.category) == "response"]
+    if config.target_size is not None and len(inst) + len(resp) < config.target_size:
+        log.warning(
+            "only %d examples survived, fewer than --target-size %d: writing all of them",
+            len(inst) + len(resp),
+            config.target_size,
+        )
     inst, resp = mix(inst, resp, config.target_size, config.seed)
     chosen = inst + resp
     random.Random(config.seed).shuffle(chosen)
