@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -181,7 +182,7 @@ def test_config_is_checked() -> None:
     assert syn.SynthesizeConfig(compress=False).output_name == "synthetic.jsonl"
 
 
-def test_read_documents(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_read_documents(tmp_path: Path) -> None:
     import json
 
     path = tmp_path / "d.jsonl"
