@@ -356,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return int(args.handler(args))
     except KeyboardInterrupt:
-        print("interrupted; finished shards are kept, re-run to resume", file=sys.stderr)
+        print("interrupted; finished work is kept, re-run to resume", file=sys.stderr)
         return 130
     except (OSError, ValueError) as exc:
         print(f"alignkit: error: {exc}", file=sys.stderr)
