@@ -236,6 +236,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     from alignkit.webr.synthesize_cli import add_synthesize_parser
 
     leaves["webr synthesize"] = add_synthesize_parser(webr_sub)
+    from alignkit.webr.run_cli import add_run_parser
+
+    leaves["webr run"] = add_run_parser(webr_sub)
     data = commands.add_parser(
         "data", help="datasets and demo data", description="Dataset utilities."
     )

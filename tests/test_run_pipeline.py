@@ -1,0 +1,214 @@
+"""`alignkit webr run`: the whole WebR pipeline end to end on small demo shards against the
+loopback FakeChatServer; resuming, dry run, configuration changes and the missing-model path."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alignkit.cli.main import main
+from alignkit.llm.testing import FakeChatServer
+from alignkit.webr import pipeline
+
+WORDS = [
+    "garden",
+    "bread",
+    "river",
+    "chess",
+    "kayak",
+    "compost",
+    "espresso",
+    "knitting",
+    "budget",
+    "router",
+    "paper",
+    "insulation",
+    "seedling",
+    "flour",
+    "hive",
+    "running",
+    "shoes",
+    "watercolour",
+    "lifetimes",
+    "deadline",
+    "chain",
+    "opening",
+    "gear",
+    "travel",
+]
+
+
+def _reply(body: dict[str, Any]) -> str:
+    """A distinct, plausible answer per prompt (identical answers would be deduplicated)."""
+    digest = hashlib.sha256(json.dumps(body["messages"], sort_keys=True).encode()).digest()
+    return "Please describe " + " ".join(WORDS[b % len(WORDS)] for b in digest[:16]) + "."
+
+
+@pytest.fixture
+def server() -> Iterator[FakeChatServer]:
+    with FakeChatServer(reply=_reply) as srv:
+        yield srv
+
+
+def _args(out: Path, server: FakeChatServer | None, *extra: str) -> list[str]:
+    args = [
+        "webr",
+        "run",
+        "--demo",
+        "--demo-shards",
+        "2",
+        "--demo-docs",
+        "20",
+        "--out",
+        str(out),
+        "--max-docs",
+        "8",
+        "--no-progress",
+        "--cache-dir",
+        str(out.parent / "embeddings"),
+    ]
+    if server is not None:
+        args += ["--llm", f"openai:fake@{server.base_url}"]
+    return args + list(extra)
+
+
+def _run_json(out: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    return data
+
+
+def test_end_to_end_then_resume(server: FakeChatServer, tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "run"
+    assert main(_args(out, server)) == 0
+    first_hits = server.hits
+    assert first_hits > 0
+    printed = capsys.readouterr().out
+    for n, stage in enumerate(("prepare", "dedup", "synthesize", "score"), 1):
+        assert f"[{n}/4] {stage}:" in printed
+
+    for sub in ("1-prepare", "2-dedup"):
+        assert sorted(p.name for p in (out / sub).glob("*.jsonl.gz")) == [
+            "CC-DEMO-00000.jsonl.gz",
+            "CC-DEMO-00001.jsonl.gz",
+        ]
+        assert (out / sub / "stats.json").is_file()
+    with gzip.open(out / "3-synthesize" / "synthetic.jsonl.gz", "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    assert rows and all([m["role"] for m in r["messages"]] == ["user", "assistant"] for r in rows)
+    assert (out / "4-score" / "report.json").is_file()
+    assert (out / "4-score" / "report.html").is_file()
+
+    run = _run_json(out)
+    assert sorted(run["stages"]) == ["dedup", "prepare", "score", "synthesize"]
+    assert all(s["status"] == "ran" for s in run["stages"].values())
+    assert run["stages"]["prepare"]["documents_kept"] == run["stages"]["dedup"]["docs_in"]
+    assert run["stages"]["synthesize"]["written"] == len(rows)
+    assert run["stages"]["synthesize"]["llm_requests_sent"] == first_hits
+    assert run["stages"]["score"]["examples"] == len(rows)
+
+    # a second run redoes nothing and sends nothing
+    server.reset_counters()
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.jsonl.gz")}
+    assert main(_args(out, server)) == 0
+    assert server.hits == 0
+    again = _run_json(out)
+    assert all(s["status"] == "skipped" for s in again["stages"].values()), again["stages"]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.jsonl.gz")} == mtimes
+    assert "already done" in capsys.readouterr().out
+
+    # a changed dedup threshold is refused by the dedup stage, with its message
+    assert main(_args(out, server, "--threshold", "0.5")) == 2
+    err = capsys.readouterr().err
+    assert "another configuration" in err and "--overwrite" in err
+    refused = _run_json(out)["stages"]
+    assert refused["prepare"]["status"] == "skipped" and refused["dedup"]["status"] == "failed"
+    assert server.hits == 0
+
+    # ... and accepted with --overwrite: dedup and what follows are redone, prepare is not
+    assert main(_args(out, server, "--threshold", "0.5", "--overwrite")) == 0
+    stages = _run_json(out)["stages"]
+    assert stages["prepare"]["status"] == "skipped"
+    assert stages["dedup"]["status"] == "ran" and stages["dedup"]["threshold"] == 0.5
+    assert stages["synthesize"]["status"] == "ran"
+
+
+def test_changed_synthesis_config_is_refused(server: FakeChatServer, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(_args(out, server, "--skip-score")) == 0
+    assert _run_json(out)["stages"]["score"] == {"skipped": "skipped on request (--skip-score)"}
+    server.reset_counters()
+    assert main(_args(out, server, "--skip-score", "--seed", "5")) == 2
+    assert server.hits == 0
+    failed = _run_json(out)["stages"]["synthesize"]
+    assert failed["status"] == "failed" and "another configuration" in failed["error"]
+
+
+def test_dry_run_sends_nothing(server: FakeChatServer, tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "dry"
+    assert main(_args(out, server, "--dry-run")) == 0
+    assert server.hits == 0
+    printed = capsys.readouterr().out
+    assert "===== author =====" in printed
+    run = _run_json(out)
+    assert run["stages"]["prepare"]["status"] == "ran"
+    assert run["stages"]["synthesize"]["status"] == "dry_run"
+    assert run["stages"]["score"] == {"skipped": "dry run"}
+    assert not (out / "3-synthesize" / "synthetic.jsonl.gz").exists()
+    # no --llm is needed for a dry run
+    assert main(_args(tmp_path / "dry2", None, "--dry-run")) == 0
+
+
+def test_missing_model_skips_score(
+    server: FakeChatServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alignkit.webr import embed
+
+    def missing(model: Any = None) -> Path:
+        raise embed.ModelNotFoundError("the default embedding model is not installed")
+
+    monkeypatch.setattr(embed, "resolve_model_dir", missing)
+    out = tmp_path / "run"
+    run = pipeline.run_pipeline(
+        pipeline.write_demo_input(out, 1, 15),
+        out,
+        f"openai:fake@{server.base_url}",
+        pipeline.PipelineOptions(max_docs=5),
+        echo=lambda line: None,
+    )
+    assert run["stages"]["score"] == {"skipped": "the default embedding model is not installed"}
+    assert _run_json(out)["stages"]["score"]["skipped"].startswith("the default embedding")
+    assert run["stages"]["synthesize"]["written"] > 0
+
+
+def test_config_file_and_errors(server: FakeChatServer, tmp_path: Path, capsys: Any) -> None:
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"threshold": 0.8, "max-docs": 4, "skip-score": True}))
+    out = tmp_path / "out"
+    args = _args(out, server, "--config", str(config))
+    args.remove("--max-docs")
+    args.remove("8")
+    assert main(args) == 0
+    run = _run_json(out)
+    assert run["options"]["threshold"] == 0.8 and run["options"]["max_docs"] == 4
+    assert run["stages"]["synthesize"]["documents"]["used"] <= 4
+    capsys.readouterr()
+    # no --llm without --dry-run, and no input at all, are clear errors
+    assert main(["webr", "run", "--out", str(tmp_path / "x"), "--demo"]) == 2
+    assert "--llm is required" in capsys.readouterr().err
+    assert main(["webr", "run", "--out", str(tmp_path / "x"), "--llm", "openai:m@x:1"]) == 2
+    assert "no input" in capsys.readouterr().err
+
+
+def test_help(capsys: Any) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["webr", "run", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--llm", "--demo", "--dry-run", "--skip-score", "--threshold", "--config"):
+        assert flag in text
