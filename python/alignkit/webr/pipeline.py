@@ -399,6 +399,7 @@ def _run(
 
     # 4. score
     t0 = time.perf_counter()
+    reason: str | None
     if skip_score:
         reason = "skipped on request (--skip-score)"
     elif not syn["written"]:
@@ -406,7 +407,7 @@ def _run(
     else:
         reason = _score_unavailable()
     if reason is not None:
-        log.warning("score stage skipped: %s", reason)
+        log.log(logging.INFO if skip_score else logging.WARNING, "score stage skipped: %s", reason)
         stages["score"] = {"skipped": reason}
         _write_json(out / RUN_FILE, run)
         echo(f"[4/4] score: skipped ({reason})")
