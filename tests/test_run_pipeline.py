@@ -147,6 +147,11 @@ def test_changed_synthesis_config_is_refused(server: FakeChatServer, tmp_path: P
     assert server.hits == 0
     failed = _run_json(out)["stages"]["synthesize"]
     assert failed["status"] == "failed" and "another configuration" in failed["error"]
+    # a changed extraction mode is refused by the prepare stage
+    assert main(_args(out, server, "--skip-score", "--mode", "main")) == 2
+    failed = _run_json(out)["stages"]["prepare"]
+    assert failed["status"] == "failed" and "differs in: mode" in failed["error"]
+    assert server.hits == 0
 
 
 def test_dry_run_sends_nothing(server: FakeChatServer, tmp_path: Path, capsys: Any) -> None:
