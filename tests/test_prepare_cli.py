@@ -237,6 +237,20 @@ def test_demo_command_is_the_readme_main_job(tmp_path) -> None:
     assert res.returncode == 0, res.stderr
     assert "documents" in res.stdout
     assert len(list((tmp_path / "demo-out").glob("*.jsonl.gz"))) == 2
+    again = run_cli(
+        "webr",
+        "prepare",
+        "--demo",
+        "--demo-shards",
+        "2",
+        "--demo-docs",
+        "30",
+        "--out",
+        str(tmp_path / "demo-out"),
+        cwd=tmp_path,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "(2 already done)" in again.stdout
 
 
 def test_keep_dropped_and_language_filter(tmp_path, demo_shards) -> None:

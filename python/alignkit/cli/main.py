@@ -18,8 +18,6 @@ from alignkit import __version__
 
 log = logging.getLogger("alignkit")
 
-DEMO_INPUT_DIR = "_demo_input"
-
 
 def _load_config_file(path: str) -> dict[str, Any]:
     file = Path(path)
@@ -273,19 +271,10 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     if args.demo:
         if shards:
             raise ValueError("give either SHARD arguments or --demo, not both")
-        from alignkit.data.demo import write_demo_shards
+        from alignkit.webr.pipeline import write_demo_input
 
-        demo_dir = Path(args.out) / DEMO_INPUT_DIR
-        shards = [
-            str(p)
-            for p in write_demo_shards(
-                demo_dir,
-                n_shards=args.demo_shards,
-                docs_per_shard=args.demo_docs,
-                seed=0,
-            )
-        ]
-        log.info("demo input: %d shard(s) in %s", len(shards), demo_dir)
+        # Generated once per (shards, docs): a re-run finds the same files and resumes.
+        shards = [str(p) for p in write_demo_input(args.out, args.demo_shards, args.demo_docs)]
     if not shards:
         raise ValueError("no input: give SHARD paths/globs, or --demo for the built-in demo")
     if args.max_block_mb <= 0:
