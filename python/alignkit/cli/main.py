@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit import __version__
+from alignkit.cli.options import add_demo_flags
 
 log = logging.getLogger("alignkit")
 
@@ -128,13 +129,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="discard results made with another configuration"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--demo",
-        action="store_true",
-        help="run on built-in demo shards (generated into OUT/_demo_input)",
-    )
-    p.add_argument("--demo-shards", type=int, default=4, help="demo shards to generate")
-    p.add_argument("--demo-docs", type=int, default=250, help="pages per demo shard")
+    add_demo_flags(p)
     p.set_defaults(handler=_cmd_prepare)
     return p
 

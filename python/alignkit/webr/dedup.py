@@ -45,8 +45,10 @@ from alignkit.webr.prepare import (
     STATS_FILE,
     TMP_DIR,
     _atomic_write_json,
-    _check_config,
+    _clear_outputs,
     _marker_is_valid,
+    check_recorded_config,
+    ensure_output_dir,
     expand_shards,
 )
 
@@ -535,19 +537,9 @@ def dedup_files(
     if not paths:
         raise FileNotFoundError("no input files given")
     out = Path(out_dir)
-    try:
-        for sub in (out, out / MARKER_DIR, out / TMP_DIR, out / WORK_DIR / "bands"):
-            sub.mkdir(parents=True, exist_ok=True)
-        (out / WORK_DIR / "keep").mkdir(exist_ok=True)
-        probe = out / TMP_DIR / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise PermissionError(f"output directory {out} is not writable: {exc}") from exc
-    try:
-        _check_config(out, cfg, overwrite)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise DedupConfigError(str(exc)) from exc
+    ensure_output_dir(out, out / WORK_DIR / "bands", out / WORK_DIR / "keep")
+    if check_recorded_config(out, cfg.fingerprint(), overwrite, DedupConfigError):
+        _clear_outputs(out)
     if overwrite:
         shutil.rmtree(out / WORK_DIR, ignore_errors=True)
         (out / MARKER_DIR / f"{CLUSTER_MARKER}.json").unlink(missing_ok=True)

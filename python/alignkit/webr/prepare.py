@@ -288,25 +288,50 @@ def run_shard(task: ShardTask, on_bytes: Callable[[int], None] | None = None) ->
     return stats
 
 
-def _check_config(out_dir: Path, config: PrepareConfig, overwrite: bool) -> None:
+def ensure_output_dir(out: Path, *subdirs: Path) -> None:
+    """Create `out` and `subdirs`, and prove `out` is writable before any work starts."""
+    try:
+        for sub in (out, out / MARKER_DIR, out / TMP_DIR, *subdirs):
+            sub.mkdir(parents=True, exist_ok=True)
+        probe = out / TMP_DIR / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise PermissionError(f"output directory {out} is not writable: {exc}") from exc
+
+
+def check_recorded_config(
+    out_dir: Path,
+    wanted: dict[str, Any],
+    overwrite: bool,
+    error: type[ValueError] = PrepareConfigError,
+) -> bool:
+    """Record `wanted` as the configuration of `out_dir`.
+
+    Raises `error` when another configuration is recorded there and `overwrite` is not given;
+    returns True when one was replaced (the caller then discards the old results).
+    """
     config_path = out_dir / CONFIG_FILE
-    wanted = config.fingerprint()
+    replaced = False
     if config_path.exists():
         try:
             existing = json.loads(config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise PrepareConfigError(f"cannot read {config_path}: {exc}") from exc
+            if not overwrite:
+                raise error(f"cannot read {config_path}: {exc}") from exc
+            existing = None
         if existing != wanted:
             if not overwrite:
                 changed = sorted(
                     k for k in wanted.keys() | existing.keys() if wanted.get(k) != existing.get(k)
                 )
-                raise PrepareConfigError(
+                raise error(
                     f"{out_dir} holds results of another configuration (differs in: "
                     f"{', '.join(changed)}); use a new --out directory or pass --overwrite"
                 )
-            _clear_outputs(out_dir)
+            replaced = True
     _atomic_write_json(config_path, wanted)
+    return replaced
 
 
 def _clear_outputs(out_dir: Path) -> None:
@@ -475,15 +500,9 @@ def prepare(
     if not paths:
         raise FileNotFoundError("no input shards given")
     out = Path(out_dir)
-    try:
-        for sub in (out, out / MARKER_DIR, out / TMP_DIR):
-            sub.mkdir(parents=True, exist_ok=True)
-        probe = out / TMP_DIR / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise PermissionError(f"output directory {out} is not writable: {exc}") from exc
-    _check_config(out, config, overwrite)
+    ensure_output_dir(out)
+    if check_recorded_config(out, config.fingerprint(), overwrite):
+        _clear_outputs(out)
 
     dropped_dir = Path(keep_dropped) if keep_dropped is not None else None
     tasks = plan_tasks(paths, out, config, dropped_dir)

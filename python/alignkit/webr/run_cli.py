@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Any
 
+from alignkit.cli.options import add_demo_flags
+
 
 def _comma_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
@@ -84,13 +86,7 @@ def add_run_parser(sub: Any) -> argparse.ArgumentParser:
         help="discard stage results made with another configuration",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument(
-        "--demo",
-        action="store_true",
-        help="run on built-in demo shards (generated into OUT/_demo_input)",
-    )
-    p.add_argument("--demo-shards", type=int, default=4, help="demo shards to generate")
-    p.add_argument("--demo-docs", type=int, default=250, help="pages per demo shard")
+    add_demo_flags(p)
     p.set_defaults(handler=_cmd_run)
     return p
 

@@ -754,24 +754,9 @@ def _fingerprint(config: SynthesizeConfig, llm: str) -> dict[str, Any]:
 
 
 def _check_config(out: Path, config: SynthesizeConfig, llm: str, overwrite: bool) -> None:
-    from alignkit.webr.prepare import _atomic_write_json
+    from alignkit.webr.prepare import check_recorded_config
 
-    path = out / CONFIG_FILE
-    wanted = _fingerprint(config, llm)
-    if path.exists() and not overwrite:
-        try:
-            existing = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise SynthesizeConfigError(f"cannot read {path}: {exc}") from exc
-        if existing != wanted:
-            changed = sorted(
-                k for k in wanted.keys() | existing.keys() if wanted.get(k) != existing.get(k)
-            )
-            raise SynthesizeConfigError(
-                f"{out} holds results of another configuration (differs in: "
-                f"{', '.join(changed)}); use a new --out directory or pass --overwrite"
-            )
-    _atomic_write_json(path, wanted)
+    check_recorded_config(out, _fingerprint(config, llm), overwrite, SynthesizeConfigError)
 
 
 def stage_counts(stats: dict[str, Any]) -> Counter[str]:
