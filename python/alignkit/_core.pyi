@@ -1,7 +1,7 @@
 """Type stubs for the Rust extension `alignkit._core` (checked by `make stubtest`)."""
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeAlias, final
 
 import numpy as np
@@ -44,6 +44,8 @@ __all__ = [
     "prepare_shard",
     "quality_filter_batch",
     "read_warc_batch",
+    "sequence_opcodes",
+    "varied_token_masks",
     "vendi_score",
 ]
 
@@ -377,3 +379,15 @@ def diversity_summary(
     approximate: bool = False,
     workers: int | None = None,
 ) -> dict[str, float | int | None]: ...
+
+# alignkit.bmc
+_IntSeq: TypeAlias = Sequence[int] | npt.NDArray[np.integer[Any]]
+
+def sequence_opcodes(a: _IntSeq, b: _IntSeq) -> list[tuple[str, int, int, int, int]]: ...
+def varied_token_masks(
+    pseudo_chosen_ids: Sequence[_IntSeq],
+    rejected_ids: Sequence[_IntSeq],
+    stop_token_ids: Iterable[int] | None = None,
+    *,
+    workers: int | None = None,
+) -> tuple[list[list[bool]], list[list[bool]]]: ...

@@ -3,6 +3,7 @@
 //! No Python here: everything is usable (and tested, benchmarked, fuzzed) from plain Rust.
 //! The `alignkit-py` crate is a thin binding layer over these modules.
 
+pub mod bmc;
 pub mod charset;
 pub mod dedup;
 pub mod diversity;

@@ -1,7 +1,9 @@
 //! `alignkit._core`: thin pyo3 bindings over `alignkit-core`.
 //!
-//! Files mirror the Python layer: `webr_*` back `alignkit.webr`. Long calls release the GIL.
+//! Files mirror the Python layer: `webr_*` back `alignkit.webr`, `bmc` backs `alignkit.bmc`.
+//! Long calls release the GIL.
 
+mod bmc;
 mod convert;
 mod error;
 mod webr_dedup;
@@ -23,5 +25,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     webr_quality::register(m)?;
     webr_dedup::register(m)?;
     webr_diversity::register(m)?;
+    bmc::register(m)?;
     Ok(())
 }

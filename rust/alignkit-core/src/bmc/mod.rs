@@ -1,0 +1,11 @@
+//! BMC (bridging and modeling correlations) support: the difflib-exact sequence matcher and
+//! the varied-token masks that decide which tokens get confidence-based weights.
+
+pub mod matcher;
+pub mod varied;
+
+#[cfg(test)]
+mod tests;
+
+pub use matcher::{opcodes, Match, Opcode, SequenceMatcher, Tag};
+pub use varied::{varied_masks, varied_masks_batch, VariedMasks};

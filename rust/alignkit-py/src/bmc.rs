@@ -1,0 +1,137 @@
+//! Bindings for `alignkit.bmc`: the difflib-exact sequence matcher and varied-token masks.
+//! Sequences are lists of ints or 1-D integer numpy arrays; batch calls release the GIL and run
+//! on a local rayon pool.
+
+use std::collections::HashSet;
+
+use alignkit_core::bmc::{varied_masks_batch, SequenceMatcher};
+use alignkit_core::Error;
+use numpy::PyReadonlyArray1;
+use pyo3::prelude::*;
+
+use crate::convert::thread_pool;
+use crate::error::{CoreError, CoreResult};
+
+/// `(tag, i1, i2, j1, j2)` as difflib writes an opcode.
+type OpcodeTuple = (&'static str, usize, usize, usize, usize);
+/// Per-pair token masks: `(chosen_masks, rejected_masks)`.
+type MaskLists = (Vec<Vec<bool>>, Vec<Vec<bool>>);
+
+/// Integer ids from a list/tuple of ints or a 1-D integer numpy array.
+fn int_seq(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    macro_rules! try_array {
+        ($($t:ty),*) => {$(
+            if let Ok(arr) = obj.extract::<PyReadonlyArray1<'_, $t>>() {
+                return Ok(arr.as_array().iter().map(|&v| v as i64).collect());
+            }
+        )*};
+    }
+    try_array!(i64, i32, u32, u16, i16, u8, i8);
+    if let Ok(arr) = obj.extract::<PyReadonlyArray1<'_, u64>>() {
+        return arr
+            .as_array()
+            .iter()
+            .map(|&v| {
+                i64::try_from(v).map_err(|_| {
+                    CoreError(Error::InvalidArgument(format!(
+                        "id {v} does not fit in int64"
+                    )))
+                    .into()
+                })
+            })
+            .collect();
+    }
+    if obj.is_instance_of::<pyo3::types::PyString>() || obj.is_instance_of::<pyo3::types::PyBytes>()
+    {
+        return Err(CoreError(Error::InvalidArgument(
+            "expected a sequence of ints, got a string".into(),
+        ))
+        .into());
+    }
+    obj.extract::<Vec<i64>>()
+}
+
+/// Token ids (0 <= id < 2**32) of row `row` of argument `what`.
+fn token_ids(obj: &Bound<'_, PyAny>, what: &str, row: usize) -> PyResult<Vec<u32>> {
+    let ids = int_seq(obj)?;
+    ids.iter()
+        .enumerate()
+        .map(|(t, &v)| {
+            u32::try_from(v).map_err(|_| {
+                CoreError(Error::InvalidArgument(format!(
+                    "{what}[{row}][{t}] = {v} is not a token id (0 <= id < 2**32)"
+                )))
+                .into()
+            })
+        })
+        .collect()
+}
+
+fn token_rows(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Vec<u32>>> {
+    obj.try_iter()?
+        .enumerate()
+        .map(|(row, item)| token_ids(&item?, what, row))
+        .collect()
+}
+
+/// `difflib.SequenceMatcher(None, a, b).get_opcodes()` for integer sequences.
+#[pyfunction]
+fn sequence_opcodes(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+) -> PyResult<Vec<OpcodeTuple>> {
+    let (a, b) = (int_seq(a)?, int_seq(b)?);
+    let ops = py.detach(|| SequenceMatcher::new().opcodes(&a, &b));
+    Ok(ops
+        .iter()
+        .map(|o| (o.tag.as_str(), o.i1, o.i2, o.j1, o.j2))
+        .collect())
+}
+
+/// Varied-token masks of (pseudo-winning, losing) pairs: `(chosen_masks, rejected_masks)`.
+#[pyfunction]
+#[pyo3(signature = (pseudo_chosen_ids, rejected_ids, stop_token_ids=None, *, workers=None))]
+fn varied_token_masks(
+    py: Python<'_>,
+    pseudo_chosen_ids: &Bound<'_, PyAny>,
+    rejected_ids: &Bound<'_, PyAny>,
+    stop_token_ids: Option<&Bound<'_, PyAny>>,
+    workers: Option<usize>,
+) -> PyResult<MaskLists> {
+    let chosen = token_rows(pseudo_chosen_ids, "pseudo_chosen_ids")?;
+    let rejected = token_rows(rejected_ids, "rejected_ids")?;
+    check_pairs(chosen.len(), rejected.len())?;
+    let stop: HashSet<u32> = match stop_token_ids {
+        None => HashSet::new(),
+        Some(obj) => {
+            let mut set = HashSet::new();
+            for item in obj.try_iter()? {
+                let v: i64 = item?.extract()?;
+                // An id no tokenizer can produce never matches; keep it out quietly.
+                if let Ok(id) = u32::try_from(v) {
+                    set.insert(id);
+                }
+            }
+            set
+        }
+    };
+    let pool = thread_pool(workers)?;
+    let masks = py.detach(|| pool.install(|| varied_masks_batch(&chosen, &rejected, &stop)));
+    Ok(masks.into_iter().map(|m| (m.chosen, m.rejected)).unzip())
+}
+
+fn check_pairs(chosen: usize, rejected: usize) -> CoreResult<()> {
+    if chosen != rejected {
+        return Err(CoreError(Error::InvalidArgument(format!(
+            "{chosen} pseudo-chosen sequences but {rejected} rejected ones"
+        ))));
+    }
+    Ok(())
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(sequence_opcodes, m)?)?;
+    m.add_function(wrap_pyfunction!(varied_token_masks, m)?)?;
+    Ok(())
+}
