@@ -2,6 +2,7 @@
 //! Sequences are lists of ints or 1-D integer numpy arrays; batch calls release the GIL and run
 //! on a local rayon pool.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 
 use alignkit_core::bmc::{varied_masks_batch, SequenceMatcher};
@@ -74,6 +75,11 @@ fn token_rows(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Vec<u32>>> {
         .collect()
 }
 
+thread_local! {
+    /// One matcher per thread, so single calls reuse its tables instead of allocating them.
+    static MATCHER: RefCell<SequenceMatcher> = RefCell::new(SequenceMatcher::new());
+}
+
 /// `difflib.SequenceMatcher(None, a, b).get_opcodes()` for integer sequences.
 #[pyfunction]
 fn sequence_opcodes(
@@ -82,7 +88,7 @@ fn sequence_opcodes(
     b: &Bound<'_, PyAny>,
 ) -> PyResult<Vec<OpcodeTuple>> {
     let (a, b) = (int_seq(a)?, int_seq(b)?);
-    let ops = py.detach(|| SequenceMatcher::new().opcodes(&a, &b));
+    let ops = py.detach(|| MATCHER.with_borrow_mut(|m| m.opcodes(&a, &b)));
     Ok(ops
         .iter()
         .map(|o| (o.tag.as_str(), o.i1, o.i2, o.j1, o.j2))
