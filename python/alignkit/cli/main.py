@@ -45,16 +45,24 @@ def _load_config_file(path: str) -> dict[str, Any]:
 
 def _apply_config(parser: argparse.ArgumentParser, config: dict[str, Any]) -> None:
     """Config values become parser defaults, so explicit flags still override them."""
-    known = {a.dest: a for a in parser._actions if a.dest not in ("help", "config")}
+    known = {}
+    for action in parser._actions:
+        if action.dest in ("help", "config"):
+            continue
+        known[action.dest] = action
+        # Long option aliases (`--output-dir` for `out`) are valid keys too.
+        for flag in action.option_strings:
+            if flag.startswith("--"):
+                known.setdefault(flag[2:].replace("-", "_"), action)
     unknown = sorted(set(config) - set(known))
     if unknown:
         raise ValueError(f"unknown option(s) in config file: {', '.join(unknown)}")
     defaults = {}
-    for dest, value in config.items():
-        action = known[dest]
+    for key, value in config.items():
+        action = known[key]
         if action.nargs in ("*", "+") and isinstance(value, str):
             value = [value]
-        defaults[dest] = value
+        defaults[action.dest] = value
     parser.set_defaults(**defaults)
 
 
@@ -238,6 +246,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
     data_sub.required = True
     leaves["data demo-data"] = _add_demo_data(data_sub)
+    from alignkit.bmc.cli import add_bmc_parsers
+
+    leaves.update(add_bmc_parsers(commands))
     return parser, leaves
 
 
@@ -327,7 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     None,
                     (
                         args.command,
-                        getattr(args, "webr_command", None) or getattr(args, "data_command", None),
+                        getattr(args, "webr_command", None)
+                        or getattr(args, "data_command", None)
+                        or getattr(args, "bmc_command", None),
                     ),
                 )
             )

@@ -253,11 +253,21 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     )
 
 
+# Stands for a JSON line that did not decode, in the rows of `iter_rows`.
+INVALID_JSON = _BAD_JSON
+
+
+def iter_rows(path: str | os.PathLike[str]) -> tuple[str, Iterator[Any]]:
+    """(format, raw rows) of a JSONL/JSON/Parquet file or saved `datasets` directory; a JSON
+    line that does not decode comes through as `INVALID_JSON`."""
+    fmt = detect_format(path)
+    readers = {"jsonl": _json_rows, "parquet": _parquet_rows, "hf-disk": _saved_dataset_rows}
+    return fmt, readers[fmt](Path(path))
+
+
 def load_chat_dataset(path: str | os.PathLike[str], *, max_rows: int | None = None) -> ChatDataset:
     """Read a dataset and reduce each row to a `ChatExample` (first `max_rows` good rows)."""
-    fmt = detect_format(path)
-    p = Path(path)
-    rows = {"jsonl": _json_rows, "parquet": _parquet_rows, "hf-disk": _saved_dataset_rows}[fmt](p)
+    fmt, rows = iter_rows(path)
     dataset = ChatDataset(path=str(path), format=fmt, examples=[])
     for row in rows:
         if max_rows is not None and len(dataset.examples) >= max_rows:

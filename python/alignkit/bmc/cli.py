@@ -1,0 +1,102 @@
+"""`alignkit bmc bridge` and `alignkit bmc train`: the command-line face of `alignkit.bmc`.
+
+`add_bmc_parsers(commands)` registers the `bmc` command and returns its leaf parsers; the main
+CLI applies `--config` files (keys = option names) and checks `--out`, as for every other job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_bmc_parsers(commands: Any) -> dict[str, argparse.ArgumentParser]:
+    bmc = commands.add_parser(
+        "bmc",
+        help="BMC preference optimisation: bridging and token-weighted DPO training",
+        description="Bridging and Modeling Correlations (BMC) for preference optimisation.",
+    )
+    sub = bmc.add_subparsers(dest="bmc_command", metavar="STAGE")
+    sub.required = True
+    return {"bmc bridge": _add_bridge(sub)}
+
+
+def _add_bridge(sub: Any) -> argparse.ArgumentParser:
+    from alignkit.bmc.bridge import DEFAULT_LLM
+
+    p = sub.add_parser(
+        "bridge",
+        help="revise losing responses minimally into pseudo-winning ones with an LLM",
+        description=(
+            "BMC bridging: for every preference pair, ask the LLM to revise the losing response "
+            "minimally, with the winning one as reference. PAIRS is TRL prompt/chosen/rejected "
+            "data (.jsonl, .jsonl.gz, .json, .parquet or a datasets.save_to_disk directory). "
+            "Writes OUT/bridged.jsonl (chosen = revision, rejected = original losing response, "
+            "original_chosen kept) and OUT/stats.json. LLM answers are cached in OUT, so "
+            "re-running resumes without re-sending."
+        ),
+    )
+    p.add_argument("pairs", nargs="?", metavar="PAIRS", help="preference data")
+    p.add_argument("--out", required=False, help="output directory (required)")
+    p.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
+    p.add_argument(
+        "--llm",
+        default=DEFAULT_LLM,
+        help="backend spec KIND:MODEL[@BASE_URL] (default: %(default)s, the embedded model)",
+    )
+    p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature")
+    p.add_argument("--max-tokens", type=int, default=2048, help="max tokens of a revision")
+    p.add_argument("--seed", type=int, default=0, help="request seed base")
+    p.add_argument("--max-pairs", type=int, default=None, help="bridge at most this many pairs")
+    p.add_argument(
+        "--format",
+        dest="output_format",
+        choices=["jsonl", "parquet"],
+        default="jsonl",
+        help="output format (default: jsonl)",
+    )
+    p.add_argument("--concurrency", type=int, default=16, help="LLM requests in flight")
+    p.add_argument("--retry-failed", action="store_true", help="re-send earlier failed requests")
+    p.add_argument(
+        "--overwrite", action="store_true", help="accept a configuration other than OUT's"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_bridge)
+    return p
+
+
+def _cmd_bridge(args: argparse.Namespace) -> int:
+    from alignkit.bmc.bridge import BridgeConfig, bridge
+
+    if not args.pairs:
+        raise ValueError("no input: give PAIRS (prompt/chosen/rejected data)")
+    if args.concurrency < 1:
+        raise ValueError("--concurrency must be >= 1")
+    config = BridgeConfig(
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        max_pairs=args.max_pairs,
+        output_format=args.output_format,
+    )
+    stats = bridge(
+        args.pairs,
+        args.out,
+        args.llm,
+        config,
+        concurrency=args.concurrency,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        overwrite=args.overwrite,
+        retry_failed=args.retry_failed,
+    )
+    dropped = ", ".join(f"{k}={v}" for k, v in sorted(stats["dropped"].items())) or "none"
+    bad = ", ".join(f"{k}={v}" for k, v in sorted(stats["bad_rows"].items())) or "none"
+    llm = stats["llm_stats"]
+    print(
+        f"{stats['written']} of {stats['pairs']} pairs bridged; dropped: {dropped}; "
+        f"bad rows: {bad}\nLLM: {llm['requests']} requests ({llm['sent']} sent, "
+        f"{llm['from_cache']} cached), {llm['failures']} failed\n"
+        f"output: {stats['output']} (stats.json)"
+    )
+    return 1 if stats["failures"] else 0
