@@ -99,6 +99,28 @@ def _as_sequences(token_logps: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return token_logps.view(shape) if len(shape) == 2 else token_logps.view(1, -1)
 
 
+def _with_sums(
+    flat_logps: torch.Tensor,
+    flat_targets: torch.Tensor,
+    shape: torch.Size,
+    token_weights: torch.Tensor | None,
+    varied_mask: torch.Tensor | None,
+    delta: float,
+    ignore_index: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reshape flat log-probs to ``shape`` and add the per-sequence weighted sums."""
+    token_logps = _as_sequences(flat_logps, shape)
+    sums = _weighted_sums(
+        token_logps,
+        _as_sequences(flat_targets, shape),
+        None if token_weights is None else _as_sequences(token_weights, shape),
+        None if varied_mask is None else _as_sequences(varied_mask, shape),
+        delta,
+        ignore_index,
+    )
+    return token_logps.view(shape), sums
+
+
 def weighted_token_logps(
     hidden: torch.Tensor,
     lm_head_weight: torch.Tensor,
@@ -137,16 +159,9 @@ def weighted_token_logps(
     flat_logps = linear_logprobs(
         flat_hidden, lm_head_weight, bias, flat_targets, ignore_index, chunk_size, impl
     )
-    token_logps = _as_sequences(flat_logps, targets.shape)
-    sums = _weighted_sums(
-        token_logps,
-        _as_sequences(flat_targets, targets.shape),
-        None if token_weights is None else _as_sequences(token_weights, targets.shape),
-        None if varied_mask is None else _as_sequences(varied_mask, targets.shape),
-        delta,
-        ignore_index,
+    return _with_sums(
+        flat_logps, flat_targets, targets.shape, token_weights, varied_mask, delta, ignore_index
     )
-    return token_logps.view(targets.shape), sums
 
 
 def weighted_token_logps_from_logits(
@@ -175,16 +190,9 @@ def weighted_token_logps_from_logits(
             f"{tuple(logits.shape)} and {tuple(targets.shape)}"
         )
     flat_logps = logits_logprobs(flat_logits, flat_targets, ignore_index, chunk_size, impl)
-    token_logps = _as_sequences(flat_logps, targets.shape)
-    sums = _weighted_sums(
-        token_logps,
-        _as_sequences(flat_targets, targets.shape),
-        None if token_weights is None else _as_sequences(token_weights, targets.shape),
-        None if varied_mask is None else _as_sequences(varied_mask, targets.shape),
-        delta,
-        ignore_index,
+    return _with_sums(
+        flat_logps, flat_targets, targets.shape, token_weights, varied_mask, delta, ignore_index
     )
-    return token_logps.view(targets.shape), sums
 
 
 def dpo_sigmoid_loss(
