@@ -178,7 +178,12 @@ def bridge(
         backend = make_backend(llm, concurrency=concurrency, **(backend_options or {}))
         with ResponseCache(out / CACHE_FILE) as cache:
             results, summary = run_requests(
-                backend, requests, cache, progress=progress, retry_failed=retry_failed, desc="bridge"
+                backend,
+                requests,
+                cache,
+                progress=progress,
+                retry_failed=retry_failed,
+                desc="bridge",
             )
         for key in ("requests", "sent", "from_cache", "prompt_tokens", "completion_tokens"):
             llm_stats[key] = summary.get(key, 0)

@@ -94,9 +94,7 @@ def row_to_pair(row: Any) -> tuple[PreferencePair | None, str | None]:
         if not (_is_messages(chosen) and _is_messages(rejected)):
             return None, "no_prompt"
         shared = 0
-        while (
-            shared < min(len(chosen), len(rejected)) - 1 and chosen[shared] == rejected[shared]
-        ):
+        while shared < min(len(chosen), len(rejected)) - 1 and chosen[shared] == rejected[shared]:
             shared += 1
         if shared == 0:
             return None, "no_prompt"

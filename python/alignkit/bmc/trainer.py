@@ -1,0 +1,214 @@
+"""`BMCTrainer`: TRL's `DPOTrainer` with BMC's token-weighted scores.
+
+TRL tokenizes the `prompt` / `chosen` / `rejected` pairs as usual; this trainer adds, per pair,
+the varied-token masks (Rust difflib-exact matcher, stop words excluded), pads them alongside
+the batch, and replaces the loss: sequence scores are `sum_t w_t * log p_t` with
+`w_t = 1 + d_t * min(1 / p_t, delta)` from the detached probabilities, computed from the final
+hidden states and the LM head by `alignkit.bmc.loss.bmc_loss` (fused, never materialising the
+`[batch, seq, vocab]` logits). The frozen reference model's scores are weighted by its own
+confidence by default (`ref_weighting="reference"`), or by the policy's (`"policy"`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Any
+
+import torch
+from trl import DPOConfig, DPOTrainer
+from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+from alignkit.bmc.loss import REF_WEIGHTINGS, bmc_loss
+from alignkit.bmc.varied import stop_word_token_ids, varied_token_masks
+
+VARIED_COLUMNS = ("chosen_varied", "rejected_varied")
+
+
+@dataclasses.dataclass
+class BMCConfig(DPOConfig):
+    """`DPOConfig` plus BMC's settings; `beta` defaults to 0.05 (the paper's QA/math value)."""
+
+    beta: float = dataclasses.field(
+        default=0.05, metadata={"help": "DPO temperature (0.05 QA/math, 0.01 UltraFeedback)"}
+    )
+    bmc_delta: float = dataclasses.field(
+        default=2.0, metadata={"help": "cap of the inverse-probability weight of varied tokens"}
+    )
+    ref_weighting: str = dataclasses.field(
+        default="reference",
+        metadata={"help": "weights of the reference scores: 'reference' or 'policy' confidence"},
+    )
+    loss_impl: str = dataclasses.field(
+        default="auto", metadata={"help": "BMC loss implementation: auto, triton or torch"}
+    )
+    exclude_stop_words: bool = dataclasses.field(
+        default=True, metadata={"help": "leave single-token English stop words out of the masks"}
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.ref_weighting not in REF_WEIGHTINGS:
+            raise ValueError(f"ref_weighting must be one of {REF_WEIGHTINGS}")
+        if self.bmc_delta < 1.0:
+            raise ValueError("bmc_delta must be >= 1")
+        if self.loss_impl not in ("auto", "triton", "torch"):
+            raise ValueError("loss_impl must be 'auto', 'triton' or 'torch'")
+        if list(self.loss_type) != ["sigmoid"]:
+            raise ValueError("BMC uses the DPO sigmoid loss; loss_type must be 'sigmoid'")
+        if self.precompute_ref_log_probs:
+            raise ValueError(
+                "precompute_ref_log_probs is not supported: BMC weights the reference's per-token "
+                "log-probs, which TRL's precomputation sums away"
+            )
+
+
+class DataCollatorForBMC(DataCollatorForPreference):
+    """TRL's preference collator plus `varied_mask` `[2B, T]`, aligned with `input_ids`
+    (0 on prompt and padding), truncated and padded the same way."""
+
+    def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        output = super().torch_call(examples)
+        rows = [[0] * len(e["prompt_ids"]) + list(e["chosen_varied"]) for e in examples]
+        rows += [[0] * len(e["prompt_ids"]) + list(e["rejected_varied"]) for e in examples]
+        width = output["input_ids"].shape[1]
+        mask = torch.zeros((len(rows), width), dtype=torch.bool)
+        for i, row in enumerate(rows):
+            if self.max_length is not None and len(row) > self.max_length:
+                row = (
+                    row[: self.max_length]
+                    if self.truncation_mode == "keep_start"
+                    else row[-self.max_length :]
+                )
+            mask[i, : len(row)] = torch.tensor(row, dtype=torch.bool)
+        output["varied_mask"] = mask
+        return output
+
+
+def _backbone_and_head(model: Any) -> tuple[Any, Any]:
+    """The decoder stack (returns final, normed hidden states) and the LM head of a causal LM."""
+    if hasattr(model, "get_base_model"):  # PEFT wrapper: its base model has the adapters inside
+        model = model.get_base_model()
+    head = model.get_output_embeddings()
+    backbone = model.get_decoder() if hasattr(model, "get_decoder") else None
+    if backbone is None or backbone is model:
+        backbone = getattr(model, model.base_model_prefix, None)
+    if head is None or backbone is None:
+        raise ValueError(f"{type(model).__name__} has no separable decoder and LM head")
+    return backbone, head
+
+
+class BMCTrainer(DPOTrainer):
+    """TRL `DPOTrainer` training with BMC's confidence-weighted token scores (see module doc).
+
+    Takes the arguments of `DPOTrainer` with a `BMCConfig` as `args`; `stop_token_ids`
+    overrides the stop-word ids derived from the tokenizer.
+    """
+
+    def __init__(self, *args: Any, stop_token_ids: set[int] | None = None, **kwargs: Any) -> None:
+        config = kwargs.get("args")
+        if config is None or not isinstance(config, BMCConfig):
+            raise TypeError("BMCTrainer needs args=BMCConfig(...)")
+        self._stop_token_ids = stop_token_ids
+        if kwargs.get("data_collator") is None:
+            tokenizer = kwargs.get("processing_class")
+            if tokenizer is None:
+                raise ValueError("BMCTrainer needs processing_class (the tokenizer)")
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = config.pad_token or tokenizer.eos_token
+            kwargs["data_collator"] = DataCollatorForBMC(
+                pad_token_id=tokenizer.pad_token_id,
+                max_length=config.max_length,
+                truncation_mode=config.truncation_mode,
+                pad_to_multiple_of=config.pad_to_multiple_of,
+            )
+        super().__init__(*args, **kwargs)
+
+    def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str):
+        dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+        if all(c in (dataset.column_names or []) for c in VARIED_COLUMNS):
+            return dataset
+        if self._stop_token_ids is None:
+            tokenizer = getattr(processing_class, "tokenizer", processing_class)
+            self._stop_token_ids = (
+                stop_word_token_ids(tokenizer) if args.exclude_stop_words else set()
+            )
+        stop = self._stop_token_ids
+
+        def add_masks(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+            chosen, rejected = varied_token_masks(batch["chosen_ids"], batch["rejected_ids"], stop)
+            return {"chosen_varied": chosen, "rejected_varied": rejected}
+
+        kwargs = (
+            {"desc": f"BMC varied tokens of {dataset_name}"} if hasattr(dataset, "num_rows") else {}
+        )
+        return dataset.map(add_masks, batched=True, batch_size=256, **kwargs)
+
+    def _set_signature_columns_if_needed(self) -> None:
+        super()._set_signature_columns_if_needed()
+        if self._signature_columns is not None:
+            for column in VARIED_COLUMNS:
+                if column not in self._signature_columns:
+                    self._signature_columns.append(column)
+
+    def _hidden(self, model: Any, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Any]:
+        backbone, head = _backbone_and_head(model)
+        out = backbone(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False
+        )
+        hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+        return hidden[:, :-1], head
+
+    def _reference_hidden(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Any]:
+        from trl.models.utils import disable_gradient_checkpointing
+        from trl.trainer.utils import use_adapter
+
+        context: Any = contextlib.nullcontext()
+        model = self.ref_model
+        if model is None:  # PEFT: the base model without the adapter is the reference
+            model = self.accelerator.unwrap_model(self.model)
+            name = "ref" if "ref" in getattr(model, "peft_config", {}) else None
+            context = use_adapter(model, adapter_name=name)
+        with (
+            torch.no_grad(),
+            disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs),
+            context,
+        ):
+            return self._hidden(model, inputs)
+
+    def _compute_loss(self, model: Any, inputs: dict[str, torch.Tensor], return_outputs: bool):
+        mode = "train" if self.model.training else "eval"
+        completion = inputs["completion_mask"][:, 1:]
+        targets = inputs["input_ids"][:, 1:].masked_fill(completion == 0, -100)
+        varied = inputs["varied_mask"][:, 1:] & completion.bool()
+        hidden, head = self._hidden(self.accelerator.unwrap_model(model), inputs)
+        ref_hidden, ref_head = self._reference_hidden(inputs)
+        out = bmc_loss(
+            hidden,
+            head.weight,
+            targets,
+            varied,
+            ref_hidden,
+            ref_head.weight,
+            policy_bias=getattr(head, "bias", None),
+            ref_bias=getattr(ref_head, "bias", None),
+            beta=self.args.beta,
+            delta=self.args.bmc_delta,
+            ref_weighting=self.args.ref_weighting,
+            impl=self.args.loss_impl,
+        )
+        gather = self.accelerator.gather_for_metrics
+        metrics = self._metrics[mode]
+        chosen_r, rejected_r = gather(out.chosen_rewards), gather(out.rejected_rewards)
+        metrics["rewards/chosen"].append(chosen_r.mean().item())
+        metrics["rewards/rejected"].append(rejected_r.mean().item())
+        metrics["rewards/accuracies"].append((chosen_r > rejected_r).float().mean().item())
+        metrics["rewards/margins"].append((chosen_r - rejected_r).mean().item())
+        metrics["logps/chosen"].append(gather(out.policy_chosen_logps).mean().item())
+        metrics["logps/rejected"].append(gather(out.policy_rejected_logps).mean().item())
+        tokens = gather(completion.sum()).sum().clamp(min=1)
+        metrics["bmc/varied_fraction"].append((gather(varied.sum()).sum() / tokens).item())
+        if mode == "train":
+            self._total_train_tokens += gather(inputs["attention_mask"].sum()).sum().item()
+        metrics["num_tokens"] = [self._total_train_tokens]
+        return (out.loss, out) if return_outputs else out.loss
