@@ -185,7 +185,14 @@ def bridge(
                 retry_failed=retry_failed,
                 desc="bridge",
             )
-        for key in ("requests", "sent", "from_cache", "prompt_tokens", "completion_tokens"):
+        for key in (
+            "requests",
+            "sent",
+            "from_cache",
+            "skipped_failed",
+            "prompt_tokens",
+            "completion_tokens",
+        ):
             llm_stats[key] = summary.get(key, 0)
         for pair, result in zip(items, results, strict=True):
             text = clean_revision(result.text) if result.ok else ""
