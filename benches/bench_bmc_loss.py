@@ -161,7 +161,10 @@ def main(argv=None) -> int:
             row[impl] = dict(
                 peak_bytes=statistics.median(r["peak_bytes"] for r in ok),
                 grads_bytes=ok[0]["grads_bytes"],
-                median_s=statistics.median(t for r in ok for t in r["times"]),
+                # --reps 0: the memory runs are the timed runs.
+                median_s=statistics.median(
+                    [t for r in ok for t in r["times"]] or [r["first_s"] for r in ok]
+                ),
                 first_run_s=[r["first_s"] for r in ok],
                 times=[t for r in ok for t in r["times"]],
                 loss=ok[0]["loss"],
