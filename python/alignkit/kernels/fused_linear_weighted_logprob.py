@@ -423,17 +423,17 @@ def linear_logprobs_triton(
 ) -> torch.Tensor:
     """Per-token log-probs ``[N]`` (float32) through the Triton kernels.
 
-    float64 inputs go to the PyTorch reference (Triton's MMA paths have no float64).
+    float64 inputs go to the PyTorch reference (Triton's MMA paths have no float64); a hidden
+    state whose dtype differs from the head's is cast to the head's dtype.
     ``chunk_size`` is the vocabulary columns per backward chunk.
     """
     check_linear_inputs(hidden, weight, bias, targets, ignore_index)
-    if hidden.dtype == torch.float64:
+    if torch.float64 in (hidden.dtype, weight.dtype):
         return linear_logprobs_torch(hidden, weight, bias, targets, ignore_index, chunk_size)
-    if hidden.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
-        raise ValueError(
-            f"hidden, weight and bias must share a dtype; got {hidden.dtype}, {weight.dtype}"
-            + ("" if bias is None else f", {bias.dtype}")
-        )
+    # Mixed precision (fp32 states from autocast, bf16 head): compute in the head's dtype; the
+    # casts are differentiable, so gradients come back in each input's own dtype.
+    hidden = hidden.to(weight.dtype)
+    bias = None if bias is None else bias.to(weight.dtype)
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
     cfg = config or pick_config(hidden.dtype, hidden.device)
