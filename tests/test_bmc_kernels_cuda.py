@@ -117,3 +117,16 @@ def test_both_tile_loaders_match_float64(tma, dtype):
     assert _rel(logps, ref) < tol
     for got, want in zip(grads, ref_grads, strict=True):
         assert _rel(got, want) < tol * 2
+
+
+def test_fp32_states_with_bf16_head_compute_in_bf16():
+    """Autocast-style inputs: gradients come back in each input's own dtype."""
+    h, w, _, targets, _ = _inputs(2, 64, 256, 3001, torch.bfloat16, bias=False)
+    h32 = h.float().requires_grad_()
+    w.requires_grad_()
+    logps, _ = weighted_token_logps(h32, w, targets, impl="triton")
+    grad_h, grad_w = torch.autograd.grad(logps.sum(), [h32, w])
+    assert grad_h.dtype == torch.float32 and grad_w.dtype == torch.bfloat16
+    ref = naive_linear_logprobs(h.double().reshape(-1, 256), w.detach().double(), None,
+                                targets.reshape(-1))  # fmt: skip
+    assert _rel(logps.reshape(-1), ref) < TOLERANCE[torch.bfloat16]
