@@ -12,7 +12,9 @@ Memory: each (implementation, shape) runs in a fresh subprocess. After building 
 resets the kernel's high-water mark (``/proc/self/clear_refs`` = 5) and runs the first full
 forward+backward; ``VmHWM - baseline`` is the peak memory attributable to the loss. It includes
 the gradients of the hidden states and the LM head, which both paths must produce; they are
-printed so they can be subtracted. Time: the median of the following ``--reps`` runs.
+printed so they can be subtracted. Time: each worker times ``--reps`` more runs after the
+memory run; workers of the two paths alternate for ``--rounds`` rounds (the machine may be
+shared), and the reported time is the median over all timed runs of a path.
 """
 
 from __future__ import annotations
@@ -123,7 +125,8 @@ def main(argv=None) -> int:
     ap.add_argument("--shapes", default="smollm2,llama3", help=f"from {sorted(SHAPES)}")
     ap.add_argument("--pairs", type=int, default=8)
     ap.add_argument("--seq", type=int, default=512)
-    ap.add_argument("--reps", type=int, default=3, help="timed runs after the memory run")
+    ap.add_argument("--reps", type=int, default=1, help="timed runs after each memory run")
+    ap.add_argument("--rounds", type=int, default=3, help="worker processes per path")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json")
     ap.add_argument(
@@ -138,16 +141,34 @@ def main(argv=None) -> int:
     for shape in args.shapes.split(","):
         hidden, vocab = SHAPES[shape]
         row = dict(shape=shape, hidden=hidden, vocab=vocab, pairs=args.pairs, seq=args.seq)
-        for impl in ("naive", "alignkit"):
-            cmd = [sys.executable, __file__, "--worker", impl, str(hidden), str(vocab)]
-            cmd += ["--pairs", str(args.pairs), "--seq", str(args.seq), "--reps", str(args.reps)]
-            cmd += ["--threads", str(args.threads)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
-            if proc.returncode != 0:
-                row[impl] = dict(error=proc.stderr.strip().splitlines()[-1:])
-            else:
-                row[impl] = json.loads(proc.stdout.strip().splitlines()[-1])
-            print(shape, impl, json.dumps(row[impl]), flush=True)
+        runs: dict[str, list] = {"naive": [], "alignkit": []}
+        for _ in range(args.rounds):
+            for impl in runs:
+                cmd = [sys.executable, __file__, "--worker", impl, str(hidden), str(vocab)]
+                cmd += ["--pairs", str(args.pairs), "--seq", str(args.seq)]
+                cmd += ["--reps", str(args.reps), "--threads", str(args.threads)]
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+                if proc.returncode != 0:
+                    runs[impl].append(dict(error=proc.stderr.strip().splitlines()[-1:]))
+                else:
+                    runs[impl].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+                print(shape, impl, json.dumps(runs[impl][-1]), flush=True)
+        for impl, worker_runs in runs.items():
+            ok = [r for r in worker_runs if "error" not in r]
+            if not ok:
+                row[impl] = dict(error=worker_runs[-1]["error"])
+                continue
+            row[impl] = dict(
+                peak_bytes=statistics.median(r["peak_bytes"] for r in ok),
+                grads_bytes=ok[0]["grads_bytes"],
+                # --reps 0: the memory runs are the timed runs.
+                median_s=statistics.median(
+                    [t for r in ok for t in r["times"]] or [r["first_s"] for r in ok]
+                ),
+                first_run_s=[r["first_s"] for r in ok],
+                times=[t for r in ok for t in r["times"]],
+                loss=ok[0]["loss"],
+            )
         results.append(row)
     if args.json:
         with open(args.json, "w") as fh:

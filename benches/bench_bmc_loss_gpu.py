@@ -27,6 +27,7 @@ times; alignkit executes ``10*N*H*V`` (it recomputes the policy logits in the ba
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import statistics
@@ -127,12 +128,19 @@ def make_liger(beta):
     return run
 
 
-def make_alignkit(with_mask, chunk_size=None):
+def make_alignkit(with_mask, chunk_size=None, tma=None):
+    base_config = fused.HALF_CONFIG
+    config = base_config if tma is None else dataclasses.replace(base_config, tma=tma)
+
     def run(h, ref_h, w, targets, varied, beta):
         mask = varied if with_mask else None
-        out = bmc_loss(
-            h, w, targets, mask, ref_h, w, beta=beta, impl="triton", chunk_size=chunk_size
-        )
+        fused.HALF_CONFIG = config  # read by pick_config at each call
+        try:
+            out = bmc_loss(
+                h, w, targets, mask, ref_h, w, beta=beta, impl="triton", chunk_size=chunk_size
+            )
+        finally:
+            fused.HALF_CONFIG = base_config
         return out.loss
 
     return run
@@ -176,6 +184,7 @@ def tune(inputs, configs, reps):
     rows = []
     for cfg in configs:
         try:
+            src_h, src_w = fused._sources(flat_h, w.detach(), cfg)
             fwd_ms = triton.testing.do_bench(
                 lambda cfg=cfg: fused.forward_lse(flat_h, w.detach(), None, flat_t, cfg),
                 warmup=50,
@@ -185,9 +194,9 @@ def tune(inputs, configs, reps):
             chunk = fused.default_vocab_chunk(n_tokens, n_vocab, cfg)
             buf = torch.empty((n_tokens, chunk), dtype=flat_h.dtype, device="cuda")
 
-            def bwd(cfg=cfg, chunk=chunk, buf=buf):
+            def bwd(cfg=cfg, chunk=chunk, buf=buf, src_h=src_h, src_w=src_w):
                 fused._dlogits_kernel[fused._grid(n_tokens, chunk, cfg)](
-                    flat_h, w, flat_h, flat_t, lse, grad, buf, n_tokens, n_vocab, n_hidden,
+                    src_h, src_w, flat_h, flat_t, lse, grad, buf, n_tokens, n_vocab, n_hidden,
                     flat_h.stride(0), w.stride(0), buf.stride(0), 0, chunk,
                     HAS_BIAS=False, DOT_PRECISION="tf32", **fused._launch_kw(cfg),
                 )  # fmt: skip
@@ -213,6 +222,12 @@ TUNE_CONFIGS = [
     fused.TileConfig(128, 256, 32, 8, 8, 4),
     fused.TileConfig(64, 256, 64, 8, 4, 4),
     fused.TileConfig(128, 256, 64, 16, 8, 3),
+    fused.TileConfig(128, 256, 64, 8, 8, 3, tma=True),
+    fused.TileConfig(128, 256, 64, 8, 8, 4, tma=True),
+    fused.TileConfig(128, 256, 64, 16, 8, 3, tma=True),
+    fused.TileConfig(256, 128, 64, 8, 8, 3, tma=True),
+    fused.TileConfig(128, 128, 64, 8, 4, 4, tma=True),
+    fused.TileConfig(128, 256, 128, 8, 8, 2, tma=True),
 ]
 
 
@@ -227,7 +242,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--impls", default="alignkit-bmc,alignkit-dpo,liger,trl-chunked,full-logits")
     ap.add_argument("--tune", action="store_true")
-    ap.add_argument("--config", help="BM,BN,BK,GROUP,WARPS,STAGES for alignkit's kernels")
+    ap.add_argument("--config", help="BM,BN,BK,GROUP,WARPS,STAGES,TMA(0/1) for alignkit")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
 
@@ -245,11 +260,12 @@ def main(argv=None):
     if args.tune:
         result["tune"] = tune(inputs, TUNE_CONFIGS, reps=200)
     if args.config:
-        cfg = fused.TileConfig(*map(int, args.config.split(",")))
-        fused.HALF_CONFIG = cfg
-        fused.pick_config = lambda dtype: cfg
+        fields = [int(x) for x in args.config.split(",")]
+        fused.HALF_CONFIG = fused.TileConfig(*fields[:6], tma=bool(fields[6:] and fields[6]))
     makers = {
         "alignkit-bmc": lambda chunk=None: make_alignkit(True, chunk),
+        "alignkit-bmc-tma": lambda chunk=None: make_alignkit(True, chunk, tma=True),
+        "alignkit-bmc-ptr": lambda chunk=None: make_alignkit(True, chunk, tma=False),
         "alignkit-dpo": lambda chunk=None: make_alignkit(False, chunk),
         "liger": lambda: make_liger(args.beta),
         "trl-chunked": make_trl_chunked,

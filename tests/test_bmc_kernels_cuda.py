@@ -90,3 +90,43 @@ def test_from_logits_matches_float64(dtype):
     assert _rel(logps, ref) < tol
     assert _rel(sums, ref_sums) < tol
     assert _rel(grad, ref_grad) < tol * 2
+
+
+@pytest.mark.parametrize("tma", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_both_tile_loaders_match_float64(tma, dtype):
+    """Pointer loads and TMA descriptor loads, whichever is the default on this GPU."""
+    from dataclasses import replace
+
+    from alignkit.kernels import fused_linear_weighted_logprob as fused
+
+    if tma and torch.cuda.get_device_capability()[0] < 9:
+        pytest.skip("TMA needs compute capability 9.0+")
+    h, w, b, targets, _ = _inputs(3, 211, 512, 20_011, dtype, bias=True)
+    h2, t2 = h.reshape(-1, 512).requires_grad_(), targets.reshape(-1)
+    w.requires_grad_()
+    b.requires_grad_()
+    cfg = replace(fused.pick_config(dtype, h.device), tma=tma)
+    logps = fused.linear_logprobs_triton(h2, w, b, t2, chunk_size=4096, config=cfg)
+    up = torch.randn_like(logps)
+    grads = torch.autograd.grad((logps * up).sum(), [h2, w, b])
+    ref_params = [p.detach().double().requires_grad_() for p in (h2, w, b)]
+    ref = naive_linear_logprobs(*ref_params, t2)
+    ref_grads = torch.autograd.grad((ref * up.double()).sum(), ref_params)
+    tol = TOLERANCE[dtype]
+    assert _rel(logps, ref) < tol
+    for got, want in zip(grads, ref_grads, strict=True):
+        assert _rel(got, want) < tol * 2
+
+
+def test_fp32_states_with_bf16_head_compute_in_bf16():
+    """Autocast-style inputs: gradients come back in each input's own dtype."""
+    h, w, _, targets, _ = _inputs(2, 64, 256, 3001, torch.bfloat16, bias=False)
+    h32 = h.float().requires_grad_()
+    w.requires_grad_()
+    logps, _ = weighted_token_logps(h32, w, targets, impl="triton")
+    grad_h, grad_w = torch.autograd.grad(logps.sum(), [h32, w])
+    assert grad_h.dtype == torch.float32 and grad_w.dtype == torch.bfloat16
+    ref = naive_linear_logprobs(h.double().reshape(-1, 256), w.detach().double(), None,
+                                targets.reshape(-1))  # fmt: skip
+    assert _rel(logps.reshape(-1), ref) < TOLERANCE[torch.bfloat16]

@@ -109,6 +109,9 @@ def _with_sums(
     ignore_index: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Reshape flat log-probs to ``shape`` and add the per-sequence weighted sums."""
+    for name, extra in (("token_weights", token_weights), ("varied_mask", varied_mask)):
+        if extra is not None and extra.shape != shape:
+            raise ValueError(f"{name} {tuple(extra.shape)} must match targets {tuple(shape)}")
     token_logps = _as_sequences(flat_logps, shape)
     sums = _weighted_sums(
         token_logps,

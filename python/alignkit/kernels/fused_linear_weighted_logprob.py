@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import triton
@@ -42,18 +42,34 @@ class TileConfig:
     group_m: int = 8
     num_warps: int = 8
     num_stages: int = 3
+    # Load tiles through the bulk tensor copy engine (TMA descriptors; Hopper and later).
+    tma: bool = False
 
 
-# Tuned on an H100 (BENCHMARKS.md); fp32 runs in full fp32 ("ieee") and needs smaller tiles.
-HALF_CONFIG = TileConfig()
+# Tuned on an H100 (BENCHMARKS.md): TMA loads took the forward from 572 to 710 TFLOP/s there;
+# GPUs before Hopper fall back to pointer loads. fp32 runs in full fp32 ("ieee"), smaller tiles.
+HALF_CONFIG = TileConfig(group_m=16, tma=True)
 FP32_CONFIG = TileConfig(block_m=64, block_n=128, block_k=32, num_warps=4, num_stages=3)
 INTERPRETER_CONFIG = TileConfig(block_m=16, block_n=32, block_k=16, group_m=2, num_warps=1)
 
 
-def pick_config(dtype: torch.dtype) -> TileConfig:
+def pick_config(dtype: torch.dtype, device: torch.device | None = None) -> TileConfig:
     if INTERPRET:
         return INTERPRETER_CONFIG
-    return FP32_CONFIG if dtype == torch.float32 else HALF_CONFIG
+    cfg = FP32_CONFIG if dtype == torch.float32 else HALF_CONFIG
+    if cfg.tma and not (device is not None and device.type == "cuda" and _has_tma(device)):
+        cfg = replace(cfg, tma=False)
+    return cfg
+
+
+def _has_tma(device: torch.device) -> bool:
+    return torch.cuda.get_device_capability(device)[0] >= 9
+
+
+def _tma_compatible(t: torch.Tensor) -> bool:
+    # TMA needs 16-byte aligned base and row stride.
+    size = t.element_size()
+    return t.data_ptr() % 16 == 0 and (t.stride(0) * size) % 16 == 0
 
 
 @triton.jit
@@ -108,6 +124,33 @@ def _logits_tile(
 
 
 @triton.jit
+def _logits_tile_tma(
+    hidden_desc,
+    weight_desc,
+    bias_ptr,
+    row0,
+    col0,
+    offs_n,
+    n_vocab,
+    n_hidden,
+    HAS_BIAS: tl.constexpr,
+    DOT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    # The descriptors zero-fill out-of-bounds rows and columns, so no masks are needed.
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k in range(0, tl.cdiv(n_hidden, BLOCK_K)):
+        a = hidden_desc.load([row0, k * BLOCK_K])
+        b = weight_desc.load([col0, k * BLOCK_K])
+        acc = tl.dot(a, tl.trans(b), acc, input_precision=DOT_PRECISION)
+    if HAS_BIAS:
+        acc += tl.load(bias_ptr + offs_n, mask=offs_n < n_vocab, other=0.0).to(tl.float32)[None, :]
+    return acc
+
+
+@triton.jit
 def _forward_kernel(
     hidden_ptr,
     weight_ptr,
@@ -127,14 +170,21 @@ def _forward_kernel(
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
     GROUP_M: tl.constexpr,
+    USE_TMA: tl.constexpr,
 ):
     pid_m, pid_n = _tile_coords(tl.program_id(0), n_tokens, n_vocab, BLOCK_M, BLOCK_N, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    logits = _logits_tile(
-        hidden_ptr, weight_ptr, bias_ptr, offs_m, offs_n, n_tokens, n_vocab, n_hidden,
-        stride_h, stride_w, HAS_BIAS, DOT_PRECISION, BLOCK_M, BLOCK_N, BLOCK_K,
-    )  # fmt: skip
+    if USE_TMA:
+        logits = _logits_tile_tma(
+            hidden_ptr, weight_ptr, bias_ptr, pid_m * BLOCK_M, pid_n * BLOCK_N, offs_n, n_vocab,
+            n_hidden, HAS_BIAS, DOT_PRECISION, BLOCK_M, BLOCK_N, BLOCK_K,
+        )  # fmt: skip
+    else:
+        logits = _logits_tile(
+            hidden_ptr, weight_ptr, bias_ptr, offs_m, offs_n, n_tokens, n_vocab, n_hidden,
+            stride_h, stride_w, HAS_BIAS, DOT_PRECISION, BLOCK_M, BLOCK_N, BLOCK_K,
+        )  # fmt: skip
     row_ok = offs_m < n_tokens
     logits = tl.where((offs_n < n_vocab)[None, :], logits, float("-inf"))
     tile_max = tl.max(logits, axis=1)
@@ -171,16 +221,23 @@ def _dlogits_kernel(
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
     GROUP_M: tl.constexpr,
+    USE_TMA: tl.constexpr,
 ):
     pid_m, pid_n = _tile_coords(tl.program_id(0), n_tokens, chunk_cols, BLOCK_M, BLOCK_N, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     local_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_n = vocab_start + local_n
     chunk_end = tl.minimum(vocab_start + chunk_cols, n_vocab)
-    logits = _logits_tile(
-        hidden_ptr, weight_ptr, bias_ptr, offs_m, offs_n, n_tokens, chunk_end, n_hidden,
-        stride_h, stride_w, HAS_BIAS, DOT_PRECISION, BLOCK_M, BLOCK_N, BLOCK_K,
-    )  # fmt: skip
+    if USE_TMA:
+        logits = _logits_tile_tma(
+            hidden_ptr, weight_ptr, bias_ptr, pid_m * BLOCK_M, vocab_start + pid_n * BLOCK_N,
+            offs_n, chunk_end, n_hidden, HAS_BIAS, DOT_PRECISION, BLOCK_M, BLOCK_N, BLOCK_K,
+        )  # fmt: skip
+    else:
+        logits = _logits_tile(
+            hidden_ptr, weight_ptr, bias_ptr, offs_m, offs_n, n_tokens, chunk_end, n_hidden,
+            stride_h, stride_w, HAS_BIAS, DOT_PRECISION, BLOCK_M, BLOCK_N, BLOCK_K,
+        )  # fmt: skip
     row_ok = offs_m < n_tokens
     lse = tl.load(lse_ptr + offs_m, mask=row_ok, other=0.0)
     grad = tl.load(grad_ptr + offs_m, mask=row_ok, other=0.0)
@@ -202,12 +259,25 @@ def _grid(rows: int, cols: int, cfg: TileConfig) -> tuple[int]:
     return (triton.cdiv(rows, cfg.block_m) * triton.cdiv(cols, cfg.block_n),)
 
 
+def _sources(hidden: torch.Tensor, weight: torch.Tensor, cfg: TileConfig) -> tuple:
+    """What the kernels read hidden and weight through: TMA descriptors or plain pointers."""
+    if not cfg.tma:
+        return hidden, weight
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    return (
+        TensorDescriptor.from_tensor(hidden, [cfg.block_m, cfg.block_k]),
+        TensorDescriptor.from_tensor(weight, [cfg.block_n, cfg.block_k]),
+    )
+
+
 def _launch_kw(cfg: TileConfig) -> dict:
     return dict(
         BLOCK_M=cfg.block_m,
         BLOCK_N=cfg.block_n,
         BLOCK_K=cfg.block_k,
         GROUP_M=cfg.group_m,
+        USE_TMA=cfg.tma,
         num_warps=cfg.num_warps,
         num_stages=cfg.num_stages,
     )
@@ -226,9 +296,10 @@ def forward_lse(
     n_vocab_tiles = triton.cdiv(n_vocab, cfg.block_n)
     tile_lse = torch.empty((n_tokens, n_vocab_tiles), dtype=torch.float32, device=hidden.device)
     target_logit = torch.zeros(n_tokens, dtype=torch.float32, device=hidden.device)
+    hidden_src, weight_src = _sources(hidden, weight, cfg)
     _forward_kernel[_grid(n_tokens, n_vocab, cfg)](
-        hidden,
-        weight,
+        hidden_src,
+        weight_src,
         bias if bias is not None else hidden,
         targets,
         tile_lse,
@@ -300,12 +371,13 @@ class FusedLinearLogprob(torch.autograd.Function):
         grad_w = torch.empty_like(weight) if need_w else None
         grad_b = torch.empty(n_vocab, dtype=torch.float32, device=hidden.device) if need_b else None
         buffer = torch.empty((n_tokens, chunk), dtype=hidden.dtype, device=hidden.device)
+        hidden_src, weight_src = _sources(hidden, weight, cfg)
         for start in range(0, n_vocab, chunk):
             cols = min(chunk, n_vocab - start)
             dlogits = buffer[:, :cols]
             _dlogits_kernel[_grid(n_tokens, cols, cfg)](
-                hidden,
-                weight,
+                hidden_src,
+                weight_src,
                 bias if bias is not None else hidden,
                 kernel_targets,
                 lse,
@@ -351,21 +423,23 @@ def linear_logprobs_triton(
 ) -> torch.Tensor:
     """Per-token log-probs ``[N]`` (float32) through the Triton kernels.
 
-    float64 inputs go to the PyTorch reference (Triton's MMA paths have no float64).
+    float64 inputs go to the PyTorch reference (Triton's MMA paths have no float64); a hidden
+    state whose dtype differs from the head's is cast to the head's dtype.
     ``chunk_size`` is the vocabulary columns per backward chunk.
     """
     check_linear_inputs(hidden, weight, bias, targets, ignore_index)
-    if hidden.dtype == torch.float64:
+    if torch.float64 in (hidden.dtype, weight.dtype):
         return linear_logprobs_torch(hidden, weight, bias, targets, ignore_index, chunk_size)
-    if hidden.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
-        raise ValueError(
-            f"hidden, weight and bias must share a dtype; got {hidden.dtype}, {weight.dtype}"
-            + ("" if bias is None else f", {bias.dtype}")
-        )
+    # Mixed precision (fp32 states from autocast, bf16 head): compute in the head's dtype; the
+    # casts are differentiable, so gradients come back in each input's own dtype.
+    hidden = hidden.to(weight.dtype)
+    bias = None if bias is None else bias.to(weight.dtype)
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
-    cfg = config or pick_config(hidden.dtype)
+    cfg = config or pick_config(hidden.dtype, hidden.device)
     hidden = hidden if hidden.stride(-1) == 1 else hidden.contiguous()
     weight = weight if weight.stride(-1) == 1 else weight.contiguous()
+    if cfg.tma and not (_tma_compatible(hidden) and _tma_compatible(weight)):
+        cfg = replace(cfg, tma=False)
     bias = None if bias is None else bias.contiguous()
     return FusedLinearLogprob.apply(hidden, weight, bias, targets, ignore_index, chunk_size, cfg)

@@ -199,7 +199,8 @@ class ChunkedLogitsLogprob(torch.autograd.Function):
         step = ctx.chunk_rows
         for start in range(0, logits.shape[0], step):
             stop = min(start + step, logits.shape[0])
-            d = logits[start:stop].to(dtype)
+            # copy=True: for float32/64 logits .to() would alias the saved input.
+            d = logits[start:stop].to(dtype, copy=True)
             d.sub_(lse[start:stop, None]).exp_().mul_(-g[start:stop, None])
             d.scatter_add_(1, safe_targets[start:stop, None], g[start:stop, None])
             grad[start:stop] = d

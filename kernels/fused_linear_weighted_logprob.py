@@ -1,0 +1,1 @@
+../python/alignkit/kernels/fused_linear_weighted_logprob.py

@@ -1,0 +1,1 @@
+../python/alignkit/kernels/reference.py

@@ -1,0 +1,1 @@
+../python/alignkit/kernels/weighted_logprob_from_logits.py
