@@ -78,6 +78,7 @@ bench-python:
 	$(PYTHON) benches/bench_dedup.py --json bench-data/dedup.json
 	$(PYTHON) benches/bench_diversity.py --json bench-data/diversity.json
 	$(PYTHON) benches/bench_llm_client.py --json bench-data/llm_client.json
+	$(PYTHON) benches/bench_bmc_matcher.py --pairs 300 --runs 7 --json bench-data/bmc_matcher.json
 
 # Needs a nightly toolchain and cargo-fuzz (rust/fuzz/README.md). libdeflate is linked twice into
 # the instrumented binary, so ASan's ODR check is turned off.
