@@ -209,3 +209,14 @@ def test_stop_word_token_ids_single_tokens_only() -> None:
     assert tok.encode(" banana").ids[0] not in ids
     assert all(len(tok.decode([i]).strip().split()) == 1 for i in ids)
     assert 200 < len(ids) < 800
+    transformers = pytest.importorskip("transformers")
+    wrapped = transformers.PreTrainedTokenizerFast(tokenizer_object=tok)
+    assert stop_word_token_ids(wrapped) == ids  # the transformers tokenizer path agrees
+
+
+def test_varied_masks_accept_numpy_rows() -> None:
+    chosen = np.array([[1, 9, 3, 4], [5, 6, 7, 8]], dtype=np.int64)
+    rejected = [np.array([1, 2, 3, 4], dtype=np.int32), np.array([5, 6, 8], dtype=np.uint32)]
+    got_c, got_r = varied_token_masks(chosen, rejected, np.array([4]))
+    assert got_c == [[False, True, False, False], [False, False, True, False]]
+    assert got_r == [[False, True, False, False], [False, False, False]]
