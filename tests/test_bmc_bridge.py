@@ -41,6 +41,11 @@ PAIRS = [
         "chosen": "Hello!",
         "rejected": "Hello.",
     },
+    {  # the model keeps talking after the revision
+        "prompt": "Spell cat.",
+        "chosen": "C-A-T",
+        "rejected": "K-A-T",
+    },
     {  # the server fails this one every time
         "prompt": "Count to three.",
         "chosen": "1, 2, 3",
@@ -68,6 +73,8 @@ def scripted(body: dict[str, Any]) -> str:
         return "I'm sorry, but I can't help with that."
     if "Hello." in draft:
         return f"Revised answer: {draft}"
+    if "K-A-T" in draft:
+        return "C-A-T\n\nThe revised response is: C-A-T, because cat starts with a C."
     for wrong, right in FIXES.items():
         draft = draft.replace(wrong, right)
     return draft
@@ -95,12 +102,13 @@ def test_bridge_end_to_end_resume_and_drops(pairs_file: Path, tmp_path: Path) ->
         stats = bridge(pairs_file, out, llm, progress=False)
         rows = _rows(out / "bridged.jsonl")
         assert stats["written"] == 2 == len(rows)
-        assert stats["pairs"] == 6 and stats["rows_read"] == 8
+        assert stats["pairs"] == 7 and stats["rows_read"] == 9
         assert stats["bad_rows"] == {"no_chosen_or_rejected": 1, "invalid_json": 1}
         assert stats["dropped"] == {
             "empty": 1,
             "refusal": 1,
             "unchanged": 1,
+            "too_long": 1,
             "llm_failed": 1,
         }
         assert stats["failures"] == 1 and stats["llm_stats"]["error_kinds"] == {"http_400": 1}
@@ -117,7 +125,7 @@ def test_bridge_end_to_end_resume_and_drops(pairs_file: Path, tmp_path: Path) ->
         hits = server.hits
         again = bridge(pairs_file, out, llm, progress=False)
         assert server.hits == hits  # answers and the recorded failure come from the cache
-        assert again["llm_stats"]["sent"] == 0 and again["llm_stats"]["from_cache"] == 5
+        assert again["llm_stats"]["sent"] == 0 and again["llm_stats"]["from_cache"] == 6
         assert again["llm_stats"]["skipped_failed"] == 1 and again["failures"] == 1
         assert _rows(out / "bridged.jsonl") == rows
 

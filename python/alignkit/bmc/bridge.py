@@ -4,7 +4,8 @@ reference, into a pseudo-winning response close to the losing one.
 Input and output are TRL preference pairs (`prompt` / `chosen` / `rejected`). Output pairs:
 `chosen` = the bridged (pseudo-winning) response, `rejected` = the original losing response,
 `original_chosen` = the original winning response, `pair_id`; other input columns are kept.
-Failed LLM calls and empty, refused, truncated or unchanged revisions are dropped and counted.
+Failed LLM calls and empty, refused, truncated, unchanged or overlong revisions are dropped
+and counted.
 
 All requests go through the LLM layer in one batch with a response cache in the output
 directory, so a re-run resumes without re-sending (`retry_failed=True` re-sends failures).
@@ -49,7 +50,7 @@ and do not comment on your edits.
 ### Draft answer
 {draft}
 
-Write only the revised draft answer."""
+Write only the revised draft answer and nothing after it."""
 
 _LABEL = re.compile(
     r"^(?:\*\*)?(?:revised(?: draft)?(?: answer)?|answer)\s*:\s*(?:\*\*)?\s*", re.IGNORECASE
@@ -69,6 +70,9 @@ class BridgeConfig:
     seed: int = 0
     max_pairs: int | None = None
     output_format: str = "jsonl"
+    # A minimal revision stays near the responses' length; small models that keep talking after
+    # the revision are caught here (None: no limit).
+    max_length_ratio: float | None = 2.0
 
     def __post_init__(self) -> None:
         if self.output_format not in ("jsonl", "parquet"):
@@ -77,6 +81,8 @@ class BridgeConfig:
             raise ValueError("max_tokens must be >= 1")
         if self.max_pairs is not None and self.max_pairs < 1:
             raise ValueError("max_pairs must be >= 1")
+        if self.max_length_ratio is not None and self.max_length_ratio <= 1.0:
+            raise ValueError("max_length_ratio must be > 1 (or None for no limit)")
 
     @property
     def output_name(self) -> str:
@@ -101,7 +107,9 @@ def _same_text(a: str, b: str) -> bool:
     return " ".join(a.split()) == " ".join(b.split())
 
 
-def _drop_reason(result: Any, text: str, pair: PreferencePair) -> str | None:
+def _drop_reason(
+    result: Any, text: str, pair: PreferencePair, max_length_ratio: float | None
+) -> str | None:
     from alignkit.webr.synthesize import is_refusal
 
     if not result.ok:
@@ -114,6 +122,9 @@ def _drop_reason(result: Any, text: str, pair: PreferencePair) -> str | None:
         return "refusal"
     if _same_text(text, pair.rejected_text):
         return "unchanged"
+    longest = max(len(pair.chosen_text.strip()), len(pair.rejected_text.strip()))
+    if max_length_ratio is not None and len(text) > max_length_ratio * longest:
+        return "too_long"
     return None
 
 
@@ -196,7 +207,7 @@ def bridge(
             llm_stats[key] = summary.get(key, 0)
         for pair, result in zip(items, results, strict=True):
             text = clean_revision(result.text) if result.ok else ""
-            reason = _drop_reason(result, text, pair)
+            reason = _drop_reason(result, text, pair, config.max_length_ratio)
             if not result.ok:
                 llm_stats["failures"] += 1
                 error_kinds[result.error_kind or "error"] += 1

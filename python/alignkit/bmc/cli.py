@@ -50,6 +50,12 @@ def _add_bridge(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="request seed base")
     p.add_argument("--max-pairs", type=int, default=None, help="bridge at most this many pairs")
     p.add_argument(
+        "--max-length-ratio",
+        type=float,
+        default=2.0,
+        help="drop revisions longer than this times the longer response (0: no limit)",
+    )
+    p.add_argument(
         "--format",
         dest="output_format",
         choices=["jsonl", "parquet"],
@@ -79,6 +85,7 @@ def _cmd_bridge(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_pairs=args.max_pairs,
         output_format=args.output_format,
+        max_length_ratio=args.max_length_ratio or None,
     )
     stats = bridge(
         args.pairs,
