@@ -167,7 +167,16 @@ def bridge(
     items, bad_rows, rows_read = read_pairs(pairs, max_pairs=config.max_pairs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fingerprint = {"schema_version": SCHEMA_VERSION, "llm": llm, **dataclasses.asdict(config)}
+    # What shapes the requests; the output is rebuilt from the cache on every run, so the
+    # other settings (max_pairs, format, length ratio) may change between runs.
+    fingerprint = {
+        "schema_version": SCHEMA_VERSION,
+        "prompt": BRIDGE_PROMPT,
+        "llm": llm,
+        "temperature": config.temperature,
+        "max_tokens": config.max_tokens,
+        "seed": config.seed,
+    }
     check_recorded_config(out, fingerprint, overwrite, BridgeConfigError)
 
     requests = [

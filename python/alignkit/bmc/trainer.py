@@ -105,24 +105,45 @@ class BMCTrainer(DPOTrainer):
     overrides the stop-word ids derived from the tokenizer.
     """
 
-    def __init__(self, *args: Any, stop_token_ids: set[int] | None = None, **kwargs: Any) -> None:
-        config = kwargs.get("args")
-        if config is None or not isinstance(config, BMCConfig):
+    def __init__(
+        self,
+        model: Any,
+        ref_model: Any = None,
+        args: BMCConfig | None = None,
+        data_collator: Any = None,
+        train_dataset: Any = None,
+        eval_dataset: Any = None,
+        processing_class: Any = None,
+        *more: Any,
+        stop_token_ids: set[int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(args, BMCConfig):
             raise TypeError("BMCTrainer needs args=BMCConfig(...)")
         self._stop_token_ids = stop_token_ids
-        if kwargs.get("data_collator") is None:
-            tokenizer = kwargs.get("processing_class")
-            if tokenizer is None:
+        if data_collator is None:
+            if processing_class is None:
                 raise ValueError("BMCTrainer needs processing_class (the tokenizer)")
+            tokenizer = getattr(processing_class, "tokenizer", processing_class)
             if tokenizer.pad_token is None:
-                tokenizer.pad_token = config.pad_token or tokenizer.eos_token
-            kwargs["data_collator"] = DataCollatorForBMC(
+                tokenizer.pad_token = args.pad_token or tokenizer.eos_token
+            data_collator = DataCollatorForBMC(
                 pad_token_id=tokenizer.pad_token_id,
-                max_length=config.max_length,
-                truncation_mode=config.truncation_mode,
-                pad_to_multiple_of=config.pad_to_multiple_of,
+                max_length=args.max_length,
+                truncation_mode=args.truncation_mode,
+                pad_to_multiple_of=args.pad_to_multiple_of,
             )
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            model,
+            ref_model,
+            args,
+            data_collator,
+            train_dataset,
+            eval_dataset,
+            processing_class,
+            *more,
+            **kwargs,
+        )
 
     def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str):
         dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)

@@ -51,7 +51,9 @@ def stop_word_token_ids(tokenizer: Any, words: Iterable[str] = STOP_WORDS) -> se
 
 
 def _encode(tokenizer: Any, text: str) -> list[int]:
-    if hasattr(tokenizer, "encode_batch"):  # tokenizers.Tokenizer
+    from tokenizers import Tokenizer
+
+    if isinstance(tokenizer, Tokenizer):
         return list(tokenizer.encode(text, add_special_tokens=False).ids)
     return list(tokenizer.encode(text, add_special_tokens=False))
 
