@@ -126,7 +126,8 @@ pub struct SequenceMatcher {
     fill: Vec<u32>,
     /// Match lengths of the previous and current row, by parity of the row stamp.
     rows: [Vec<Cell>; 2],
-    stamp: u32,
+    /// Row stamp of the last row written (visible to the tests, which force a wrap-around).
+    pub(super) stamp: u32,
     queue: Vec<(usize, usize, usize, usize)>,
     blocks: Vec<Match>,
 }

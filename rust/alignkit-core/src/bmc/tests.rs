@@ -285,3 +285,19 @@ fn varied_masks_mark_changed_tokens_except_stop_words() {
     assert_eq!(batch[1].chosen, Vec::<bool>::new());
     assert_eq!(batch[1].rejected, vec![true]);
 }
+
+#[test]
+fn row_stamps_wrap_without_stale_matches() {
+    let mut rng = Lcg(99);
+    let a = random_seq(&mut rng, 400, 50, 0);
+    let b = mutate(&mut rng, &a, 50, 0);
+    let expected = oracle_opcodes(&a, &b);
+    let mut matcher = SequenceMatcher::new();
+    assert_eq!(tuples(&matcher.opcodes(&a, &b)), expected);
+    // Near the end of the stamp range the rows are reset mid-computation; results must not
+    // change, and stale cells from the previous call must not count as matches.
+    matcher.stamp = u32::MAX - 500;
+    assert_eq!(tuples(&matcher.opcodes(&a, &b)), expected);
+    assert!(matcher.stamp < 1_000_000);
+    assert_eq!(tuples(&matcher.opcodes(&a, &b)), expected);
+}
