@@ -205,3 +205,7 @@ def test_bridge_cli(pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 0  # the failing pair is beyond --max-pairs
     assert "2 of 2 pairs bridged" in capsys.readouterr().out
     assert main(["bmc", "bridge", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path)]) == 2
+    assert main(["bmc", "bridge", str(pairs_file), "--out", str(tmp_path / "d"), "--dry-run"]) == 0
+    shown = capsys.readouterr().out
+    assert "### Draft answer\nThe capital of France is Berlin" in shown
+    assert not (tmp_path / "d" / "bridged.jsonl").exists()

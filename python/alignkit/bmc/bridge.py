@@ -19,7 +19,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -152,19 +152,27 @@ def bridge(
     overwrite: bool = False,
     retry_failed: bool = False,
     backend_options: dict[str, Any] | None = None,
+    dry_run: bool = False,
+    echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Bridge every pair of `pairs` (a dataset path, or rows) into `out_dir`.
 
     Writes `bridged.jsonl` (or `.parquet`) and `stats.json`; returns the stats. `llm` is a
     backend spec of `alignkit.llm.make_backend` (default: the embedded default model).
+    `dry_run=True` prints the first bridging prompt through `echo` and calls no LLM.
     """
     from alignkit.llm import ChatRequest, ResponseCache, make_backend, parse_backend_spec
     from alignkit.webr.prepare import _atomic_write_json, check_recorded_config
 
     config = config or BridgeConfig()
     started = time.perf_counter()
-    parse_backend_spec(llm)  # a bad spec fails before any work
+    if not dry_run:
+        parse_backend_spec(llm)  # a bad spec fails before any work
     items, bad_rows, rows_read = read_pairs(pairs, max_pairs=config.max_pairs)
+    if dry_run:
+        if items:
+            echo(bridging_prompt(items[0]))
+        return {"dry_run": True, "pairs": len(items), "bad_rows": dict(bad_rows)}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # What shapes the requests; the output is rebuilt from the cache on every run, so the

@@ -68,6 +68,9 @@ def _add_bridge(sub: Any) -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="accept a configuration other than OUT's"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the first bridging prompt, call no LLM"
+    )
     p.set_defaults(handler=_cmd_bridge)
     return p
 
@@ -96,7 +99,10 @@ def _cmd_bridge(args: argparse.Namespace) -> int:
         progress=not args.no_progress and sys.stderr.isatty(),
         overwrite=args.overwrite,
         retry_failed=args.retry_failed,
+        dry_run=args.dry_run,
     )
+    if args.dry_run:
+        return 0
     dropped = ", ".join(f"{k}={v}" for k, v in sorted(stats["dropped"].items())) or "none"
     bad = ", ".join(f"{k}={v}" for k, v in sorted(stats["bad_rows"].items())) or "none"
     llm = stats["llm_stats"]
