@@ -159,9 +159,9 @@ def test_bridge_conversational_pairs_and_parquet(tmp_path: Path) -> None:
             BridgeConfig(output_format="parquet"),
             progress=False,
         )
-        assert "system: Be brief.\n\nuser: Capital of France?" in last_user_content(
-            server.bodies[0]
-        )
+        # Requests run concurrently: their order at the server is not fixed.
+        sent = [last_user_content(b) for b in server.bodies]
+        assert any("system: Be brief.\n\nuser: Capital of France?" in p for p in sent)
     assert stats["written"] == 2
     import pyarrow.parquet as pq
 
@@ -171,9 +171,15 @@ def test_bridge_conversational_pairs_and_parquet(tmp_path: Path) -> None:
     )
     assert table[1]["prompt"] == msgs("user", "Spider legs?")
     assert table[1]["rejected"] == msgs("assistant", PAIRS[1]["rejected"])
-    # Bridged output reads back as preference pairs.
+    # Bridged output reads back as preference pairs, also as a saved datasets.DatasetDict.
     pairs, bad, _ = read_pairs(tmp_path / "out" / "bridged.parquet")
     assert len(pairs) == 2 and not bad
+    datasets = pytest.importorskip("datasets")
+    saved = tmp_path / "saved"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(table)}).save_to_disk(saved)
+    for source in (saved, datasets.load_from_disk(str(saved))):
+        pairs, bad, _ = read_pairs(source)
+        assert [p.chosen for p in pairs] == [r["chosen"] for r in table] and not bad
 
 
 def test_bridging_prompt_and_row_checks() -> None:

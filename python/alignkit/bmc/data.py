@@ -120,12 +120,17 @@ def read_pairs(
     *,
     max_pairs: int | None = None,
 ) -> tuple[list[PreferencePair], Counter[str], int]:
-    """Pairs from a file/saved dataset path, or from rows (dicts, a `datasets.Dataset`).
+    """Pairs from a file/saved dataset path, or from rows (dicts, a `datasets.Dataset`, the
+    train split of a `DatasetDict`).
 
     Returns (pairs, bad-row counts by reason, rows read).
     """
     if isinstance(source, (str, os.PathLike)):
         _, rows = iter_rows(source)
+    elif isinstance(source, Mapping):  # a datasets.DatasetDict: its train split
+        if "train" not in source:
+            raise ValueError(f"no 'train' split among {sorted(source)}; pass one split")
+        rows = iter(source["train"])
     else:
         rows = iter(source)
     pairs: list[PreferencePair] = []
