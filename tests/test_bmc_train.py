@@ -134,6 +134,13 @@ def test_loss_equals_bmc_from_full_logits(
     loss.backward()
     assert policy.lm_head.weight.grad is not None
     assert policy.lm_head.weight.grad.abs().sum() > 0
+    if ref_weighting == "reference":  # evaluation reports the loss and reward metrics
+        from datasets import Dataset
+
+        rows = [{"prompt": p, "chosen": " " + c, "rejected": " " + r} for p, c, r in PAIRS]
+        metrics = trainer.evaluate(eval_dataset=Dataset.from_list(rows))
+        assert metrics["eval_loss"] == pytest.approx(expected.item(), rel=1e-4)
+        assert "eval_rewards/margins" in metrics and "eval_bmc/varied_fraction" in metrics
 
 
 def test_config_refuses_what_bmc_cannot_do(tmp_path: Path) -> None:

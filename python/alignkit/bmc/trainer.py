@@ -233,3 +233,16 @@ class BMCTrainer(DPOTrainer):
             self._total_train_tokens += gather(inputs["attention_mask"].sum()).sum().item()
         metrics["num_tokens"] = [self._total_train_tokens]
         return (out.loss, out) if return_outputs else out.loss
+
+    def prediction_step(
+        self,
+        model: Any,
+        inputs: dict[str, Any],
+        prediction_loss_only: bool,
+        ignore_keys: Any = None,
+    ) -> tuple[torch.Tensor, None, None]:
+        # The fused loss never builds logits, so evaluation reports the loss and the metrics only.
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad(), self.compute_loss_context_manager():
+            loss = self.compute_loss(model, inputs)
+        return loss.detach(), None, None
