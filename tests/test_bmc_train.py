@@ -155,6 +155,25 @@ def test_config_refuses_what_bmc_cannot_do(tmp_path: Path) -> None:
     assert BMCConfig(output_dir=str(tmp_path), report_to=[], use_cpu=True).beta == 0.05
 
 
+def test_hidden_forward_patch(tiny_model: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from alignkit.bmc.trainer import add_hidden_forward
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    ids = torch.tensor([[5, 6, 7, 8]])
+    before = model(input_ids=ids).logits
+    add_hidden_forward(model)
+    add_hidden_forward(model)  # idempotent
+    hidden = model(input_ids=ids, bmc_hidden=True)
+    assert torch.allclose(model.lm_head(hidden), before, atol=1e-6)
+    assert torch.equal(model(input_ids=ids).logits, before)  # the plain forward is unchanged
+    capped = AutoModelForCausalLM.from_pretrained(tiny_model)
+    capped.config.final_logit_softcapping = 30.0
+    with pytest.raises(ValueError, match="soft-caps"):
+        add_hidden_forward(capped)
+
+
 def _bridged_pairs(tmp_path: Path) -> Path:
     """A few pairs bridged through the loopback server: the revision fixes the wrong word."""
     source = tmp_path / "pairs.jsonl"

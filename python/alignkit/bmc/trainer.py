@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import types
 from typing import Any
 
 import torch
@@ -85,17 +87,46 @@ class DataCollatorForBMC(DataCollatorForPreference):
         return output
 
 
-def _backbone_and_head(model: Any) -> tuple[Any, Any]:
-    """The decoder stack (returns final, normed hidden states) and the LM head of a causal LM."""
-    if hasattr(model, "get_base_model"):  # PEFT wrapper: its base model has the adapters inside
-        model = model.get_base_model()
-    head = model.get_output_embeddings()
-    backbone = model.get_decoder() if hasattr(model, "get_decoder") else None
-    if backbone is None or backbone is model:
-        backbone = getattr(model, model.base_model_prefix, None)
-    if head is None or backbone is None:
-        raise ValueError(f"{type(model).__name__} has no separable decoder and LM head")
-    return backbone, head
+def _causal_lm(model: Any) -> Any:
+    """The `...ForCausalLM` module inside a PEFT wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _check_plain_lm_head(model: Any) -> None:
+    """Refuse models whose logits are not `hidden @ W.T (+ b)`: the fused loss would be wrong."""
+    config = model.config.get_text_config()
+    if getattr(config, "final_logit_softcapping", None) is not None:
+        raise ValueError(f"{type(model).__name__} soft-caps its logits; BMCTrainer cannot fuse it")
+    for name in ("logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling"):
+        value = getattr(config, name, None)
+        if value is not None and value != 1:
+            raise ValueError(
+                f"{type(model).__name__} scales its logits ({name}={value}); BMCTrainer's fused "
+                "loss takes plain LM-head logits"
+            )
+
+
+def add_hidden_forward(model: Any) -> None:
+    """Let `model(..., bmc_hidden=True)` return the final (normed) hidden states `[B, T, H]`.
+
+    Called through the model as the trainer holds it (DDP, FSDP, PEFT wrappers), so their
+    forward hooks run; without `bmc_hidden` the forward is unchanged.
+    """
+    lm = _causal_lm(model)
+    if getattr(lm, "_alignkit_bmc_hidden", False):
+        return
+    _check_plain_lm_head(lm)
+    original_forward = lm.forward
+
+    @functools.wraps(type(lm).forward)
+    def forward(self: Any, *args: Any, bmc_hidden: bool = False, **kwargs: Any) -> Any:
+        if not bmc_hidden:
+            return original_forward(*args, **kwargs)
+        kwargs["use_cache"] = False
+        return self.base_model(*args, **kwargs).last_hidden_state
+
+    lm.forward = types.MethodType(forward, lm)
+    lm._alignkit_bmc_hidden = True
 
 
 class BMCTrainer(DPOTrainer):
@@ -144,6 +175,9 @@ class BMCTrainer(DPOTrainer):
             *more,
             **kwargs,
         )
+        add_hidden_forward(self.model)
+        if self.ref_model is not None:
+            add_hidden_forward(self.ref_model)
 
     def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str):
         dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
@@ -173,11 +207,11 @@ class BMCTrainer(DPOTrainer):
                     self._signature_columns.append(column)
 
     def _hidden(self, model: Any, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Any]:
-        backbone, head = _backbone_and_head(model)
-        out = backbone(
-            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False
+        """Hidden states `[B, T-1, H]` (aligned with the next-token targets) and the LM head."""
+        hidden = model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], bmc_hidden=True
         )
-        hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+        head = _causal_lm(self.accelerator.unwrap_model(model)).get_output_embeddings()
         return hidden[:, :-1], head
 
     def _reference_hidden(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Any]:
@@ -202,7 +236,7 @@ class BMCTrainer(DPOTrainer):
         completion = inputs["completion_mask"][:, 1:]
         targets = inputs["input_ids"][:, 1:].masked_fill(completion == 0, -100)
         varied = inputs["varied_mask"][:, 1:] & completion.bool()
-        hidden, head = self._hidden(self.accelerator.unwrap_model(model), inputs)
+        hidden, head = self._hidden(model, inputs)
         ref_hidden, ref_head = self._reference_hidden(inputs)
         out = bmc_loss(
             hidden,
