@@ -79,6 +79,8 @@ bench-python:
 	$(PYTHON) benches/bench_diversity.py --json bench-data/diversity.json
 	$(PYTHON) benches/bench_llm_client.py --json bench-data/llm_client.json
 	$(PYTHON) benches/bench_bmc_matcher.py --pairs 300 --runs 7 --json bench-data/bmc_matcher.json
+	$(PYTHON) benches/bench_bmc_loss.py --shapes smollm2 --json bench-data/bmc_loss_smollm2.json
+	$(PYTHON) benches/bench_bmc_loss.py --shapes llama3 --rounds 2 --reps 0 --json bench-data/bmc_loss_llama3.json
 
 # Needs a nightly toolchain and cargo-fuzz (rust/fuzz/README.md). libdeflate is linked twice into
 # the instrumented binary, so ASan's ODR check is turned off.

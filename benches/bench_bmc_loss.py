@@ -51,6 +51,9 @@ def worker(impl: str, pairs: int, seq: int, hidden: int, vocab: int, reps: int, 
     from alignkit.bmc import bmc_loss
 
     torch.set_num_threads(threads)
+    # The full-logits path needs many GiB: if memory runs out, be the process the kernel kills.
+    with open("/proc/self/oom_score_adj", "w") as fh:
+        fh.write("1000")
     beta = 0.1
 
     def dpo(policy, ref):

@@ -285,3 +285,13 @@ def test_kernel_modules_ship_in_the_installed_package():
 
     for module in (fused, from_logits):
         assert "site-packages" in module.__file__
+
+
+def test_empty_batches_give_empty_outputs_and_zero_gradients():
+    w = torch.randn(11, 8, requires_grad=True)
+    for shape in ((0, 5), (2, 0)):
+        h = torch.randn(*shape, 8, requires_grad=True)
+        logps, sums = weighted_token_logps(h, w, torch.zeros(shape, dtype=torch.long))
+        assert logps.shape == shape and sums.shape == (shape[0],)
+        (logps.sum() + sums.sum()).backward()
+        assert h.grad.shape == h.shape and float(w.grad.abs().sum()) == 0.0

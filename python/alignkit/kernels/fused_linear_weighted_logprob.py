@@ -436,6 +436,9 @@ def linear_logprobs_triton(
     bias = None if bias is None else bias.to(weight.dtype)
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
+    if hidden.shape[0] == 0 or weight.shape[0] == 0:
+        # Nothing to launch; the reference handles the empty shapes (and their gradients).
+        return linear_logprobs_torch(hidden, weight, bias, targets, ignore_index, chunk_size)
     cfg = config or pick_config(hidden.dtype, hidden.device)
     hidden = hidden if hidden.stride(-1) == 1 else hidden.contiguous()
     weight = weight if weight.stride(-1) == 1 else weight.contiguous()
