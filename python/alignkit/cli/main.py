@@ -238,6 +238,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
     data_sub.required = True
     leaves["data demo-data"] = _add_demo_data(data_sub)
+    from alignkit.followbench.cli import add_followbench_parser
+
+    leaves.update(add_followbench_parser(commands))
     return parser, leaves
 
 
@@ -327,15 +330,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     None,
                     (
                         args.command,
-                        getattr(args, "webr_command", None) or getattr(args, "data_command", None),
+                        getattr(args, "webr_command", None)
+                        or getattr(args, "data_command", None)
+                        or getattr(args, "followbench_command", None),
                     ),
                 )
             )
         )
-        if leaf is not None and args.config:
+        if leaf is not None and getattr(args, "config", None):
             _apply_config(leaf, _load_config_file(args.config))
             args = parser.parse_args(argv)
-        if leaf is not None and not args.out:
+        takes_out = leaf is not None and any(a.dest == "out" for a in leaf._actions)
+        if takes_out and not args.out:
             leaf.error("--out is required (here or in --config)")
         logging.basicConfig(
             level=logging.DEBUG if args.verbose else logging.INFO,
