@@ -136,10 +136,10 @@ def normalize_space(text: str) -> str:
 
 def short_answer(text: str) -> str:
     """A one-phrase answer without surrounding whitespace, quotes or a final full stop."""
-    text = text.strip()
+    text = text.strip().rstrip(".。").strip()
     while len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
-        text = text[1:-1].strip()
-    return text.rstrip(".。").strip()
+        text = text[1:-1].strip().rstrip(".。").strip()
+    return text
 
 
 def split_sentences(text: str, language: str) -> list[str]:

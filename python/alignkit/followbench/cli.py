@@ -174,8 +174,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from alignkit.followbench.evaluate import _atomic_write_text, rescore_run
+    from alignkit.followbench.evaluate import rescore_run
     from alignkit.followbench.report import render_report
+    from alignkit.webr.score import _atomic_write_text
 
     if not args.results:
         raise ValueError("give one or more RESULTS (run folders or results.json files)")

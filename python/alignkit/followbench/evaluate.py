@@ -37,6 +37,7 @@ from alignkit.followbench.data import (
 from alignkit.followbench.judge import build_judge_prompt, judge_messages, parse_verdicts
 from alignkit.followbench.metrics import ItemScore, category_level_metrics, paper_tables
 from alignkit.followbench.reliability import judge_agreement, judge_vs_rules
+from alignkit.webr.score import _atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +87,6 @@ def _backend(spec: Any, concurrency: int) -> Any:
 
 def _spec_name(spec: Any) -> str:
     return spec if isinstance(spec, str) else f"{spec.kind}:{spec.model}"
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def generate_answers(

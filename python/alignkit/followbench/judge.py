@@ -82,7 +82,7 @@ def build_judge_prompt(chain: Chain, record: Record, answer: str) -> str:
         "2. For each of those constraints, decide whether the response fully satisfies it and "
         "give a one-sentence reason. A constraint that is only partly met is not satisfied.",
         f"3. End with a final line that holds only a list of exactly {level} verdicts, YES or NO, "
-        f"in the order of the versions, e.g. {_example_list(level)}. Write nothing after it.",
+        f"in the order of the versions: {_example_list(level)}. Write nothing after it.",
     ]
     if record.language == "zh":
         parts.append(
@@ -93,15 +93,16 @@ def build_judge_prompt(chain: Chain, record: Record, answer: str) -> str:
 
 
 def _example_list(level: int) -> str:
-    pattern = ["YES", "NO", "YES", "YES", "NO"]
-    return "[" + ", ".join(pattern[:level]) + "]"
+    # Placeholders, not verdicts: a judge that merely echoes the prompt stays unparsable.
+    slots = ", ".join(f"V{k}" for k in range(1, level + 1))
+    return f"[{slots}] where each V is YES or NO"
 
 
 def retry_reminder(level: int) -> str:
     """The follow-up turn sent when a judge reply had no usable verdict list."""
     return (
         f"Your reply did not end with a list of exactly {level} verdicts. Reply with only that "
-        f"list, one YES or NO per added constraint in order, e.g. {_example_list(level)}."
+        f"list, one verdict per added constraint in order: {_example_list(level)}."
     )
 
 
