@@ -340,8 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if leaf is not None and getattr(args, "config", None):
             _apply_config(leaf, _load_config_file(args.config))
             args = parser.parse_args(argv)
-        takes_out = leaf is not None and any(a.dest == "out" for a in leaf._actions)
-        if takes_out and not args.out:
+        if leaf is not None and not args.out and any(a.dest == "out" for a in leaf._actions):
             leaf.error("--out is required (here or in --config)")
         logging.basicConfig(
             level=logging.DEBUG if args.verbose else logging.INFO,

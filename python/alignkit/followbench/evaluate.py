@@ -131,7 +131,7 @@ def run_judge(
     """
     from alignkit.llm import ChatRequest, run_requests
 
-    outcomes = [
+    outcomes: list[dict[str, Any]] = [
         {"prompt": build_judge_prompt(chain, record, answer), "replies": [], "error": None}
         for chain, record, answer in jobs
     ]

@@ -73,8 +73,8 @@ def category_level_metrics(scores: Iterable[ItemScore]) -> dict[str, Any]:
             if any(s is None or not s.scored for s in levels):
                 continue
             run = 0
-            for s in levels:
-                if s is None or not s.hard:
+            for level_score in levels:
+                if level_score is None or not level_score.hard:
                     break
                 run += 1
             consistent.append(float(run))
