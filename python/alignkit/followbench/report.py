@@ -161,13 +161,15 @@ def _reliability_table(names: Sequence[str], results_list: Sequence[dict[str, An
 
 def _counts_table(names: Sequence[str], results_list: Sequence[dict[str, Any]]) -> str:
     kinds = sorted({k for r in results_list for k in r.get("counts", {}).get("by_scorer", {})})
-    head = "".join(f"<th>{_esc(k)}</th>" for k in kinds)
+    head = "".join(f"<th>{_esc(n)}</th>" for n in names)
     rows = []
-    for name, results in zip(names, results_list, strict=True):
-        by = results.get("counts", {}).get("by_scorer", {})
-        cells = "".join(f"<td>{by.get(k, 0)}</td>" for k in kinds)
-        rows.append(f'<tr><td class="label">{_esc(name)}</td>{cells}</tr>')
-    return f'<table><tr><th class="label">model</th>{head}</tr>' + "".join(rows) + "</table>"
+    for kind in kinds:
+        cells = "".join(
+            f"<td>{r.get('counts', {}).get('by_scorer', {}).get(kind, 0)}</td>"
+            for r in results_list
+        )
+        rows.append(f'<tr><td class="label">{_esc(kind)}</td>{cells}</tr>')
+    return f'<table><tr><th class="label">scored by</th>{head}</tr>' + "".join(rows) + "</table>"
 
 
 def render_report(results_list: Sequence[dict[str, Any]], title: str = "FollowBench") -> str:
