@@ -304,7 +304,9 @@ def load_followbench(path: str | os.PathLike[str], language: str | None = None) 
             else sorted(p for p in root.iterdir() if p.suffix in (".json", ".jsonl"))
         )
         if not files:
-            raise FollowBenchDataError(f"no FollowBench *.json files in {root}")
+            inside = [d.name for d in sorted(root.iterdir()) if d.is_dir()]
+            hint = f" (sub-folders: {', '.join(inside)})" if inside else ""
+            raise FollowBenchDataError(f"no FollowBench *.json files in {root}{hint}")
         sources = []
         for file in files:
             try:

@@ -438,6 +438,7 @@ def run_followbench(
         results, usage["generate"] = generate_answers(
             model_backend, records, cache, config, progress
         )
+        echo(_usage_line("generate", usage["generate"]))
         rows: list[dict[str, Any]] = []
         for record, result in zip(records, results, strict=True):
             rows.append(
@@ -470,6 +471,7 @@ def run_followbench(
             )
             for i, outcome in zip(jobs, outcomes, strict=True):
                 rows[i][key] = {"model": backend_spec_of(backend), **outcome}
+            echo(_usage_line(key, usage[key]))
     rows = rescore_rows(rows)
     meta = {
         "model": _spec_name(model),
@@ -493,6 +495,16 @@ def run_followbench(
     results_json = build_results(rows, meta)
     write_outputs(out, rows, results_json)
     return {**results_json, "samples_file": SAMPLES_FILE}
+
+
+def _usage_line(stage: str, summary: dict[str, Any]) -> str:
+    parts = [f"{summary.get('requests', 0)} requests", f"{summary.get('sent', 0)} sent"]
+    parts.append(f"{summary.get('from_cache', 0)} from cache")
+    failed = summary.get("failed_total", summary.get("failed", 0))
+    parts.append(f"{failed} failed")
+    if "unparsable" in summary:
+        parts.append(f"{summary.get('retried', 0)} re-asked, {summary['unparsable']} unparsable")
+    return f"{stage}: " + ", ".join(parts)
 
 
 def backend_spec_of(backend: Any) -> str:
