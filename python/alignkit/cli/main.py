@@ -232,6 +232,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     from alignkit.webr.run_cli import add_run_parser
 
     leaves["webr run"] = add_run_parser(webr_sub)
+    from alignkit.llm.serve_cli import add_llm_parser
+
+    add_llm_parser(commands)
     data = commands.add_parser(
         "data", help="datasets and demo data", description="Dataset utilities."
     )
