@@ -29,26 +29,20 @@ def smollm() -> Any:
 
 def test_judge_path_with_the_embedded_model(smollm: Any, tmp_path: Path) -> None:
     chain = next(c for c in load_followbench(FIXTURE).chains if c.chain_id == "style/1")
-    jobs = [
-        (chain, chain.record(1), "Dear neighbour, it would be an honour to receive you for tea."),
-        (chain, chain.record(2), "hey, tea at 5? bring biscuits"),
-    ]
-    config = EvalConfig(judge_max_tokens=48, judge_retries=1)
+    record = chain.record(2)
+    jobs = [(chain, record, "hey, tea at 5? bring biscuits")]
+    config = EvalConfig(judge_max_tokens=16, judge_retries=1)
     with ResponseCache(tmp_path / "cache.sqlite") as cache:
         outcomes, summary = run_judge(smollm, jobs, cache, config, progress=False)
-        assert summary["requests"] >= len(jobs) and summary["failed"] == 0
-        for (_, record, _), outcome in zip(jobs, outcomes, strict=True):
-            assert outcome["error"] is None and outcome["replies"]
-            assert all(isinstance(r, str) and r.strip() for r in outcome["replies"])
-            parsed = parse_verdicts(outcome["replies"][-1], record.level)
-            if parsed.ok:
-                assert len(parsed.verdicts or ()) == record.level
-            else:  # re-asked with the reminder, then reported instead of guessed
-                assert len(outcome["replies"]) == config.judge_retries + 1
-        assert summary["unparsable"] == sum(
-            not parse_verdicts(o["replies"][-1], r.level).ok
-            for (_, r, _), o in zip(jobs, outcomes, strict=True)
-        )
+        assert summary["failed"] == 0
+        (outcome,) = outcomes
+        assert outcome["error"] is None and outcome["replies"]
+        assert all(isinstance(r, str) and r.strip() for r in outcome["replies"])
+        parsed = parse_verdicts(outcome["replies"][-1], record.level)
+        if parsed.ok:
+            assert len(parsed.verdicts or ()) == 2 and summary["unparsable"] == 0
+        else:  # re-asked once with the reminder, then reported instead of guessed
+            assert len(outcome["replies"]) == 2 and summary["unparsable"] == 1
         again, summary2 = run_judge(smollm, jobs, cache, config, progress=False)
     assert summary2["sent"] == 0 and again == outcomes  # greedy + cached: identical, not re-run
 
@@ -58,9 +52,10 @@ def test_small_run_with_the_embedded_model(
 ) -> None:
     out = tmp_path / "run"
     argv = ["followbench", "run", "--data", str(FIXTURE), "--out", str(out), "--name", "smollm2"]
-    argv += ["--categories", "style,situation", "--max-chains", "1", "--max-new-tokens", "24"]
-    argv += ["--judge-max-tokens", "32", "--judge-retries", "1"]
-    # no --model/--judge: both default to the embedded model
+    argv += ["--categories", "situation", "--max-chains", "1", "--max-new-tokens", "12"]
+    argv += ["--judge-max-tokens", "8", "--judge-retries", "0"]
+    # no --model/--judge: both default to the embedded model; the judge also scores the rule
+    # items, which fills the judge-vs-rules reliability numbers
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "FollowBench - smollm2" in printed and "HSR (%)" in printed
@@ -68,25 +63,17 @@ def test_small_run_with_the_embedded_model(
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["config"]["model"] == "transformers"
     assert results["config"]["judge"] == "transformers"
-    counts = results["counts"]["by_scorer"]
-    assert sum(counts.values()) == 10 and counts["rule:date_reasoning"] == 5
-    assert counts.get("judge", 0) + counts.get("unscored:judge_unparsable", 0) == 5
+    assert results["counts"]["by_scorer"] == {"rule:date_reasoning": 5}
     for metric in ("hsr", "ssr"):
         for level in "12345":
-            value = results["per_category"]["situation"][metric][level]
-            assert value in (0.0, 1.0)  # one rule-scored chain
-    assert set(results["tables"]["level"]["hsr"]) == {"1", "2", "3", "4", "5", "avg"}
-    assert (
-        results["results"]["followbench"]["hsr_avg,none"]
-        == results["tables"]["level"]["hsr"]["avg"]
-    )
-    assert (
-        results["reliability"]["judge_vs_rules"]["n"]
-        + results["reliability"]["judge_vs_rules"]["judge_unscored"]
-        == 5
-    )
+            assert results["per_category"]["situation"][metric][level] in (0.0, 1.0)
+    hsr = results["tables"]["level"]["hsr"]
+    assert set(hsr) == {"1", "2", "3", "4", "5", "avg"}
+    assert results["results"]["followbench"]["hsr_avg,none"] == hsr["avg"]
+    vs_rules = results["reliability"]["judge_vs_rules"]
+    assert vs_rules["n"] + vs_rules["judge_unscored"] == 5
 
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
-    assert len(rows) == 10 and all(r["answer"] for r in rows)
+    assert len(rows) == 5 and all(r["answer"] and r["judge"]["replies"] for r in rows)
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count("<svg") == 3 and "smollm2" in html
