@@ -226,6 +226,25 @@ def test_failures_are_counted_not_guessed(tmp_path: Path) -> None:
     assert counts["rule:date_reasoning"] == 5
     assert results["per_category"]["situation"]["hsr"]["1"] == 1.0
 
+    # a judge request that keeps failing: that item is unscored, the CLI exits 1
+    judged = broken.record(3).instruction
+
+    def judge_fails(body: dict[str, Any]) -> bool:
+        return (
+            body["model"] == "judge"
+            and judged in body["messages"][0]["content"]
+            and ("Version 4" not in body["messages"][0]["content"])
+        )
+
+    faults = always(Fault.http(400, "bad request"), match=judge_fails)
+    with FakeChatServer(reply=reply, faults=faults) as server:
+        argv = ["followbench", "run", "--data", str(FIXTURE), "--out", str(tmp_path / "j")]
+        argv += ["--model", f"openai:tiny@{server.base_url}", "--categories", "format"]
+        argv += ["--judge", f"openai:judge@{server.base_url}"]
+        assert main(argv) == 1
+    saved = json.loads((tmp_path / "j" / "results.json").read_text(encoding="utf-8"))
+    assert {"item_id": "format/1/L3", "why": "judge_failed"} in saved["counts"]["unscored"]
+
 
 def test_cli_run_score_list(
     server: FakeChatServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]

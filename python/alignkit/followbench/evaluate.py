@@ -218,10 +218,10 @@ def rescore_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             row["hard"], row["soft"] = all(verdicts), sum(verdicts) / len(verdicts)
         elif row.get("judge") is None:
             row["scorer"], row["hard"], row["soft"] = "unscored:not_judged", None, None
-        elif row["judge"].get("replies"):
-            row["scorer"], row["hard"], row["soft"] = "unscored:judge_unparsable", None, None
-        else:
+        elif row["judge"].get("error"):
             row["scorer"], row["hard"], row["soft"] = "unscored:judge_failed", None, None
+        else:
+            row["scorer"], row["hard"], row["soft"] = "unscored:judge_unparsable", None, None
         row["verdicts"] = verdicts
         out.append(row)
     return out
