@@ -73,6 +73,20 @@ def test_example_templates_on_real_records(en: Path) -> None:
     )
 
 
+def test_tense_and_word_helpers() -> None:
+    from alignkit.followbench.checks import contains_word, present_perfect, present_progressive
+
+    for sentence in ("He has saved money", "They have won", "She has already held it"):
+        assert present_perfect(sentence, "en"), sentence
+    for sentence in ("He has a fortune", "They have to go", "He saved money", "has"):
+        assert not present_perfect(sentence, "en"), sentence
+    assert present_progressive("Crews are clearing roads", "en")
+    assert not present_progressive("Crews cleared roads", "en")
+    assert contains_word("Operation continues", "operation", "en")
+    assert not contains_word("operations continue", "operation", "en")
+    assert contains_word("小明喜欢", "喜欢", "zh")
+
+
 def test_example_template_pattern_handles_braces_and_multiline() -> None:
     pattern = example_template_pattern("{instruction}\n{{'bot': '{answer}'}}")
     assert pattern.fullmatch("{'bot': 'a\nb'}")
