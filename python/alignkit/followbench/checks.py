@@ -190,7 +190,8 @@ def check_example_template(record: Record, answer: str) -> CheckVerdict:
     pattern = example_template_pattern(record.target)
     if pattern.fullmatch(answer.strip()):
         return CheckVerdict(True)
-    return CheckVerdict(False, f"answer does not match the template {pattern.pattern!r}")
+    template = record.target.split("{instruction}", 1)[-1].lstrip("\n")
+    return CheckVerdict(False, f"answer does not match the template {template!r}")
 
 
 # ---------------------------------------------------------------- content: extraction tasks
