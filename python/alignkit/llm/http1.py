@@ -160,7 +160,7 @@ async def _read_reply(reader: asyncio.StreamReader) -> tuple[Reply, bool]:
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         line = await reader.readuntil(b"\r\n")
         try:

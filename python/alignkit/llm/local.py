@@ -221,7 +221,7 @@ class TransformersBackend(ChatBackend):
                 f"model {cfg.model!r} has no chat template: the transformers backend formats "
                 "chat messages with it (use an instruction-tuned model)"
             )
-        model.to(device).eval()
+        model.to(device).eval()  # type: ignore[arg-type]
         tokenizer.padding_side = "left"
         eos: list[int] = []
         for source_ids in (model.generation_config.eos_token_id, tokenizer.eos_token_id):

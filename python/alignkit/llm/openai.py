@@ -299,7 +299,7 @@ class OpenAIBackend(ChatBackend):
             per_shard = 1 if self._endpoint1 is not None else POOL_SHARD_SIZE
             shards = -(-cfg.concurrency // per_shard)
             slots: asyncio.Queue[int] = asyncio.Queue()
-            transports = []
+            transports: list[Any] = []
             for shard in range(shards):
                 size = len(range(shard, cfg.concurrency, shards))
                 if self._endpoint1 is not None:

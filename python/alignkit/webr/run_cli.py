@@ -140,7 +140,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("no input: give SHARD paths/globs, or --demo for the built-in demo")
     if not args.llm and not args.dry_run:
         raise ValueError("--llm must not be empty, e.g. transformers or openai:MODEL@URL")
-    sizes = {
+    sizes: dict[str, Any] = {
         name: value if (value := getattr(args, name)) is not None else default
         for name, default in (DEMO_SYNTHESIS if args.demo else SYNTHESIS_DEFAULTS).items()
     }

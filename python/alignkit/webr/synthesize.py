@@ -49,6 +49,9 @@ CATEGORIES = ("instruction_whole", "instruction_part", "response_whole", "respon
 CATEGORY_WEIGHTS = (2, 2, 1, 1)
 LENGTH_LIMITS = (50, 100, 150, 200)
 AUTHOR_MAX_WORDS = 30
+# A 30-word profile is about 40 tokens; longer answers are cut to 30 words anyway, so generating
+# more only costs time (a batch runs as long as its longest answer).
+AUTHOR_MAX_TOKENS = 96
 CONFIG_FILE = "_config.json"
 STATS_FILE = "stats.json"
 CACHE_FILE = "llm_cache.sqlite"
@@ -617,7 +620,7 @@ def synthesize(
 
 
 def _run_stages(items: list[_Item], stages: _Stages, config: SynthesizeConfig) -> None:
-    short = min(config.max_tokens, 256)
+    short = min(config.max_tokens, AUTHOR_MAX_TOKENS)
     medium = min(config.max_tokens, 512)
     alive = [i for i in items if i.page]
     for item in items:
