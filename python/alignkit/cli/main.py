@@ -353,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished work is kept, re-run to resume", file=sys.stderr)
         return 130
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ImportError) as exc:
         print(f"alignkit: error: {exc}", file=sys.stderr)
         return 2
 

@@ -129,8 +129,8 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
         )
         # The weights are dequantized now; without the GGUF marks transformers saves them as a
         # plain model (fp32 keeps the dequantized values exactly).
-        model.hf_quantizer = None
-        model.is_quantized = False
+        model.hf_quantizer = None  # type: ignore[assignment]
+        model.is_quantized = False  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(tmp, safe_serialization=True)

@@ -199,6 +199,10 @@ class TransformersBackend(ChatBackend):
             dtype_name = "bfloat16" if device.type == "cuda" else "float32"
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
+        from transformers.utils import logging as hf_logging
+
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a bar per load would clutter every run's output
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(
@@ -209,12 +213,15 @@ class TransformersBackend(ChatBackend):
                 f"cannot load model {cfg.model!r} (a local folder, or a name already in the "
                 f"Hugging Face cache: nothing is downloaded): {exc}"
             ) from exc
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         if not tokenizer.chat_template:
             raise ValueError(
                 f"model {cfg.model!r} has no chat template: the transformers backend formats "
                 "chat messages with it (use an instruction-tuned model)"
             )
-        model.to(device).eval()
+        model.to(device).eval()  # type: ignore[arg-type]
         tokenizer.padding_side = "left"
         eos: list[int] = []
         for source_ids in (model.generation_config.eos_token_id, tokenizer.eos_token_id):

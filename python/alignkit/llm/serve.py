@@ -71,7 +71,6 @@ class ModelServer(FakeChatServer):
         api_key: str | None = None,
         record_bodies: bool = False,
         model_name: str | None = None,
-        on_result: Callable[[ChatRequest, Any], None] | None = None,
     ) -> None:
         super().__init__(
             delay=delay,
@@ -83,7 +82,6 @@ class ModelServer(FakeChatServer):
         )
         self.backend = backend
         self.model_name = model_name or backend.model
-        self.on_result = on_result
 
     def model_ids(self) -> list[str]:
         return [self.model_name]
@@ -94,8 +92,6 @@ class ModelServer(FakeChatServer):
         except (ChatRequestError, TypeError) as exc:
             return 400, error_payload(400, str(exc))
         result = await self.backend.agenerate_one(request)
-        if self.on_result is not None:
-            self.on_result(request, result)
         if not result.ok:
             status = result.status if result.status and 400 <= result.status < 600 else 500
             return status, error_payload(status, result.error or "generation failed")
