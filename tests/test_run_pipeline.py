@@ -203,9 +203,9 @@ def test_config_file_and_errors(server: FakeChatServer, tmp_path: Path, capsys: 
     assert run["options"]["threshold"] == 0.8 and run["options"]["max_docs"] == 4
     assert run["stages"]["synthesize"]["documents"]["used"] <= 4
     capsys.readouterr()
-    # no --llm without --dry-run, and no input at all, are clear errors
-    assert main(["webr", "run", "--out", str(tmp_path / "x"), "--demo"]) == 2
-    assert "--llm is required" in capsys.readouterr().err
+    # an empty --llm, and no input at all, are clear errors
+    assert main(["webr", "run", "--out", str(tmp_path / "x"), "--demo", "--llm", ""]) == 2
+    assert "--llm must not be empty" in capsys.readouterr().err
     assert main(["webr", "run", "--out", str(tmp_path / "x"), "--llm", "openai:m@x:1"]) == 2
     assert "no input" in capsys.readouterr().err
 

@@ -331,7 +331,7 @@ def test_cli_runs_and_reports(docs_file: Path, tmp_path: Path, capsys: Any) -> N
     "extra,message",
     [
         (["--llm", "openai:m@http://127.0.0.1:9/v1"], "no input"),
-        (["DOCS"], "--llm is required"),
+        (["DOCS", "--llm", ""], "--llm must not be empty"),
         (["DOCS", "--llm", "nonsense"], "KIND:MODEL"),
         (["DOCS", "--llm", "nokind:m"], "unknown backend kind"),
         (["DOCS", "--llm", "openai:m@http://127.0.0.1:9/v1", "--target-size", "0"], "target_size"),

@@ -240,6 +240,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     from alignkit.webr.run_cli import add_run_parser
 
     leaves["webr run"] = add_run_parser(webr_sub)
+    from alignkit.llm.serve_cli import add_llm_parser
+
+    add_llm_parser(commands)
     data = commands.add_parser(
         "data", help="datasets and demo data", description="Dataset utilities."
     )
@@ -249,6 +252,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     from alignkit.bmc.cli import add_bmc_parsers
 
     leaves.update(add_bmc_parsers(commands))
+    from alignkit.followbench.cli import add_followbench_parser
+
+    leaves.update(add_followbench_parser(commands))
     return parser, leaves
 
 
@@ -340,15 +346,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         args.command,
                         getattr(args, "webr_command", None)
                         or getattr(args, "data_command", None)
-                        or getattr(args, "bmc_command", None),
+                        or getattr(args, "bmc_command", None)
+                        or getattr(args, "followbench_command", None),
                     ),
                 )
             )
         )
-        if leaf is not None and args.config:
+        if leaf is not None and getattr(args, "config", None):
             _apply_config(leaf, _load_config_file(args.config))
             args = parser.parse_args(argv)
-        if leaf is not None and not args.out:
+        if leaf is not None and not args.out and any(a.dest == "out" for a in leaf._actions):
             leaf.error("--out is required (here or in --config)")
         logging.basicConfig(
             level=logging.DEBUG if args.verbose else logging.INFO,
@@ -358,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished work is kept, re-run to resume", file=sys.stderr)
         return 130
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ImportError) as exc:
         print(f"alignkit: error: {exc}", file=sys.stderr)
         return 2
 

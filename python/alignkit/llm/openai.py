@@ -4,7 +4,9 @@ vLLM, SGLang, llama.cpp's server, Ollama, TGI's OpenAI route and api.openai.com 
 Requests run concurrently under a semaphore (the connection pool has the same size); transient
 failures are retried with exponential backoff and full jitter, `Retry-After` honoured; permanent
 ones (400, 401, 403, 404, 422, ...) fail at once with the server's message. A request never
-raises: its ChatResult carries the error.
+raises: its ChatResult carries the error. Plain `http://` endpoints without a proxy go through
+alignkit's lean HTTP/1.1 client (`alignkit.llm.http1`, a fifth of httpx's CPU per request);
+HTTPS and proxies through httpx.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from alignkit.llm import http1
 from alignkit.llm.backend import BackendSpecError, ChatBackend, register_backend
 from alignkit.llm.types import ChatRequest, ChatResult
 
@@ -83,10 +86,10 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def server_message(response: httpx.Response) -> str:
+def server_message(content: bytes) -> str:
     """The error text a server sent: `error.message`, `detail`, `message`, or the raw body."""
     try:
-        data = response.json()
+        data = json.loads(content)
     except ValueError:
         data = None
     if isinstance(data, dict):
@@ -97,7 +100,7 @@ def server_message(response: httpx.Response) -> str:
             if data.get(key):
                 value = data[key]
                 return value if isinstance(value, str) else json.dumps(value)[:500]
-    text = response.text.strip()
+    text = content.decode("utf-8", "replace").strip()
     return text[:500] if text else "(empty body)"
 
 
@@ -142,7 +145,8 @@ class OpenAIConfig:
     deadline of one attempt, connect to last byte. Retries (`max_retries` after the first
     attempt) wait `uniform(0, min(backoff_max, backoff_base * 2**n))`, or what `Retry-After`
     asks, at most `retry_after_max`. A 200 reply that is not a valid completion is retried at
-    most `max_malformed_retries` times.
+    most `max_malformed_retries` times. `http_client`: `http1` (alignkit's lean HTTP/1.1
+    client, plain http only, no proxy), `httpx`, or `auto` (http1 where it applies).
     """
 
     model: str
@@ -160,6 +164,7 @@ class OpenAIConfig:
     trust_env: bool = True
     proxy: str | None = None
     jitter_seed: int | None = None
+    http_client: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -178,12 +183,20 @@ class OpenAIConfig:
         if self.backoff_base < 0 or self.backoff_max < 0 or self.retry_after_max < 0:
             raise BackendSpecError("backoff_base, backoff_max and retry_after_max must be >= 0")
         object.__setattr__(self, "headers", dict(self.headers))
+        if self.http_client not in ("auto", "http1", "httpx"):
+            raise BackendSpecError(
+                f"http_client must be auto, http1 or httpx, not {self.http_client!r}"
+            )
 
     @property
     def url(self) -> str:
         assert self.base_url is not None
         return chat_completions_url(self.base_url)
 
+
+# Idle connections are dropped before uvicorn's (vLLM, SGLang) 5 s keep-alive closes them under
+# us; a race that remains is a retried connection error.
+KEEPALIVE_EXPIRY = 4.0
 
 # httpcore's pool rescans every (queued request, connection) pair on each event and probes each
 # idle connection through anyio, which costs O(connections^2) per request: at 64 connections in
@@ -212,7 +225,7 @@ class _LoopState:
     """
 
     loop: asyncio.AbstractEventLoop
-    transports: list[httpx.AsyncHTTPTransport]
+    transports: list[Any]  # httpx.AsyncHTTPTransport, or http1.Connection
     slots: asyncio.Queue[int]
 
 
@@ -253,6 +266,16 @@ class OpenAIBackend(ChatBackend):
         self._timeouts = httpx.Timeout(
             config.timeout, connect=config.connect_timeout, pool=None
         ).as_dict()
+        plain = urlsplit(self._url).scheme == "http" and not self._proxy
+        if config.http_client == "http1" and not plain:
+            raise BackendSpecError(
+                "http_client='http1' needs a plain http:// URL without a proxy; use 'auto'"
+            )
+        self._endpoint1 = (
+            http1.Endpoint(self._url, dict(self._headers.items()))
+            if plain and config.http_client != "httpx"
+            else None
+        )
 
     @property
     def endpoint(self) -> str:
@@ -273,15 +296,21 @@ class OpenAIBackend(ChatBackend):
         state = self._state
         if state is None or state.loop is not loop:
             cfg = self.config
-            shards = -(-cfg.concurrency // POOL_SHARD_SIZE)
+            per_shard = 1 if self._endpoint1 is not None else POOL_SHARD_SIZE
+            shards = -(-cfg.concurrency // per_shard)
             slots: asyncio.Queue[int] = asyncio.Queue()
-            transports = []
+            transports: list[Any] = []
             for shard in range(shards):
                 size = len(range(shard, cfg.concurrency, shards))
-                # Idle connections are dropped before uvicorn's (vLLM, SGLang) 5 s keep-alive
-                # closes them under us; a race that remains is a retried connection error.
+                if self._endpoint1 is not None:
+                    transports.append(
+                        http1.Connection(self._endpoint1, cfg.connect_timeout, KEEPALIVE_EXPIRY)
+                    )
+                    continue
                 limits = httpx.Limits(
-                    max_connections=size, max_keepalive_connections=size, keepalive_expiry=4.0
+                    max_connections=size,
+                    max_keepalive_connections=size,
+                    keepalive_expiry=KEEPALIVE_EXPIRY,
                 )
                 transports.append(
                     httpx.AsyncHTTPTransport(
@@ -301,7 +330,10 @@ class OpenAIBackend(ChatBackend):
         if state is not None and state.loop is asyncio.get_running_loop():
             self._state = None
             for transport in state.transports:
-                await transport.aclose()
+                if isinstance(transport, http1.Connection):
+                    transport.close()
+                else:
+                    await transport.aclose()
 
     def _ssl_context(self) -> ssl.SSLContext:
         # Loading the CA bundle takes ~20 ms; one context serves every shard and loop.
@@ -359,7 +391,27 @@ class OpenAIBackend(ChatBackend):
             log.debug("attempt %d failed (%s); retrying in %.2fs", attempts, outcome.message, delay)
             await asyncio.sleep(delay)
 
-    async def _attempt(
+    async def _attempt(self, transport: Any, content: bytes) -> ChatResult | _Attempt:
+        if isinstance(transport, http1.Connection):
+            return await self._attempt_http1(transport, content)
+        return await self._attempt_httpx(transport, content)
+
+    async def _attempt_http1(
+        self, connection: http1.Connection, content: bytes
+    ) -> ChatResult | _Attempt:
+        cfg = self.config
+        try:
+            reply = await _with_deadline(connection.post(content), cfg.timeout)
+        except (TimeoutError, asyncio.TimeoutError):
+            return _Attempt("timeout", f"no complete reply within {cfg.timeout:g}s", True)
+        except http1.HTTPProtocolError as exc:
+            return _Attempt("malformed", f"HTTPProtocolError: {exc}", True)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            detail = str(exc) or type(exc).__name__
+            return _Attempt("connection", f"{type(exc).__name__}: {detail}", True)
+        return self._outcome(reply.status, reply.headers, reply.content)
+
+    async def _attempt_httpx(
         self, transport: httpx.AsyncHTTPTransport, content: bytes
     ) -> ChatResult | _Attempt:
         cfg = self.config
@@ -381,10 +433,15 @@ class OpenAIBackend(ChatBackend):
             return _Attempt("connection", f"{type(exc).__name__}: {detail}", True)
         except httpx.HTTPError as exc:  # e.g. a body that does not decode (Content-Encoding)
             return _Attempt("malformed", f"{type(exc).__name__}: {exc}", True)
-        status = response.status_code
+        return self._outcome(response.status_code, response.headers, response.content)
+
+    def _outcome(
+        self, status: int, headers: Mapping[str, str], content: bytes
+    ) -> ChatResult | _Attempt:
+        """A reply's result, or why its attempt failed."""
         if 200 <= status < 300:
             try:
-                text, finish, prompt_tokens, completion_tokens = parse_completion(response.content)
+                text, finish, prompt_tokens, completion_tokens = parse_completion(content)
             except _Malformed as exc:
                 return _Attempt("malformed", str(exc), True, status)
             return ChatResult(
@@ -394,11 +451,9 @@ class OpenAIBackend(ChatBackend):
                 completion_tokens=completion_tokens,
                 status=status,
             )
-        message = f"HTTP {status} from {self._url}: {server_message(response)}"
+        message = f"HTTP {status} from {self._url}: {server_message(content)}"
         if status in RETRY_STATUSES or status >= 500:
-            return _Attempt(
-                f"http_{status}", message, True, status, parse_retry_after(response.headers)
-            )
+            return _Attempt(f"http_{status}", message, True, status, parse_retry_after(headers))
         return _Attempt(f"http_{status}", message, False, status)
 
 

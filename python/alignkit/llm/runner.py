@@ -30,16 +30,27 @@ FLUSH_EVERY = 256
 FLUSH_SECONDS = 0.25
 
 
-class _Progress:
-    """A tqdm bar over requests with tokens and failures; silent when disabled."""
+LOG_EVERY_SECONDS = 15.0
 
-    def __init__(self, total: int, initial: int, enabled: bool, desc: str) -> None:
+
+class _Progress:
+    """Progress over requests with tokens, failures and ETA: a tqdm bar (`True` / "bar"), a log
+    line every LOG_EVERY_SECONDS ("log", for output that is not a terminal), or nothing."""
+
+    def __init__(self, total: int, initial: int, enabled: bool | str, desc: str) -> None:
         self.bar = None
         self.tokens = 0
         self.failed = 0
         self.cached = initial
+        self.total = total
+        self.done = initial
+        self.desc = desc
         self._shown = 0.0
-        if enabled:
+        self._log = enabled == "log"
+        self._started = self._logged = time.monotonic()
+        if self._log and total > initial:
+            log.info("%s: %d requests to send (%d cached)", desc, total - initial, initial)
+        elif enabled and not self._log:
             from tqdm import tqdm
 
             self.bar = tqdm(
@@ -63,14 +74,37 @@ class _Progress:
     def advance(self, result: ChatResult) -> None:
         self.tokens += result.total_tokens
         self.failed += not result.ok
+        self.done += 1
         if self.bar is not None:
             self._postfix()
             self.bar.update(1)
+        elif self._log and time.monotonic() - self._logged >= LOG_EVERY_SECONDS:
+            self._log_line()
+
+    def _log_line(self) -> None:
+        now = time.monotonic()
+        self._logged = now
+        sent = self.done - self.cached
+        elapsed = now - self._started
+        left = self.total - self.done
+        eta = f"{left * elapsed / sent:.0f}s" if sent and left else ("0s" if not left else "?")
+        log.info(
+            "%s: %d/%d requests, %s tokens, %d failed, %.0fs elapsed, ETA %s",
+            self.desc,
+            self.done,
+            self.total,
+            f"{self.tokens:,}",
+            self.failed,
+            elapsed,
+            eta,
+        )
 
     def close(self) -> None:
         if self.bar is not None:
             self._postfix(force=True)
             self.bar.close()
+        elif self._log and self.done > self.cached:
+            self._log_line()
 
 
 class _CacheWriter:
@@ -130,7 +164,7 @@ async def arun_requests(
     requests: Iterable[ChatRequest],
     cache: ResponseCache | None = None,
     *,
-    progress: bool = True,
+    progress: bool | str = True,
     retry_failed: bool = False,
     desc: str = "llm",
 ) -> tuple[list[ChatResult], dict[str, Any]]:
@@ -232,12 +266,14 @@ def run_requests(
     requests: Iterable[ChatRequest],
     cache: ResponseCache | None = None,
     *,
-    progress: bool = True,
+    progress: bool | str = True,
     retry_failed: bool = False,
     desc: str = "llm",
 ) -> tuple[list[ChatResult], dict[str, Any]]:
     """Run `requests` through `backend`, reusing and filling `cache`.
 
+    `progress`: True (or "bar") shows a tqdm bar with tokens, failures and ETA; "log" logs
+    the same every few seconds (for output that is not a terminal); False shows nothing.
     Returns (results in input order, summary). The summary counts requests, cache hits
     (`from_cache`), earlier failures skipped (`skipped_failed`) or retried (`retried_failed`),
     requests sent, succeeded and failed (`error_kinds`), attempts, tokens and requests/s.

@@ -144,18 +144,22 @@ def echo_completion(body: dict[str, Any], text: str | None = None) -> dict[str, 
     }
 
 
-def _error_body(status: int, message: str) -> bytes:
+def error_payload(status: int, message: str) -> dict[str, Any]:
+    """An OpenAI-style error reply."""
     kind = "rate_limit_error" if status == 429 else "invalid_request_error"
     if status >= 500:
         kind = "server_error"
-    return json.dumps(
-        {"error": {"message": message or _REASONS.get(status, "error"), "type": kind}}
-    ).encode()
+    return {"error": {"message": message or _REASONS.get(status, "error"), "type": kind}}
+
+
+def _error_body(status: int, message: str) -> bytes:
+    return json.dumps(error_payload(status, message)).encode()
 
 
 class FakeChatServer:
     """An OpenAI-compatible server on 127.0.0.1 (ephemeral port) with fault injection.
 
+    Routes: `POST /v1/chat/completions`, `GET /v1/models`, `GET /v1/stats` (counters).
     `delay` is added before every answer; `api_key` (when set) must come as a Bearer token, or
     the answer is 401. Counters: `hits` (chat requests received), `answered` (200 completions),
     `seen` (hits per request body), `prompts` (hits per last user message), `max_in_flight`,
@@ -172,7 +176,9 @@ class FakeChatServer:
         record_bodies: bool = True,
         port: int = 0,
         reply: Callable[[dict[str, Any]], str | None] | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
+        self.host = host
         self.delay = delay
         self.reply = reply
         self.faults = faults
@@ -202,7 +208,8 @@ class FakeChatServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/v1"
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -221,7 +228,7 @@ class FakeChatServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         server = await asyncio.start_server(
-            self._handle, "127.0.0.1", self.port, backlog=1024, limit=1 << 20
+            self._handle, self.host, self.port, backlog=1024, limit=1 << 20
         )
         self.port = server.sockets[0].getsockname()[1]
         if on_ready is not None:
@@ -303,12 +310,28 @@ class FakeChatServer:
             self._writers.discard(writer)
             writer.close()
 
+    async def complete(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON reply) of a chat request that no fault replaced: the echo here;
+        subclasses answer with a real model (`alignkit.llm.serve.ModelServer`)."""
+        text = self.reply(body) if self.reply is not None else None
+        return 200, echo_completion(body, text)
+
+    def model_ids(self) -> list[str]:
+        """What `GET /v1/models` lists."""
+        return ["echo"]
+
     async def _respond(
         self, method: str, target: str, headers: dict[str, str], raw: bytes
     ) -> bytes | None:
         path = target.split("?", 1)[0]
         if method == "GET" and path in ("/stats", "/v1/stats"):
             return _reply(200, json.dumps(self.stats()).encode())
+        if method == "GET" and path in ("/models", "/v1/models"):
+            models = [
+                {"id": name, "object": "model", "created": 0, "owned_by": "alignkit"}
+                for name in self.model_ids()
+            ]
+            return _reply(200, json.dumps({"object": "list", "data": models}).encode())
         if method != "POST" or not path.endswith("/chat/completions"):
             return _reply(404, _error_body(404, f"no route for {method} {path}"))
         try:
@@ -352,11 +375,11 @@ class FakeChatServer:
                     await asyncio.sleep(fault.delay)
                 else:
                     raise ValueError(f"unknown fault kind {fault.kind!r}")
-            text = self.reply(body) if self.reply is not None else None
-            reply = _reply(200, json.dumps(echo_completion(body, text)).encode())
-            with self._lock:
-                self.answered += 1
-            return reply
+            status, payload = await self.complete(body)
+            if status == 200:
+                with self._lock:
+                    self.answered += 1
+            return _reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
         finally:
             with self._lock:
                 self.in_flight -= 1

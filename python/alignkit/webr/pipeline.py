@@ -57,6 +57,9 @@ class PipelineOptions:
     max_docs: int | None = None
     seed: int = 0
     concurrency: int = 16
+    temperature: float = 0.7
+    max_tokens: int = 2048
+    max_page_chars: int = 20000
     score_cache_dir: str | None = None
     """Embedding cache of the score stage; None = the score stage's default."""
 
@@ -187,18 +190,20 @@ def _score_summary(report: dict[str, Any]) -> dict[str, Any]:
 def run_pipeline(
     shards: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
-    llm: str | None,
+    llm: str | None = "transformers",
     options: PipelineOptions | None = None,
     *,
     overwrite: bool = False,
     dry_run: bool = False,
     skip_score: bool = False,
     retry_failed: bool = False,
-    progress: bool = False,
+    progress: bool | str = False,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run prepare -> dedup -> synthesize -> score into `out_dir`; returns what `run.json` holds.
 
+    `llm`: a backend spec; the default `transformers` is the embedded SmolLM2-135M-Instruct.
+    `progress`: True for bars, "log" for periodic log lines from the LLM stages, False for none.
     `echo` gets one progress line per stage (and, with `dry_run`, the synthesis prompts).
     `dry_run` runs prepare and dedup, prints the first prompts of synthesis without calling the
     LLM, and skips score. Raises the stage's own error (a `ValueError`) when a stage's output
@@ -247,7 +252,7 @@ def _run(
     dry_run: bool,
     skip_score: bool,
     retry_failed: bool,
-    progress: bool,
+    progress: bool | str,
     echo: Callable[[str], None],
 ) -> dict[str, Any]:
     from alignkit.webr.dedup import DedupConfig, dedup_files
@@ -278,7 +283,7 @@ def _run(
         dirs["prepare"],
         prep_config,
         workers=opts.workers,
-        progress=progress,
+        progress=progress is True,
         overwrite=overwrite and _config_changed(dirs["prepare"], prep_config.fingerprint()),
     )
     skipped = prep["shards_skipped_existing"] == prep["shards_total"] and not prep["failed_shards"]
@@ -317,7 +322,7 @@ def _run(
         dirs["dedup"],
         ded_config,
         workers=opts.workers,
-        progress=progress,
+        progress=progress is True,
         overwrite=overwrite and _config_changed(dirs["dedup"], ded_config.fingerprint()),
     )
     skipped = bool(before) and before == _marker_times(dirs["dedup"])
@@ -347,7 +352,12 @@ def _run(
     # 3. synthesize
     t0 = time.perf_counter()
     syn_config = SynthesizeConfig(
-        seed=opts.seed, target_size=opts.target_size, max_docs=opts.max_docs
+        seed=opts.seed,
+        target_size=opts.target_size,
+        max_docs=opts.max_docs,
+        temperature=opts.temperature,
+        max_tokens=opts.max_tokens,
+        max_page_chars=opts.max_page_chars,
     )
     if dry_run:
         info = synthesize(
@@ -422,7 +432,11 @@ def _run(
         if report is None:
             status = "ran"
             report = score_datasets(
-                [dataset], dirs["score"], score_config, names=["synthetic"], progress=progress
+                [dataset],
+                dirs["score"],
+                score_config,
+                names=["synthetic"],
+                progress=progress is True,
             )
         summary = _score_summary(report)
         finish(

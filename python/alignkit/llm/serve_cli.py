@@ -1,0 +1,55 @@
+"""`alignkit llm serve`: an OpenAI-compatible server over a local model (the command-line face of
+`alignkit.llm.serve`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_llm_parser(commands: Any) -> argparse.ArgumentParser:
+    """Register `llm` (with `serve`) on the top-level subparsers; returns the `serve` parser."""
+    llm = commands.add_parser(
+        "llm", help="the LLM layer: serve a local model", description="LLM layer utilities."
+    )
+    sub = llm.add_subparsers(dest="llm_command", metavar="ACTION")
+    sub.required = True
+    p = sub.add_parser(
+        "serve",
+        help="serve a local model over the OpenAI chat-completions protocol",
+        description=(
+            "Serve a model at http://HOST:PORT/v1 (POST /chat/completions, GET /models), so any "
+            "OpenAI-compatible client - alignkit's openai backend included - can use it. "
+            "Concurrent requests are batched. No streaming."
+        ),
+    )
+    p.add_argument(
+        "--model",
+        default="transformers",
+        help="backend spec: transformers (the embedded SmolLM2-135M-Instruct, default) or "
+        "transformers:PATH (a local Hugging Face model folder)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8000, help="port (0 = any free port)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if any)")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--batch-size", type=int, default=None, help="rows per generation batch")
+    p.add_argument("--api-key", default=None, help="require this Bearer token")
+    p.add_argument("--served-name", default=None, help="model name the server reports")
+    p.set_defaults(handler=_cmd_serve)
+    return p
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from alignkit.llm import make_backend, parse_backend_spec
+    from alignkit.llm.serve import serve_forever
+
+    spec = parse_backend_spec(args.model)
+    if spec.kind != "transformers":
+        raise ValueError(f"--model must be a transformers spec, not {args.model!r}")
+    backend = make_backend(
+        args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size
+    )
+    backend.load()  # type: ignore[attr-defined]
+    serve_forever(backend, args.host, args.port, api_key=args.api_key, model_name=args.served_name)
+    return 0

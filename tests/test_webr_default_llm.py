@@ -1,0 +1,75 @@
+"""`alignkit webr run --demo` end to end with the embedded default model (no --llm): every stage
+real, at a tiny size; every document is accounted for (written or dropped with a reason) and a
+re-run resumes without generating anything."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alignkit.cli.main import main
+from alignkit.webr.synthesize import AUTHOR_MAX_WORDS, CATEGORIES
+
+
+def test_demo_run_with_the_default_model(
+    smol_dir: Path,
+    llm_cache_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    monkeypatch.setenv("ALIGNKIT_CACHE_DIR", str(llm_cache_dir))  # the session's converted model
+    out = tmp_path / "demo-out"
+    args = [
+        "webr",
+        "run",
+        "--demo",
+        "--demo-shards",
+        "1",
+        "--demo-docs",
+        "16",
+        "--max-docs",
+        "3",
+        "--max-tokens",
+        "48",
+        "--max-page-chars",
+        "500",
+        "--skip-score",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0, capsys.readouterr().err
+    run = json.loads((out / "run.json").read_text())
+    assert run["llm"] == "transformers"
+    assert run["options"]["langs"] == ["en"]  # the demo's default
+    syn = run["stages"]["synthesize"]
+    assert syn["status"] == "ran" and syn["failures"] == 0
+    stats = json.loads((out / "3-synthesize" / "stats.json").read_text())
+    used = stats["documents"]["used"]
+    assert used == 3
+    assert stats["stages"]["author"]["requests"] == 3 and stats["stages"]["author"]["sent"] == 3
+    drops = sum(sum(stage["drops"].values()) for stage in stats["stages"].values())
+    assert stats["written"] + drops == used, stats
+    with gzip.open(stats["output"], "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    assert len(rows) == stats["written"]
+    for row in rows:
+        user, assistant = row["messages"]
+        assert user["role"] == "user" and assistant["role"] == "assistant"
+        assert user["content"].strip() and assistant["content"].strip()
+        meta = row["metadata"]
+        assert meta["category"] in CATEGORIES and meta["source_url"]
+        assert len(meta["author_profile"].split()) <= AUTHOR_MAX_WORDS
+    capsys.readouterr()
+
+    # resuming: every stage is found finished, nothing is generated again
+    assert main(args) == 0
+    again = json.loads((out / "run.json").read_text())
+    assert again["stages"]["synthesize"]["status"] == "skipped"
+    assert again["stages"]["synthesize"]["llm_requests_sent"] == 0
+    assert "already done" in capsys.readouterr().out
