@@ -198,3 +198,19 @@ def test_read_documents(tmp_path: Path) -> None:
     path.write_text(path.read_text() + json.dumps({"id": "a", "text": "z"}) + "\n")
     with pytest.raises(ValueError, match="repeats"):
         syn.read_documents([path])
+
+
+@pytest.mark.parametrize(
+    "request_text,expected",
+    [
+        ("How do I keep sourdough starter alive over a holiday?", False),
+        ("What should I pack for a three-day kayak trip on a calm river?", False),
+        ("Summarise this page for a beginner.", True),
+        ("The most likely message to which this page would be an excellent answer", True),
+        ("Explain the article's main argument.", True),
+        ("Explain the main argument of the article in two sentences.", True),
+        ("Based on the provided text, list the steps.", True),
+    ],
+)
+def test_web_as_response_requests_must_stand_alone(request_text: str, expected: bool) -> None:
+    assert syn.mentions_page(request_text) is expected

@@ -164,6 +164,22 @@ def is_valid_instruction_request(request: str) -> bool:
     return bool(request.strip()) and not forbidden_words(request)
 
 
+# A Web-as-Response request must stand alone (the user sees no page); small models often echo
+# the task instead ("The most likely message to which this page would be...").
+_PAGE_REFERENCE = re.compile(
+    r"\b(?:web ?page|this page|the page|this article|the article|the text above|"
+    r"the (?:following|given|provided) (?:text|page|article)|"
+    r"most likely (?:user )?(?:message|request|question))\b",
+    re.IGNORECASE,
+)
+
+
+def mentions_page(request: str) -> bool:
+    """Whether a Web-as-Response request refers to a page the user never sees (or echoes the
+    task's own wording)."""
+    return bool(_PAGE_REFERENCE.search(request))
+
+
 _REFUSAL_PATTERNS = [
     # English
     r"\bI(?:'m| am) sorry,? but I (?:can(?:'|no)t|am unable|won't|will not)",
@@ -659,6 +675,9 @@ def _run_stages(items: list[_Item], stages: _Stages, config: SynthesizeConfig) -
                 {"role": "user", "content": prompts.FORBIDDEN_REMINDER},
             ]
             retry.append((item, messages))
+            continue
+        if family(item.category) == "response" and mentions_page(text):
+            stages.drop("request", item, "mentions_page")
             continue
         item.request = text
     results = stages.run(
