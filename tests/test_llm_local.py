@@ -230,12 +230,12 @@ def test_bad_requests_fail_alone(smol: TransformersBackend) -> None:
     results = smol.generate(
         [
             ask("Hi."),
-            ChatRequest.from_prompt("Hi.", max_tokens=4, extra={"presence_penalty": 1}),
+            ChatRequest.from_prompt("Hi.", max_tokens=4, extra={"logit_bias": {"1": 5}}),
             ChatRequest.from_prompt("Hi.", max_tokens=4, model="another-model"),
         ]
     )
     assert results[0].ok
-    assert results[1].error_kind == "unsupported" and "presence_penalty" in results[1].error
+    assert results[1].error_kind == "unsupported" and "logit_bias" in results[1].error
     assert results[2].error_kind == "unsupported"
 
 
@@ -338,3 +338,22 @@ def test_cuda_matches_cpu_greedy(tiny_dir: Path) -> None:  # pragma: no cover - 
     gpu = make_backend(f"transformers:{tiny_dir}", device="cuda", dtype="float32")
     request = [ask("Hello there.", max_tokens=8)]
     assert cpu.generate(request)[0].text == gpu.generate(request)[0].text
+
+
+def test_presence_and_frequency_penalties() -> None:
+    """OpenAI semantics on the tokens a row generated so far: logit -= presence * (count > 0)
+    + frequency * count; rows without penalties are untouched."""
+    import torch
+
+    from alignkit.llm.local import _Encoded, _RowSampler
+
+    def item(**extra: float) -> _Encoded:
+        return _Encoded(0, ChatRequest.from_prompt("x", temperature=0, extra=extra), [1], 4)
+
+    items = [item(presence_penalty=1.0, frequency_penalty=0.5), item()]
+    sampler = _RowSampler(items, "cpu", width=2)
+    input_ids = torch.tensor([[9, 9, 3, 3, 4], [9, 9, 3, 3, 4]])  # 2 prompt + 3 generated
+    scores = torch.zeros((2, 6))
+    out = sampler(input_ids, scores)
+    assert out[0].tolist() == [0.0, 0.0, 0.0, -2.0, -1.5, 0.0]
+    assert out[1].tolist() == [0.0] * 6 and scores.abs().sum() == 0  # input not modified

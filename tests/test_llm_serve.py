@@ -118,11 +118,11 @@ def test_bad_requests_are_400s(server: ModelServer) -> None:
     backend = client(server)
     results = backend.generate(
         [
-            ChatRequest.from_prompt("Hi.", max_tokens=4, extra={"presence_penalty": 0.5}),
+            ChatRequest.from_prompt("Hi.", max_tokens=4, extra={"logit_bias": {"1": 5}}),
             ChatRequest.from_prompt("x " * 9000, max_tokens=4),
         ]
     )
-    assert results[0].status == 400 and "presence_penalty" in (results[0].error or "")
+    assert results[0].status == 400 and "logit_bias" in (results[0].error or "")
     assert results[1].status == 400 and "context" in (results[1].error or "")
     assert all(r.attempts == 1 for r in results)  # never retried
 

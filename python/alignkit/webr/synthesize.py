@@ -73,6 +73,7 @@ class SynthesizeConfig:
     target_size: int | None = None
     max_docs: int | None = None
     temperature: float = 0.7
+    frequency_penalty: float | None = None
     max_tokens: int = 2048
     max_page_chars: int = 20000
     dedup_threshold: float = 0.7
@@ -406,12 +407,18 @@ class _Stages:
         st = self.stage(name)
         if not messages:
             return []
+        penalty = (
+            {}
+            if self.config.frequency_penalty is None
+            else {"frequency_penalty": self.config.frequency_penalty}
+        )
         requests = [
             ChatRequest(
                 messages=m,
                 temperature=self.config.temperature,
                 max_tokens=max_tokens,
                 seed=doc_seed(self.config.seed, doc_id, purpose),
+                extra=penalty,
             )
             for m, (doc_id, purpose) in zip(messages, purposes, strict=True)
         ]
