@@ -17,7 +17,7 @@ from alignkit.webr.synthesize_cli import progress_mode
 # Synthesis settings `--demo` uses unless given: sized so that the embedded 135M model finishes
 # the whole pipeline in a few minutes on two CPU cores.
 DEMO_SYNTHESIS: dict[str, Any] = {
-    "max_docs": 8,
+    "max_docs": 12,
     "max_tokens": 256,
     "max_page_chars": 1200,
     "frequency_penalty": 0.5,
