@@ -115,6 +115,17 @@ def test_refusal_is_only_looked_for_near_the_start() -> None:
 def test_clean_output_and_trim_words() -> None:
     assert syn.clean_output('  "Request: Summarise it."  ') == "Summarise it."
     assert syn.clean_output("**Request:** Do X.") == "Do X."
+    assert (
+        syn.clean_output(
+            "Here's a creative profile without an introduction or explanation: Here's a profile"
+            " without an introduction:\nA baker in Lyon who writes for home cooks."
+        )
+        == "A baker in Lyon who writes for home cooks."
+    )
+    assert syn.clean_output("Sure! Here is the request: List three uses.") == "List three uses."
+    assert syn.clean_output("Here are the facts as I see them") == (
+        "Here are the facts as I see them"
+    )
     assert syn.clean_output(None) == ""
     assert syn.trim_words(" ".join(str(i) for i in range(40)), 30).split()[-1] == "29"
     assert syn.trim_words("a b", 30) == "a b"

@@ -224,9 +224,24 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(head))
 
 
+# "Sure! Here's the profile:" / "Here is a request without an introduction:" - a preamble that
+# small models put before the answer even when told to output the answer only.
+_PREAMBLE = re.compile(
+    r"^(?:(?:sure|certainly|okay|ok)[,!.]?\s*)?here(?:'s| is| are) (?:a|an|the|my|your)\b"
+    r"[^:\n]{0,80}:\s*",
+    re.IGNORECASE,
+)
+
+
 def clean_output(text: str | None) -> str:
-    """Trim whitespace, surrounding quotes and a leading label like `Request:`."""
+    """Trim whitespace, surrounding quotes, "Here's the ...:" preambles and a leading label like
+    `Request:`."""
     text = _unquote((text or "").strip())
+    while True:
+        stripped = _PREAMBLE.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped.strip()
     text = re.sub(
         r"^(?:\*\*)?(?:request|user message|profile|answer)\s*:\s*(?:\*\*)?\s*",
         "",
