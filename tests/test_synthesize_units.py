@@ -115,6 +115,17 @@ def test_refusal_is_only_looked_for_near_the_start() -> None:
 def test_clean_output_and_trim_words() -> None:
     assert syn.clean_output('  "Request: Summarise it."  ') == "Summarise it."
     assert syn.clean_output("**Request:** Do X.") == "Do X."
+    assert (
+        syn.clean_output(
+            "Here's a creative profile without an introduction or explanation: Here's a profile"
+            " without an introduction:\nA baker in Lyon who writes for home cooks."
+        )
+        == "A baker in Lyon who writes for home cooks."
+    )
+    assert syn.clean_output("Sure! Here is the request: List three uses.") == "List three uses."
+    assert syn.clean_output("Here are the facts as I see them") == (
+        "Here are the facts as I see them"
+    )
     assert syn.clean_output(None) == ""
     assert syn.trim_words(" ".join(str(i) for i in range(40)), 30).split()[-1] == "29"
     assert syn.trim_words("a b", 30) == "a b"
@@ -198,3 +209,19 @@ def test_read_documents(tmp_path: Path) -> None:
     path.write_text(path.read_text() + json.dumps({"id": "a", "text": "z"}) + "\n")
     with pytest.raises(ValueError, match="repeats"):
         syn.read_documents([path])
+
+
+@pytest.mark.parametrize(
+    "request_text,expected",
+    [
+        ("How do I keep sourdough starter alive over a holiday?", False),
+        ("What should I pack for a three-day kayak trip on a calm river?", False),
+        ("Summarise this page for a beginner.", True),
+        ("The most likely message to which this page would be an excellent answer", True),
+        ("Explain the article's main argument.", True),
+        ("Explain the main argument of the article in two sentences.", True),
+        ("Based on the provided text, list the steps.", True),
+    ],
+)
+def test_web_as_response_requests_must_stand_alone(request_text: str, expected: bool) -> None:
+    assert syn.mentions_page(request_text) is expected

@@ -119,6 +119,10 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
         gguf,
         target,
     )
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # one warning line says what happens; no tensor bars
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         tokenizer = AutoTokenizer.from_pretrained(
@@ -155,6 +159,8 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
                 raise
             log.info("another process converted %s first; using its copy", target)
     finally:
+        if bars:
+            hf_logging.enable_progress_bar()
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     log.warning("default model ready in %.1fs: %s", time.perf_counter() - started, target)

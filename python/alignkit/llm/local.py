@@ -43,6 +43,9 @@ DEFAULT_MODEL_ALIASES = frozenset({"default", DEFAULT_MODEL_NAME, DEFAULT_MODEL_
 # OpenAI's defaults for parameters a request leaves unset.
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_P = 1.0
+# OpenAI's penalties on tokens already generated: logit -= presence * (count > 0) +
+# frequency * count. They keep small models out of repetition loops.
+PENALTIES = ("presence_penalty", "frequency_penalty")
 # Rough characters per token, only to group requests of similar length before tokenizing.
 _CHARS_PER_TOKEN = 3.5
 
@@ -119,6 +122,8 @@ class _Encoded:
             DEFAULT_TEMPERATURE if request.temperature is None else float(request.temperature)
         )
         self.top_p = DEFAULT_TOP_P if request.top_p is None else float(request.top_p)
+        self.presence = float(request.extra.get("presence_penalty") or 0.0)
+        self.frequency = float(request.extra.get("frequency_penalty") or 0.0)
 
 
 class TransformersBackend(ChatBackend):
@@ -352,12 +357,19 @@ class TransformersBackend(ChatBackend):
             raise _RequestProblem(
                 f"this backend serves {self.model}, not {request.model!r}", "unsupported"
             )
-        if request.extra:
+        unsupported = sorted(set(request.extra) - set(PENALTIES))
+        if unsupported:
             raise _RequestProblem(
                 "the transformers backend does not support the parameter(s) "
-                f"{', '.join(sorted(request.extra))}",
+                f"{', '.join(unsupported)} (it supports {', '.join(PENALTIES)})",
                 "unsupported",
             )
+        for name in PENALTIES:
+            value = request.extra.get(name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float))
+            ):
+                raise _RequestProblem(f"{name} must be a number, not {value!r}", "bad_parameter")
         messages = [
             {**dict(m), "content": _content_text(m.get("content"))} for m in request.messages
         ]
@@ -405,7 +417,7 @@ class TransformersBackend(ChatBackend):
         for row, item in enumerate(items):
             input_ids[row, width - len(item.ids) :] = torch.tensor(item.ids, dtype=torch.long)
             attention[row, width - len(item.ids) :] = 1
-        sampler = _RowSampler(items, device)
+        sampler = _RowSampler(items, device, width)
         stopper = _RowStopper(items, width, self._eos_ids, self._tokenizer)
         generation = GenerationConfig(
             do_sample=False,
@@ -479,13 +491,19 @@ def _content_text(content: Any) -> str:
 
 
 class _RowSampler:
-    """A logits processor that samples each row with its own temperature, top_p and generator
-    and leaves only the chosen token, so generate's greedy step picks it; temperature-0 rows
-    are left alone (greedy)."""
+    """A logits processor that applies each row's presence/frequency penalties, then samples the
+    row with its own temperature, top_p and generator and leaves only the chosen token, so
+    generate's greedy step picks it; temperature-0 rows stay greedy."""
 
-    def __init__(self, items: Sequence[_Encoded], device: Any) -> None:
+    def __init__(self, items: Sequence[_Encoded], device: Any, width: int) -> None:
         import torch
 
+        self.width = width
+        self.penalised = [
+            (row, item.presence, item.frequency)
+            for row, item in enumerate(items)
+            if item.presence or item.frequency
+        ]
         self.rows: list[tuple[int, float, float, Any]] = []
         for row, item in enumerate(items):
             if item.temperature <= 0:
@@ -500,9 +518,16 @@ class _RowSampler:
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
-        if not self.rows:
+        if not self.rows and not self.penalised:
             return scores
         scores = scores.clone()
+        generated = input_ids[:, self.width :]
+        for row, presence, frequency in self.penalised:
+            if generated.shape[1] == 0:
+                break
+            counts = torch.bincount(generated[row], minlength=scores.shape[-1])
+            counts = counts[: scores.shape[-1]].to(scores.dtype)
+            scores[row] -= presence * (counts > 0).to(scores.dtype) + frequency * counts
         for row, temperature, top_p, generator in self.rows:
             logits = scores[row].float() / temperature
             if top_p < 1.0:

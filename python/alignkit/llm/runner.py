@@ -48,6 +48,7 @@ class _Progress:
         self._shown = 0.0
         self._log = enabled == "log"
         self._started = self._logged = time.monotonic()
+        self._logged_done = initial
         if self._log and total > initial:
             log.info("%s: %d requests to send (%d cached)", desc, total - initial, initial)
         elif enabled and not self._log:
@@ -84,6 +85,7 @@ class _Progress:
     def _log_line(self) -> None:
         now = time.monotonic()
         self._logged = now
+        self._logged_done = self.done
         sent = self.done - self.cached
         elapsed = now - self._started
         left = self.total - self.done
@@ -103,7 +105,7 @@ class _Progress:
         if self.bar is not None:
             self._postfix(force=True)
             self.bar.close()
-        elif self._log and self.done > self.cached:
+        elif self._log and self.done > self._logged_done:
             self._log_line()
 
 

@@ -306,6 +306,10 @@ class FakeChatServer:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            # Shutdown with a request in flight: end quietly (asyncio's stream callback would
+            # otherwise log the cancelled handler as an error).
+            return
         finally:
             self._writers.discard(writer)
             writer.close()

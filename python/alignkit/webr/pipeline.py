@@ -58,6 +58,7 @@ class PipelineOptions:
     seed: int = 0
     concurrency: int = 16
     temperature: float = 0.7
+    frequency_penalty: float | None = None
     max_tokens: int = 2048
     max_page_chars: int = 20000
     score_cache_dir: str | None = None
@@ -356,6 +357,7 @@ def _run(
         target_size=opts.target_size,
         max_docs=opts.max_docs,
         temperature=opts.temperature,
+        frequency_penalty=opts.frequency_penalty,
         max_tokens=opts.max_tokens,
         max_page_chars=opts.max_page_chars,
     )

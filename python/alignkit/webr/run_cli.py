@@ -16,10 +16,20 @@ from alignkit.webr.synthesize_cli import progress_mode
 
 # Synthesis settings `--demo` uses unless given: sized so that the embedded 135M model finishes
 # the whole pipeline in a few minutes on two CPU cores.
-DEMO_SYNTHESIS = {"max_docs": 8, "max_tokens": 256, "max_page_chars": 1200}
+DEMO_SYNTHESIS: dict[str, Any] = {
+    "max_docs": 12,
+    "max_tokens": 256,
+    "max_page_chars": 1200,
+    "frequency_penalty": 0.5,
+}
 # The demo shards are multilingual; the embedded model writes English only.
 DEMO_LANGS = ["en"]
-SYNTHESIS_DEFAULTS = {"max_docs": None, "max_tokens": 2048, "max_page_chars": 20000}
+SYNTHESIS_DEFAULTS: dict[str, Any] = {
+    "max_docs": None,
+    "max_tokens": 2048,
+    "max_page_chars": 20000,
+    "frequency_penalty": None,
+}
 
 
 def _comma_list(text: str) -> list[str]:
@@ -97,6 +107,13 @@ def add_run_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--temperature", type=float, default=0.7, help="synthesize: sampling temperature"
+    )
+    p.add_argument(
+        "--frequency-penalty",
+        type=float,
+        default=None,
+        help="synthesize: OpenAI frequency_penalty of every request (default: not sent; "
+        f"{DEMO_SYNTHESIS['frequency_penalty']} with --demo)",
     )
     p.add_argument("--seed", type=int, default=0, help="synthesize: seed of every random choice")
     p.add_argument("--concurrency", type=int, default=16, help="synthesize: LLM requests in flight")

@@ -73,6 +73,7 @@ class SynthesizeConfig:
     target_size: int | None = None
     max_docs: int | None = None
     temperature: float = 0.7
+    frequency_penalty: float | None = None
     max_tokens: int = 2048
     max_page_chars: int = 20000
     dedup_threshold: float = 0.7
@@ -164,6 +165,22 @@ def is_valid_instruction_request(request: str) -> bool:
     return bool(request.strip()) and not forbidden_words(request)
 
 
+# A Web-as-Response request must stand alone (the user sees no page); small models often echo
+# the task instead ("The most likely message to which this page would be...").
+_PAGE_REFERENCE = re.compile(
+    r"\b(?:web ?page|this page|the page|this article|the article|the text above|"
+    r"the (?:following|given|provided) (?:text|page|article)|"
+    r"most likely (?:user )?(?:message|request|question))\b",
+    re.IGNORECASE,
+)
+
+
+def mentions_page(request: str) -> bool:
+    """Whether a Web-as-Response request refers to a page the user never sees (or echoes the
+    task's own wording)."""
+    return bool(_PAGE_REFERENCE.search(request))
+
+
 _REFUSAL_PATTERNS = [
     # English
     r"\bI(?:'m| am) sorry,? but I (?:can(?:'|no)t|am unable|won't|will not)",
@@ -207,9 +224,24 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(head))
 
 
+# "Sure! Here's the profile:" / "Here is a request without an introduction:" - a preamble that
+# small models put before the answer even when told to output the answer only.
+_PREAMBLE = re.compile(
+    r"^(?:(?:sure|certainly|okay|ok)[,!.]?\s*)?here(?:'s| is| are) (?:a|an|the|my|your)\b"
+    r"[^:\n]{0,80}:\s*",
+    re.IGNORECASE,
+)
+
+
 def clean_output(text: str | None) -> str:
-    """Trim whitespace, surrounding quotes and a leading label like `Request:`."""
+    """Trim whitespace, surrounding quotes, "Here's the ...:" preambles and a leading label like
+    `Request:`."""
     text = _unquote((text or "").strip())
+    while True:
+        stripped = _PREAMBLE.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped.strip()
     text = re.sub(
         r"^(?:\*\*)?(?:request|user message|profile|answer)\s*:\s*(?:\*\*)?\s*",
         "",
@@ -390,12 +422,18 @@ class _Stages:
         st = self.stage(name)
         if not messages:
             return []
+        penalty = (
+            {}
+            if self.config.frequency_penalty is None
+            else {"frequency_penalty": self.config.frequency_penalty}
+        )
         requests = [
             ChatRequest(
                 messages=m,
                 temperature=self.config.temperature,
                 max_tokens=max_tokens,
                 seed=doc_seed(self.config.seed, doc_id, purpose),
+                extra=penalty,
             )
             for m, (doc_id, purpose) in zip(messages, purposes, strict=True)
         ]
@@ -659,6 +697,9 @@ def _run_stages(items: list[_Item], stages: _Stages, config: SynthesizeConfig) -
                 {"role": "user", "content": prompts.FORBIDDEN_REMINDER},
             ]
             retry.append((item, messages))
+            continue
+        if family(item.category) == "response" and mentions_page(text):
+            stages.drop("request", item, "mentions_page")
             continue
         item.request = text
     results = stages.run(

@@ -42,6 +42,13 @@ def add_synthesize_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--max-docs", type=int, default=None, help="use at most this many documents")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature")
+    p.add_argument(
+        "--frequency-penalty",
+        type=float,
+        default=None,
+        help="OpenAI frequency_penalty sent with every request (keeps small models out of "
+        "repetition loops; default: not sent)",
+    )
     p.add_argument("--max-tokens", type=int, default=2048, help="max tokens of a response")
     p.add_argument("--concurrency", type=int, default=16, help="LLM requests in flight")
     p.add_argument("--max-page-chars", type=int, default=20000, help="cut pages longer than this")
@@ -87,6 +94,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         target_size=args.target_size,
         max_docs=args.max_docs,
         temperature=args.temperature,
+        frequency_penalty=args.frequency_penalty,
         max_tokens=args.max_tokens,
         max_page_chars=args.max_page_chars,
         dedup_threshold=args.dedup_threshold,
