@@ -148,7 +148,7 @@ def test_changed_synthesis_config_is_refused(server: FakeChatServer, tmp_path: P
     failed = _run_json(out)["stages"]["synthesize"]
     assert failed["status"] == "failed" and "another configuration" in failed["error"]
     # a changed extraction mode is refused by the prepare stage
-    assert main(_args(out, server, "--skip-score", "--mode", "main")) == 2
+    assert main(_args(out, server, "--skip-score", "--mode", "plain")) == 2
     failed = _run_json(out)["stages"]["prepare"]
     assert failed["status"] == "failed" and "differs in: mode" in failed["error"]
     assert server.hits == 0

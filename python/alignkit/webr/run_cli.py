@@ -18,12 +18,14 @@ from alignkit.webr.synthesize_cli import progress_mode
 # the whole pipeline in a few minutes on two CPU cores.
 DEMO_SYNTHESIS: dict[str, Any] = {
     "max_docs": 12,
-    "max_tokens": 256,
+    "max_tokens": 384,
     "max_page_chars": 1200,
     "frequency_penalty": 0.5,
 }
 # The demo shards are multilingual; the embedded model writes English only.
 DEMO_LANGS = ["en"]
+# Demo pages carry menus, ads and footers; a 135M model copes better without them.
+DEMO_MODE = "main"
 SYNTHESIS_DEFAULTS: dict[str, Any] = {
     "max_docs": None,
     "max_tokens": 2048,
@@ -62,8 +64,9 @@ def add_run_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--mode",
         choices=["plain", "main"],
-        default="plain",
-        help="prepare: text extraction mode ('main' = boilerplate removed)",
+        default=None,
+        help="prepare: text extraction mode ('main' = boilerplate removed); default plain "
+        f"({DEMO_MODE} with --demo)",
     )
     p.add_argument(
         "--langs",
@@ -164,8 +167,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     langs = _comma_list(args.langs) if isinstance(args.langs, str) else list(args.langs)
     if args.demo and not langs:
         langs = list(DEMO_LANGS)
+    mode = args.mode or (DEMO_MODE if args.demo else "plain")
     options = PipelineOptions(
-        mode=args.mode,
+        mode=mode,
         langs=tuple(langs),
         workers=args.workers,
         threshold=args.threshold,
