@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from alignkit._defaults import DEFAULT_LLM_SPEC
 from alignkit.bmc.data import PreferencePair, read_pairs, write_rows
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LLM = "transformers"  # the embedded default model of the LLM layer
 CACHE_FILE = "llm_cache.sqlite"
 STATS_FILE = "stats.json"
 SCHEMA_VERSION = 1
@@ -144,7 +144,7 @@ def bridge_row(pair: PreferencePair, bridged: str) -> dict[str, Any]:
 def bridge(
     pairs: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
     out_dir: str | os.PathLike[str],
-    llm: str = DEFAULT_LLM,
+    llm: str = DEFAULT_LLM_SPEC,
     config: BridgeConfig | None = None,
     *,
     concurrency: int = 16,

@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from alignkit.cli.options import add_llm_flag
+
 
 def add_bmc_parsers(commands: Any) -> dict[str, argparse.ArgumentParser]:
     bmc = commands.add_parser(
@@ -23,8 +25,6 @@ def add_bmc_parsers(commands: Any) -> dict[str, argparse.ArgumentParser]:
 
 
 def _add_bridge(sub: Any) -> argparse.ArgumentParser:
-    from alignkit.bmc.bridge import DEFAULT_LLM
-
     p = sub.add_parser(
         "bridge",
         help="revise losing responses minimally into pseudo-winning ones with an LLM",
@@ -40,11 +40,7 @@ def _add_bridge(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("pairs", nargs="?", metavar="PAIRS", help="preference data")
     p.add_argument("--out", required=False, help="output directory (required)")
     p.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
-    p.add_argument(
-        "--llm",
-        default=DEFAULT_LLM,
-        help="backend spec KIND:MODEL[@BASE_URL] (default: %(default)s, the embedded model)",
-    )
+    add_llm_flag(p)
     p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature")
     p.add_argument("--max-tokens", type=int, default=2048, help="max tokens of a revision")
     p.add_argument("--seed", type=int, default=0, help="request seed base")

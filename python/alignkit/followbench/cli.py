@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alignkit.cli.options import add_llm_flag
 from alignkit.followbench.metrics import as_percent
 
 
@@ -34,19 +35,14 @@ def add_followbench_parser(commands: Any) -> dict[str, argparse.ArgumentParser]:
     run.add_argument("--data", help="FollowBench folder (the JSON files) or a datasets folder")
     run.add_argument("--out", required=False, help="output directory (required)")
     run.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
-    run.add_argument(
-        "--model",
-        default="transformers",
-        help="model under test, a backend spec: openai:MODEL@URL, transformers[:PATH] "
-        "(default: the embedded SmolLM2-135M-Instruct)",
-    )
-    run.add_argument(
+    add_llm_flag(run, "--model", role="model under test")
+    add_llm_flag(
+        run,
         "--judge",
-        default="transformers",
-        help="judge backend spec (default: the embedded model; use a strong model for real "
-        "numbers); 'none' scores only rule-checkable items",
+        role="judge",
+        extra_help="; use a strong model for real numbers; 'none' scores only rule-checkable items",
     )
-    run.add_argument("--judge2", default=None, help="second judge, for judge-judge agreement")
+    add_llm_flag(run, "--judge2", role="second judge, for judge-judge agreement", default=None)
     run.add_argument("--name", default=None, help="model name shown in tables and the report")
     run.add_argument("--language", choices=["en", "zh"], default=None, help="default: detected")
     run.add_argument(

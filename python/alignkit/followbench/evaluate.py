@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from alignkit._defaults import DEFAULT_LLM_SPEC
 from alignkit.followbench.checks import find_check
 from alignkit.followbench.data import (
     Chain,
@@ -47,7 +48,6 @@ CACHE_FILE = "llm_cache.sqlite"
 SAMPLES_FILE = "samples.jsonl"
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.html"
-DEFAULT_MODEL = "transformers"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -401,8 +401,8 @@ def write_outputs(out: Path, rows: Sequence[dict[str, Any]], results: dict[str, 
 def run_followbench(
     data: str | os.PathLike[str] | FollowBenchData,
     out_dir: str | os.PathLike[str],
-    model: Any = DEFAULT_MODEL,
-    judge: Any = DEFAULT_MODEL,
+    model: Any = DEFAULT_LLM_SPEC,
+    judge: Any = DEFAULT_LLM_SPEC,
     config: EvalConfig | None = None,
     *,
     judge2: Any = None,

@@ -24,6 +24,7 @@ with ResponseCache("out/llm_cache.sqlite") as cache:
   (`alignkit llm serve`).
 """
 
+from alignkit._defaults import DEFAULT_LLM_SPEC
 from alignkit.llm.backend import (
     BackendSpec,
     BackendSpecError,
@@ -47,6 +48,7 @@ from alignkit.llm.types import (
 )
 
 __all__ = [
+    "DEFAULT_LLM_SPEC",
     "BackendSpec",
     "BackendSpecError",
     "CacheEntry",

