@@ -161,8 +161,9 @@ def bridge(
     backend spec of `alignkit.llm.make_backend` (default: the embedded default model).
     `dry_run=True` prints the first bridging prompt through `echo` and calls no LLM.
     """
+    from alignkit.data.io import atomic_write_json
     from alignkit.llm import ChatRequest, ResponseCache, make_backend, parse_backend_spec
-    from alignkit.webr.prepare import _atomic_write_json, check_recorded_config
+    from alignkit.webr.prepare import check_recorded_config
 
     config = config or BridgeConfig()
     started = time.perf_counter()
@@ -248,7 +249,7 @@ def bridge(
         "output": str(output),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    _atomic_write_json(out / STATS_FILE, stats)
+    atomic_write_json(out / STATS_FILE, stats)
     log.info(
         "bridged %d of %d pairs (%s dropped), %d LLM failures",
         len(rows),

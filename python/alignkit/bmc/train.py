@@ -81,7 +81,7 @@ def train_bmc(options: TrainOptions) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from alignkit.bmc.trainer import BMCConfig, BMCTrainer
-    from alignkit.webr.prepare import _atomic_write_json
+    from alignkit.data.io import atomic_write_json
 
     started = time.perf_counter()
     out = Path(options.out)
@@ -128,5 +128,5 @@ def train_bmc(options: TrainOptions) -> dict[str, Any]:
         "model_dir": str(out / MODEL_DIR),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    _atomic_write_json(out / METRICS_FILE, json.loads(json.dumps(summary, default=str)))
+    atomic_write_json(out / METRICS_FILE, json.loads(json.dumps(summary, default=str)))
     return summary

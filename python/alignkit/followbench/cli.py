@@ -170,9 +170,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    from alignkit.data.io import atomic_write_text
     from alignkit.followbench.evaluate import rescore_run
     from alignkit.followbench.report import render_report
-    from alignkit.webr.score import _atomic_write_text
 
     if not args.results:
         raise ValueError("give one or more RESULTS (run folders or results.json files)")
@@ -185,8 +185,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         report_path = out / "report.html"
         comparison = [{k: v for k, v in r.items() if k != "samples"} for r in rescored]
-        _atomic_write_text(out / "comparison.json", json.dumps(comparison, indent=2))
-    _atomic_write_text(report_path, render_report(rescored, title=args.title))
+        atomic_write_text(out / "comparison.json", json.dumps(comparison, indent=2))
+    atomic_write_text(report_path, render_report(rescored, title=args.title))
     for path, results in zip(args.results, rescored, strict=True):
         print_tables(results, str(results.get("model_name") or path))
     print(f"report: {report_path}")

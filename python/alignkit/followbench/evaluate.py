@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit._defaults import DEFAULT_LLM_SPEC
+from alignkit.data.io import atomic_write_text
 from alignkit.followbench.checks import find_check
 from alignkit.followbench.data import (
     Chain,
@@ -38,7 +39,6 @@ from alignkit.followbench.data import (
 from alignkit.followbench.judge import build_judge_prompt, judge_messages, parse_verdicts
 from alignkit.followbench.metrics import ItemScore, category_level_metrics, paper_tables
 from alignkit.followbench.reliability import judge_agreement, judge_vs_rules
-from alignkit.webr.score import _atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -389,13 +389,13 @@ def write_outputs(out: Path, rows: Sequence[dict[str, Any]], results: dict[str, 
     from alignkit.followbench.report import render_report
 
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(
+    atomic_write_text(
         out / SAMPLES_FILE,
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
     )
     results = {**results, "samples_file": SAMPLES_FILE}
-    _atomic_write_text(out / RESULTS_FILE, json.dumps(results, indent=2, ensure_ascii=False))
-    _atomic_write_text(out / REPORT_FILE, render_report([results]))
+    atomic_write_text(out / RESULTS_FILE, json.dumps(results, indent=2, ensure_ascii=False))
+    atomic_write_text(out / REPORT_FILE, render_report([results]))
 
 
 def run_followbench(

@@ -40,11 +40,11 @@ import numpy as np
 import numpy.typing as npt
 
 from alignkit import _core
+from alignkit.data.io import atomic_write_json
 from alignkit.webr.prepare import (
     MARKER_DIR,
     STATS_FILE,
     TMP_DIR,
-    _atomic_write_json,
     _clear_outputs,
     _marker_is_valid,
     check_recorded_config,
@@ -482,7 +482,7 @@ def _plan(paths: Sequence[Path], out: Path) -> list[_Shard]:
 
 def _write_marker(marker: Path, shard: _Shard, output: Path, stats: dict[str, Any]) -> None:
     st = shard.input.stat()
-    _atomic_write_json(
+    atomic_write_json(
         marker,
         {
             "input": str(shard.input),
@@ -608,7 +608,7 @@ def dedup_files(
         for shard in shards:  # every shard's output depends on the clusters
             shard.out_marker.unlink(missing_ok=True)
         cluster_info = _cluster(cfg, shards, out, plan_key, workers)
-        _atomic_write_json(cluster_marker, cluster_info)
+        atomic_write_json(cluster_marker, cluster_info)
     cluster_seconds = time.perf_counter() - started - sig_seconds
 
     # 4. filter pass
@@ -661,7 +661,7 @@ def dedup_files(
     }
     if cfg.write_clusters:
         result["clusters_file"] = str(out / "clusters.jsonl.gz")
-    _atomic_write_json(out / STATS_FILE, result)
+    atomic_write_json(out / STATS_FILE, result)
     return result
 
 

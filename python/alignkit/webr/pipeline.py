@@ -99,10 +99,10 @@ def write_demo_input(out_dir: str | os.PathLike[str], n_shards: int, docs: int) 
 
 
 def _write_json(path: Path, payload: Any) -> None:
-    from alignkit.webr.prepare import _atomic_write_json
+    from alignkit.data.io import atomic_write_json
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_json(path, payload)
+    atomic_write_json(path, payload)
 
 
 def _marker_times(directory: Path) -> dict[str, int]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit import _core
+from alignkit.data.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -143,16 +144,6 @@ def shard_stem(path: Path) -> str:
     kind = next((k for k in (".wet", ".wat") if strip(k)), "")
     strip(".warc")
     return name + kind
-
-
-def _atomic_write_json(path: Path, payload: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,7 +275,7 @@ def run_shard(task: ShardTask, on_bytes: Callable[[int], None] | None = None) ->
         "dropped_output": task.dropped_output,
         "stats": stats,
     }
-    _atomic_write_json(Path(task.marker), marker)
+    atomic_write_json(Path(task.marker), marker)
     return stats
 
 
@@ -330,7 +321,7 @@ def check_recorded_config(
                     f"{', '.join(changed)}); use a new --out directory or pass --overwrite"
                 )
             replaced = True
-    _atomic_write_json(config_path, wanted)
+    atomic_write_json(config_path, wanted)
     return replaced
 
 
@@ -554,7 +545,7 @@ def prepare(
         "input_mb_per_s": round(bytes_now / elapsed / 1e6, 2) if elapsed > 0 and bytes_now else 0.0,
         "per_shard": {Path(k).name: v for k, v in sorted(finished.items())},
     }
-    _atomic_write_json(out / STATS_FILE, result)
+    atomic_write_json(out / STATS_FILE, result)
     return result
 
 

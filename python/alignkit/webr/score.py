@@ -26,6 +26,7 @@ import numpy as np
 
 from alignkit import __version__
 from alignkit.data.chat import ChatDataset, load_chat_dataset
+from alignkit.data.io import atomic_write_text
 from alignkit.webr import diversity
 from alignkit.webr.embed import (
     BACKENDS,
@@ -187,15 +188,6 @@ def _unique_names(paths: Sequence[str], names: Sequence[str] | None) -> list[str
             name, k = f"{base}-{k}", k + 1
         out.append(name)
     return out
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _field_texts(dataset: ChatDataset, field: str) -> list[str]:
@@ -392,6 +384,6 @@ def score_datasets(
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(out / REPORT_JSON, json.dumps(report, indent=2) + "\n")
-    _atomic_write_text(out / REPORT_HTML, render_report(report))
+    atomic_write_text(out / REPORT_JSON, json.dumps(report, indent=2) + "\n")
+    atomic_write_text(out / REPORT_HTML, render_report(report))
     return report

@@ -580,8 +580,8 @@ def synthesize(
     `transformers:PATH` or `openai:MODEL@URL`. `progress`: True for bars, "log" for log lines.
     `dry_run=True` prints the first prompt of each stage through `echo` and calls no LLM.
     """
+    from alignkit.data.io import atomic_write_json
     from alignkit.llm import ResponseCache, make_backend, parse_backend_spec
-    from alignkit.webr.prepare import _atomic_write_json
 
     config = config or SynthesizeConfig()
     started = time.perf_counter()
@@ -653,7 +653,7 @@ def synthesize(
         "output": str(output),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    _atomic_write_json(out / STATS_FILE, stats)
+    atomic_write_json(out / STATS_FILE, stats)
     return stats
 
 
