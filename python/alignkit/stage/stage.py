@@ -1,0 +1,192 @@
+"""A stage: plan tasks, run them on an executor, merge their statistics - with every piece of
+bookkeeping (config record, lock, markers, atomic outputs, progress, stats) done here, once.
+
+A new stage writes a config class, `plan`, `run_task` and, when it has a reduce step or extra
+statistics, `finalize`:
+
+    class DedupStage(Stage[DedupConfig]):
+        name = "webr.dedup"
+        config_class = DedupConfig
+
+        def plan(self, inputs):            # deterministic: sorted inputs, stable task ids
+            return [Task(id=stem(p), inputs=(str(p),), payload=str(p)) for p in sorted(inputs)]
+
+        def run_task(self, task, ctx):      # runs anywhere: no shared in-process state
+            tmp = ctx.tmp_output(f"{stem}.jsonl.gz")
+            ...write tmp...
+            return TaskResult(stats={"kept": n}, outputs={f"{stem}.jsonl.gz": tmp})
+
+    report = run_stage(DedupStage(config), inputs, out_dir, executor=LocalExecutor(2))
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from alignkit.errors import ConfigError
+from alignkit.stage.config import StageConfig
+from alignkit.stage.executor import Executor, LocalExecutor, Task, TaskContext, TaskResult
+from alignkit.stage.folder import OutputFolder
+from alignkit.stage.progress import Progress
+from alignkit.stage.stats import Counts
+
+log = logging.getLogger(__name__)
+
+C = TypeVar("C", bound=StageConfig)
+
+
+class Stage(abc.ABC, Generic[C]):
+    """Base of every stage (see the module docstring). Instances are picklable: the config plus
+    whatever `__init__` stores, which must itself be picklable."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type[StageConfig]]
+    progress_unit: ClassVar[str] = "task"
+    verify_outputs: ClassVar[bool] = True
+    parallel_tasks: ClassVar[bool] = True
+    """False for stages whose tasks share one expensive resource in this process (a local
+    model): they run one after another here whatever the executor's size."""
+
+    def __init__(self, config: C) -> None:
+        if not isinstance(config, self.config_class):
+            raise ConfigError(
+                f"{type(self).__name__} needs a {self.config_class.__name__}, "
+                f"not {type(config).__name__}"
+            )
+        self.config = config
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the folder records; stages add settings that live outside the config."""
+        return self.config.fingerprint()
+
+    @abc.abstractmethod
+    def plan(self, inputs: Sequence[str]) -> list[Task]:
+        """The tasks for `inputs`, in a deterministic order with stable, unique ids."""
+
+    @abc.abstractmethod
+    def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
+        """Do one task; write outputs only to `ctx.tmp_output(...)` paths."""
+
+    def finalize(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """The reduce step, in the driver, after every task is done; returns the stage's
+        statistics (default: the tasks' statistics summed)."""
+        return Counts.total(results[t.id] for t in tasks if t.id in results).plain()
+
+
+@dataclasses.dataclass
+class StageReport:
+    """The outcome of `run_stage`: statistics (also in OUT/.alignkit/stats.json) and task counts."""
+
+    stage: str
+    folder: Path
+    stats: dict[str, Any]
+    tasks_total: int
+    tasks_done_before: int
+    tasks_run: int
+    failures: dict[str, str]
+    seconds: float
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "folder": str(self.folder),
+            "tasks": {
+                "total": self.tasks_total,
+                "done_before": self.tasks_done_before,
+                "run": self.tasks_run,
+                "failed": len(self.failures),
+            },
+            "failures": dict(sorted(self.failures.items())),
+            "seconds": round(self.seconds, 3),
+            "stats": self.stats,
+        }
+
+
+def run_stage(
+    stage: Stage[Any],
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    executor: Executor | None = None,
+    overwrite: bool = False,
+    progress: bool | str | None = "auto",
+    lock_wait: float = 0.0,
+) -> StageReport:
+    """Run `stage` over `inputs` into `out_dir` under the output-folder contract.
+
+    Finished tasks (trusted markers) are skipped; a recorded config that differs is refused
+    naming the keys unless `overwrite`, which also redoes every task. Failed tasks are logged and
+    listed in the report (no marker, so a re-run retries only them); the caller decides whether
+    that is an error.
+    """
+    started = time.perf_counter()
+    executor = executor or LocalExecutor()
+    folder = OutputFolder(out_dir)
+    folder.ensure()
+    with folder.lock(wait=lock_wait):
+        folder.clean_tmp()
+        replaced = folder.record_config(stage.name, stage.fingerprint(), overwrite)
+        if replaced or overwrite:
+            folder.clear()
+        tasks = stage.plan([os.fspath(p) for p in inputs])
+        ids = [t.id for t in tasks]
+        if len(set(ids)) != len(ids):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            raise ConfigError(f"{stage.name}: two inputs map to the same task: {', '.join(dupes)}")
+
+        results: dict[str, dict[str, Any]] = {}
+        todo: list[Task] = []
+        for task in tasks:
+            marker = folder.trusted_marker(task.id, [_identity(p) for p in task.inputs])
+            if marker is not None:
+                results[task.id] = marker.get("stats", {})
+            else:
+                todo.append(task)
+        if results:
+            log.info("%s: %d task(s) already done in %s", stage.name, len(results), folder.root)
+
+        failures: dict[str, str] = {}
+
+        def on_done(task: Task, stats: dict[str, Any] | None, error: BaseException | None) -> None:
+            if error is not None:
+                log.error("%s: task %s failed: %s", stage.name, task.id, error)
+                failures[task.id] = f"{type(error).__name__}: {error}"
+            else:
+                results[task.id] = stats or {}
+
+        total = sum(t.weight for t in todo)
+        with Progress(total, desc=stage.name, unit=stage.progress_unit, mode=progress) as bar:
+            if todo:
+                executor.run(stage, todo, str(folder.root), on_done, bar.advance)
+        stats = stage.finalize(folder, tasks, results)
+        report = StageReport(
+            stage=stage.name,
+            folder=folder.root,
+            stats=stats,
+            tasks_total=len(tasks),
+            tasks_done_before=len(tasks) - len(todo),
+            tasks_run=len(todo) - len(failures),
+            failures=failures,
+            seconds=time.perf_counter() - started,
+        )
+        folder.write_stats(report.to_dict())
+    return report
+
+
+def _identity(path: str) -> dict[str, Any]:
+    from alignkit.stage.folder import file_identity
+
+    return file_identity(path)
