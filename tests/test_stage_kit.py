@@ -223,3 +223,15 @@ def test_counts_and_llm_usage_merge_in_any_order():
     one.merge(two)
     assert one.failed == {"timeout": 2, "http_500": 1} and one.failures == 4
     assert LLMUsage.from_dict(one.to_dict()) == one
+
+
+def test_the_contract_suite_holds_for_the_toy_stage(tmp_path):
+    from stage_contract import ContractCase, check_stage_contract
+
+    case = ContractCase(
+        make_inputs=lambda folder: [str(p) for p in write_inputs(folder)],
+        make_stage=lambda **changes: ToyStage(ToyConfig(**changes)),
+        changed={"suffix": "!"},
+        changed_keys=["config.suffix"],
+    )
+    check_stage_contract(case, tmp_path)
