@@ -13,6 +13,8 @@ sys.path.insert(0, str(BENCHES))
 import bench_read_extract as bench  # noqa: E402
 import make_bench_warc  # noqa: E402
 
+pytestmark = pytest.mark.slow  # real models, training or whole scripts
+
 warcio_ai = pytest.importorskip("warcio.archiveiterator")
 
 

@@ -10,6 +10,9 @@ BENCHES = Path(__file__).resolve().parents[1] / "benches"
 sys.path.insert(0, str(BENCHES))
 
 import bench_bmc_loss  # noqa: E402
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.slow  # real models, training or whole scripts
 
 
 def test_cpu_bench_runs_both_paths(tmp_path, monkeypatch):

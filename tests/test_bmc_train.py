@@ -19,6 +19,8 @@ from alignkit.llm.testing import FakeChatServer, last_user_content  # noqa: E402
 
 from conftest import gpt2_bpe_tokenizer  # noqa: E402
 
+pytestmark = pytest.mark.slow  # real models, training or whole scripts
+
 PAIRS = [
     ("What is the capital of France?", "Paris is the capital.", "Berlin is the capital."),
     ("How many legs does a spider have?", "A spider has eight legs.", "A spider has six legs."),

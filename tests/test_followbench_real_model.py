@@ -16,6 +16,8 @@ from alignkit.followbench import EvalConfig, load_followbench, parse_verdicts
 from alignkit.followbench.evaluate import run_judge
 from alignkit.llm import BackendSpecError, ResponseCache, make_backend
 
+pytestmark = pytest.mark.slow  # real models, training or whole scripts
+
 FIXTURE = Path(__file__).parent / "data" / "followbench"
 
 

@@ -10,6 +10,9 @@ BENCHES = Path(__file__).resolve().parents[1] / "benches"
 sys.path.insert(0, str(BENCHES))
 
 import bench_llm_client  # noqa: E402
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.slow  # real models, training or whole scripts
 
 
 def test_bench_llm_client_runs_and_reports(tmp_path):

@@ -16,6 +16,8 @@ from alignkit.llm import ChatRequest, ResponseCache, TransformersBackend, make_b
 from alignkit.llm.serve import ModelServer, request_from_body
 from alignkit.llm.testing import Fault, always, first_n, last_user_content
 
+pytestmark = pytest.mark.slow  # real models, training or whole scripts
+
 PROMPTS = ["Name a colour.", "Name an animal.", "Name a city in Japan."]
 
 
