@@ -235,3 +235,13 @@ def test_the_contract_suite_holds_for_the_toy_stage(tmp_path):
         changed_keys=["config.suffix"],
     )
     check_stage_contract(case, tmp_path)
+
+
+def test_datatrove_reads_exactly_the_documents(tmp_path):
+    from datatrove.pipeline.readers import JsonlReader
+
+    inputs = write_inputs(tmp_path / "in")
+    run_stage(ToyStage(ToyConfig()), inputs, tmp_path / "out", progress="off")
+    docs = list(JsonlReader(str(tmp_path / "out")).run())
+    assert sorted(d.id for d in docs) == sorted(f"{k}-{i}" for k in range(3) for i in range(4))
+    assert {Path(d.metadata["file_path"]).parent for d in docs} == {tmp_path / "out"}
