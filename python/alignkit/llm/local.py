@@ -24,9 +24,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import random
+import re
+import shlex
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -48,6 +52,50 @@ DEFAULT_TOP_P = 1.0
 PENALTIES = ("presence_penalty", "frequency_penalty")
 # Rough characters per token, only to group requests of similar length before tokenizing.
 _CHARS_PER_TOKEN = 3.5
+# What this backend imports from alignkit's `llm` extra (gguf: to convert the default model once).
+# Looked up, not imported, so that a preprocessing-only install fails fast and cheaply.
+_LLM_EXTRA_MODULES = ("torch", "transformers")
+_DEFAULT_MODEL_EXTRA_MODULES = ("gguf",)
+
+
+class LLMExtraMissingError(ImportError):
+    """The transformers backend needs alignkit's `llm` extra, which is not installed."""
+
+
+def require_llm_extra(default_model: bool) -> None:
+    """Raise LLMExtraMissingError, naming the pip command, when the `llm` extra is missing."""
+    wanted = _LLM_EXTRA_MODULES + (_DEFAULT_MODEL_EXTRA_MODULES if default_model else ())
+    missing = [name for name in wanted if not _installed(name)]
+    if missing:
+        raise LLMExtraMissingError(
+            f"the transformers backend (local generation) needs alignkit's `llm` extra, which "
+            f"is not installed (missing: {', '.join(missing)}): run {llm_extra_install_hint()}, "
+            "or send the LLM calls to a server with openai:MODEL@URL"
+        )
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a blocked or half-removed package
+        return False
+
+
+def llm_extra_install_hint() -> str:
+    """The pip command installing the `llm` extra's requirements as this install declares them
+    (alignkit is installed from source, so `alignkit[llm]` may not resolve on an index)."""
+    try:
+        declared = importlib.metadata.requires("alignkit") or []
+    except importlib.metadata.PackageNotFoundError:
+        declared = []
+    requirements = [
+        shlex.quote(requirement.strip())
+        for requirement, _, marker in (line.partition(";") for line in declared)
+        if re.search(r"""\bextra\s*==\s*["']llm["']""", marker)
+    ]
+    if not requirements:
+        return '`pip install ".[llm]"` in the alignkit source folder'
+    return f"`pip install {' '.join(requirements)}`"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +180,7 @@ class TransformersBackend(ChatBackend):
     kind = "transformers"
 
     def __init__(self, config: TransformersConfig) -> None:
+        require_llm_extra(config.is_default_model)
         model = DEFAULT_MODEL_NAME if config.is_default_model else config.model
         super().__init__(model)
         self.config = config
