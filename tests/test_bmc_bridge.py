@@ -100,7 +100,8 @@ def test_bridge_end_to_end_resume_and_drops(pairs_file: Path, tmp_path: Path) ->
     with FakeChatServer(reply=scripted, faults=always(Fault.http(400), match=fails)) as server:
         llm = f"openai:fake@{server.base_url}"
         stats = bridge(pairs_file, out, llm, progress=False)
-        rows = _rows(out / "bridged.jsonl")
+        rows = _rows(out / "bridged-00000.jsonl")
+        assert stats["outputs"] == ["bridged-00000.jsonl"]
         assert stats["written"] == 2 == len(rows)
         assert stats["pairs"] == 7 and stats["rows_read"] == 9
         assert stats["bad_rows"] == {"no_chosen_or_rejected": 1, "invalid_json": 1}
@@ -111,7 +112,9 @@ def test_bridge_end_to_end_resume_and_drops(pairs_file: Path, tmp_path: Path) ->
             "too_long": 1,
             "llm_failed": 1,
         }
-        assert stats["failures"] == 1 and stats["llm_stats"]["error_kinds"] == {"http_400": 1}
+        assert stats["failures"] == 1 and stats["llm"]["failed"] == {"http_400": 1}
+        # Answers received but not used; the failed call is counted under `failed`.
+        assert stats["llm"]["dropped"] == {"empty": 1, "refusal": 1, "unchanged": 1, "too_long": 1}
         first = rows[0]
         assert first["chosen"] == "The capital of France is Paris, a city on the Seine."
         assert first["rejected"] == PAIRS[0]["rejected"]
@@ -124,13 +127,13 @@ def test_bridge_end_to_end_resume_and_drops(pairs_file: Path, tmp_path: Path) ->
 
         hits = server.hits
         again = bridge(pairs_file, out, llm, progress=False)
-        assert server.hits == hits  # answers and the recorded failure come from the cache
-        assert again["llm_stats"]["sent"] == 0 and again["llm_stats"]["from_cache"] == 6
-        assert again["llm_stats"]["skipped_failed"] == 1 and again["failures"] == 1
-        assert _rows(out / "bridged.jsonl") == rows
+        assert server.hits == hits  # the finished task is not redone
+        assert again == stats and again["failures"] == 1
+        assert _rows(out / "bridged-00000.jsonl") == rows
 
-        retried = bridge(pairs_file, out, llm, progress=False, retry_failed=True)
-        assert retried["llm_stats"]["sent"] == 1  # only the failed request goes out again
+        retried = bridge(pairs_file, out, llm, BridgeConfig(retry_failed=True), progress=False)
+        assert server.hits == hits + 1  # only the failed request goes out again
+        assert retried["llm"]["cached"] == 6 and retried["llm"]["sent"] == 1
 
         with pytest.raises(ValueError, match="another configuration"):
             bridge(pairs_file, out, llm, BridgeConfig(temperature=0.5), progress=False)
@@ -165,14 +168,14 @@ def test_bridge_conversational_pairs_and_parquet(tmp_path: Path) -> None:
     assert stats["written"] == 2
     import pyarrow.parquet as pq
 
-    table = pq.read_table(tmp_path / "out" / "bridged.parquet").to_pylist()
+    table = pq.read_table(tmp_path / "out" / "bridged-00000.parquet").to_pylist()
     assert table[0]["chosen"] == msgs(
         "assistant", "The capital of France is Paris, a city on the Seine."
     )
     assert table[1]["prompt"] == msgs("user", "Spider legs?")
     assert table[1]["rejected"] == msgs("assistant", PAIRS[1]["rejected"])
     # Bridged output reads back as preference pairs, also as a saved datasets.DatasetDict.
-    pairs, bad, _ = read_pairs(tmp_path / "out" / "bridged.parquet")
+    pairs, bad, _ = read_pairs(tmp_path / "out" / "bridged-00000.parquet")
     assert len(pairs) == 2 and not bad
     datasets = pytest.importorskip("datasets")
     saved = tmp_path / "saved"
@@ -214,4 +217,4 @@ def test_bridge_cli(pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["bmc", "bridge", str(pairs_file), "--out", str(tmp_path / "d"), "--dry-run"]) == 0
     shown = capsys.readouterr().out
     assert "### Draft answer\nThe capital of France is Berlin" in shown
-    assert not (tmp_path / "d" / "bridged.jsonl").exists()
+    assert not (tmp_path / "d").exists()

@@ -5,32 +5,52 @@ Input and output are TRL preference pairs (`prompt` / `chosen` / `rejected`). Ou
 `chosen` = the bridged (pseudo-winning) response, `rejected` = the original losing response,
 `original_chosen` = the original winning response, `pair_id`; other input columns are kept.
 Failed LLM calls and empty, refused, truncated, unchanged or overlong revisions are dropped
-and counted.
+and counted; input rows in the wrong schema are skipped, counted and logged with their row.
 
-All requests go through the LLM layer in one batch with a response cache in the output
-directory, so a re-run resumes without re-sending (`retry_failed=True` re-sends failures).
+A stage of the stage kit (`BridgeStage`): one task per batch of `pairs_per_task` pairs writes
+`OUT/bridged-NNNNN.jsonl` (or `.parquet`) and keeps its LLM answers in
+`OUT/.alignkit/llm_cache/<task>.sqlite`, so a re-run resumes without re-sending.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 import re
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from alignkit._defaults import DEFAULT_LLM_SPEC
-from alignkit.bmc.data import PreferencePair, read_pairs, write_rows
+from alignkit.bmc.data import PreferencePair, row_to_pair
+from alignkit.data.chat import INVALID_JSON, iter_rows
+from alignkit.errors import ConfigError, InputError, NothingProducedError, StageFailedError
+from alignkit.llm.backend import parse_backend_spec
+from alignkit.stage import (
+    Counts,
+    LLMUsage,
+    LocalExecutor,
+    OutputFolder,
+    Stage,
+    StageConfig,
+    StageReport,
+    Task,
+    TaskContext,
+    TaskResult,
+    option,
+    run_stage,
+)
 
 log = logging.getLogger(__name__)
 
-CACHE_FILE = "llm_cache.sqlite"
-STATS_FILE = "stats.json"
-SCHEMA_VERSION = 1
+CACHE_DIR = "llm_cache"
+OUTPUT_PREFIX = "bridged"
+# Bad input rows logged one by one before only their count is reported.
+_LOGGED_BAD_ROWS = 20
 
 BRIDGE_PROMPT = """\
 Improve a draft answer while changing as little of it as possible.
@@ -57,36 +77,55 @@ _LABEL = re.compile(
 )
 
 
-class BridgeConfigError(ValueError):
-    """The output directory holds results of another bridging configuration."""
+class BridgeConfigError(ConfigError):
+    """An invalid bridging option."""
 
 
 @dataclasses.dataclass(frozen=True)
-class BridgeConfig:
-    """What shapes the requests (and so the cache keys) of a bridging run."""
+class BridgeConfig(StageConfig):
+    """Settings of a bridging run: the flags of `alignkit bmc bridge`, its config-file keys and
+    the fingerprint recorded in OUT/.alignkit/config.json."""
 
-    temperature: float = 0.0
-    max_tokens: int = 2048
-    seed: int = 0
-    max_pairs: int | None = None
-    output_format: str = "jsonl"
+    schema_version: ClassVar[int] = 2  # sharded output under the stage kit
+
+    llm: str = option(
+        DEFAULT_LLM_SPEC,
+        help="LLM backend spec: transformers, transformers:PATH or openai:MODEL@URL",
+    )
+    temperature: float = option(0.0, help="sampling temperature")
+    max_tokens: int = option(2048, help="max tokens of a revision")
+    seed: int = option(0, help="request seed base")
+    max_pairs: int | None = option(None, help="bridge at most this many pairs")
     # A minimal revision stays near the responses' length; small models that keep talking after
-    # the revision are caught here (None: no limit).
-    max_length_ratio: float | None = 2.0
+    # the revision are caught here (None or 0: no limit).
+    max_length_ratio: float | None = option(
+        2.0, help="drop revisions longer than this times the longer response (0: no limit)"
+    )
+    output_format: str = option(
+        "jsonl", flag="--format", choices=("jsonl", "parquet"), help="output format"
+    )
+    pairs_per_task: int = option(1000, help="pairs per task (one output shard and LLM cache each)")
+    concurrency: int = option(16, help="LLM requests in flight", fingerprint=False)
+    retry_failed: bool = option(
+        False, help="re-send requests that failed in an earlier run", fingerprint=False
+    )
 
-    def __post_init__(self) -> None:
-        if self.output_format not in ("jsonl", "parquet"):
-            raise ValueError("output_format must be 'jsonl' or 'parquet'")
+    def validate(self) -> None:
+        if self.max_length_ratio == 0:
+            object.__setattr__(self, "max_length_ratio", None)
         if self.max_tokens < 1:
-            raise ValueError("max_tokens must be >= 1")
+            raise BridgeConfigError("max_tokens must be >= 1")
         if self.max_pairs is not None and self.max_pairs < 1:
-            raise ValueError("max_pairs must be >= 1")
+            raise BridgeConfigError("max_pairs must be >= 1")
         if self.max_length_ratio is not None and self.max_length_ratio <= 1.0:
-            raise ValueError("max_length_ratio must be > 1 (or None for no limit)")
+            raise BridgeConfigError("max_length_ratio must be > 1 (or 0 for no limit)")
+        if self.pairs_per_task < 1 or self.concurrency < 1:
+            raise BridgeConfigError("pairs_per_task and concurrency must be >= 1")
+        parse_backend_spec(self.llm)  # a bad spec fails before any work
 
     @property
-    def output_name(self) -> str:
-        return "bridged.parquet" if self.output_format == "parquet" else "bridged.jsonl"
+    def output_suffix(self) -> str:
+        return ".parquet" if self.output_format == "parquet" else ".jsonl"
 
 
 def bridging_prompt(pair: PreferencePair) -> str:
@@ -110,7 +149,7 @@ def _same_text(a: str, b: str) -> bool:
 def _drop_reason(
     result: Any, text: str, pair: PreferencePair, max_length_ratio: float | None
 ) -> str | None:
-    from alignkit.webr.synthesize import is_refusal
+    from alignkit.llm.postprocess import is_refusal
 
     if not result.ok:
         return "llm_failed"
@@ -141,120 +180,295 @@ def bridge_row(pair: PreferencePair, bridged: str) -> dict[str, Any]:
     return row
 
 
+@dataclasses.dataclass
+class PairInput:
+    """The usable pairs of an input and what was skipped (by reason, with example rows)."""
+
+    source: str
+    pairs: list[PreferencePair]
+    rows_read: int = 0
+    bad_rows: Counter[str] = dataclasses.field(default_factory=Counter)
+    bad_examples: list[str] = dataclasses.field(default_factory=list)
+
+    def require_pairs(self) -> None:
+        """InputError saying why, when no row was a usable preference pair."""
+        if self.pairs:
+            return
+        if not self.rows_read:
+            raise InputError(f"{self.source}: no rows; expected prompt/chosen/rejected pairs")
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.bad_rows.items()))
+        raise InputError(
+            f"{self.source}: none of {self.rows_read} rows is a prompt/chosen/rejected preference "
+            f"pair ({reasons}; first: {'; '.join(self.bad_examples[:3])})"
+        )
+
+
+def load_pairs(
+    source: str | os.PathLike[str] | Iterable[Mapping[str, Any]], max_pairs: int | None = None
+) -> PairInput:
+    """Pairs from a file/saved dataset path or from rows (dicts, a `datasets.Dataset`, the train
+    split of a `DatasetDict`); bad rows are skipped, counted and logged naming their row."""
+    if isinstance(source, (str, os.PathLike)):
+        label = os.fspath(source)
+        _, rows = iter_rows(source)
+    elif isinstance(source, Mapping):  # a datasets.DatasetDict: its train split
+        if "train" not in source:
+            raise InputError(f"no 'train' split among {sorted(source)}; pass one split")
+        label, rows = "rows", iter(source["train"])
+    else:
+        label, rows = "rows", iter(source)
+    found = PairInput(source=label, pairs=[])
+    for number, row in enumerate(rows, start=1):
+        if max_pairs is not None and len(found.pairs) >= max_pairs:
+            break
+        found.rows_read += 1
+        pair, why = (None, "invalid_json") if row is INVALID_JSON else row_to_pair(row)
+        if pair is not None:
+            found.pairs.append(pair)
+            continue
+        reason = why or "bad_row"
+        found.bad_rows[reason] += 1
+        found.bad_examples.append(f"row {number}: {reason}")
+        if len(found.bad_examples) <= _LOGGED_BAD_ROWS:
+            log.warning("%s: row %d skipped (%s)", label, number, reason)
+    if found.bad_rows:
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(found.bad_rows.items()))
+        log.warning(
+            "%s: skipped %d of %d rows (%s)",
+            label,
+            sum(found.bad_rows.values()),
+            found.rows_read,
+            reasons,
+        )
+    return found
+
+
+def _write_shard(path: Path, rows: Sequence[Mapping[str, Any]], output_format: str) -> None:
+    if output_format == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(list(rows)), path)
+        return
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+class BridgeStage(Stage[BridgeConfig]):
+    """Bridging on the stage kit: one task per batch of pairs (see the module docstring).
+
+    The input is one pairs file (`run_stage(stage, [path], out)`) or, for rows given in memory,
+    `rows=` with no input paths; their digest then joins the fingerprint.
+    """
+
+    name = "bmc.bridge"
+    config_class = BridgeConfig
+    progress_unit = "pair"
+
+    def __init__(
+        self,
+        config: BridgeConfig,
+        *,
+        rows: Sequence[Mapping[str, Any]] | None = None,
+        backend_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(config)
+        self.rows = None if rows is None else [dict(r) for r in rows]
+        self.backend_options = dict(backend_options or {})
+        # A local model is one resource of this process: its tasks run one after another.
+        self.parallel_tasks = not config.llm.startswith("transformers")
+        self.input: PairInput | None = None
+        self._backend: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_backend"] = None  # a live client stays in the process that made it
+        state["input"] = None
+        return state
+
+    def fingerprint(self) -> dict[str, Any]:
+        fingerprint = {**super().fingerprint(), "prompt": BRIDGE_PROMPT}
+        if self.rows is not None:
+            blob = json.dumps(self.rows, sort_keys=True, default=str).encode("utf-8")
+            fingerprint["input_rows_sha256"] = hashlib.sha256(blob).hexdigest()
+        return fingerprint
+
+    def plan(self, inputs: Sequence[str]) -> list[Task]:
+        if self.rows is not None:
+            if inputs:
+                raise ConfigError("bmc bridge: give input paths or rows, not both")
+            source: Any = self.rows
+        elif len(inputs) != 1:
+            raise ConfigError(f"bmc bridge takes one PAIRS input, not {len(inputs)}")
+        else:
+            source = inputs[0]
+        self.input = load_pairs(source, self.config.max_pairs)
+        self.input.require_pairs()
+        size = self.config.pairs_per_task
+        pairs = self.input.pairs
+        return [
+            Task(
+                id=f"batch-{k:05d}",
+                inputs=tuple(inputs),
+                payload=(k, pairs[start : start + size]),
+                weight=len(pairs[start : start + size]),
+            )
+            for k, start in enumerate(range(0, len(pairs), size))
+        ]
+
+    def _get_backend(self) -> Any:
+        if self._backend is None:
+            from alignkit.llm import make_backend
+
+            self._backend = make_backend(
+                self.config.llm, concurrency=self.config.concurrency, **self.backend_options
+            )
+        return self._backend
+
+    def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
+        from alignkit.llm import ChatRequest, ResponseCache, run_requests
+
+        index, pairs = task.payload
+        config = self.config
+        requests = [
+            ChatRequest.from_prompt(
+                bridging_prompt(p),
+                temperature=config.temperature,
+                max_tokens=config.max_tokens,
+                seed=(config.seed * 1_000_003 + int(p.pair_id[:8], 16)) % (1 << 31),
+            )
+            for p in pairs
+        ]
+        cache_path = ctx.folder.meta / CACHE_DIR / f"{task.id}.sqlite"
+        with ResponseCache(cache_path) as cache:
+            results, summary = run_requests(
+                self._get_backend(),
+                requests,
+                cache,
+                progress=False,
+                retry_failed=config.retry_failed,
+                desc=f"bridge {task.id}",
+            )
+        usage = LLMUsage.from_summary(summary)
+        rows: list[dict[str, Any]] = []
+        dropped: Counter[str] = Counter()
+        for pair, result in zip(pairs, results, strict=True):
+            text = clean_revision(result.text) if result.ok else ""
+            reason = _drop_reason(result, text, pair, config.max_length_ratio)
+            if reason is None:
+                rows.append(bridge_row(pair, text))
+                continue
+            dropped[reason] += 1
+            if result.ok:
+                usage.drop(reason)
+        ctx.progress(len(pairs))
+        stats = {
+            "pairs": len(pairs),
+            "written": len(rows),
+            "dropped": dict(dropped),
+            "llm": usage.to_dict(),
+        }
+        if not rows:  # no empty shard: `datasets` cannot read a schema from it
+            return TaskResult(stats=stats)
+        name = f"{OUTPUT_PREFIX}-{index:05d}{config.output_suffix}"
+        tmp = ctx.tmp_output(name)
+        _write_shard(tmp, rows, config.output_format)
+        return TaskResult(stats=stats, outputs={name: tmp})
+
+    def finalize(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        totals = Counts.total(results[t.id] for t in tasks if t.id in results).plain()
+        found = self.input
+        return {
+            "rows_read": found.rows_read if found else 0,
+            "bad_rows": dict(sorted(found.bad_rows.items())) if found else {},
+            "pairs": totals.get("pairs", 0),
+            "written": totals.get("written", 0),
+            "dropped": totals.get("dropped", {}),
+            "llm": totals.get("llm", LLMUsage().to_dict()),
+            "outputs": sorted(
+                out["name"] for marker in folder.markers() for out in marker.get("outputs", [])
+            ),
+        }
+
+
 def bridge(
     pairs: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
     out_dir: str | os.PathLike[str],
-    llm: str = DEFAULT_LLM_SPEC,
+    llm: str | None = None,
     config: BridgeConfig | None = None,
     *,
-    concurrency: int = 16,
-    progress: bool = True,
+    workers: int = 1,
+    progress: bool | str = True,
     overwrite: bool = False,
-    retry_failed: bool = False,
     backend_options: dict[str, Any] | None = None,
     dry_run: bool = False,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Bridge every pair of `pairs` (a dataset path, or rows) into `out_dir`.
+    """Bridge every pair of `pairs` (a dataset path, or rows) into `out_dir`; returns the stage's
+    statistics (also in OUT/.alignkit/stats.json).
 
-    Writes `bridged.jsonl` (or `.parquet`) and `stats.json`; returns the stats. `llm` is a
-    backend spec of `alignkit.llm.make_backend` (default: the embedded default model).
-    `dry_run=True` prints the first bridging prompt through `echo` and calls no LLM.
+    `llm` (a backend spec of `alignkit.llm.make_backend`) overrides `config.llm`. `dry_run=True`
+    prints the first bridging prompt through `echo` and calls no LLM. Raises StageFailedError
+    naming failed tasks (a re-run redoes only them) and NothingProducedError when no pair was
+    written; `config.retry_failed` also redoes finished tasks that had failed LLM calls.
     """
-    from alignkit.data.io import atomic_write_json
-    from alignkit.llm import ChatRequest, ResponseCache, make_backend, parse_backend_spec
-    from alignkit.webr.prepare import check_recorded_config
-
     config = config or BridgeConfig()
-    started = time.perf_counter()
-    if not dry_run:
-        parse_backend_spec(llm)  # a bad spec fails before any work
-    items, bad_rows, rows_read = read_pairs(pairs, max_pairs=config.max_pairs)
+    if llm is not None:
+        config = config.replace(llm=llm)
     if dry_run:
-        if items:
-            echo(bridging_prompt(items[0]))
-        return {"dry_run": True, "pairs": len(items), "bad_rows": dict(bad_rows)}
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    # What shapes the requests; the output is rebuilt from the cache on every run, so the
-    # other settings (max_pairs, format, length ratio) may change between runs.
-    fingerprint = {
-        "schema_version": SCHEMA_VERSION,
-        "prompt": BRIDGE_PROMPT,
-        "llm": llm,
-        "temperature": config.temperature,
-        "max_tokens": config.max_tokens,
-        "seed": config.seed,
-    }
-    check_recorded_config(out, fingerprint, overwrite, BridgeConfigError)
+        found = load_pairs(pairs, 1)
+        found.require_pairs()
+        echo(bridging_prompt(found.pairs[0]))
+        return {"dry_run": True, "pairs": len(found.pairs), "bad_rows": dict(found.bad_rows)}
+    from_path = isinstance(pairs, (str, os.PathLike))
+    if not from_path and isinstance(pairs, Mapping):
+        if "train" not in pairs:
+            raise InputError(f"no 'train' split among {sorted(pairs)}; pass one split")
+        pairs = pairs["train"]
+    stage = BridgeStage(
+        config,
+        rows=None if from_path else list(pairs),  # type: ignore[arg-type]
+        backend_options=backend_options,
+    )
+    if config.retry_failed:
+        _forget_tasks_with_failures(OutputFolder(out_dir))
+    report = run_stage(
+        stage,
+        [pairs] if from_path else [],  # type: ignore[list-item]
+        out_dir,
+        executor=LocalExecutor(workers),
+        overwrite=overwrite,
+        progress=progress,
+    )
+    return _checked_stats(report)
 
-    requests = [
-        ChatRequest.from_prompt(
-            bridging_prompt(p),
-            temperature=config.temperature,
-            max_tokens=config.max_tokens,
-            seed=(config.seed * 1_000_003 + int(p.pair_id[:8], 16)) % (1 << 31),
-        )
-        for p in items
-    ]
-    llm_stats: dict[str, Any] = {"requests": 0, "sent": 0, "from_cache": 0, "failures": 0}
-    error_kinds: Counter[str] = Counter()
-    rows: list[dict[str, Any]] = []
-    drops: Counter[str] = Counter()
-    if requests:
-        from alignkit.llm import run_requests
 
-        backend = make_backend(llm, concurrency=concurrency, **(backend_options or {}))
-        with ResponseCache(out / CACHE_FILE) as cache:
-            results, summary = run_requests(
-                backend,
-                requests,
-                cache,
-                progress=progress,
-                retry_failed=retry_failed,
-                desc="bridge",
-            )
-        for key in (
-            "requests",
-            "sent",
-            "from_cache",
-            "skipped_failed",
-            "prompt_tokens",
-            "completion_tokens",
-        ):
-            llm_stats[key] = summary.get(key, 0)
-        for pair, result in zip(items, results, strict=True):
-            text = clean_revision(result.text) if result.ok else ""
-            reason = _drop_reason(result, text, pair, config.max_length_ratio)
-            if not result.ok:
-                llm_stats["failures"] += 1
-                error_kinds[result.error_kind or "error"] += 1
-            if reason is None:
-                rows.append(bridge_row(pair, text))
-            else:
-                drops[reason] += 1
-    llm_stats["error_kinds"] = dict(error_kinds)
-    output = out / config.output_name
-    write_rows(output, rows)
-    stats: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "llm": llm,
-        "rows_read": rows_read,
-        "bad_rows": dict(bad_rows),
-        "pairs": len(items),
-        "llm_stats": llm_stats,
-        "dropped": dict(drops),
-        "written": len(rows),
-        "failures": llm_stats["failures"],
-        "output": str(output),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    atomic_write_json(out / STATS_FILE, stats)
+def _forget_tasks_with_failures(folder: OutputFolder) -> None:
+    """Drop the markers of tasks whose LLM calls failed, so they run again (their cached
+    answers are reused; only the failed requests are sent)."""
+    for marker in folder.markers():
+        if marker.get("stats", {}).get("llm", {}).get("failures"):
+            folder.marker_path(str(marker.get("task"))).unlink(missing_ok=True)
+
+
+def _checked_stats(report: StageReport) -> dict[str, Any]:
+    stats = {**report.stats, "failures": report.stats["llm"]["failures"]}
     log.info(
         "bridged %d of %d pairs (%s dropped), %d LLM failures",
-        len(rows),
-        len(items),
-        sum(drops.values()),
-        llm_stats["failures"],
+        stats["written"],
+        stats["pairs"],
+        sum(stats["dropped"].values()),
+        stats["failures"],
     )
+    if report.failures:
+        raise StageFailedError(report.stage, report.failures)
+    if not stats["written"]:
+        dropped = ", ".join(f"{k}={v}" for k, v in sorted(stats["dropped"].items()))
+        raise NothingProducedError(
+            f"bmc bridge wrote no pairs: all {stats['pairs']} were dropped ({dropped}); "
+            f"see {report.folder}/.alignkit/stats.json"
+        )
     return stats
