@@ -39,10 +39,10 @@ def cc_wat() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_shards(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    from alignkit.data.demo import write_demo_shards
+    from demo_faults import write_faulty_demo_shards
 
     out = tmp_path_factory.mktemp("demo")
-    return write_demo_shards(out, n_shards=2, docs_per_shard=60, seed=7)
+    return write_faulty_demo_shards(out, n_shards=2, docs_per_shard=60, seed=7)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,21 @@
-"""Deterministic synthetic Common Crawl-like WARC files.
+"""Deterministic demo crawl: readable articles rendered as Common Crawl-like WARC files.
 
 alignkit cannot ship other people's web pages, but its README, tests and benchmarks need
-realistic crawl input of any size. This module writes WARC/1.1 files that look like a
-Common Crawl shard (``warcinfo``, then ``request``/``response``/``metadata`` triples) whose
-pages are generated from built-in templates and word lists by a seeded grammar. Output only
-depends on the arguments: the same call always produces byte-identical files.
+realistic crawl input. The package ships a small corpus of short original articles written for
+alignkit (``demo_corpus/<lang>.json``: cooking, gardening, bike repair, money, history, software,
+travel and science in English, German, French, Spanish, Russian and Chinese). This module renders
+them into WARC/1.1 files that look like a Common Crawl shard (``warcinfo``, then
+``request``/``response``/``metadata`` triples): each article is placed on a site with one of
+several page layouts (news, blog, forum thread, docs page, recipe shop) surrounded by the
+boilerplate real sites carry (menus, cookie notices, newsletter boxes, related links, comments,
+sidebars, ads, footers), in UTF-8 or a legacy charset declared in the HTTP header and/or a
+``<meta>`` tag. A crawl also holds exact duplicates (the same page under a tracking URL),
+near duplicates (an article syndicated on another site with one paragraph revised), junk pages,
+non-HTML payloads, redirects, 404s and chunked bodies; so do these files. More pages than
+articles reuse the articles on other sites and layouts, as syndication does.
+
+Output depends only on the arguments: the same call always writes byte-identical files. The
+files are well-formed; broken records for reader tests are built by the test suite's fixtures.
 
 Only the standard library is used.
 
@@ -12,43 +23,36 @@ Example::
 
     from alignkit.data.demo import write_demo_warc
     manifest = write_demo_warc("demo.warc.gz", n_docs=500, seed=1)
-    print(manifest["kinds"], manifest["faults"])
+    print(manifest["kinds"], manifest["layouts"])
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _dt
+import functools
 import hashlib
 import html as _html
 import json
 import os
 import random
+import re
 import struct
+import unicodedata
 import uuid
 import zlib
 from collections import Counter
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO
-
-from ._demo_vocab import (
-    ARTICLES,
-    AUTHORS,
-    CHROME,
-    EN_DETERMINERS,
-    HOST_PARTS,
-    JUNK_SYLLABLES,
-    PATTERNS,
-    SECTIONS,
-    SERVERS,
-    SPAM_KEYWORDS,
-    TLDS,
-    VOCAB,
-)
 
 __all__ = [
     "COMPRESSIONS",
     "LANGUAGES",
+    "LAYOUTS",
+    "Article",
+    "demo_articles",
     "demo_shard_name",
     "write_demo_shards",
     "write_demo_warc",
@@ -58,20 +62,33 @@ COMPRESSIONS = ("gzip", "none", "gzip-stream")
 _EXTENSIONS = {"gzip": ".warc.gz", "none": ".warc", "gzip-stream": ".warc.gz"}
 
 LANGUAGES = ("en", "de", "fr", "es", "ru", "zh")
-_LANG_WEIGHTS = (30, 14, 13, 13, 14, 16)
+# English has most articles; the others still appear on every few pages.
+_LANG_WEIGHTS = (50, 10, 10, 10, 10, 10)
+LAYOUTS = ("news", "blog", "forum", "docs", "recipe")
+# Which layouts suit an article: docs pages only for software, recipe shops only for cooking.
+_TOPIC_LAYOUTS = {
+    "software": ("docs", "blog", "forum"),
+    "cooking": ("recipe", "blog", "news"),
+    "bikes": ("forum", "blog", "news"),
+}
+_DEFAULT_LAYOUTS = ("news", "blog", "forum")
 
 # language -> [(python codec, declared labels, weight)]
 _ENCODINGS: dict[str, list[tuple[str, tuple[str, ...], int]]] = {
     "en": [("utf-8", ("UTF-8", "utf-8"), 8), ("cp1252", ("windows-1252", "Windows-1252"), 2)],
-    "de": [("utf-8", ("UTF-8", "utf-8"), 7), ("latin-1", ("ISO-8859-1", "iso-8859-1"), 3)],
-    "fr": [("utf-8", ("UTF-8", "utf-8"), 7), ("cp1252", ("windows-1252",), 3)],
-    "es": [("utf-8", ("UTF-8", "utf-8"), 7), ("latin-1", ("ISO-8859-1", "latin1"), 3)],
+    "de": [("utf-8", ("UTF-8", "utf-8"), 6), ("latin-1", ("ISO-8859-1", "iso-8859-1"), 4)],
+    "fr": [("utf-8", ("UTF-8", "utf-8"), 6), ("cp1252", ("windows-1252",), 4)],
+    "es": [("utf-8", ("UTF-8", "utf-8"), 6), ("latin-1", ("ISO-8859-1", "latin1"), 4)],
     "ru": [
-        ("utf-8", ("UTF-8", "utf-8"), 5),
+        ("utf-8", ("UTF-8", "utf-8"), 4),
         ("cp1251", ("windows-1251", "Windows-1251"), 3),
-        ("koi8-r", ("KOI8-R", "koi8-r"), 2),
+        ("koi8-r", ("KOI8-R", "koi8-r"), 3),
     ],
-    "zh": [("utf-8", ("UTF-8", "utf-8"), 6), ("gb18030", ("GB18030", "gb18030"), 4)],
+    "zh": [
+        ("utf-8", ("UTF-8", "utf-8"), 5),
+        ("gbk", ("GBK", "gbk"), 3),
+        ("gb18030", ("GB18030", "gb18030"), 2),
+    ],
 }
 
 # Where the charset is declared: only HTTP header, only <meta>, both, a UTF-8 byte order
@@ -91,13 +108,207 @@ _KINDS = (
 _DUP_WINDOW = 200
 _JUNK_TYPES = ("short", "lorem", "enable_js", "keywords")
 _NON_HTML_TYPES = ("image/png", "application/pdf", "application/json")
+_TRACKING = ("?utm_source=newsletter&utm_medium=email", "?ref=rss", "?amp=1", "?print=1")
+_SECTIONS = {
+    "cooking": "food",
+    "gardening": "garden",
+    "bikes": "bikes",
+    "finance": "money",
+    "history": "history",
+    "software": "tech",
+    "travel": "travel",
+    "science": "science",
+}
+_LOREM = tuple(
+    [
+        "lorem",
+        "ipsum",
+        "dolor",
+        "sit",
+        "amet",
+        "consectetur",
+        "adipiscing",
+        "elit",
+        "sed",
+        "do",
+        "eiusmod",
+        "tempor",
+        "incididunt",
+        "ut",
+        "labore",
+        "et",
+        "dolore",
+        "magna",
+        "aliqua",
+        "ut",
+        "enim",
+        "ad",
+        "minim",
+        "veniam",
+        "quis",
+        "nostrud",
+        "exercitation",
+        "ullamco",
+    ]
+)
+_SPAM = (
+    "cheap flights",
+    "best price",
+    "discount code",
+    "free shipping",
+    "buy now",
+    "top deals",
+    "coupon",
+    "lowest price guaranteed",
+    "limited offer",
+    "sale",
+)
+_SERVERS = ("nginx", "Apache", "cloudflare", "nginx/1.24.0", "Apache/2.4.58 (Debian)", "LiteSpeed")
 
-_BASE_DATE = _dt.datetime(2024, 5, 18, 0, 0, 0, tzinfo=_dt.timezone.utc)
+_BASE_DATE = _dt.datetime(2024, 6, 18, 0, 0, 0, tzinfo=_dt.timezone.utc)
 _REASONS = {200: "OK", 301: "Moved Permanently", 404: "Not Found"}
 _UA = "DemoBot/1.0 (+https://example.org/alignkit-demo-crawler)"
 
 
-def _weighted(rng: random.Random, items: tuple[tuple[str, int], ...] | list) -> Any:
+# --------------------------------------------------------------------------------------
+# The corpus
+
+
+@dataclass(frozen=True)
+class Article:
+    """One demo article as shipped in ``demo_corpus/<lang>.json``."""
+
+    id: str
+    lang: str
+    title: str
+    topic: str
+    date: str
+    author: str
+    summary: str
+    paragraphs: tuple[str, ...]
+    list_title: str | None = None
+    list_items: tuple[str, ...] = ()
+    table_header: tuple[str, ...] = ()
+    table_rows: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def slug(self) -> str:
+        """ASCII URL slug from the title, or the id where the title has no Latin letters."""
+        ascii_title = unicodedata.normalize("NFKD", self.title).encode("ascii", "ignore").decode()
+        slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+        return slug if len(slug) >= 8 else self.id
+
+
+_CHROME_KEYS = tuple(
+    [
+        "skip",
+        "home",
+        "menu",
+        "search",
+        "cookie",
+        "accept",
+        "settings",
+        "newsletter_title",
+        "newsletter_text",
+        "email",
+        "subscribe",
+        "related",
+        "also_like",
+        "popular",
+        "comments",
+        "reply",
+        "comment_pool",
+        "commenters",
+        "footer",
+        "rights",
+        "ad",
+        "ad_text",
+        "by",
+        "min_read",
+        "share",
+        "tags",
+        "notfound",
+        "notfound_text",
+        "posted",
+        "replies",
+        "joined",
+        "posts",
+        "toc",
+        "edit",
+        "prev",
+        "next",
+        "version",
+        "print",
+        "save",
+        "ratings",
+        "cart",
+        "add_to_cart",
+        "shop_pitch",
+        "sites",
+        "hosts",
+        "update_note",
+    ]
+)
+
+
+def _article(lang: str, raw: dict[str, Any], where: str) -> Article:
+    missing = [
+        k
+        for k in ("id", "title", "topic", "date", "author", "summary", "paragraphs")
+        if not raw.get(k)
+    ]
+    if missing:
+        raise ValueError(f"{where}: article {raw.get('id', '?')!r} lacks {', '.join(missing)}")
+    listing = raw.get("list") or {}
+    table = raw.get("table") or {}
+    return Article(
+        id=raw["id"],
+        lang=lang,
+        title=raw["title"],
+        topic=raw["topic"],
+        date=raw["date"],
+        author=raw["author"],
+        summary=raw["summary"],
+        paragraphs=tuple(raw["paragraphs"]),
+        list_title=listing.get("title"),
+        list_items=tuple(listing.get("items", ())),
+        table_header=tuple(table.get("header", ())),
+        table_rows=tuple(tuple(r) for r in table.get("rows", ())),
+    )
+
+
+@functools.cache
+def _corpus() -> tuple[dict[str, tuple[Article, ...]], dict[str, dict[str, Any]]]:
+    """Articles and page furniture (menus, notices...) per language, read from package data."""
+    folder = resources.files(__package__ or "alignkit.data").joinpath("demo_corpus")
+    articles: dict[str, tuple[Article, ...]] = {}
+    chrome: dict[str, dict[str, Any]] = {}
+    for lang in LANGUAGES:
+        where = f"demo_corpus/{lang}.json"
+        data = json.loads(folder.joinpath(f"{lang}.json").read_text(encoding="utf-8"))
+        missing = [k for k in _CHROME_KEYS if k not in data["chrome"]]
+        if missing:
+            raise ValueError(f"{where}: chrome lacks {', '.join(missing)}")
+        chrome[lang] = data["chrome"]
+        articles[lang] = tuple(_article(lang, raw, where) for raw in data["articles"])
+    return articles, chrome
+
+
+def demo_articles(lang: str | None = None) -> list[Article]:
+    """The shipped demo articles, all or those of one language."""
+    articles, _ = _corpus()
+    if lang is None:
+        return [a for code in LANGUAGES for a in articles[code]]
+    if lang not in articles:
+        raise ValueError(f"no demo articles in {lang!r}; languages: {', '.join(LANGUAGES)}")
+    return list(articles[lang])
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+
+
+def _weighted(rng: random.Random, items: tuple[tuple[Any, int], ...] | list) -> Any:
     total = sum(w for _, w in items)
     x = rng.random() * total
     for item, w in items:
@@ -115,145 +326,6 @@ def _uuid(rng: random.Random) -> str:
     return f"<urn:uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}>"
 
 
-def _cap(s: str) -> str:
-    return s[:1].upper() + s[1:]
-
-
-def demo_shard_name(index: int, compression: str = "gzip") -> str:
-    """File name of demo shard ``index``, e.g. ``CC-DEMO-00000.warc.gz``."""
-    if compression not in _EXTENSIONS:
-        raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
-    return f"CC-DEMO-{index:05d}{_EXTENSIONS[compression]}"
-
-
-# --------------------------------------------------------------------------------------
-# Text generation
-
-
-class _Language:
-    """Sentence pool for one language, built once per file from the seed."""
-
-    def __init__(self, code: str, rng: random.Random, pool_size: int = 700) -> None:
-        self.code = code
-        v = VOCAB[code]
-        self.vocab = v
-        self.patterns = PATTERNS[code]
-        self.sep = "" if code == "zh" else " "
-        raw_nouns = v["nouns"]
-        self.plain_nouns = [n.split(":", 1)[-1] for n in raw_nouns]
-        self.sentences = [self._sentence(rng) for _ in range(pool_size)]
-        limit = 28 if code == "zh" else 70
-        self.short = [s for s in self.sentences if len(s) < limit]
-        if len(self.short) < 20:
-            self.short = self.sentences[:50]
-
-    def _np(self, rng: random.Random, obj: bool) -> str:
-        code = self.code
-        v = self.vocab
-        if code == "en":
-            det = rng.choice(EN_DETERMINERS)
-            noun = rng.choice(v["nouns"])
-            if rng.random() < 0.35:
-                return f"{det} {rng.choice(v['adjectives'])} {noun}"
-            return f"{det} {noun}"
-        if code in ARTICLES:
-            gender, noun = rng.choice(v["nouns"]).split(":", 1)
-            art = ARTICLES[code][gender][1 if obj else 0]
-            if code == "fr" and noun[0] in "aeiouhéèêàâîôûœAEIOUH":
-                return f"l'{noun}"
-            return f"{art} {noun}"
-        if code == "ru" and not obj:
-            return rng.choice(v["subjects"] + v["nouns"])
-        return rng.choice(v["nouns"])
-
-    def _sentence(self, rng: random.Random) -> str:
-        v = self.vocab
-        pattern = rng.choice(self.patterns)
-        out = []
-        i = 0
-        while i < len(pattern):
-            ch = pattern[i]
-            if ch == "{" and i + 2 < len(pattern) and pattern[i + 2] == "}":
-                slot = pattern[i + 1]
-                if slot == "S":
-                    out.append(self._np(rng, False))
-                elif slot == "O":
-                    out.append(self._np(rng, True))
-                elif slot == "V":
-                    out.append(rng.choice(v["verbs"]))
-                elif slot == "A":
-                    out.append(rng.choice(v["adjectives"]))
-                elif slot == "D":
-                    out.append(rng.choice(v["adverbs"]))
-                elif slot == "C":
-                    out.append(rng.choice(v["connectors"]))
-                elif slot == "P":
-                    out.append(rng.choice(v["preps"]))
-                i += 3
-            else:
-                out.append(ch)
-                i += 1
-        return _cap("".join(out))
-
-    def paragraph(self, rng: random.Random, lo: int = 2, hi: int = 7) -> str:
-        return self.sep.join(rng.choices(self.sentences, k=rng.randint(lo, hi)))
-
-    def headline(self, rng: random.Random) -> str:
-        return rng.choice(self.short).rstrip(".。")
-
-
-class _Assets:
-    """Pools of CSS rules and JavaScript lines shared by all pages of a file (ASCII)."""
-
-    def __init__(self, rng: random.Random) -> None:
-        parts = HOST_PARTS
-        self.css = [
-            f".{rng.choice(parts)}-{i} {{ margin: {rng.randint(0, 40)}px {rng.randint(0, 24)}px;"
-            f" color: #{rng.getrandbits(24):06x}; font-size: {rng.randint(8, 24) / 10}rem;"
-            f" display: {rng.choice(['block', 'flex', 'grid', 'inline-block'])}; }}\n"
-            for i in range(400)
-        ]
-        js = []
-        for i in range(300):
-            r = rng.random()
-            p = rng.choice(parts)
-            if r < 0.15:
-                js.append(f"  var tpl{i} = '<div class=\"{p}\">' + label{i % 7} + '</div>';\n")
-            elif r < 0.25:
-                js.append(f'  el{i}.innerHTML = "<p>{p} " + n + "</p></div>";\n')
-            elif r < 0.6:
-                js.append(
-                    f"  window.__cfg_{i} = {{ id: {rng.getrandbits(20)}, slot: '{p}',"
-                    f" lazy: {rng.choice(['true', 'false'])} }};\n"
-                )
-            else:
-                js.append(f"  if (x{i % 13} > {rng.randint(1, 999)}) {{ track('{p}', {i}); }}\n")
-        self.js = js
-
-
-class _Site:
-    __slots__ = ("host", "lang", "name", "ip", "server", "lower_headers")
-
-    def __init__(self, rng: random.Random, lang: str, shard_index: int, k: int) -> None:
-        a, b = rng.sample(HOST_PARTS, 2)
-        self.lang = lang
-        self.host = f"www.{a}{b}{shard_index or ''}{k}{rng.choice(TLDS[lang])}"
-        self.name = f"{_cap(a)} {_cap(b)}"
-        octets = (
-            rng.randint(11, 223),
-            rng.randint(0, 255),
-            rng.randint(0, 255),
-            rng.randint(1, 254),
-        )
-        self.ip = ".".join(map(str, octets))
-        self.server = rng.choice(SERVERS)
-        self.lower_headers = rng.random() < 0.3
-
-
-# --------------------------------------------------------------------------------------
-# Page rendering
-
-
 def _esc(s: str) -> str:
     """Escape text content (quotes stay literal, as most sites write them)."""
     return _html.escape(s, quote=False)
@@ -263,149 +335,374 @@ def _attr(s: str) -> str:
     return _html.escape(s, quote=True)
 
 
-def _mutate(paragraphs: list[str], lang: _Language, mrng: random.Random, n: int) -> int:
-    changed = 0
-    for _ in range(n * 4):
-        if changed >= n:
-            break
-        p = mrng.randrange(len(paragraphs))
-        text = paragraphs[p]
-        cands = [w for w in lang.plain_nouns if w in text]
-        if not cands:
-            continue
-        old = mrng.choice(cands)
-        new = mrng.choice([w for w in lang.plain_nouns if w != old])
-        paragraphs[p] = text.replace(old, new, 1)
-        changed += 1
-    return changed
+def demo_shard_name(index: int, compression: str = "gzip") -> str:
+    """File name of demo shard ``index``, e.g. ``CC-DEMO-00000.warc.gz``."""
+    if compression not in _EXTENSIONS:
+        raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
+    return f"CC-DEMO-{index:05d}{_EXTENSIONS[compression]}"
 
 
-def _render_article(
-    page_seed: int,
-    lang: _Language,
-    site: _Site,
-    assets: _Assets,
-    charset_label: str | None,
-    meta_mode: str,
-    mutate_seed: int | None = None,
-) -> tuple[str, str, int]:
-    """Return (html, title, words_changed). All choices come from ``page_seed``."""
-    rng = random.Random(page_seed)
-    code = lang.code
-    chrome = CHROME[code]
-    title = lang.headline(rng)
-    n_par = rng.randint(3, 16)
-    paragraphs = [lang.paragraph(rng) for _ in range(n_par)]
-    changed = 0
-    if mutate_seed is not None:
-        changed = _mutate(paragraphs, lang, random.Random(mutate_seed), 3)
+@dataclass(frozen=True)
+class _Site:
+    lang: str
+    layout: str
+    name: str
+    host: str
+    ip: str
+    server: str
+    lower_headers: bool
 
-    o: list[str] = []
-    w = o.append
-    if rng.random() < 0.85:
-        w("<!DOCTYPE html>\n")
-    else:
-        w(
-            '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
+
+def _sites(seed: int) -> dict[tuple[str, str], _Site]:
+    """One site per (language, layout); the same in every shard of a seed."""
+    _, chrome = _corpus()
+    rng = random.Random(f"{seed}:sites")
+    tlds = {"en": ".example", "de": ".de.example", "fr": ".fr.example", "es": ".es.example"}
+    out = {}
+    for lang in LANGUAGES:
+        for layout in LAYOUTS:
+            host = "www." + chrome[lang]["hosts"][layout] + tlds.get(lang, f".{lang}.example")
+            ip = f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
+            out[lang, layout] = _Site(
+                lang,
+                layout,
+                chrome[lang]["sites"][layout],
+                host,
+                ip + str(rng.randint(1, 254)),
+                rng.choice(_SERVERS),
+                rng.random() < 0.3,
+            )
+    return out
+
+
+def _page_path(layout: str, article: Article, number: int) -> str:
+    year, month = article.date[:4], article.date[5:7]
+    section = _SECTIONS.get(article.topic, "misc")
+    if layout == "news":
+        return f"/{section}/{year}/{month}/{article.slug}-{number}.html"
+    if layout == "blog":
+        return f"/{year}/{month}/{article.slug}-{number}/"
+    if layout == "forum":
+        return f"/t/{article.slug}/{number}"
+    if layout == "docs":
+        return f"/docs/v2/{section}/{article.slug}-{number}.html"
+    return f"/recipes/{article.slug}-{number}"
+
+
+# --------------------------------------------------------------------------------------
+# Page rendering
+
+
+class _Page:
+    """Renders one article on one site; every choice comes from the page's own seed."""
+
+    def __init__(
+        self,
+        article: Article,
+        site: _Site,
+        page_seed: int,
+        charset_meta: str,
+        revised: int | None = None,
+    ) -> None:
+        articles, chrome = _corpus()
+        self.a = article
+        self.site = site
+        self.c = chrome[article.lang]
+        self.rng = random.Random(page_seed)
+        self.charset_meta = charset_meta
+        self.others = [x for x in articles[article.lang] if x.id != article.id]
+        self.paragraphs = list(article.paragraphs)
+        self.revised = revised
+        if revised is not None:
+            sep = "" if article.lang == "zh" else " "
+            self.paragraphs[revised] += sep + self.c["update_note"]
+        self.o: list[str] = []
+
+    def w(self, s: str) -> None:
+        self.o.append(s)
+
+    # -- pieces shared by the layouts
+
+    def head(self) -> None:
+        rng, a = self.rng, self.a
+        self.w(
+            "<!DOCTYPE html>\n"
+            if rng.random() < 0.85
+            else '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
             '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
         )
-    w(f'<html lang="{code}">\n<head>\n')
-    if charset_label and meta_mode == "charset":
-        w(f'<meta charset="{charset_label}">\n')
-    elif charset_label and meta_mode == "http-equiv":
-        w(f'<meta http-equiv="Content-Type" content="text/html; charset={charset_label}">\n')
-    w('<meta name="viewport" content="width=device-width, initial-scale=1">\n')
-    w(f"<title>{_esc(title)} | {_esc(site.name)}</title>\n")
-    w(f'<meta name="description" content="{_attr(rng.choice(lang.short))}">\n')
-    w('<link rel="stylesheet" href="/static/main.css">\n')
-    w("<style>\n")
-    w("".join(rng.choices(assets.css, k=rng.randint(10, 120))))
-    w('.ad::after { content: "</div>"; }\n</style>\n')
-    w("<script>\n(function () {\n")
-    w("".join(rng.choices(assets.js, k=rng.randint(5, 60))))
-    w("})();\n</script>\n</head>\n")
-    w(f'<body class="{rng.choice(SECTIONS)} layout-{rng.randint(1, 4)}">\n')
-    w(f"<!-- page generated at edge node {rng.randint(1, 99)} -->\n")
-    if rng.random() < 0.7:
-        w(
-            f'<div id="cookie-banner" class="cookie-consent"><p>{chrome["cookie"]}</p>'
-            f'<button type="button">{chrome["accept"]}</button></div>\n'
+        self.w(f'<html lang="{a.lang}">\n<head>\n{self.charset_meta}')
+        self.w('<meta name="viewport" content="width=device-width, initial-scale=1">\n')
+        self.w(f"<title>{_esc(a.title)} | {_esc(self.site.name)}</title>\n")
+        self.w(f'<meta name="description" content="{_attr(a.summary)}">\n')
+        self.w(f'<meta property="og:title" content="{_attr(a.title)}">\n')
+        self.w(
+            f'<link rel="stylesheet" href="/assets/{self.site.layout}.css'
+            f'?v={rng.randint(1, 99)}">\n'
         )
-    w(f'<header class="site-header"><a class="logo" href="/">{_esc(site.name)}</a>\n<nav><ul>\n')
-    for item in chrome["menu"]:  # type: ignore[union-attr]
-        w(f'<li><a href="/{rng.choice(SECTIONS)}/">{item}</a></li>\n')
-    w("</ul></nav></header>\n<main>\n<article>\n")
-    w(f"<h1>{_esc(title)}</h1>\n")
-    author = rng.choice(AUTHORS).strip()
-    day = rng.randint(1, 28)
-    dash = rng.choice(["&#8212;", "&#x2014;", "&mdash;", "\u2014"])
-    w(
-        f'<p class="byline">{chrome["by"]} {author} {dash} <time datetime="2024-05-{day:02d}">'
-        f"{day:02d}.05.2024</time></p>\n"
-    )
-    ad_at = rng.randrange(n_par)
-    for i, para in enumerate(paragraphs):
-        if i and i % 4 == 0:
-            w(f"<h2>{_esc(lang.headline(rng))}</h2>\n")
-        w(f"<p>{para}</p>\n")
-        if i == ad_at:
-            w(
-                f'<div class="ad" data-slot="{rng.randint(1, 9)}"><span>{chrome["ad"]}</span> '
-                f'<a href="https://ads.example.net/c?id={rng.getrandbits(32)}">Caf&eacute; '
-                f"Central &amp; Bar &ndash; 2 for 1</a></div>\n"
+        self.w(
+            "<style>\n.cookie-banner{position:fixed;bottom:0;width:100%}\n"
+            f".hero{{margin:{rng.randint(0, 40)}px auto;color:#{rng.getrandbits(24):06x}}}\n"
+            '.ad::after{content:"</div>"}\n</style>\n'
+        )
+        self.w(
+            "<script>\nwindow.dataLayer = window.dataLayer || [];\n"
+            f"dataLayer.push({{page: '{self.site.layout}', id: {rng.getrandbits(24)}}});\n"
+            "var tpl = '<div class=\"promo\">' + label + '</div>';\n</script>\n</head>\n"
+        )
+
+    def cookie_banner(self) -> None:
+        if self.rng.random() < 0.75:
+            c = self.c
+            self.w(
+                '<div id="cookie-banner" class="cookie-banner" role="dialog">'
+                f'<p>{_esc(c["cookie"])}</p><button type="button">{_esc(c["accept"])}</button> '
+                f'<a href="/cookies">{_esc(c["settings"])}</a></div>\n'
             )
-        r = rng.random()
-        if r < 0.12:
-            w("<ul>\n")
-            for _ in range(rng.randint(2, 6)):
-                w(f"<li>{_esc(lang.headline(rng))}</li>\n")
-            w("</ul>\n")
-        elif r < 0.18:
-            head = chrome["table"]
-            w("<table>\n<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>\n")  # type: ignore[union-attr]
-            for _ in range(rng.randint(2, 5)):
-                w(
-                    f"<tr><td>{rng.choice(lang.plain_nouns)}</td><td>{rng.randint(1, 9999)}</td>"
-                    f"<td>{rng.choice(['+', '-'])}{rng.randint(0, 99)}%</td></tr>\n"
-                )
-            w("</table>\n")
-        elif r < 0.23:
-            w(f"<blockquote><p>{rng.choice(lang.sentences)}</p></blockquote>\n")
-        elif r < 0.26:
-            w(
-                "<pre><code>for (let i = 0; i &lt; n; i++) {\n"
-                f"  total += item[i] &amp;&amp; item[i].{rng.choice(HOST_PARTS)};\n}}\n"
-                "</code></pre>\n"
+
+    def nav(self) -> None:
+        c = self.c
+        self.w(
+            f'<a class="skip-link" href="#content">{_esc(c["skip"])}</a>\n'
+            f'<header class="site-header"><a class="logo" href="/">{_esc(self.site.name)}</a>\n'
+            '<nav class="main-nav"><ul>\n'
+        )
+        for item in c["menu"]:
+            self.w(f'<li><a href="/{_slug_word(item)}/">{_esc(item)}</a></li>\n')
+        self.w(
+            f'</ul></nav>\n<form class="search" action="/search"><input name="q" '
+            f'placeholder="{_attr(c["search"])}"></form></header>\n'
+        )
+
+    def byline(self) -> None:
+        c, a = self.c, self.a
+        minutes = max(1, sum(len(p) for p in self.paragraphs) // 1000 + 1)
+        self.w(
+            f'<p class="byline">{_esc(c["by"])} <span class="author">{_esc(a.author)}</span> '
+            f'&middot; <time datetime="{a.date}">{a.date}</time> &middot; {minutes} '
+            f"{_esc(c['min_read'])}</p>\n"
+        )
+
+    def body_text(self, ad_every: int = 0) -> None:
+        """The article: paragraphs, its list and table; an ad between paragraphs if asked."""
+        a = self.a
+        list_at = self.rng.randrange(1, len(self.paragraphs) + 1)
+        for i, para in enumerate(self.paragraphs, 1):
+            self.w(f"<p>{_esc(para)}</p>\n")
+            if ad_every and i % ad_every == 0 and i < len(self.paragraphs):
+                self.ad()
+            if i == list_at and a.list_items:
+                if a.list_title:
+                    self.w(f"<h2>{_esc(a.list_title)}</h2>\n")
+                self.w("<ul>\n" + "".join(f"<li>{_esc(x)}</li>\n" for x in a.list_items))
+                self.w("</ul>\n")
+        if a.table_header:
+            self.w("<table>\n<thead><tr>")
+            self.w("".join(f"<th>{_esc(h)}</th>" for h in a.table_header) + "</tr></thead>\n")
+            self.w("<tbody>\n")
+            for row in a.table_rows:
+                self.w("<tr>" + "".join(f"<td>{_esc(x)}</td>" for x in row) + "</tr>\n")
+            self.w("</tbody></table>\n")
+
+    def ad(self) -> None:
+        c = self.c
+        self.w(
+            f'<div class="ad" data-slot="{self.rng.randint(1, 9)}"><span class="ad-label">'
+            f'{_esc(c["ad"])}</span> <a href="https://ads.example.net/c?id='
+            f'{self.rng.getrandbits(32)}" rel="sponsored">{_esc(c["ad_text"])}</a></div>\n'
+        )
+
+    def links(self, heading: str, css: str, tag: str = "aside") -> None:
+        picks = self.rng.sample(self.others, min(len(self.others), self.rng.randint(3, 5)))
+        self.w(f'<{tag} class="{css}"><h3>{_esc(heading)}</h3><ul>\n')
+        for other in picks:
+            href = _page_path(self.site.layout, other, self.rng.randint(100, 9999))
+            self.w(f'<li><a href="{href}">{_esc(other.title)}</a></li>\n')
+        self.w(f"</ul></{tag}>\n")
+
+    def newsletter(self) -> None:
+        c = self.c
+        self.w(
+            f'<div class="newsletter"><h3>{_esc(c["newsletter_title"])}</h3>'
+            f"<p>{_esc(c['newsletter_text'])}</p>"
+            f'<form action="/subscribe" method="post"><input type="email" '
+            f'placeholder="{_attr(c["email"])}"><button>{_esc(c["subscribe"])}</button></form>'
+            "</div>\n"
+        )
+
+    def comments(self, lo: int = 0, hi: int = 4) -> None:
+        c, rng = self.c, self.rng
+        n = rng.randint(lo, hi)
+        if not n:
+            return
+        self.w(f'<section class="comments" id="comments"><h3>{_esc(c["comments"])} ({n})</h3>\n')
+        for _ in range(n):
+            day = rng.randint(1, 28)
+            self.w(
+                f'<div class="comment"><span class="comment-author">'
+                f"{_esc(rng.choice(c['commenters']))}</span> <time>2024-06-{day:02d}</time>"
+                f"<p>{_esc(rng.choice(c['comment_pool']))}</p>"
+                f'<a class="reply" href="#reply">{_esc(c["reply"])}</a></div>\n'
             )
-    w("</article>\n")
-    w(f'<aside class="sidebar"><h3>{chrome["related"]}</h3><ul>\n')
-    for _ in range(rng.randint(3, 8)):
-        slug = "-".join(rng.sample(HOST_PARTS, 3))
-        href = f"/{rng.choice(SECTIONS)}/{slug}.html"
-        w(f'<li><a href="{href}">{_esc(lang.headline(rng))}</a></li>\n')
-    w("</ul></aside>\n</main>\n")
-    if rng.random() < 0.5:
-        w(f'<div style="display:none" class="promo-hidden">{chrome["hidden"]}</div>\n')
-    if rng.random() < 0.3:
-        w(f"<span hidden>{_esc(rng.choice(lang.short))}</span>\n")
-    w(f"<noscript>{chrome['noscript']}</noscript>\n")
-    w("<!-- <p>old footer, removed</p> -->\n")
-    foot = " &middot; ".join(f'<a href="/{i}">{t}</a>' for i, t in enumerate(chrome["footer"]))  # type: ignore[arg-type]
-    w(f"<footer>{foot}<br>&copy; 2024 {_esc(site.name)}&nbsp;&laquo;{author}&raquo;</footer>\n")
-    w("<script>\n  var banner = '<div class=\"consent\">ok</div>';\n")
-    w("  document.write('<scr' + 'ipt src=\"/js/ads.js\"></scr' + 'ipt>');\n</script>\n")
-    w("</body>\n</html>\n")
-    return "".join(o), title, changed
+        self.w("</section>\n")
+
+    def footer(self) -> None:
+        c, rng = self.c, self.rng
+        if rng.random() < 0.5:
+            self.w(f'<div style="display:none" class="promo-hidden">{_esc(c["ad_text"])}</div>\n')
+        self.w("<!-- <p>old footer, removed</p> -->\n")
+        foot = " &middot; ".join(f'<a href="/{_slug_word(t)}">{_esc(t)}</a>' for t in c["footer"])
+        self.w(
+            f'<footer class="site-footer"><nav>{foot}</nav>'
+            f"<p>&copy; 2024 {_esc(self.site.name)}. {_esc(c['rights'])}</p></footer>\n"
+        )
+        self.w(
+            "<script>\n  document.querySelectorAll('.cookie-banner button').forEach("
+            "function (b) { b.onclick = function () { b.parentNode.remove(); }; });\n</script>\n"
+            "</body>\n</html>\n"
+        )
+
+    # -- layouts
+
+    def render(self) -> str:
+        self.head()
+        getattr(self, f"_{self.site.layout}")()
+        self.footer()
+        return "".join(self.o)
+
+    def _news(self) -> None:
+        a, c = self.a, self.c
+        self.w(f'<body class="news-site section-{_SECTIONS.get(a.topic, "misc")}">\n')
+        self.cookie_banner()
+        self.nav()
+        self.w(
+            f'<div class="breadcrumb"><a href="/">{_esc(c["home"])}</a> &raquo; '
+            f"{_esc(c['menu'][0])}</div>\n"
+        )
+        self.w('<main id="content">\n<article class="story">\n')
+        self.w(f"<h1>{_esc(a.title)}</h1>\n")
+        self.w(f'<p class="lead"><strong>{_esc(a.summary)}</strong></p>\n')
+        self.byline()
+        self.body_text(ad_every=2)
+        self.w(f'<div class="share">{_esc(c["share"])}: <a href="#">Facebook</a> ')
+        self.w('<a href="#">X</a> <a href="#">E-mail</a></div>\n</article>\n')
+        self.comments()
+        self.w("</main>\n")
+        self.links(c["related"], "sidebar related")
+        self.newsletter()
+
+    def _blog(self) -> None:
+        a, c = self.a, self.c
+        self.w('<body class="blog single-post">\n')
+        self.cookie_banner()
+        self.nav()
+        self.w('<div class="wrapper"><main id="content" class="post">\n<article>\n')
+        self.w(f'<header class="entry-header"><h1 class="entry-title">{_esc(a.title)}</h1>\n')
+        self.byline()
+        self.w('</header>\n<div class="entry-content">\n')
+        self.body_text()
+        self.w(f'</div>\n<p class="tags">{_esc(c["tags"])}: <a href="/tag/{a.topic}">')
+        self.w(f"{a.topic}</a></p>\n</article>\n")
+        self.links(c["also_like"], "also-like", tag="section")
+        self.comments(1, 4)
+        self.w('</main>\n<aside class="sidebar">\n')
+        self.newsletter()
+        self.ad()
+        self.links(c["popular"], "popular", tag="div")
+        self.w("</aside></div>\n")
+
+    def _forum(self) -> None:
+        a, c, rng = self.a, self.c, self.rng
+        self.w('<body class="forum thread-view">\n')
+        self.cookie_banner()
+        self.nav()
+        n_replies = rng.randint(2, 5)
+        self.w(
+            f'<div class="breadcrumb"><a href="/">{_esc(c["home"])}</a> &rsaquo; '
+            f'<a href="/c/{a.topic}">{a.topic}</a></div>\n<main id="content">\n'
+            f'<h1 class="thread-title">{_esc(a.title)}</h1>\n'
+            f'<p class="thread-meta">{n_replies} {_esc(c["replies"])}</p>\n'
+            f'<div class="post first-post" id="post-1"><div class="user-card">'
+            f'<span class="username">{_esc(a.author)}</span> <span class="user-meta">'
+            f"{_esc(c['joined'])} 2019 &middot; {rng.randint(40, 3000)} {_esc(c['posts'])}"
+            f'</span></div>\n<div class="post-body">\n'
+        )
+        self.body_text()
+        self.w(
+            f'</div><div class="post-meta">{_esc(c["posted"])} <time>{a.date}</time></div></div>\n'
+        )
+        for k in range(n_replies):
+            self.w(
+                f'<div class="post reply" id="post-{k + 2}"><div class="user-card">'
+                f'<span class="username">{_esc(rng.choice(c["commenters"]))}</span></div>'
+                f'<div class="post-body"><p>{_esc(rng.choice(c["comment_pool"]))}</p></div>'
+                f'<a class="reply-link" href="#reply">{_esc(c["reply"])}</a></div>\n'
+            )
+        self.w('<div class="pagination"><a href="?page=1">1</a> <a href="?page=2">2</a> ')
+        self.w(f'<a href="?page=2">{_esc(c["next"])} &raquo;</a></div>\n</main>\n')
+        self.links(c["related"], "similar-threads")
+        self.ad()
+
+    def _docs(self) -> None:
+        a, c = self.a, self.c
+        self.w('<body class="docs">\n')
+        self.cookie_banner()
+        self.w(
+            f'<header class="docs-header"><a class="logo" href="/docs/">{_esc(self.site.name)}'
+            f'</a> <select class="version"><option>{_esc(c["version"])} 2.4</option>'
+            f"<option>2.3</option></select></header>\n"
+        )
+        self.links(c["toc"], "docs-sidebar", tag="nav")
+        self.w('<main id="content" class="docs-content">\n<article>\n')
+        self.w(f"<h1>{_esc(a.title)}</h1>\n<p><em>{_esc(a.summary)}</em></p>\n")
+        self.body_text()
+        self.w(
+            f'</article>\n<p class="edit-link"><a href="/edit/{a.slug}">{_esc(c["edit"])}</a>'
+            f' &middot; {a.date}</p>\n<div class="pager"><a rel="prev" href="#">&laquo; '
+            f'{_esc(c["prev"])}</a> <a rel="next" href="#">{_esc(c["next"])} &raquo;</a></div>\n'
+            "</main>\n"
+        )
+
+    def _recipe(self) -> None:
+        a, c, rng = self.a, self.c, self.rng
+        self.w('<body class="shop recipe-page">\n')
+        self.cookie_banner()
+        self.nav()
+        self.w(f'<div class="mini-cart"><a href="/cart">{_esc(c["cart"])} (0)</a></div>\n')
+        stars = rng.randint(38, 50) / 10
+        self.w(
+            f'<main id="content">\n<article class="recipe">\n<h1>{_esc(a.title)}</h1>\n'
+            f'<div class="rating">&#9733; {stars} ({rng.randint(12, 900)} {_esc(c["ratings"])})'
+            f'</div>\n<div class="recipe-actions"><button>{_esc(c["print"])}</button> '
+            f"<button>{_esc(c['save'])}</button></div>\n"
+            f'<p class="intro">{_esc(a.summary)}</p>\n'
+        )
+        self.byline()
+        self.body_text()
+        self.w(
+            f'</article>\n<div class="shop-box"><p>{_esc(c["shop_pitch"])}</p>'
+            f'<button class="add-to-cart">{_esc(c["add_to_cart"])}</button></div>\n'
+        )
+        self.comments(0, 3)
+        self.w("</main>\n")
+        self.links(c["also_like"], "more-recipes")
+        self.newsletter()
 
 
-def _render_junk(
-    rng: random.Random, junk_type: str, charset_label: str | None, meta_mode: str
-) -> tuple[str, str]:
-    meta = ""
-    if charset_label and meta_mode == "charset":
-        meta = f'<meta charset="{charset_label}">'
-    elif charset_label and meta_mode == "http-equiv":
-        meta = f'<meta http-equiv="Content-Type" content="text/html; charset={charset_label}">'
+def _slug_word(s: str) -> str:
+    ascii_s = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_s).strip("-") or f"s{zlib.crc32(s.encode()) % 1000}"
+
+
+def _charset_meta(label: str | None, mode: str) -> str:
+    if label and mode == "charset":
+        return f'<meta charset="{label}">\n'
+    if label and mode == "http-equiv":
+        return f'<meta http-equiv="Content-Type" content="text/html; charset={label}">\n'
+    return ""
+
+
+def _render_junk(rng: random.Random, junk_type: str, meta: str) -> tuple[str, str]:
     if junk_type == "short":
         title = rng.choice(["Home", "Coming soon", "Untitled", "Welcome"])
         return (
@@ -413,14 +710,11 @@ def _render_junk(
             title,
         )
     if junk_type == "lorem":
-        title = "Lorem sample"
+        title = "Lorem ipsum"
         paras = []
         for _ in range(rng.randint(2, 6)):
-            words = [
-                "".join(rng.choices(JUNK_SYLLABLES, k=rng.randint(1, 3)))
-                for _ in range(rng.randint(20, 60))
-            ]
-            paras.append(f"<p>{_cap(' '.join(words))}.</p>")
+            words = rng.choices(_LOREM, k=rng.randint(20, 60))
+            paras.append(f"<p>{' '.join(words).capitalize()}.</p>")
         body = "\n".join(paras)
         return (
             f"<!DOCTYPE html><html><head>{meta}<title>{title}</title></head>"
@@ -436,9 +730,9 @@ def _render_junk(
             '<div id="root"></div></body></html>',
             title,
         )
-    words = rng.choices(SPAM_KEYWORDS, k=rng.randint(40, 150))
-    title = " ".join(words[:6])
-    items = "".join(f"<li>{w} {w}s</li>" for w in words)
+    words = rng.choices(_SPAM, k=rng.randint(40, 150))
+    title = " ".join(words[:5])
+    items = "".join(f"<li>{w}</li>" for w in words)
     return (
         f"<html><head>{meta}<title>{title}</title>"
         f'<meta name="keywords" content="{", ".join(words[:20])}"></head>'
@@ -451,12 +745,8 @@ def _png(rng: random.Random) -> bytes:
     w, h = rng.randint(8, 48), rng.randint(8, 48)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
+        crc = struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return struct.pack(">I", len(data)) + kind + data + crc
 
     raw = b"".join(b"\x00" + rng.randbytes(w * 3) for _ in range(h))
     return (
@@ -497,9 +787,7 @@ def _chunked(rng: random.Random, body: bytes) -> bytes:
     while pos < len(body):
         n = rng.randint(256, 8192)
         piece = body[pos : pos + n]
-        parts.append(b"%x\r\n" % len(piece))
-        parts.append(piece)
-        parts.append(b"\r\n")
+        parts.extend((b"%x\r\n" % len(piece), piece, b"\r\n"))
         pos += n
     parts.append(b"0\r\n\r\n")
     return b"".join(parts)
@@ -519,7 +807,6 @@ class _Out:
         self.stream = (
             zlib.compressobj(6, zlib.DEFLATED, 31) if compression == "gzip-stream" else None
         )
-        self.upos = 0  # uncompressed position (gzip-stream)
 
     def _raw(self, data: bytes) -> None:
         self.fh.write(data)
@@ -531,42 +818,12 @@ class _Out:
         if self.compression == "gzip":
             c = zlib.compressobj(6, zlib.DEFLATED, 31)
             self._raw(c.compress(data) + c.flush())
-        elif self.compression == "none":
+        elif self.stream is None:
             self._raw(data)
         else:
-            assert self.stream is not None
             self._raw(self.stream.compress(data))
-            self.upos += len(data)
             return None
         return start
-
-    def garbage(self, data: bytes) -> None:
-        if self.stream is not None:
-            self._raw(self.stream.compress(data))
-            self.upos += len(data)
-        else:
-            self._raw(data)
-
-    def truncated(self, data: bytes) -> int:
-        """Write a record cut short; the file ends after it. Returns bytes dropped."""
-        if self.compression == "gzip":
-            c = zlib.compressobj(6, zlib.DEFLATED, 31)
-            member = c.compress(data) + c.flush()
-            keep = len(member) // 2
-            self._raw(member[:keep])
-            return len(member) - keep
-        if self.compression == "none":
-            keep = len(data) // 2
-            self._raw(data[:keep])
-            return len(data) - keep
-        assert self.stream is not None
-        # Flush the good data completely, then add half a record and end the stream
-        # without its final block and gzip trailer.
-        self._raw(self.stream.flush(zlib.Z_FULL_FLUSH))
-        keep = len(data) // 2
-        self._raw(self.stream.compress(data[:keep]) + self.stream.flush(zlib.Z_SYNC_FLUSH))
-        self.stream = None
-        return len(data) - keep
 
     def close(self) -> None:
         if self.stream is not None:
@@ -582,20 +839,21 @@ def _record_bytes(
     extra: list[tuple[str, str]],
     block: bytes,
     payload_offset: int | None,
-    content_length: int | None = None,
+    trailing: list[tuple[str, str]] = (),  # type: ignore[assignment]
 ) -> bytes:
     lines = [
         "WARC/1.1",
         f"WARC-Type: {rec_type}",
         f"WARC-Date: {date}",
         f"WARC-Record-ID: {rec_id}",
-        f"Content-Length: {len(block) if content_length is None else content_length}",
+        f"Content-Length: {len(block)}",
         f"Content-Type: {content_type}",
     ]
     lines.extend(f"{k}: {v}" for k, v in extra)
     if payload_offset is not None:
         lines.append(f"WARC-Payload-Digest: {_b32sha1(block[payload_offset:])}")
     lines.append(f"WARC-Block-Digest: {_b32sha1(block)}")
+    lines.extend(f"{k}: {v}" for k, v in trailing)
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
     return b"".join((head, block, b"\r\n\r\n"))
 
@@ -604,184 +862,6 @@ def _http_headers(pairs: list[tuple[str, str]], lower: bool) -> bytes:
     if lower:
         pairs = [(k.lower(), v) for k, v in pairs]
     return "".join(f"{k}: {v}\r\n" for k, v in pairs).encode("latin-1") + b"\r\n"
-
-
-def write_demo_warc(
-    path: str | os.PathLike[str],
-    n_docs: int = 200,
-    seed: int = 0,
-    compression: str = "gzip",
-    shard_index: int = 0,
-    faults: bool = True,
-    min_bytes: int | None = None,
-) -> dict[str, Any]:
-    """Write one synthetic Common Crawl-like WARC/1.1 file and return its manifest.
-
-    Layout: one ``warcinfo`` record, then per page a ``request``, a ``response`` and a
-    ``metadata`` record. ``compression`` is ``"gzip"`` (one gzip member per record, as
-    Common Crawl ships), ``"none"`` or ``"gzip-stream"`` (one gzip stream for the file).
-
-    With ``faults=True`` three broken pieces are added on top of the ``n_docs`` good pages
-    and described in ``manifest["faults"]``: garbage bytes between two records (after a third
-    of the pages), a response record whose Content-Length is 13 bytes too small (after half
-    of the pages) and a truncated record at the end (a cut gzip member, a cut record, or a
-    gzip stream without its end). Every other record is well-formed and its Content-Length
-    exact.
-
-    ``min_bytes``: keep adding pages beyond ``n_docs`` until the file holds at least this
-    many (compressed) bytes; ``manifest["n_docs"]`` gives the final number.
-
-    The payload digest is computed over the bytes that follow the HTTP header as stored
-    (so chunked bodies are digested with their chunk framing), the convention warcio uses
-    when verifying.
-
-    Manifest keys: ``path``, ``filename``, ``compression``, ``seed``, ``shard_index``,
-    ``n_docs``, ``records`` (count per WARC-Type of good records), ``total_records``,
-    ``kinds`` (pages per kind: html, duplicate, near_duplicate, junk, non_html, redirect,
-    not_found), ``html_pages`` (text/html responses), ``non_html`` (per content type),
-    ``junk`` (per junk type), ``duplicates``, ``near_duplicates``, ``languages``,
-    ``encodings`` and ``charset_declared_in`` (over text/html responses), ``status``
-    (per HTTP status), ``chunked`` (responses with chunked bodies), ``faults`` (list of
-    dicts with ``kind`` and details), ``broken`` (number of faults), ``bytes`` (file size),
-    ``uncompressed_bytes`` and ``docs`` (one dict per page: uri, kind, status, content_type,
-    lang, encoding, charset_label, charset_declared_in, chunked, title, record_id,
-    payload_sha1, dup_of, words_changed, offset of the response record and request_offset;
-    offsets are None for gzip-stream).
-    """
-    if compression not in COMPRESSIONS:
-        raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
-    if n_docs < 0:
-        raise ValueError("n_docs must be >= 0")
-    path = Path(path)
-    rng = random.Random(seed * 1_000_003 + shard_index * 7_919 + 17)
-    langs = {code: _Language(code, random.Random(f"{seed}:{code}")) for code in LANGUAGES}
-    assets = _Assets(random.Random(f"{seed}:assets"))
-    sites: dict[str, list[_Site]] = {
-        code: [_Site(rng, code, shard_index, k) for k in range(12)] for code in LANGUAGES
-    }
-    lang_weights = list(zip(LANGUAGES, _LANG_WEIGHTS, strict=True))
-
-    filename = path.name
-    warcinfo_id = _uuid(rng)
-    start = _BASE_DATE + _dt.timedelta(hours=3 * shard_index)
-    now = start
-
-    docs: list[dict[str, Any]] = []
-    fault_list: list[dict[str, Any]] = []
-    records = Counter()
-    html_docs: list[int] = []  # indices into docs of article pages (dup sources)
-    bodies: dict[int, tuple[bytes, str]] = {}  # doc index -> (body, content-type header)
-    article_seeds: dict[int, tuple[int, _Site, str | None, str, str, str]] = {}
-
-    garbage_at = n_docs // 3 if faults else -1
-    wrong_len_at = n_docs // 2 if faults else -1
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        out = _Out(fh, compression)
-        info = (
-            "software: alignkit demo generator (synthetic pages, no real web content)\r\n"
-            "format: WARC File Format 1.1\r\n"
-            "conformsTo: https://iipc.github.io/warc-specifications/specifications/"
-            "warc-format/warc-1.1/\r\n"
-            f"isPartOf: CC-DEMO-{seed}\r\n"
-            "description: Deterministic demo crawl for alignkit tests and benchmarks\r\n"
-            f"operator: alignkit\r\nhostname: demo-{shard_index}\r\n"
-            f"robots: not checked (synthetic)\r\nseed: {seed}\r\nshard: {shard_index}\r\n"
-        ).encode()
-        out.record(
-            _record_bytes(
-                "warcinfo",
-                _fmt_warc_date(start),
-                warcinfo_id,
-                "application/warc-fields",
-                [("WARC-Filename", filename)],
-                info,
-                None,
-            )
-        )
-        records["warcinfo"] += 1
-
-        i = 0
-        while i < n_docs or (min_bytes is not None and out.pos < min_bytes):
-            if i == garbage_at:
-                junk = random.Random(f"{seed}:{shard_index}:garbage").randbytes(61)
-                junk = b"\r\nGARBAGE" + junk + b"\r\n"
-                fault_list.append(
-                    {
-                        "kind": "garbage_between_records",
-                        "after_doc": i - 1,
-                        "offset": out.pos if compression != "gzip-stream" else None,
-                        "uncompressed_offset": out.upos if compression == "gzip-stream" else None,
-                        "length": len(junk),
-                    }
-                )
-                out.garbage(junk)
-            if i == wrong_len_at:
-                _write_wrong_length(out, rng, fault_list, i, seed, shard_index, now, warcinfo_id)
-
-            now += _dt.timedelta(seconds=rng.randint(0, 4))
-            doc = _make_doc(
-                i,
-                rng,
-                langs,
-                sites,
-                lang_weights,
-                assets,
-                docs,
-                html_docs,
-                bodies,
-                article_seeds,
-                shard_index,
-                seed,
-            )
-            _write_doc(out, rng, doc, now, warcinfo_id, records)
-            docs.append(doc["meta"])
-            i += 1
-
-        if faults:
-            now += _dt.timedelta(seconds=1)
-            body = b"<html><body><p>" + b"cut " * 600 + b"</p></body></html>"
-            http = (
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                + body
-            )
-            rec = _record_bytes(
-                "response",
-                _fmt_warc_date(now),
-                _uuid(rng),
-                "application/http; msgtype=response",
-                [
-                    ("WARC-Warcinfo-ID", warcinfo_id),
-                    ("WARC-Target-URI", f"https://truncated.example.org/{shard_index}/end"),
-                ],
-                http,
-                http.index(b"\r\n\r\n") + 4,
-            )
-            offset = out.pos
-            dropped = out.truncated(rec)
-            fault_list.append(
-                {
-                    "kind": "truncated_gzip_member"
-                    if compression == "gzip"
-                    else (
-                        "truncated_gzip_stream"
-                        if compression == "gzip-stream"
-                        else "truncated_record"
-                    ),
-                    "after_doc": i - 1,
-                    "offset": offset if compression != "gzip-stream" else None,
-                    "record_length": len(rec),
-                    "bytes_dropped": dropped,
-                    "at_end": True,
-                }
-            )
-        out.close()
-        size = out.pos
-        usize = out.upos
-
-    return _manifest(path, compression, seed, shard_index, docs, records, fault_list, size, usize)
 
 
 def _fmt_warc_date(t: _dt.datetime) -> str:
@@ -797,84 +877,98 @@ def _fmt_http_date(t: _dt.datetime) -> str:
     )
 
 
-def _write_wrong_length(
-    out: _Out,
-    rng: random.Random,
-    fault_list: list[dict[str, Any]],
-    i: int,
-    seed: int,
-    shard_index: int,
-    now: _dt.datetime,
-    warcinfo_id: str,
-) -> None:
-    body = (
-        b"<html><head><title>Wrong length</title></head><body><p>"
-        + b"x" * 400
-        + b"</p></body></html>"
-    )
-    http = (
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-        + f"Content-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-    uri = f"https://wrong-length.example.org/{seed}/{shard_index}/{i}"
-    rec_id = _uuid(rng)
-    declared = len(http) - 13
-    rec = _record_bytes(
-        "response",
-        _fmt_warc_date(now),
-        rec_id,
-        "application/http; msgtype=response",
-        [("WARC-Warcinfo-ID", warcinfo_id), ("WARC-Target-URI", uri)],
-        http,
-        http.index(b"\r\n\r\n") + 4,
-        content_length=declared,
-    )
-    fault_list.append(
-        {
-            "kind": "wrong_content_length",
-            "after_doc": i - 1,
-            "record_type": "response",
-            "record_id": rec_id,
-            "uri": uri,
-            "declared": declared,
-            "actual": len(http),
-            "offset": out.pos if out.compression != "gzip-stream" else None,
-        }
-    )
-    out.record(rec)
+# --------------------------------------------------------------------------------------
+# Pages
 
 
-def _make_doc(
-    i: int,
-    rng: random.Random,
-    langs: dict[str, _Language],
-    sites: dict[str, list[_Site]],
-    lang_weights: list[tuple[str, int]],
-    assets: _Assets,
-    docs: list[dict[str, Any]],
-    html_docs: list[int],
-    bodies: dict[int, tuple[bytes, str]],
-    article_seeds: dict[int, tuple[int, _Site, str | None, str, str, str]],
-    shard_index: int,
-    seed: int,
-) -> dict[str, Any]:
-    kind = _weighted(rng, _KINDS)
-    if kind in ("duplicate", "near_duplicate") and not html_docs:
+@dataclass
+class _Rendered:
+    """An article page kept as a source for later duplicates."""
+
+    article: Article
+    site: _Site
+    codec: str
+    label: str | None
+    decl: str
+    meta_mode: str
+    content_type: str
+    body: bytes
+    uri: str
+
+
+class _Planner:
+    """Chooses what each page of one file shows, from the file's random stream."""
+
+    def __init__(self, rng: random.Random, seed: int, shard_index: int, n_docs: int) -> None:
+        articles, chrome = _corpus()
+        self.rng = rng
+        self.chrome = chrome
+        self.sites = _sites(seed)
+        self.shard_index = shard_index
+        # Each language walks its articles in a seeded order; shards start at different points
+        # so that a few small shards show many different articles.
+        self.order: dict[str, list[Article]] = {}
+        self.cursor: dict[str, int] = {}
+        for lang in LANGUAGES:
+            order = list(articles[lang])
+            random.Random(f"{seed}:{lang}:order").shuffle(order)
+            self.order[lang] = order
+            self.cursor[lang] = shard_index * max(1, n_docs) // 2
+        # Every kind of page early in each file, so that even a small shard shows all of them.
+        first = [k for k, _ in _KINDS] + ["junk"]
+        rng.shuffle(first)
+        self.first_kinds = ["html", *first]
+        self.junk_seen = 0
+        self.layouts_used: dict[str, set[str]] = {}
+        self.recent: dict[int, _Rendered] = {}  # doc index -> article page (dup sources)
+
+    def next_article(self, lang: str) -> Article:
+        order = self.order[lang]
+        article = order[self.cursor[lang] % len(order)]
+        self.cursor[lang] += 1
+        return article
+
+    def site_for(self, article: Article) -> _Site:
+        """A layout that suits the topic, preferring one this article has not appeared in."""
+        fits = _TOPIC_LAYOUTS.get(article.topic, _DEFAULT_LAYOUTS)
+        used = self.layouts_used.setdefault(article.id, set())
+        fresh = [x for x in fits if x not in used] or list(fits)
+        layout = self.rng.choice(fresh)
+        used.add(layout)
+        return self.sites[article.lang, layout]
+
+    def pick_charset(self, lang: str) -> tuple[str, str, str]:
+        rng = self.rng
+        codec, labels, _ = _weighted(rng, [((c, lbl, w), w) for c, lbl, w in _ENCODINGS[lang]])
+        decl = _weighted(rng, _DECL_UTF8 if codec == "utf-8" else _DECL_OTHER)
+        return codec, rng.choice(labels), decl
+
+    def content_type(self, label: str, decl: str) -> str:
+        if decl in ("header", "both"):
+            sep = self.rng.choice(["; charset=", ";charset=", "; Charset="])
+            return f"text/html{sep}{label}"
+        return "text/html"
+
+    def meta_mode(self, decl: str) -> str:
+        return self.rng.choice(["charset", "http-equiv"]) if decl in ("meta", "both") else ""
+
+
+def _encode(text: str, codec: str, decl: str) -> bytes:
+    # Characters the legacy charset lacks become numeric references, as CMSs write them.
+    data = text.encode(codec, errors="xmlcharrefreplace")
+    return b"\xef\xbb\xbf" + data if decl == "bom" else data
+
+
+def _make_doc(i: int, plan: _Planner, seed: int) -> dict[str, Any]:
+    rng = plan.rng
+    kind = plan.first_kinds[i] if i < len(plan.first_kinds) else _weighted(rng, _KINDS)
+    if kind in ("duplicate", "near_duplicate") and not plan.recent:
         kind = "html"
-    lang_code = _weighted(rng, lang_weights)
-    site = rng.choice(sites[lang_code])
-    slug = "-".join(rng.sample(HOST_PARTS, rng.randint(2, 4)))
-    path = f"/{rng.choice(SECTIONS)}/2024/{slug}-{shard_index:03d}{i:06d}"
-    if rng.random() < 0.6:
-        path += ".html"
-    uri = f"https://{site.host}{path}"
-    status = 200
-    chunked = False
-    extra_http: list[tuple[str, str]] = []
+    lang = _weighted(rng, list(zip(LANGUAGES, _LANG_WEIGHTS, strict=True)))
+    number = plan.shard_index * 100_000 + i
     meta: dict[str, Any] = {
         "i": i,
-        "uri": uri,
+        "uri": "",
         "kind": kind,
         "status": 200,
         "content_type": "text/html",
@@ -884,162 +978,167 @@ def _make_doc(
         "charset_declared_in": None,
         "chunked": False,
         "title": None,
+        "article_id": None,
+        "layout": None,
+        "site": None,
         "dup_of": None,
+        "revised_paragraph": None,
         "words_changed": 0,
         "junk_type": None,
     }
+    extra_http: list[tuple[str, str]] = []
+    status = 200
+    site: _Site | None = None
 
-    def pick_charset(lang: str) -> tuple[str, str, str]:
-        codec, labels, _ = _weighted(rng, [((c, lbl, w), w) for c, lbl, w in _ENCODINGS[lang]])
-        decl = _weighted(rng, _DECL_UTF8 if codec == "utf-8" else _DECL_OTHER)
-        return codec, rng.choice(labels), decl
-
-    def content_type_for(label: str, decl: str) -> str:
-        if decl in ("header", "both"):
-            sep = rng.choice(["; charset=", ";charset=", "; Charset="])
-            return f"text/html{sep}{label}"
-        return "text/html"
-
-    def meta_mode(decl: str) -> str:
-        if decl in ("meta", "both"):
-            return rng.choice(["charset", "http-equiv"])
-        return ""
-
-    def encode(text: str, codec: str, decl: str) -> bytes:
-        data = text.encode(codec, errors="xmlcharrefreplace")
-        return b"\xef\xbb\xbf" + data if decl == "bom" else data
-
-    if kind == "duplicate":
-        src = rng.choice(html_docs)
-        body, ctype = bodies[src]
-        s = docs[src]
-        meta.update(
-            {
-                "lang": s["lang"],
-                "encoding": s["encoding"],
-                "charset_label": s["charset_label"],
-                "charset_declared_in": s["charset_declared_in"],
-                "title": s["title"],
-                "dup_of": s["uri"],
-                "content_type": ctype,
-            }
-        )
-    elif kind == "near_duplicate":
-        src = rng.choice(html_docs)
-        page_seed, src_site, label, mmode, ctype, codec = article_seeds[src]
-        s = docs[src]
-        text, title, changed = _render_article(
-            page_seed, langs[s["lang"]], src_site, assets, label, mmode, rng.getrandbits(32)
-        )
-        body = encode(text, codec, s["charset_declared_in"])
-        meta.update(
-            {
-                "lang": s["lang"],
-                "encoding": codec,
-                "charset_label": s["charset_label"],
-                "charset_declared_in": s["charset_declared_in"],
-                "title": title,
-                "dup_of": s["uri"],
-                "words_changed": changed,
-                "content_type": ctype,
-            }
-        )
-    elif kind in ("html", "not_found", "redirect"):
-        codec, label, decl = pick_charset(lang_code)
-        mmode = meta_mode(decl)
-        ctype = content_type_for(label, decl)
-        if kind == "html":
-            page_seed = rng.getrandbits(64)
-            text, title, _ = _render_article(
-                page_seed, langs[lang_code], site, assets, label if mmode else None, mmode
+    if kind in ("duplicate", "near_duplicate"):
+        src = plan.recent[rng.choice(sorted(plan.recent))]
+        article = src.article
+        if kind == "duplicate":
+            site = src.site
+            body, ctype = src.body, src.content_type
+            uri = src.uri + rng.choice(_TRACKING)
+            codec, label, decl = src.codec, src.label, src.decl
+        else:
+            # Syndicated on a sister site (another layout) with one paragraph revised.
+            site = plan.site_for(article)
+            codec, label, decl = plan.pick_charset(article.lang)
+            mode = plan.meta_mode(decl)
+            ctype = plan.content_type(label, decl)
+            revised = rng.randrange(len(article.paragraphs))
+            page = _Page(
+                article,
+                site,
+                rng.getrandbits(64),
+                _charset_meta(label, mode),
+                revised=revised,
             )
-            article_seeds[i] = (page_seed, site, label if mmode else None, mmode, ctype, codec)
-            html_docs.append(i)
-        elif kind == "not_found":
+            body = _encode(page.render(), codec, decl)
+            uri = f"https://{site.host}{_page_path(site.layout, article, number)}"
+            note = plan.chrome[article.lang]["update_note"]
+            meta["revised_paragraph"] = revised
+            meta["words_changed"] = len(note.split()) if article.lang != "zh" else len(note)
+        meta.update(
+            {
+                "lang": article.lang,
+                "title": article.title,
+                "article_id": article.id,
+                "layout": site.layout,
+                "site": site.name,
+                "dup_of": src.uri,
+            }
+        )
+    elif kind == "html":
+        article = plan.next_article(lang)
+        site = plan.site_for(article)
+        codec, label, decl = plan.pick_charset(lang)
+        mode = plan.meta_mode(decl)
+        ctype = plan.content_type(label, decl)
+        page = _Page(article, site, rng.getrandbits(64), _charset_meta(label, mode))
+        body = _encode(page.render(), codec, decl)
+        uri = f"https://{site.host}{_page_path(site.layout, article, number)}"
+        plan.recent[i] = _Rendered(article, site, codec, label, decl, mode, ctype, body, uri)
+        if len(plan.recent) > _DUP_WINDOW:  # bounded memory for big files
+            plan.recent.pop(min(plan.recent))
+        meta.update(
+            {
+                "lang": lang,
+                "title": article.title,
+                "article_id": article.id,
+                "layout": site.layout,
+                "site": site.name,
+            }
+        )
+    elif kind in ("not_found", "redirect"):
+        site = plan.sites[lang, rng.choice(LAYOUTS)]
+        codec, label, decl = plan.pick_charset(lang)
+        mode = plan.meta_mode(decl)
+        ctype = plan.content_type(label, decl)
+        m = _charset_meta(label, mode)
+        c = plan.chrome[lang]
+        uri = f"https://{site.host}/{rng.choice(['archive', 'old', 'p'])}/{number}"
+        if kind == "not_found":
             status = 404
-            title = str(CHROME[lang_code]["notfound"])
-            m = f'<meta charset="{label}">' if mmode else ""
+            title = c["notfound"]
             text = (
-                f'<!DOCTYPE html><html lang="{lang_code}"><head>{m}<title>{title}</title></head>'
-                f'<body><h1>404</h1><p>{title}</p><a href="/">{site.name}</a></body></html>\n'
+                f'<!DOCTYPE html><html lang="{lang}"><head>{m}<title>{_esc(title)}</title>'
+                f"</head><body><h1>404</h1><p>{_esc(c['notfound_text'])}</p>"
+                f'<a href="/">{_esc(c["home"])}</a></body></html>\n'
             )
         else:
             status = 301
             title = "301 Moved Permanently"
-            target = f"https://{site.host}/{rng.choice(SECTIONS)}/"
+            target = f"https://{site.host}/"
             extra_http.append(("Location", target))
-            m = f'<meta charset="{label}">' if mmode else ""
             text = (
                 f"<html><head>{m}<title>{title}</title></head><body><h1>Moved</h1>"
                 f'<p>The document has moved <a href="{target}">here</a>.</p></body></html>\n'
             )
-        body = encode(text, codec, decl)
-        meta.update(
-            {
-                "lang": lang_code,
-                "encoding": codec,
-                "charset_label": label if decl != "bom" and decl != "none" else None,
-                "charset_declared_in": decl,
-                "title": title,
-                "content_type": ctype,
-            }
-        )
+        body = _encode(text, codec, decl)
+        meta.update({"lang": lang, "title": title, "site": site.name})
     elif kind == "junk":
-        jt = rng.choice(_JUNK_TYPES)
-        decl = _weighted(rng, _DECL_UTF8)
+        # The first junk page of a file is one with next to no text.
+        jt = rng.choice(_JUNK_TYPES if plan.junk_seen else ("short", "enable_js"))
+        plan.junk_seen += 1
+        codec, decl = "utf-8", _weighted(rng, _DECL_UTF8)
         label = rng.choice(["UTF-8", "utf-8"])
-        mmode = meta_mode(decl)
-        text, title = _render_junk(rng, jt, label if mmode else None, mmode)
-        ctype = content_type_for(label, decl)
-        body = encode(text, "utf-8", decl)
-        meta.update(
-            {
-                "lang": "la" if jt == "lorem" else "en",
-                "encoding": "utf-8",
-                "charset_label": label if decl not in ("bom", "none") else None,
-                "charset_declared_in": decl,
-                "title": title,
-                "junk_type": jt,
-                "content_type": ctype,
-            }
-        )
+        mode = plan.meta_mode(decl)
+        text, title = _render_junk(rng, jt, _charset_meta(label, mode).strip())
+        ctype = plan.content_type(label, decl)
+        body = _encode(text, codec, decl)
+        page = rng.choice(["", "index.html", "app"])
+        uri = f"https://parked-{rng.randint(100, 999)}.example/{page}"
+        meta.update({"lang": "la" if jt == "lorem" else "en", "title": title, "junk_type": jt})
     else:  # non_html
+        codec = label = decl = None  # type: ignore[assignment]
+        site = plan.sites[lang, rng.choice(LAYOUTS)]
+        article = plan.order[lang][rng.randrange(len(plan.order[lang]))]
         ctype = rng.choice(_NON_HTML_TYPES)
         if ctype == "image/png":
             body = _png(rng)
+            uri = f"https://{site.host}/media/{article.slug}-{number}.png"
         elif ctype == "application/pdf":
-            body = _pdf(rng.choice(langs["en"].sentences))
+            body = _pdf(f"{article.title}. {article.summary}")
+            uri = f"https://{site.host}/print/{article.slug}-{number}.pdf"
         else:
             payload = {
-                "id": rng.getrandbits(32),
-                "lang": lang_code,
-                "title": langs[lang_code].headline(rng),
-                "tags": rng.sample(HOST_PARTS, 3),
-                "score": round(rng.random(), 4),
+                "id": article.id,
+                "lang": article.lang,
+                "title": article.title,
+                "topic": article.topic,
+                "published": article.date,
+                "author": article.author,
             }
             body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
             ctype = "application/json; charset=utf-8"
+            uri = f"https://{site.host}/api/articles/{number}.json"
         meta["content_type"] = ctype
 
-    if kind == "html":
-        # Only the most recent article pages serve as duplicate sources (bounded memory).
-        bodies[i] = (body, meta["content_type"])
-        if len(html_docs) > _DUP_WINDOW:
-            old = html_docs.pop(0)
-            bodies.pop(old, None)
-            article_seeds.pop(old, None)
-    if kind in ("html", "near_duplicate", "duplicate") and len(body) > 2048:
-        chunked = rng.random() < 0.15
+    if codec is not None:
+        meta.update(
+            {
+                "encoding": codec,
+                "charset_label": label if decl not in ("bom", "none") else None,
+                "charset_declared_in": decl,
+                "content_type": ctype,
+            }
+        )
+    chunked = kind in ("html", "near_duplicate", "duplicate") and len(body) > 2048
+    meta["chunked"] = chunked and rng.random() < 0.15
     meta["status"] = status
-    meta["chunked"] = chunked
+    meta["uri"] = uri
     meta["payload_sha1"] = _b32sha1(body)
+    host = uri.split("/")[2]
+    ip = site.ip if site else f"192.0.2.{rng.randint(1, 254)}"
+    server = site.server if site else "nginx"
+    lower = site.lower_headers if site else False
     return {
         "meta": meta,
-        "site": site,
+        "host": host,
+        "ip": ip,
+        "server": server,
+        "lower": lower,
         "body": body,
-        "status": status,
         "extra_http": extra_http,
-        "path": path,
     }
 
 
@@ -1052,22 +1151,22 @@ def _write_doc(
     records: Counter,
 ) -> None:
     meta = doc["meta"]
-    site: _Site = doc["site"]
     body: bytes = doc["body"]
-    status = doc["status"]
+    status = meta["status"]
     date = _fmt_warc_date(now)
     req_id, resp_id, meta_id = _uuid(rng), _uuid(rng), _uuid(rng)
     uri = meta["uri"]
+    path = "/" + uri.split("/", 3)[3]
 
     req = (
-        f"GET {doc['path']} HTTP/1.1\r\nUser-Agent: {_UA}\r\n"
+        f"GET {path} HTTP/1.1\r\nUser-Agent: {_UA}\r\n"
         "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
         f"Accept-Language: {meta['lang'] or 'en'},en;q=0.5\r\nAccept-Encoding: br,gzip\r\n"
-        f"Host: {site.host}\r\nConnection: Keep-Alive\r\n\r\n"
+        f"Host: {doc['host']}\r\nConnection: Keep-Alive\r\n\r\n"
     ).encode("ascii")
     common = [
         ("WARC-Warcinfo-ID", warcinfo_id),
-        ("WARC-IP-Address", site.ip),
+        ("WARC-IP-Address", doc["ip"]),
         ("WARC-Target-URI", uri),
     ]
     meta["request_offset"] = out.record(
@@ -1078,7 +1177,7 @@ def _write_doc(
 
     hdrs: list[tuple[str, str]] = [
         ("Date", _fmt_http_date(now)),
-        ("Server", site.server),
+        ("Server", doc["server"]),
         ("Content-Type", meta["content_type"]),
     ]
     if meta["chunked"]:
@@ -1100,31 +1199,26 @@ def _write_doc(
     hdrs.extend(doc["extra_http"])
     hdrs.append(("Connection", rng.choice(["close", "keep-alive"])))
     head = f"HTTP/1.1 {status} {_REASONS[status]}\r\n".encode("ascii") + _http_headers(
-        hdrs, site.lower_headers
+        hdrs, doc["lower"]
     )
-    block = head + payload
-    resp_extra = [
-        ("WARC-Warcinfo-ID", warcinfo_id),
-        ("WARC-Concurrent-To", req_id),
-        ("WARC-IP-Address", site.ip),
-        ("WARC-Target-URI", uri),
-    ]
-    ident = meta["content_type"].split(";")[0]
-    resp_extra_tail = [("WARC-Identified-Payload-Type", ident)]
-    rec = _record_bytes(
-        "response",
-        date,
-        resp_id,
-        "application/http; msgtype=response",
-        resp_extra,
-        block,
-        len(head),
+    # WARC-Identified-Payload-Type comes after the digests, as in Common Crawl.
+    meta["offset"] = out.record(
+        _record_bytes(
+            "response",
+            date,
+            resp_id,
+            "application/http; msgtype=response",
+            [
+                ("WARC-Warcinfo-ID", warcinfo_id),
+                ("WARC-Concurrent-To", req_id),
+                ("WARC-IP-Address", doc["ip"]),
+                ("WARC-Target-URI", uri),
+            ],
+            head + payload,
+            len(head),
+            [("WARC-Identified-Payload-Type", meta["content_type"].split(";")[0])],
+        )
     )
-    # Put WARC-Identified-Payload-Type after the digests, as Common Crawl does.
-    split = rec.index(b"\r\n\r\n")
-    tail = "".join(f"\r\n{k}: {v}" for k, v in resp_extra_tail).encode("ascii")
-    rec = rec[:split] + tail + rec[split:]
-    meta["offset"] = out.record(rec)
     meta["record_id"] = resp_id
 
     fields = [f"fetchTimeMs: {rng.randint(20, 2500)}"]
@@ -1155,6 +1249,97 @@ def _write_doc(
     records["metadata"] += 1
 
 
+def write_demo_warc(
+    path: str | os.PathLike[str],
+    n_docs: int = 200,
+    seed: int = 0,
+    compression: str = "gzip",
+    shard_index: int = 0,
+    faults: bool = False,
+    min_bytes: int | None = None,
+) -> dict[str, Any]:
+    """Write one Common Crawl-like WARC/1.1 file of demo pages and return its manifest.
+
+    Layout: one ``warcinfo`` record, then per page a ``request``, a ``response`` and a
+    ``metadata`` record. ``compression`` is ``"gzip"`` (one gzip member per record, as
+    Common Crawl ships), ``"none"`` or ``"gzip-stream"`` (one gzip stream for the file).
+    Every record is well-formed and its Content-Length exact. ``faults`` must stay False: the
+    demo writes clean files (broken records for reader tests live in the test suite).
+
+    ``min_bytes``: keep adding pages beyond ``n_docs`` until the file holds at least this
+    many (compressed) bytes; ``manifest["n_docs"]`` gives the final number.
+
+    The payload digest is computed over the bytes that follow the HTTP header as stored
+    (so chunked bodies are digested with their chunk framing), the convention warcio uses
+    when verifying.
+
+    Manifest keys: ``path``, ``filename``, ``compression``, ``seed``, ``shard_index``,
+    ``n_docs``, ``records`` (count per WARC-Type), ``total_records``, ``kinds`` (pages per
+    kind: html, duplicate, near_duplicate, junk, non_html, redirect, not_found),
+    ``html_pages`` (text/html responses), ``non_html`` (per content type), ``junk`` (per junk
+    type), ``duplicates``, ``near_duplicates``, ``articles`` (distinct articles shown),
+    ``layouts`` (article pages per layout), ``languages``, ``encodings`` and
+    ``charset_declared_in`` (over text/html responses), ``status`` (per HTTP status),
+    ``chunked`` (responses with chunked bodies), ``faults`` (always empty), ``broken`` (0),
+    ``bytes`` (file size) and ``docs`` (one dict per page: i, uri, kind, status,
+    content_type, lang, encoding, charset_label, charset_declared_in, chunked, title,
+    article_id, layout, site, dup_of, revised_paragraph, words_changed, junk_type, record_id,
+    payload_sha1, and the offsets of the response and request records, None for gzip-stream).
+    """
+    if faults:
+        raise ValueError(
+            "alignkit.data.demo writes clean shards only; broken records for reader tests are "
+            "built by the test suite (tests/demo_faults.py)"
+        )
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
+    if n_docs < 0:
+        raise ValueError("n_docs must be >= 0")
+    path = Path(path)
+    rng = random.Random(seed * 1_000_003 + shard_index * 7_919 + 17)
+    plan = _Planner(rng, seed, shard_index, n_docs)
+    warcinfo_id = _uuid(rng)
+    now = start = _BASE_DATE + _dt.timedelta(hours=3 * shard_index)
+    docs: list[dict[str, Any]] = []
+    records: Counter = Counter()
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        out = _Out(fh, compression)
+        info = (
+            "software: alignkit demo generator (articles written for alignkit)\r\n"
+            "format: WARC File Format 1.1\r\n"
+            "conformsTo: https://iipc.github.io/warc-specifications/specifications/"
+            "warc-format/warc-1.1/\r\n"
+            f"isPartOf: CC-DEMO-{seed}\r\n"
+            "description: Deterministic demo crawl for alignkit tests and benchmarks\r\n"
+            f"operator: alignkit\r\nhostname: demo-{shard_index}\r\n"
+            f"robots: not checked (demo)\r\nseed: {seed}\r\nshard: {shard_index}\r\n"
+        ).encode()
+        out.record(
+            _record_bytes(
+                "warcinfo",
+                _fmt_warc_date(start),
+                warcinfo_id,
+                "application/warc-fields",
+                [("WARC-Filename", path.name)],
+                info,
+                None,
+            )
+        )
+        records["warcinfo"] += 1
+        i = 0
+        while i < n_docs or (min_bytes is not None and out.pos < min_bytes):
+            now += _dt.timedelta(seconds=rng.randint(0, 4))
+            doc = _make_doc(i, plan, seed)
+            _write_doc(out, rng, doc, now, warcinfo_id, records)
+            docs.append(doc["meta"])
+            i += 1
+        out.close()
+        size = out.pos
+    return _manifest(path, compression, seed, shard_index, docs, records, size)
+
+
 def _manifest(
     path: Path,
     compression: str,
@@ -1162,9 +1347,7 @@ def _manifest(
     shard_index: int,
     docs: list[dict[str, Any]],
     records: Counter,
-    fault_list: list[dict[str, Any]],
     size: int,
-    usize: int,
 ) -> dict[str, Any]:
     kinds = Counter({k: 0 for k, _ in _KINDS})
     kinds.update(d["kind"] for d in docs)
@@ -1186,15 +1369,16 @@ def _manifest(
         "junk": dict(Counter(d["junk_type"] for d in docs if d["kind"] == "junk")),
         "duplicates": kinds["duplicate"],
         "near_duplicates": kinds["near_duplicate"],
+        "articles": len({d["article_id"] for d in docs if d["kind"] == "html"}),
+        "layouts": dict(Counter(d["layout"] for d in docs if d["layout"])),
         "languages": dict(Counter(d["lang"] for d in html)),
         "encodings": dict(Counter(d["encoding"] for d in html)),
         "charset_declared_in": dict(Counter(d["charset_declared_in"] for d in html)),
         "status": dict(Counter(d["status"] for d in docs)),
         "chunked": sum(1 for d in docs if d["chunked"]),
-        "faults": fault_list,
-        "broken": len(fault_list),
+        "faults": [],
+        "broken": 0,
         "bytes": size,
-        "uncompressed_bytes": usize if compression == "gzip-stream" else None,
         "docs": docs,
     }
 
@@ -1205,12 +1389,13 @@ def write_demo_shards(
     docs_per_shard: int = 200,
     seed: int = 0,
     compression: str = "gzip",
-    faults: bool = True,
+    faults: bool = False,
 ) -> list[Path]:
     """Write ``n_shards`` demo WARC files named ``CC-DEMO-00000.warc.gz`` etc.
 
     A ``CC-DEMO-manifest.json`` with the per-shard manifests (without the per-page list)
-    is written beside them. Same arguments give byte-identical files.
+    is written beside them. Same arguments give byte-identical files. ``faults`` must stay
+    False (see ``write_demo_warc``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1245,11 +1430,8 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--compression", choices=COMPRESSIONS, default="gzip")
-    ap.add_argument("--no-faults", action="store_true")
     a = ap.parse_args(argv)
-    for p in write_demo_shards(
-        a.out_dir, a.shards, a.docs, a.seed, a.compression, faults=not a.no_faults
-    ):
+    for p in write_demo_shards(a.out_dir, a.shards, a.docs, a.seed, a.compression):
         print(p)
     return 0
 
