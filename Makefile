@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 help:
 	@echo "install      build and install alignkit (release) with test dependencies"
 	@echo "build        build the extension in place for development (maturin develop)"
-	@echo "lint         cargo fmt --check, clippy -D warnings, ruff check, ruff format --check"
+	@echo "lint         cargo fmt --check, clippy -D warnings, ruff, import layers (lint-imports)"
 	@echo "test         install, then Rust tests, pytest and the _core stub check"
 	@echo "bench        criterion benches and the side-by-side Python benchmark"
 	@echo "fuzz         run the WARC reader fuzz target for FUZZ_SECONDS (needs cargo-fuzz)"
@@ -39,13 +39,15 @@ build:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(PYTHON) -m ruff check python tests benches
-	$(PYTHON) -m ruff format --check python tests benches
+	$(PYTHON) -m ruff check python tests benches tools
+	$(PYTHON) -m ruff format --check python tests benches tools
+	PYTHONPATH=python lint-imports --no-cache
+	$(PYTHON) tools/check_private_imports.py python
 
 fmt:
 	$(CARGO) fmt --all
-	$(PYTHON) -m ruff format python tests benches
-	$(PYTHON) -m ruff check --fix python tests benches
+	$(PYTHON) -m ruff format python tests benches tools
+	$(PYTHON) -m ruff check --fix python tests benches tools
 
 test: install test-rust stubtest test-python
 

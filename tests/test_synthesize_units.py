@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from alignkit.llm import postprocess
 from alignkit.webr import synthesize as syn
 from alignkit.webr import synthesize_prompts as prompts
 
@@ -90,7 +91,7 @@ def test_request_validator(text: str, ok: bool) -> None:
     ],
 )
 def test_refusals_are_detected(text: str) -> None:
-    assert syn.is_refusal(text)
+    assert postprocess.is_refusal(text)
 
 
 @pytest.mark.parametrize(
@@ -104,31 +105,34 @@ def test_refusals_are_detected(text: str) -> None:
     ],
 )
 def test_ordinary_answers_are_not_refusals(text: str) -> None:
-    assert not syn.is_refusal(text)
+    assert not postprocess.is_refusal(text)
 
 
 def test_refusal_is_only_looked_for_near_the_start() -> None:
     long = "Useful answer. " * 100 + "As an AI, ..."
-    assert not syn.is_refusal(long)
+    assert not postprocess.is_refusal(long)
 
 
 def test_clean_output_and_trim_words() -> None:
-    assert syn.clean_output('  "Request: Summarise it."  ') == "Summarise it."
-    assert syn.clean_output("**Request:** Do X.") == "Do X."
+    assert postprocess.clean_output('  "Request: Summarise it."  ') == "Summarise it."
+    assert postprocess.clean_output("**Request:** Do X.") == "Do X."
     assert (
-        syn.clean_output(
+        postprocess.clean_output(
             "Here's a creative profile without an introduction or explanation: Here's a profile"
             " without an introduction:\nA baker in Lyon who writes for home cooks."
         )
         == "A baker in Lyon who writes for home cooks."
     )
-    assert syn.clean_output("Sure! Here is the request: List three uses.") == "List three uses."
-    assert syn.clean_output("Here are the facts as I see them") == (
+    assert (
+        postprocess.clean_output("Sure! Here is the request: List three uses.")
+        == "List three uses."
+    )
+    assert postprocess.clean_output("Here are the facts as I see them") == (
         "Here are the facts as I see them"
     )
-    assert syn.clean_output(None) == ""
-    assert syn.trim_words(" ".join(str(i) for i in range(40)), 30).split()[-1] == "29"
-    assert syn.trim_words("a b", 30) == "a b"
+    assert postprocess.clean_output(None) == ""
+    assert postprocess.trim_words(" ".join(str(i) for i in range(40)), 30).split()[-1] == "29"
+    assert postprocess.trim_words("a b", 30) == "a b"
 
 
 def test_instruction_turn_order_is_seeded() -> None:

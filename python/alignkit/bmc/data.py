@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from alignkit.data.chat import INVALID_JSON, _role_and_text, iter_rows
+from alignkit.data.chat import INVALID_JSON, iter_rows, role_and_text
 
 Prompt = str | list[dict[str, Any]]
 
@@ -48,7 +48,7 @@ class PreferencePair:
         lines for a longer conversation."""
         if isinstance(self.prompt, str):
             return self.prompt
-        turns = [_role_and_text(m) for m in self.prompt]
+        turns = [role_and_text(m) for m in self.prompt]
         turns = [t for t in turns if t is not None]
         if len(turns) == 1:
             return turns[0][1] or ""
@@ -71,7 +71,7 @@ def response_text(response: Prompt) -> str:
     """A response as text: the string, or its messages' contents joined by blank lines."""
     if isinstance(response, str):
         return response
-    parts = [_role_and_text(m) for m in response]
+    parts = [role_and_text(m) for m in response]
     return "\n\n".join(p[1] for p in parts if p is not None and p[1])
 
 
@@ -79,7 +79,7 @@ def _is_messages(value: Any) -> bool:
     return (
         isinstance(value, list)
         and bool(value)
-        and all(_role_and_text(m) is not None and isinstance(m, dict) for m in value)
+        and all(role_and_text(m) is not None and isinstance(m, dict) for m in value)
     )
 
 

@@ -1,14 +1,13 @@
-"""`alignkit llm serve`: an OpenAI-compatible server over a local model (the command-line face of
-`alignkit.llm.serve`)."""
+"""`alignkit llm serve`: the LLM command group; `serve` runs an OpenAI-compatible server over a
+local model (the command-line face of `alignkit.llm.serve`)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 
-def add_llm_parser(commands: Any) -> argparse.ArgumentParser:
-    """Register `llm` (with `serve`) on the top-level subparsers; returns the `serve` parser."""
+def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.ArgumentParser]:
+    """Register `llm` and its actions; returns {"llm serve": parser}."""
     llm = commands.add_parser(
         "llm", help="the LLM layer: serve a local model", description="LLM layer utilities."
     )
@@ -37,7 +36,7 @@ def add_llm_parser(commands: Any) -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=None, help="require this Bearer token")
     p.add_argument("--served-name", default=None, help="model name the server reports")
     p.set_defaults(handler=_cmd_serve)
-    return p
+    return {"llm serve": p}
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
-"""Options shared by several subcommands, defined once so their names and defaults agree."""
+"""Options and option types shared by several subcommands, defined once so their names and
+defaults agree."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from alignkit._defaults import DEFAULT_LLM_SPEC
 
@@ -35,3 +37,26 @@ def add_llm_flag(
         "openai:MODEL@URL, e.g. openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1 "
         "(default: %(default)s)" + extra_help,
     )
+
+
+def comma_list(text: str) -> list[str]:
+    """`en, de,` -> ["en", "de"]."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def progress_mode(disabled: bool) -> bool | str:
+    """Bars on a terminal, periodic log lines otherwise (requests, tokens, failures, ETA)."""
+    if disabled:
+        return False
+    return True if sys.stderr.isatty() else "log"

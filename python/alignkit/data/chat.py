@@ -86,7 +86,9 @@ def _text(content: Any) -> str | None:
     return None
 
 
-def _role_and_text(message: Any) -> tuple[str, str | None] | None:
+def role_and_text(message: Any) -> tuple[str, str | None] | None:
+    """(lower-cased role, text) of a chat message in OpenAI (`role`/`content`) or ShareGPT
+    (`from`/`value`) form; None when it is not a message."""
     if not isinstance(message, dict):
         return None
     role = message.get("role", message.get("from"))
@@ -99,7 +101,7 @@ def _role_and_text(message: Any) -> tuple[str, str | None] | None:
 def _from_messages(messages: Any) -> tuple[ChatExample | None, str | None]:
     if not isinstance(messages, list) or not messages:
         return None, "messages_not_a_list"
-    parsed = [_role_and_text(m) for m in messages]
+    parsed = [role_and_text(m) for m in messages]
     if any(p is None for p in parsed):
         return None, "bad_message"
     turns = [p for p in parsed if p is not None and p[0] != "system"]
@@ -124,7 +126,7 @@ def _side(value: Any, roles: tuple[str, ...]) -> str | None:
         return value
     if isinstance(value, list):
         for message in value:
-            parsed = _role_and_text(message)
+            parsed = role_and_text(message)
             if parsed is not None and parsed[0] in roles:
                 return parsed[1]
     return None

@@ -12,7 +12,7 @@ from typing import Any
 
 from alignkit.followbench.data import CATEGORIES, LEVELS
 from alignkit.followbench.metrics import as_percent
-from alignkit.webr.report_html import CSS, _esc, _Frame, _legend, color
+from alignkit.report.html import CSS, Frame, color, esc, legend
 
 
 def _names(results_list: Sequence[dict[str, Any]]) -> list[str]:
@@ -29,7 +29,7 @@ def level_curve_svg(
     series: dict[str, list[float | None]], colors: dict[str, str], *, title: str, ylabel: str
 ) -> str:
     """Lines over levels 1..5, y in percent (0-100)."""
-    frame = _Frame(420, 280, (0.7, 5.3), (0.0, 100.0))
+    frame = Frame(420, 280, (0.7, 5.3), (0.0, 100.0))
     parts = frame.axes(title, "level (constraints added)", ylabel)
     for name, values in series.items():
         points = [
@@ -59,7 +59,7 @@ def category_bars_svg(
 ) -> str:
     """Grouped bars: per category one bar per model, y in percent."""
     width = max(420, 90 * len(categories) + 80)
-    frame = _Frame(width, 300, (0.0, float(len(categories))), (0.0, 100.0))
+    frame = Frame(width, 300, (0.0, float(len(categories))), (0.0, 100.0))
     parts = frame.axes(title, "", ylabel)
     # Replace the numeric x ticks of the shared frame with category names.
     tick_end = f'y2="{frame.height - frame.bottom + 4}"'
@@ -77,11 +77,11 @@ def category_bars_svg(
             parts.append(
                 f'<rect x="{left + ni * bar:.1f}" y="{y:.1f}" width="{max(bar - 1, 1):.1f}" '
                 f'height="{frame.py(0) - y:.1f}" fill="{colors[name]}" fill-opacity="0.85">'
-                f"<title>{_esc(name)} {_esc(category)}: {as_percent(v)}%</title></rect>"
+                f"<title>{esc(name)} {esc(category)}: {as_percent(v)}%</title></rect>"
             )
         parts.append(
             f'<text x="{frame.px(ci + 0.5):.1f}" y="{frame.py(0) + 15:.1f}" '
-            f'text-anchor="middle">{_esc(category)}</text>'
+            f'text-anchor="middle">{esc(category)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -96,7 +96,7 @@ def _headline_table(names: Sequence[str], results_list: Sequence[dict[str, Any]]
     rows = []
     for name, results in zip(names, results_list, strict=True):
         level = results["tables"]["level"]
-        cells = [f'<td class="label">{_esc(name)}</td>']
+        cells = [f'<td class="label">{esc(name)}</td>']
         for metric in ("hsr", "ssr"):
             cells += [f"<td>{_pct(level[metric][str(lv)])}</td>" for lv in LEVELS]
             cells.append(f"<td><b>{_pct(level[metric]['avg'])}</b></td>")
@@ -113,13 +113,13 @@ def _headline_table(names: Sequence[str], results_list: Sequence[dict[str, Any]]
 def _category_table(
     names: Sequence[str], results_list: Sequence[dict[str, Any]], categories: Sequence[str]
 ) -> str:
-    head = "".join(f"<th>{_esc(c)}</th>" for c in categories)
+    head = "".join(f"<th>{esc(c)}</th>" for c in categories)
     rows = []
     for metric, label in (("hsr", "HSR (%)"), ("ssr", "SSR (%)"), ("csl", "CSL")):
         rows.append(f'<tr class="section"><td colspan="{len(categories) + 1}">{label}</td></tr>')
         for name, results in zip(names, results_list, strict=True):
             per = results["tables"]["category"]
-            cells = [f'<td class="label">{_esc(name)}</td>']
+            cells = [f'<td class="label">{esc(name)}</td>']
             for c in categories:
                 v = per.get(c, {}).get(metric)
                 if metric == "csl":
@@ -142,7 +142,7 @@ def _reliability_table(names: Sequence[str], results_list: Sequence[dict[str, An
         ja = (rel.get("judge_agreement") or {}).get("items") or {}
         jc = (rel.get("judge_agreement") or {}).get("constraints") or {}
         rows.append(
-            f'<tr><td class="label">{_esc(name)}</td><td>{vr.get("n", 0)}</td>'
+            f'<tr><td class="label">{esc(name)}</td><td>{vr.get("n", 0)}</td>'
             f"<td>{_fmt_stat(vr.get('agreement'))}</td><td>{_fmt_stat(vr.get('kappa'))}</td>"
             f"<td>{_fmt_stat(vr.get('precision'))}</td><td>{_fmt_stat(vr.get('recall'))}</td>"
             f"<td>{ja.get('n', 0)}</td><td>{_fmt_stat(ja.get('agreement'))}</td>"
@@ -161,14 +161,14 @@ def _reliability_table(names: Sequence[str], results_list: Sequence[dict[str, An
 
 def _counts_table(names: Sequence[str], results_list: Sequence[dict[str, Any]]) -> str:
     kinds = sorted({k for r in results_list for k in r.get("counts", {}).get("by_scorer", {})})
-    head = "".join(f"<th>{_esc(n)}</th>" for n in names)
+    head = "".join(f"<th>{esc(n)}</th>" for n in names)
     rows = []
     for kind in kinds:
         cells = "".join(
             f"<td>{r.get('counts', {}).get('by_scorer', {}).get(kind, 0)}</td>"
             for r in results_list
         )
-        rows.append(f'<tr><td class="label">{_esc(kind)}</td>{cells}</tr>')
+        rows.append(f'<tr><td class="label">{esc(kind)}</td>{cells}</tr>')
     return f'<table><tr><th class="label">scored by</th>{head}</tr>' + "".join(rows) + "</table>"
 
 
@@ -203,16 +203,16 @@ def render_report(results_list: Sequence[dict[str, Any]], title: str = "FollowBe
         )
     )
     meta_rows = "".join(
-        f'<tr><td class="label">{_esc(n)}</td><td class="label">'
-        f'{_esc(r.get("config", {}).get("model"))}</td><td class="label">'
-        f'{_esc(r.get("config", {}).get("judge"))}</td><td class="label">'
-        f"{_esc(r.get('config', {}).get('language'))}</td>"
+        f'<tr><td class="label">{esc(n)}</td><td class="label">'
+        f'{esc(r.get("config", {}).get("model"))}</td><td class="label">'
+        f'{esc(r.get("config", {}).get("judge"))}</td><td class="label">'
+        f"{esc(r.get('config', {}).get('language'))}</td>"
         f"<td>{r.get('counts', {}).get('items', 0)}</td>"
         f"<td>{len(r.get('counts', {}).get('unscored', []))}</td></tr>"
         for n, r in zip(names, results_list, strict=True)
     )
     body = [
-        f"<h1>{_esc(title)}</h1>",
+        f"<h1>{esc(title)}</h1>",
         '<p class="meta">Multi-level constraint following: each chain adds one constraint per '
         "level. HSR = share of answers meeting every constraint; SSR = share of constraints "
         "met; CSL = consecutive levels met from level 1. Level rows average the categories, "
@@ -223,7 +223,7 @@ def render_report(results_list: Sequence[dict[str, Any]], title: str = "FollowBe
         "<h2>Headline</h2>",
         _headline_table(names, results_list),
         "<h2>Level curves and categories</h2>",
-        _legend(colors),
+        legend(colors),
         '<div class="charts">'
         + "".join(f'<div class="chart">{c}</div>' for c in charts)
         + "</div>",
@@ -243,7 +243,7 @@ def render_report(results_list: Sequence[dict[str, Any]], title: str = "FollowBe
     ]
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>"
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"
     )

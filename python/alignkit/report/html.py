@@ -1,7 +1,7 @@
-"""The self-contained HTML page of a score report: tables and inline SVG charts, no scripts.
+"""A small kit for self-contained HTML reports: one stylesheet, inline SVG charts, no scripts.
 
-`render_report(report)` reads only the report dict that `score_datasets` writes to report.json,
-so a page can be regenerated from a saved report.
+Used by the WebR score report (`alignkit.webr.score_report`) and the FollowBench report; every
+function returns an HTML or SVG string, with text escaped.
 """
 
 from __future__ import annotations
@@ -46,14 +46,17 @@ tr.section td { background: #fafafa; font-weight: 600; text-align: left; }
 
 
 def color(i: int) -> str:
+    """The i-th series colour (the palette repeats)."""
     return PALETTE[i % len(PALETTE)]
 
 
-def _esc(value: Any) -> str:
+def esc(value: Any) -> str:
+    """`value` as text that is safe inside HTML elements and attributes."""
     return html.escape(str(value), quote=True)
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def fmt(value: Any, digits: int = 3) -> str:
+    """A table cell value: thousands separators, `digits` decimals, a dash for None/NaN."""
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -68,10 +71,11 @@ def _fmt(value: Any, digits: int = 3) -> str:
         if abs(value) < 0.5 * 10**-digits:
             value = 0.0  # no "-0.000"
         return f"{value:.{digits}f}"
-    return _esc(value)
+    return esc(value)
 
 
-def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """About `count` round axis ticks (steps of 1, 2, 2.5 or 5 times a power of ten)."""
     if hi <= lo:
         hi = lo + 1.0
     raw = (hi - lo) / count
@@ -86,14 +90,15 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def _tick_label(value: float) -> str:
+def tick_label(value: float) -> str:
+    """A short axis label: 1500 -> "1.5k"."""
     if abs(value) >= 1000:
         return f"{value / 1000:g}k"
     return f"{value:g}"
 
 
-class _Frame:
-    """Plot area geometry and data-to-pixel mapping."""
+class Frame:
+    """Plot area geometry and data-to-pixel mapping; `axes()` opens the SVG with axes drawn."""
 
     def __init__(
         self, width: int, height: int, x: tuple[float, float], y: tuple[float, float]
@@ -119,31 +124,31 @@ class _Frame:
             f'height="{self.height}" viewBox="0 0 {self.width} {self.height}" '
             'font-family="sans-serif" font-size="11">',
             f'<text x="{self.width / 2:.1f}" y="16" text-anchor="middle" font-size="13" '
-            f'font-weight="600">{_esc(title)}</text>',
+            f'font-weight="600">{esc(title)}</text>',
         ]
         bottom, left = self.height - self.bottom, self.left
-        for t in _nice_ticks(self.x0, self.x1):
+        for t in nice_ticks(self.x0, self.x1):
             x = self.px(t)
             parts.append(
                 f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#555"/>'
                 f'<text x="{x:.1f}" y="{bottom + 15}" text-anchor="middle">'
-                f"{_tick_label(t)}</text>"
+                f"{tick_label(t)}</text>"
             )
-        for t in _nice_ticks(self.y0, self.y1, 4):
+        for t in nice_ticks(self.y0, self.y1, 4):
             y = self.py(t)
             parts.append(
                 f'<line x1="{left}" y1="{y:.1f}" x2="{self.width - self.right}" y2="{y:.1f}" '
                 f'stroke="#eee"/><text x="{left - 5}" y="{y + 4:.1f}" text-anchor="end">'
-                f"{_tick_label(t)}</text>"
+                f"{tick_label(t)}</text>"
             )
         parts.append(
             f'<line x1="{left}" y1="{bottom}" x2="{self.width - self.right}" y2="{bottom}" '
             f'stroke="#555"/><line x1="{left}" y1="{self.top}" x2="{left}" y2="{bottom}" '
             f'stroke="#555"/>'
             f'<text x="{(left + self.width - self.right) / 2:.1f}" y="{self.height - 4}" '
-            f'text-anchor="middle" fill="#444">{_esc(xlabel)}</text>'
+            f'text-anchor="middle" fill="#444">{esc(xlabel)}</text>'
             f'<text x="12" y="{(self.top + bottom) / 2:.1f}" text-anchor="middle" fill="#444" '
-            f'transform="rotate(-90 12 {(self.top + bottom) / 2:.1f})">{_esc(ylabel)}</text>'
+            f'transform="rotate(-90 12 {(self.top + bottom) / 2:.1f})">{esc(ylabel)}</text>'
         )
         return parts
 
@@ -161,7 +166,7 @@ def histogram_svg(
     """Bars of one histogram (the last bin also holds everything above it)."""
     total = max(sum(counts), 1)
     shares = [c / total for c in counts]
-    frame = _Frame(width, height, (edges[0], edges[-1]), (0.0, max(shares, default=0.0) * 1.08))
+    frame = Frame(width, height, (edges[0], edges[-1]), (0.0, max(shares, default=0.0) * 1.08))
     parts = frame.axes(title, xlabel, "share")
     for lo, hi, share in zip(edges[:-1], edges[1:], shares, strict=True):
         if share <= 0:
@@ -189,7 +194,7 @@ def lines_svg(
     """Overlaid step outlines of histograms sharing `edges` (shares, so sizes compare)."""
     shares = {n: [c / max(sum(cs), 1) for c in cs] for n, cs in series.items()}
     top = max((max(s, default=0.0) for s in shares.values()), default=0.0) * 1.08
-    frame = _Frame(width, height, (edges[0], edges[-1]), (0.0, top))
+    frame = Frame(width, height, (edges[0], edges[-1]), (0.0, top))
     parts = frame.axes(title, xlabel, "share of rows")
     for name, values in shares.items():
         points = [f"{frame.px(edges[0]):.1f},{frame.py(0):.1f}"]
@@ -217,7 +222,7 @@ def scatter_svg(
     xs = [p[0] for pts in points.values() for p in pts] or [0.0]
     ys = [p[1] for pts in points.values() for p in pts] or [0.0]
     cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
-    probe = _Frame(width, height, (0.0, 1.0), (0.0, 1.0))
+    probe = Frame(width, height, (0.0, 1.0), (0.0, 1.0))
     plot_w = width - probe.left - probe.right
     plot_h = height - probe.top - probe.bottom
     # One scale for both axes (distances on the map stay comparable), with a 5% margin.
@@ -225,7 +230,7 @@ def scatter_svg(
         min(plot_w / max(max(xs) - min(xs), 1e-6), plot_h / max(max(ys) - min(ys), 1e-6)) / 1.1
     )
     half_x, half_y = plot_w / 2 / per_unit, plot_h / 2 / per_unit
-    frame = _Frame(width, height, (cx - half_x, cx + half_x), (cy - half_y, cy + half_y))
+    frame = Frame(width, height, (cx - half_x, cx + half_x), (cy - half_y, cy + half_y))
     parts = frame.axes(title, "PC 1", "PC 2")
     for name, pts in points.items():
         for x, y in pts:
@@ -237,186 +242,27 @@ def scatter_svg(
     return "".join(parts)
 
 
-def _legend(colors: dict[str, str]) -> str:
+def legend(colors: dict[str, str]) -> str:
+    """A row of colour swatches with their series names."""
     items = "".join(
-        f'<span><i class="swatch" style="background:{c}"></i>{_esc(n)}</span>'
+        f'<span><i class="swatch" style="background:{c}"></i>{esc(n)}</span>'
         for n, c in colors.items()
     )
     return f'<div class="legend">{items}</div>'
 
 
-def _metrics_table(report: dict[str, Any], fields: Sequence[str]) -> str:
-    datasets = report["datasets"]
-    head = "".join(f"<th>{_esc(d['name'])}</th>" for d in datasets)
-    rows: list[str] = []
-
-    def section(label: str) -> None:
-        rows.append(
-            f'<tr class="section"><td colspan="{len(datasets) + 1}">{_esc(label)}</td></tr>'
-        )
-
-    def row(label: str, values: Sequence[Any], digits: int = 3) -> None:
-        cells = "".join(f"<td>{_fmt(v, digits)}</td>" for v in values)
-        rows.append(f'<tr><td class="label">{_esc(label)}</td>{cells}</tr>')
-
-    def get(d: dict[str, Any], *keys: str) -> Any:
-        for key in keys:
-            if not isinstance(d, dict):
-                return None
-            d = d.get(key)  # type: ignore[assignment]
-        return d
-
-    for field in fields:
-        section(f"diversity of {field}s (embeddings)")
-        row("rows embedded", [get(d, "diversity", field, "n") for d in datasets])
-        row(
-            "embedding diversity ↑",
-            [get(d, "diversity", field, "embedding_diversity") for d in datasets],
-            4,
-        )
-        row("Vendi score ↑", [get(d, "diversity", field, "vendi_score") for d in datasets], 2)
-        row(
-            "centroid distance ↑",
-            [get(d, "diversity", field, "centroid_distance") for d in datasets],
-            4,
-        )
-        for key, label in (("mean", "mean"), ("q05", "5%"), ("q50", "median"), ("q95", "95%")):
-            row(
-                f"nearest-neighbour distance, {label}",
-                [get(d, "diversity", field, "nn_distance", key) for d in datasets],
-                4,
-            )
-        row(
-            "near-duplicate share (NN ≤ 0.05) ↓",
-            [get(d, "diversity", field, "near_duplicate_share") for d in datasets],
-        )
-    section("composition")
-    row("examples", [d["examples"] for d in datasets])
-    row("with a response", [d["with_response"] for d in datasets])
-    row("bad rows (skipped)", [d["bad_rows"] for d in datasets])
-    row("exact duplicate rate ↓", [d["duplicate_rate"] for d in datasets])
-    row("turns per conversation, mean", [get(d, "turns", "mean") for d in datasets], 2)
-    rows.append(
-        '<tr><td class="label">languages</td>'
-        + "".join(
-            "<td>"
-            + _esc(", ".join(f"{k} {v:.0%}" for k, v in list(d["languages"].items())[:4]))
-            + "</td>"
-            for d in datasets
-        )
-        + "</tr>"
-    )
-    for key, label in (("instruction_tokens", "instruction"), ("response_tokens", "response")):
-        section(f"{label} length (tokens)")
-        for stat in ("mean", "median", "p95", "max"):
-            row(f"{label} tokens, {stat}", [get(d, key, stat) for d in datasets], 1)
-    return f'<table><tr><th class="label">metric</th>{head}</tr>{"".join(rows)}</table>'
-
-
-def _matrix_table(names: Sequence[str], matrix: Sequence[Sequence[float]], caption: str) -> str:
-    head = "".join(f"<th>{_esc(n)}</th>" for n in names)
+def matrix_table(names: Sequence[str], matrix: Sequence[Sequence[float]], caption: str) -> str:
+    """A captioned square table of values in 0..1, shaded by value."""
+    head = "".join(f"<th>{esc(n)}</th>" for n in names)
     body = []
     for name, values in zip(names, matrix, strict=True):
         cells = "".join(
             f'<td style="background: rgba(31,119,180,{min(max(v, 0.0), 1.0) * 0.55:.2f})">'
-            f"{_fmt(v)}</td>"
+            f"{fmt(v)}</td>"
             for v in values
         )
-        body.append(f'<tr><th class="label">{_esc(name)}</th>{cells}</tr>')
+        body.append(f'<tr><th class="label">{esc(name)}</th>{cells}</tr>')
     return (
-        f'<h3>{_esc(caption)}</h3><table><tr><th class="label">rows of ↓ / by →</th>{head}</tr>'
+        f'<h3>{esc(caption)}</h3><table><tr><th class="label">rows of ↓ / by →</th>{head}</tr>'
         f"{''.join(body)}</table>"
     )
-
-
-def render_report(report: dict[str, Any]) -> str:
-    """The HTML page (one string, no external resources)."""
-    config = report["config"]
-    datasets = report["datasets"]
-    names = [d["name"] for d in datasets]
-    colors = {n: color(i) for i, n in enumerate(names)}
-    fields = [f for f in ("instruction", "response") if f in report["cross"]] or ["instruction"]
-    out = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>alignkit dataset report</title>",
-        f"<style>{CSS}</style></head><body>",
-        "<h1>Dataset diversity and quality report</h1>",
-        f"<p class='meta'>{len(datasets)} dataset(s): "
-        + ", ".join(f"{_esc(d['name'])} ({_esc(d['path'])})" for d in datasets)
-        + f"<br>model {_esc(config['model_path'])} · max {config['max_seq_length']} tokens · "
-        f"coverage threshold {config['coverage_threshold']} · created {_esc(report['created'])}"
-        f" · alignkit {_esc(report['alignkit_version'])}</p>",
-        _legend(colors),
-        "<h2>Metrics</h2>",
-        _metrics_table(report, fields),
-        "<p class='note'>Distances are cosine distances (1 − cosine similarity) between sentence "
-        "embeddings. Embedding diversity: mean distance over all pairs. Vendi score: effective "
-        "number of distinct items. ↑ / ↓: higher / lower means more diverse.</p>",
-    ]
-    if report["cross"]:
-        out.append("<h2>Cross-dataset coverage</h2>")
-        for field, cross in report["cross"].items():
-            out.append(
-                _matrix_table(
-                    cross["names"],
-                    cross["coverage"],
-                    f"{field}s: share of rows of one dataset with a row of another within "
-                    f"{config['coverage_threshold']}",
-                )
-            )
-            out.append(
-                _matrix_table(
-                    cross["names"], cross["mean_distance"], f"{field}s: mean cross distance"
-                )
-            )
-        out.append(
-            "<p class='note'>Diagonal of the coverage matrix: share of rows with another row of "
-            "the same dataset within the threshold; of the distance matrix: embedding "
-            "diversity.</p>"
-        )
-    charts = report["charts"]
-    out.append("<h2>Embedding map (PCA)</h2><div class='charts'>")
-    for field, points in charts["projection"].items():
-        out.append(
-            '<div class="chart">'
-            + scatter_svg(points, colors, title=f"{field}s: first two principal components")
-            + _legend({n: colors[n] for n in points})
-            + "</div>"
-        )
-    out.append("</div><h2>Nearest-neighbour distances</h2><div class='charts'>")
-    for field, hist in charts["nn_distance"].items():
-        out.append(
-            '<div class="chart">'
-            + lines_svg(
-                hist["edges"],
-                hist["counts"],
-                colors,
-                title=f"{field}s: distance to the nearest other row",
-                xlabel="cosine distance",
-            )
-            + _legend({n: colors[n] for n in hist["counts"]})
-            + "</div>"
-        )
-    out.append("</div><h2>Lengths</h2>")
-    for key, label in (("instruction_tokens", "instruction"), ("response_tokens", "response")):
-        hist = charts["lengths"][key]
-        if not any(sum(c) for c in hist["counts"].values()):
-            continue
-        out.append(f"<h3>{label} tokens</h3><div class='charts'>")
-        for name, counts in hist["counts"].items():
-            if not sum(counts):
-                continue
-            out.append(
-                '<div class="chart">'
-                + histogram_svg(
-                    hist["edges"],
-                    counts,
-                    title=f"{name}",
-                    xlabel=f"{label} tokens",
-                    fill=colors[name],
-                )
-                + "</div>"
-            )
-        out.append("</div>")
-    out.append("</body></html>\n")
-    return "\n".join(out)

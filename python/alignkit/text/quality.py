@@ -1,7 +1,7 @@
 """Language identification and document quality filters (Rust core), usable on plain texts.
 
-The same code runs inside `alignkit webr prepare`; these functions expose it for texts that do not
-come from WARC shards. Settings and their defaults are described in docs/quality-filters.md.
+The same code runs inside `alignkit webr prepare`; these functions expose it for any texts.
+Settings and their defaults are described in docs/quality-filters.md.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from alignkit import _core
-from alignkit.webr.prepare import default_quality_settings
 
 
 class LanguageGuess(NamedTuple):
@@ -28,6 +27,11 @@ class FilterResult(NamedTuple):
     reason: str | None
     """The filter that dropped the document (a `stats.json` key), when dropped."""
     detail: str | None
+
+
+def default_quality_settings() -> dict[str, Any]:
+    """The quality filters' default settings, by name (the Rust core is the source of truth)."""
+    return dict(_core.default_quality_config())
 
 
 def detect_language(text: str) -> LanguageGuess | None:

@@ -18,27 +18,17 @@ from alignkit._core import (
     extract_text_batch,
     read_warc_batch,
 )
-from alignkit.webr.dedup import (
-    DedupConfig,
-    DedupConfigError,
-    DedupResult,
-    dedup,
-    dedup_files,
-    minhash_signatures,
-)
-from alignkit.webr.prepare import (
-    PrepareConfig,
-    PrepareConfigError,
-    default_quality_settings,
-    prepare,
-)
-from alignkit.webr.quality import (
+from alignkit.text.dedup import DedupConfigError, DedupResult, minhash_signatures
+from alignkit.text.quality import (
     FilterResult,
     LanguageGuess,
+    default_quality_settings,
     detect_language,
     detect_languages,
     filter_texts,
 )
+from alignkit.webr.dedup import DedupConfig, dedup_files
+from alignkit.webr.prepare import PrepareConfig, PrepareConfigError, prepare
 
 __all__ = [
     "DedupConfig",
@@ -69,3 +59,7 @@ __all__ = [
     "prepare",
     "read_warc_batch",
 ]
+
+# Imported last: `alignkit.webr.dedup` is the in-memory function (see the README), and loading the
+# submodule of the same name (for DedupConfig above) binds the module to that name.
+from alignkit.text.dedup import dedup  # noqa: E402

@@ -1,0 +1,1 @@
+"""Shared report building blocks: `alignkit.report.html`, the HTML and SVG chart kit."""
