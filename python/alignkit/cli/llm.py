@@ -34,6 +34,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.Argu
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--batch-size", type=int, default=None, help="rows per generation batch")
     p.add_argument("--api-key", default=None, help="require this Bearer token")
+    p.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="allow a non-loopback --host without --api-key (refused otherwise)",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=8 * 1024 * 1024,
+        help="larger request bodies are refused (413) unread (default 8 MiB)",
+    )
     p.add_argument("--served-name", default=None, help="model name the server reports")
     p.set_defaults(handler=_cmd_serve)
     return {"llm serve": p}
@@ -42,7 +53,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.Argu
 def _cmd_serve(args: argparse.Namespace) -> int:
     from alignkit.llm import make_backend, parse_backend_spec
     from alignkit.llm.serve import serve_forever
+    from alignkit.llm.testing import check_binding
 
+    check_binding(args.host, args.api_key, args.allow_unauthenticated)  # before loading the model
     spec = parse_backend_spec(args.model)
     if spec.kind != "transformers":
         raise ValueError(f"--model must be a transformers spec, not {args.model!r}")
@@ -50,5 +63,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size
     )
     backend.load()  # type: ignore[attr-defined]
-    serve_forever(backend, args.host, args.port, api_key=args.api_key, model_name=args.served_name)
+    serve_forever(
+        backend,
+        args.host,
+        args.port,
+        api_key=args.api_key,
+        model_name=args.served_name,
+        max_body_bytes=args.max_body_bytes,
+        allow_unauthenticated=args.allow_unauthenticated,
+    )
     return 0

@@ -8,18 +8,21 @@ same counters) whose answers come from a `ChatBackend`, usually the local `trans
         client = make_backend(f"openai:{server.model_name}@{server.base_url}")
 
 Concurrent requests are batched by the backend's scheduler. From the command line:
-`alignkit llm serve --model transformers[:PATH] --host 127.0.0.1 --port 8000`.
+`alignkit llm serve --model transformers[:PATH] --host 127.0.0.1 --port 8000`. Nothing is kept
+per request (no bodies, prompts or auth headers); a non-loopback host needs an API key or
+`allow_unauthenticated=True` (`--allow-unauthenticated`), which is then warned about.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from alignkit.llm.backend import ChatBackend
-from alignkit.llm.testing import FakeChatServer, FaultPolicy, error_payload
+from alignkit.llm.testing import DEFAULT_MAX_BODY_BYTES, FakeChatServer, FaultPolicy, error_payload
 from alignkit.llm.types import ChatRequest, ChatRequestError
 
 # Body fields that carry no generation parameter (or that every answer already satisfies).
@@ -57,7 +60,7 @@ class ModelServer(FakeChatServer):
     `faults`, `delay`, `api_key` and the counters work as in FakeChatServer: a fault replaces
     the model's answer for that attempt. Errors of a single request (bad parameters, a prompt
     longer than the context) are 400 replies with the backend's message; other backend
-    failures are 500s.
+    failures are 500s. Request bodies are only kept with `record_bodies=True` (tests).
     """
 
     def __init__(
@@ -71,6 +74,8 @@ class ModelServer(FakeChatServer):
         api_key: str | None = None,
         record_bodies: bool = False,
         model_name: str | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        allow_unauthenticated: bool = False,
     ) -> None:
         super().__init__(
             delay=delay,
@@ -79,6 +84,8 @@ class ModelServer(FakeChatServer):
             record_bodies=record_bodies,
             port=port,
             host=host,
+            max_body_bytes=max_body_bytes,
+            allow_unauthenticated=allow_unauthenticated,
         )
         self.backend = backend
         self.model_name = model_name or backend.model
@@ -118,12 +125,24 @@ def serve_forever(
     *,
     api_key: str | None = None,
     model_name: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    allow_unauthenticated: bool = False,
     echo: Callable[[str], None] = print,
 ) -> None:
     """Serve until interrupted (Ctrl-C)."""
     import asyncio
 
-    server = ModelServer(backend, host=host, port=port, api_key=api_key, model_name=model_name)
+    server = ModelServer(
+        backend,
+        host=host,
+        port=port,
+        api_key=api_key,
+        model_name=model_name,
+        max_body_bytes=max_body_bytes,
+        allow_unauthenticated=allow_unauthenticated,
+    )
+    if server.binding_warning:
+        print(server.binding_warning, file=sys.stderr, flush=True)
 
     def ready(bound: int) -> None:
         echo(

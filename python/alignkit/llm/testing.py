@@ -11,6 +11,12 @@ request is seen, answer 429 with Retry-After: 0.1":
 
 Runs in a background thread with its own event loop (`start`/`stop`, or as a context manager),
 or inside a running loop with `await server.serve()`.
+
+The HTTP side is hardened because `alignkit llm serve` runs on it: the API key is checked and the
+body size capped from the request head alone, before any body byte is read; malformed requests
+get a 400 with an OpenAI-style error; what is kept per request (bodies, auth headers, per-request
+counts for fault policies) is opt-in and bounded; binding a non-loopback address needs an API key
+or an explicit `allow_unauthenticated=True`.
 """
 
 from __future__ import annotations
@@ -18,13 +24,30 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import hashlib
+import hmac
+import ipaddress
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from alignkit.llm.types import canonical_json
+from alignkit.llm.backend import ChatBackend
+from alignkit.llm.types import ChatRequest, ChatResult, canonical_json
+
+log = logging.getLogger(__name__)
+
+# A chat request body larger than this is refused with 413 before it is read.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+# Request heads longer than this are refused with 431 (also the stream reader's buffer limit).
+MAX_HEAD_BYTES = 64 * 1024
+# After a refusal, input discarded before closing (see FakeChatServer._refuse).
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 4 * 1024 * 1024
+# Request bodies (and auth headers) kept for inspection when `record_bodies` is on.
+DEFAULT_HISTORY = 10_000
 
 _REASONS = {
     200: "OK",
@@ -34,8 +57,10 @@ _REASONS = {
     404: "Not Found",
     408: "Request Timeout",
     409: "Conflict",
+    413: "Content Too Large",
     422: "Unprocessable Entity",
     429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",
@@ -156,15 +181,144 @@ def _error_body(status: int, message: str) -> bytes:
     return json.dumps(error_payload(status, message)).encode()
 
 
+class BadRequest(Exception):
+    """A request the server answers with `status` and closes (or, for a bad body, keeps) on."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class UnauthenticatedBindError(ValueError):
+    """Serving on a non-loopback address without an API key, and not explicitly allowed."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses; `0.0.0.0`, `::`, '' and names are not."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(host: str, api_key: str | None, allow_unauthenticated: bool) -> str | None:
+    """Refuse (UnauthenticatedBindError) to serve a non-loopback `host` without an API key unless
+    `allow_unauthenticated`; returns the warning to show when it is allowed, else None."""
+    if api_key or is_loopback(host):
+        return None
+    if not allow_unauthenticated:
+        raise UnauthenticatedBindError(
+            f"refusing to listen on {host or 'every interface'!r} without an API key: anyone who "
+            "can reach this address could use the server. Set an API key (--api-key / api_key=), "
+            "bind 127.0.0.1, or accept the risk with --allow-unauthenticated"
+        )
+    return (
+        f"WARNING: serving on {host or 'every interface'!r} WITHOUT an API key "
+        "(--allow-unauthenticated): anyone who can reach this address can use the server"
+    )
+
+
+def parse_request_head(head: bytes) -> tuple[str, str, dict[str, str]]:
+    """(method, target, lower-cased headers) of a request head ending in CRLF CRLF."""
+    lines = head[:-4].decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        raise BadRequest(400, f"malformed request line {lines[0][:80]!r}")
+    method, target, _version = parts
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        name, value = name.strip().lower(), value.strip()
+        if not sep or not name:
+            raise BadRequest(400, f"malformed header line {line[:80]!r}")
+        if name == "content-length" and headers.get(name, value) != value:
+            raise BadRequest(400, "conflicting Content-Length headers")
+        headers[name] = value
+    return method, target, headers
+
+
+def body_length(method: str, headers: dict[str, str]) -> int:
+    """The request body's declared length; BadRequest when it is missing (POST), not a
+    non-negative decimal, or the body is chunked (not supported)."""
+    if "transfer-encoding" in headers:
+        raise BadRequest(400, "Transfer-Encoding bodies are not supported; send Content-Length")
+    raw = headers.get("content-length")
+    if raw is None:
+        if method == "POST":
+            raise BadRequest(400, "Content-Length required")
+        return 0
+    if not (raw.isascii() and raw.isdigit()):
+        raise BadRequest(400, f"bad Content-Length {raw[:40]!r}")
+    return int(raw) if len(raw) <= 18 else 1 << 62  # longer: too large anyway
+
+
+def chat_body_problem(body: Any) -> str | None:
+    """Why a decoded chat-completions body is unusable (wrong shape or types), or None."""
+    if not isinstance(body, dict):
+        return "request body must be a JSON object"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "messages must be a non-empty list"
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            return f"messages[{i}] must be an object with a string role"
+        if "content" not in message:
+            return f"messages[{i}] has no content"
+    if not isinstance(body.get("model", ""), str):
+        return "model must be a string"
+    for name in ("max_tokens", "max_completion_tokens", "seed", "n"):
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"{name} must be an integer"
+    for name in ("temperature", "top_p"):
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"{name} must be a number"
+    stop = body.get("stop")
+    stops = [stop] if isinstance(stop, str) else stop
+    if stops is not None and not (
+        isinstance(stops, list) and all(isinstance(x, str) for x in stops)
+    ):
+        return "stop must be a string or a list of strings"
+    return None
+
+
+class EchoBackend(ChatBackend):
+    """A ChatBackend that answers like FakeChatServer (the echo) without a model or a network:
+    serves `ModelServer` in tests and benchmarks of the HTTP side."""
+
+    kind = "echo"
+
+    def __init__(self, model: str = "echo") -> None:
+        super().__init__(model)
+
+    async def _agenerate_one(self, request: ChatRequest) -> ChatResult:
+        body = {"model": request.model or self.model, "messages": list(request.messages)}
+        payload = echo_completion({**body, **request.params()})
+        return ChatResult(
+            text=payload["choices"][0]["message"]["content"],
+            finish_reason=payload["choices"][0]["finish_reason"],
+            prompt_tokens=payload["usage"]["prompt_tokens"],
+            completion_tokens=payload["usage"]["completion_tokens"],
+            attempts=1,
+        )
+
+
 class FakeChatServer:
     """An OpenAI-compatible server on 127.0.0.1 (ephemeral port) with fault injection.
 
     Routes: `POST /v1/chat/completions`, `GET /v1/models`, `GET /v1/stats` (counters).
-    `delay` is added before every answer; `api_key` (when set) must come as a Bearer token, or
-    the answer is 401. Counters: `hits` (chat requests received), `answered` (200 completions),
-    `seen` (hits per request body), `prompts` (hits per last user message), `max_in_flight`,
-    `bodies` (every request body, when `record_bodies`), `auth_headers`. `reply(body)` scripts
-    answers: a string replaces the echo (still cut at `stop` / `max_tokens`), None keeps it.
+    `delay` is added before every answer; `api_key` (when set) must come as a Bearer token on
+    every route, or the answer is 401. Bodies over `max_body_bytes` are refused with 413.
+    Counters: `hits` (valid chat requests received), `answered` (200 completions),
+    `max_in_flight`, `refused` (requests answered 4xx from their head or body alone); `seen`
+    (hits per request body digest) only while a fault policy needs it. With `record_bodies`, the
+    last `history` request `bodies` and `auth_headers` are kept, and `prompts` counts their last
+    user messages. `reply(body)` scripts answers: a string replaces the echo (still cut at `stop`
+    / `max_tokens`), None keeps it. A non-loopback `host` needs `api_key` or
+    `allow_unauthenticated=True` (UnauthenticatedBindError otherwise).
     """
 
     def __init__(
@@ -177,13 +331,25 @@ class FakeChatServer:
         port: int = 0,
         reply: Callable[[dict[str, Any]], str | None] | None = None,
         host: str = "127.0.0.1",
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        history: int = DEFAULT_HISTORY,
+        allow_unauthenticated: bool = False,
     ) -> None:
+        api_key = api_key or None
+        self.binding_warning = check_binding(host, api_key, allow_unauthenticated)
+        if self.binding_warning:
+            log.warning("%s", self.binding_warning)
+        if max_body_bytes < 0 or history < 0:
+            raise ValueError("max_body_bytes and history must be >= 0")
         self.host = host
         self.delay = delay
         self.reply = reply
         self.faults = faults
         self.api_key = api_key
+        self._expected_auth = None if api_key is None else f"Bearer {api_key}".encode()
         self.record_bodies = record_bodies
+        self.history = history
+        self.max_body_bytes = max_body_bytes
         self.port = port
         self._lock = threading.Lock()
         self.reset_counters()
@@ -201,10 +367,18 @@ class FakeChatServer:
             self.in_flight = 0
             self.max_in_flight = 0
             self.connections = 0
-            self.seen: collections.Counter[str] = collections.Counter()
-            self.prompts: collections.Counter[str] = collections.Counter()
-            self.bodies: list[dict[str, Any]] = []
-            self.auth_headers: list[str | None] = []
+            self.refused = 0
+            self.seen: collections.Counter[bytes] = collections.Counter()
+            self.bodies: collections.deque[dict[str, Any]] = collections.deque(maxlen=self.history)
+            self.auth_headers: collections.deque[str | None] = collections.deque(
+                maxlen=self.history
+            )
+
+    @property
+    def prompts(self) -> collections.Counter[str]:
+        """Recorded requests per last user message (needs `record_bodies`)."""
+        with self._lock:
+            return collections.Counter(last_user_content(body) for body in self.bodies)
 
     @property
     def base_url(self) -> str:
@@ -218,6 +392,7 @@ class FakeChatServer:
                 "answered": self.answered,
                 "max_in_flight": self.max_in_flight,
                 "connections": self.connections,
+                "refused": self.refused,
                 "cpu_s": time.process_time(),
             }
 
@@ -228,7 +403,7 @@ class FakeChatServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         server = await asyncio.start_server(
-            self._handle, self.host, self.port, backlog=1024, limit=1 << 20
+            self._handle, self.host, self.port, backlog=1024, limit=MAX_HEAD_BYTES
         )
         self.port = server.sockets[0].getsockname()[1]
         if on_ready is not None:
@@ -282,19 +457,26 @@ class FakeChatServer:
             while True:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                except asyncio.LimitOverrunError:
+                    await self._refuse(reader, writer, BadRequest(431, "request head too long"))
                     return
-                lines = head.decode("latin-1").split("\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                # Everything that can refuse a request is decided from its head: the body of a
+                # refused request is never read and the connection is closed after the answer.
                 try:
-                    method, target, _version = lines[0].split(" ", 2)
-                except ValueError:
+                    method, target, headers = parse_request_head(head)
+                    self._authorize(headers)
+                    length = body_length(method, headers)
+                    if length > self.max_body_bytes:
+                        raise BadRequest(
+                            413, f"request body of {length} bytes exceeds {self.max_body_bytes}"
+                        )
+                except BadRequest as refusal:
+                    await self._refuse(reader, writer, refusal)
                     return
-                headers: dict[str, str] = {}
-                for line in lines[1:]:
-                    name, sep, value = line.partition(":")
-                    if sep:
-                        headers[name.strip().lower()] = value.strip()
-                length = int(headers.get("content-length") or 0)
+                if length and headers.get("expect", "").lower() == "100-continue":
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 body = await reader.readexactly(length) if length else b""
                 reply = await self._respond(method, target, headers, body)
                 if reply is None:  # drop: close without a reply
@@ -313,6 +495,39 @@ class FakeChatServer:
         finally:
             self._writers.discard(writer)
             writer.close()
+
+    def _authorize(self, headers: dict[str, str]) -> None:
+        if self._expected_auth is None:
+            return
+        given = headers.get("authorization", "").encode("latin-1")
+        if not hmac.compare_digest(given, self._expected_auth):
+            raise BadRequest(401, "Incorrect API key provided")
+
+    async def _refuse(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, refusal: BadRequest
+    ) -> None:
+        """Answer `refusal` and end the connection without reading the request's body.
+
+        A lingering close: after the answer the write side is shut and what the client already
+        sent is discarded (briefly, a little), since closing a socket with unread input resets
+        the connection and may destroy the answer before the client reads it.
+        """
+        with self._lock:
+            self.refused += 1
+        writer.write(_reply(refusal.status, _error_body(refusal.status, str(refusal)), close=True))
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        deadline = time.monotonic() + LINGER_SECONDS
+        discarded = 0
+        try:
+            while discarded < LINGER_BYTES and (left := deadline - time.monotonic()) > 0:
+                chunk = await asyncio.wait_for(reader.read(1 << 16), left)
+                if not chunk:
+                    break
+                discarded += len(chunk)
+        except (asyncio.TimeoutError, TimeoutError, ConnectionError):
+            pass
 
     async def complete(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON reply) of a chat request that no fault replaced: the echo here;
@@ -340,28 +555,32 @@ class FakeChatServer:
             return _reply(404, _error_body(404, f"no route for {method} {path}"))
         try:
             body = json.loads(raw)
-            if not isinstance(body, dict):
-                raise ValueError("body is not an object")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
+            with self._lock:
+                self.refused += 1
             return _reply(400, _error_body(400, f"request body is not JSON: {exc}"))
-        key = canonical_json(body)
+        problem = chat_body_problem(body)
+        if problem is not None:
+            with self._lock:
+                self.refused += 1
+            return _reply(400, _error_body(400, problem))
+        # Per-body counts only for a fault policy (it is given them), as digests.
+        digest = b""
+        if self.faults is not None:
+            digest = hashlib.blake2b(canonical_json(body).encode(), digest_size=16).digest()
         with self._lock:
             self.hits += 1
-            seen = self.seen[key]
-            self.seen[key] += 1
-            self.prompts[last_user_content(body)] += 1
+            seen = self.seen[digest] if digest else 0
+            if digest:
+                self.seen[digest] += 1
             if self.record_bodies:
                 self.bodies.append(body)
-            self.auth_headers.append(headers.get("authorization"))
+                self.auth_headers.append(headers.get("authorization"))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             if self.delay:
                 await asyncio.sleep(self.delay)
-            if self.api_key is not None and headers.get("authorization") != (
-                f"Bearer {self.api_key}"
-            ):
-                return _reply(401, _error_body(401, "Incorrect API key provided"))
             fault = self.faults(body, seen) if self.faults is not None else None
             if fault is not None:
                 if fault.kind == "drop":
@@ -379,7 +598,11 @@ class FakeChatServer:
                     await asyncio.sleep(fault.delay)
                 else:
                     raise ValueError(f"unknown fault kind {fault.kind!r}")
-            status, payload = await self.complete(body)
+            try:
+                status, payload = await self.complete(body)
+            except Exception as exc:  # a bug or backend failure: answer it, keep serving
+                log.exception("chat completion failed")
+                status, payload = 500, error_payload(500, f"{type(exc).__name__}: {exc}")
             if status == 200:
                 with self._lock:
                     self.answered += 1
@@ -389,12 +612,14 @@ class FakeChatServer:
                 self.in_flight -= 1
 
 
-def _reply(status: int, body: bytes, extra: dict[str, str] | None = None) -> bytes:
+def _reply(
+    status: int, body: bytes, extra: dict[str, str] | None = None, *, close: bool = False
+) -> bytes:
     head = [
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
         "Content-Type: application/json",
         f"Content-Length: {len(body)}",
-        "Connection: keep-alive",
+        f"Connection: {'close' if close else 'keep-alive'}",
     ]
     head.extend(f"{k}: {v}" for k, v in (extra or {}).items())
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
