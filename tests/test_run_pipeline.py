@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from alignkit.cli.main import main
+from alignkit.errors import ConfigError
 from alignkit.llm.testing import FakeChatServer
 from alignkit.webr import pipeline
 
@@ -97,7 +98,7 @@ def test_end_to_end_then_resume(server: FakeChatServer, tmp_path: Path, capsys: 
             "CC-DEMO-00000.jsonl.gz",
             "CC-DEMO-00001.jsonl.gz",
         ]
-        assert (out / sub / "stats.json").is_file()
+        assert (out / sub / ".alignkit" / "stats.json").is_file()
     with gzip.open(out / "3-synthesize" / "synthetic.jsonl.gz", "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh]
     assert rows and all([m["role"] for m in r["messages"]] == ["user", "assistant"] for r in rows)
@@ -110,6 +111,10 @@ def test_end_to_end_then_resume(server: FakeChatServer, tmp_path: Path, capsys: 
     assert run["stages"]["prepare"]["documents_kept"] == run["stages"]["dedup"]["docs_in"]
     assert run["stages"]["synthesize"]["written"] == len(rows)
     assert run["stages"]["synthesize"]["llm_requests_sent"] == first_hits
+    assert run["options"]["prepare"]["mode"] == "main"  # the demo's defaults
+    assert run["options"]["prepare"]["languages"] == ["en"]
+    assert run["options"]["synthesize"]["max_docs"] == 8  # a flag wins over the demo's 12
+    assert run["options"]["synthesize"]["frequency_penalty"] == 0.5
     assert run["stages"]["score"]["examples"] == len(rows)
 
     # a second run redoes nothing and sends nothing
@@ -150,7 +155,7 @@ def test_changed_synthesis_config_is_refused(server: FakeChatServer, tmp_path: P
     # a changed extraction mode is refused by the prepare stage
     assert main(_args(out, server, "--skip-score", "--mode", "plain")) == 2
     failed = _run_json(out)["stages"]["prepare"]
-    assert failed["status"] == "failed" and "differs in: mode" in failed["error"]
+    assert failed["status"] == "failed" and "differs in: config.mode" in failed["error"]
     assert server.hits == 0
 
 
@@ -172,7 +177,7 @@ def test_dry_run_sends_nothing(server: FakeChatServer, tmp_path: Path, capsys: A
 def test_missing_model_skips_score(
     server: FakeChatServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alignkit.webr import embed
+    from alignkit.embed import encoder as embed
 
     def missing(model: Any = None) -> Path:
         raise embed.ModelNotFoundError("the default embedding model is not installed")
@@ -183,7 +188,7 @@ def test_missing_model_skips_score(
         pipeline.write_demo_input(out, 1, 15),
         out,
         f"openai:fake@{server.base_url}",
-        pipeline.PipelineOptions(max_docs=5),
+        pipeline.PipelineOptions.from_sections({"synthesize": {"max_docs": 5}}),
         echo=lambda line: None,
     )
     assert run["stages"]["score"] == {"skipped": "the default embedding model is not installed"}
@@ -200,7 +205,8 @@ def test_config_file_and_errors(server: FakeChatServer, tmp_path: Path, capsys: 
     args.remove("8")
     assert main(args) == 0
     run = _run_json(out)
-    assert run["options"]["threshold"] == 0.8 and run["options"]["max_docs"] == 4
+    assert run["options"]["dedup"]["threshold"] == 0.8
+    assert run["options"]["synthesize"]["max_docs"] == 4
     assert run["stages"]["synthesize"]["documents"]["used"] <= 4
     capsys.readouterr()
     # an empty --llm, and no input at all, are clear errors
@@ -217,3 +223,44 @@ def test_help(capsys: Any) -> None:
     text = capsys.readouterr().out
     for flag in ("--llm", "--demo", "--dry-run", "--skip-score", "--threshold", "--config"):
         assert flag in text
+
+
+def test_every_stage_option_in_config_sections(
+    server: FakeChatServer, tmp_path: Path, capsys: Any
+) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "skip-score: true\n"
+        "prepare: {min_text_chars: 20, quality_settings: {min_words: 5}}\n"
+        "dedup: {ngram: 4, threshold: 0.9}\n"
+        "synthesize: {max_docs: 3, dedup_threshold: 0.8, batch_size: 2, max-tokens: 200}\n"
+        "score: {field: both}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    args = _args(out, server, "--config", str(config), "--threshold", "0.85")
+    args.remove("--max-docs")
+    args.remove("8")
+    assert main(args) == 0, capsys.readouterr().err
+    options = _run_json(out)["options"]
+    assert options["prepare"]["min_text_chars"] == 20
+    assert options["prepare"]["quality_settings"] == {"min_words": 5}
+    assert options["dedup"]["ngram"] == 4 and options["dedup"]["threshold"] == 0.85  # flag wins
+    assert options["synthesize"]["max_docs"] == 3 and options["synthesize"]["batch_size"] == 2
+    assert options["synthesize"]["max_tokens"] == 200
+    assert options["synthesize"]["llm"] == f"openai:fake@{server.base_url}"
+    assert options["score"]["field"] == "both"
+    recorded = json.loads((out / "3-synthesize" / ".alignkit" / "config.json").read_text())
+    assert recorded["config"]["dedup_threshold"] == 0.8
+    capsys.readouterr()
+
+    # unknown keys in a section, and unknown sections, are errors naming them
+    config.write_text("synthesize: {max_doc: 3, colour: red}\n", encoding="utf-8")
+    assert main(_args(tmp_path / "bad", server, "--config", str(config))) == 2
+    err = capsys.readouterr().err
+    assert "synthesize" in err and "colour, max_doc" in err
+    config.write_text("synthesise: {max_docs: 3}\n", encoding="utf-8")
+    assert main(_args(tmp_path / "bad", server, "--config", str(config))) == 2
+    assert "synthesise" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="dedup: unknown option"):
+        pipeline.PipelineOptions.from_sections({"dedup": {"treshold": 0.5}})

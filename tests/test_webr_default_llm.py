@@ -15,6 +15,7 @@ from alignkit.cli.main import main
 from alignkit.webr.synthesize import AUTHOR_MAX_WORDS, CATEGORIES
 
 
+@pytest.mark.slow
 def test_demo_run_with_the_default_model(
     smol_dir: Path,
     llm_cache_dir: Path,
@@ -35,7 +36,7 @@ def test_demo_run_with_the_default_model(
         "--max-docs",
         "3",
         "--max-tokens",
-        "48",
+        "160",
         "--max-page-chars",
         "500",
         "--skip-score",
@@ -46,15 +47,14 @@ def test_demo_run_with_the_default_model(
     assert main(args) == 0, capsys.readouterr().err
     run = json.loads((out / "run.json").read_text())
     assert run["llm"] == "transformers"
-    assert run["options"]["langs"] == ["en"]  # the demo's default
+    assert run["options"]["prepare"]["languages"] == ["en"]  # the demo's default
     syn = run["stages"]["synthesize"]
     assert syn["status"] == "ran" and syn["failures"] == 0
-    stats = json.loads((out / "3-synthesize" / "stats.json").read_text())
+    stats = json.loads((out / "3-synthesize" / ".alignkit" / "stats.json").read_text())["stats"]
     used = stats["documents"]["used"]
     assert used == 3
-    assert stats["stages"]["author"]["requests"] == 3 and stats["stages"]["author"]["sent"] == 3
-    drops = sum(sum(stage["drops"].values()) for stage in stats["stages"].values())
-    assert stats["written"] + drops == used, stats
+    assert stats["llm"]["author"]["requests"] == 3 and stats["llm"]["author"]["sent"] == 3
+    assert stats["written"] + sum(stats["dropped"].values()) == used, stats
     with gzip.open(stats["output"], "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh]
     assert len(rows) == stats["written"]

@@ -1,19 +1,22 @@
 """`alignkit webr run`: the whole WebR pipeline in one resumable call.
 
-`run_pipeline(shards, out_dir, llm)` chains the existing stages, each into its own subfolder:
+`run_pipeline(shards, out_dir, llm, options)` chains the stages, each through the stage kit into
+its own dataset folder:
 
-    OUT/1-prepare     `alignkit.webr.prepare.prepare`           (WARC shards -> documents)
-    OUT/2-dedup       `alignkit.webr.dedup.dedup_files`         (exact + near duplicates removed)
-    OUT/3-synthesize  `alignkit.webr.synthesize.synthesize`     (documents -> chat `messages`)
-    OUT/4-score       `alignkit.webr.score.score_datasets`      (diversity report)
+    OUT/1-prepare     `alignkit.webr.prepare`     (WARC shards -> documents)
+    OUT/2-dedup       `alignkit.webr.dedup`       (exact + near duplicates removed)
+    OUT/3-synthesize  `alignkit.webr.synthesize`  (documents -> chat `messages`)
+    OUT/4-score       `alignkit.webr.score`       (diversity report)
 
-Resuming relies on each stage's own bookkeeping: prepare and dedup are always called and skip
-finished shards through their completion markers; synthesize is skipped when its `stats.json`,
-output and `_config.json` say it finished with this configuration on these inputs (otherwise it
-is called again and resumes from its LLM response cache); score is skipped when its report is
-newer than the synthetic data and was made with the same settings. A stage whose configuration
-changed refuses with its own error unless `overwrite=True`. `OUT/run.json` summarises every
-stage (written atomically after each stage).
+Every stage is always called: whether it is finished is decided by the kit alone (its completion
+markers under `.alignkit/`), so a re-run redoes nothing and sends no LLM request, and a stage
+whose inputs changed redoes what depends on them. A stage whose configuration changed is
+refused with the kit's error unless `overwrite=True`, which redoes only the stages whose
+recorded configuration differs. `OUT/run.json` (OUT is not itself a dataset) summarises every
+stage and is written atomically after each one.
+
+`PipelineOptions` holds one config per stage; `PipelineOptions.from_sections` builds it from the
+`prepare:`, `dedup:`, `synthesize:` and `score:` sections of a config file.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from alignkit._defaults import DEFAULT_LLM_SPEC
+from alignkit.errors import ConfigError, NothingProducedError, StageFailedError
 
 log = logging.getLogger(__name__)
 
@@ -37,41 +40,90 @@ STAGE_DIRS = {
     "synthesize": "3-synthesize",
     "score": "4-score",
 }
+SECTIONS = tuple(STAGE_DIRS)
 RUN_FILE = "run.json"
 DEMO_INPUT_DIR = "_demo_input"
 DEMO_STAMP = "_demo.json"
-RUN_VERSION = 1
+RUN_VERSION = 2
 
 
-class PipelineError(RuntimeError):
+class PipelineError(StageFailedError):
     """A stage finished with failures that the next stages cannot build on."""
+
+
+def config_classes() -> dict[str, type[Any]]:
+    from alignkit.webr.dedup import DedupConfig
+    from alignkit.webr.prepare import PrepareConfig
+    from alignkit.webr.score import ScoreConfig
+    from alignkit.webr.synthesize import SynthesizeConfig
+
+    return {
+        "prepare": PrepareConfig,
+        "dedup": DedupConfig,
+        "synthesize": SynthesizeConfig,
+        "score": ScoreConfig,
+    }
+
+
+def _build_config(section: str, cls: type[Any], values: Mapping[str, Any]) -> Any:
+    """A stage config from one section of keys; unknown keys are an error naming them."""
+    from alignkit.stage import StageConfig
+
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{section}: expected a table of {section} options, not {values!r}")
+    try:
+        if issubclass(cls, StageConfig):
+            return cls.from_mapping(values)
+        names = {f.name for f in dataclasses.fields(cls)}
+        given = {str(k).replace("-", "_"): v for k, v in values.items()}
+        unknown = sorted(set(given) - names)
+        if unknown:
+            raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
+        return cls(**given)
+    except (ConfigError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{section}: {exc}") from None
 
 
 @dataclasses.dataclass(frozen=True)
 class PipelineOptions:
-    """The per-stage settings `run_pipeline` exposes (everything else keeps the stage's default)."""
+    """One config per stage (`None` = that stage's defaults)."""
 
-    mode: str = "plain"
-    langs: tuple[str, ...] = ()
-    workers: int = 1
-    threshold: float = 0.7
-    target_size: int | None = None
-    max_docs: int | None = None
-    seed: int = 0
-    concurrency: int = 16
-    temperature: float = 0.7
-    frequency_penalty: float | None = None
-    max_tokens: int = 2048
-    max_page_chars: int = 20000
-    score_cache_dir: str | None = None
-    """Embedding cache of the score stage; None = the score stage's default."""
+    prepare: Any = None
+    dedup: Any = None
+    synthesize: Any = None
+    score: Any = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "langs", tuple(self.langs))
-        if self.workers < 1:
-            raise ValueError("workers must be at least 1")
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+        for section, cls in config_classes().items():
+            value = getattr(self, section)
+            if value is None:
+                object.__setattr__(self, section, cls())
+            elif not isinstance(value, cls):
+                raise ConfigError(f"{section} must be a {cls.__name__}, not {type(value).__name__}")
+
+    @classmethod
+    def from_sections(cls, sections: Mapping[str, Any]) -> PipelineOptions:
+        """From `{"prepare": {...}, "dedup": {...}, "synthesize": {...}, "score": {...}}`."""
+        unknown = sorted(set(sections) - set(SECTIONS))
+        if unknown:
+            raise ConfigError(
+                f"unknown pipeline section(s): {', '.join(unknown)} (known: {', '.join(SECTIONS)})"
+            )
+        return cls(
+            **{
+                section: _build_config(section, config_cls, sections.get(section) or {})
+                for section, config_cls in config_classes().items()
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {section: _plain_config(getattr(self, section)) for section in SECTIONS}
+
+
+def _plain_config(config: Any) -> dict[str, Any]:
+    if hasattr(config, "to_dict"):
+        return dict(config.to_dict())
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
 
 def write_demo_input(out_dir: str | os.PathLike[str], n_shards: int, docs: int) -> list[Path]:
@@ -105,69 +157,19 @@ def _write_json(path: Path, payload: Any) -> None:
     atomic_write_json(path, payload)
 
 
-def _marker_times(directory: Path) -> dict[str, int]:
-    """Completion markers of a stage (`_done/*.json`) and their mtimes."""
-    from alignkit.webr.prepare import MARKER_DIR
+def _config_differs(directory: Path, stage_name: str, fingerprint: Mapping[str, Any]) -> bool:
+    """Whether the kit's record in `directory` is of another configuration: `overwrite` is passed
+    on only then, since the kit's overwrite also redoes a stage whose configuration is the same."""
+    from alignkit.stage import OutputFolder
 
-    return {p.name: p.stat().st_mtime_ns for p in sorted((directory / MARKER_DIR).glob("*.json"))}
-
-
-def _config_changed(directory: Path, wanted: dict[str, Any]) -> bool:
-    """Whether a stage's recorded configuration (`_config.json`) differs from `wanted`; the
-    stages' own `overwrite` also redoes finished work, so it is only passed on when needed."""
-    from alignkit.webr.prepare import CONFIG_FILE
-
-    path = directory / CONFIG_FILE
-    if not path.exists():
-        return False
-    try:
-        return bool(json.loads(path.read_text(encoding="utf-8")) != wanted)
-    except (OSError, ValueError):
-        return True
+    recorded = OutputFolder(directory).recorded_config()
+    wanted = {"stage": stage_name, "config": json.loads(json.dumps(fingerprint))}
+    return recorded is not None and recorded != wanted
 
 
-def _newest_mtime(paths: Iterable[str | os.PathLike[str]]) -> int:
-    return max((os.stat(p).st_mtime_ns for p in paths), default=0)
-
-
-def _synthesis_finished(
-    out: Path, inputs: Sequence[str], docs_in: int, config: Any, llm: str, retry_failed: bool
-) -> dict[str, Any] | None:
-    """The stats of a synthesis run that finished with this configuration on these inputs."""
-    from alignkit.webr import synthesize as syn
-
-    try:
-        stats = json.loads((out / syn.STATS_FILE).read_text(encoding="utf-8"))
-        recorded = json.loads((out / syn.CONFIG_FILE).read_text(encoding="utf-8"))
-        stats_mtime = (out / syn.STATS_FILE).stat().st_mtime_ns
-    except (OSError, ValueError):
-        return None
-    if not isinstance(stats, dict) or recorded != syn._fingerprint(config, llm):
-        return None
-    if not Path(str(stats.get("output", ""))).is_file():
-        return None
-    if stats.get("documents", {}).get("read") != docs_in or stats_mtime < _newest_mtime(inputs):
-        return None
-    if retry_failed and stats.get("failures"):
-        return None
-    return stats
-
-
-def _score_finished(out: Path, dataset: Path, config: Any) -> dict[str, Any] | None:
-    from alignkit.webr import score as sc
-
-    try:
-        report = json.loads((out / sc.REPORT_JSON).read_text(encoding="utf-8"))
-        fresh = (out / sc.REPORT_JSON).stat().st_mtime_ns >= dataset.stat().st_mtime_ns
-    except (OSError, ValueError):
-        return None
-    if not fresh or not (out / sc.REPORT_HTML).is_file() or not isinstance(report, dict):
-        return None
-    recorded = report.get("config", {})
-    wanted = dataclasses.asdict(config)
-    if any(recorded.get(k) != v for k, v in wanted.items()):
-        return None
-    return report
+def _status(tasks: Mapping[str, Any]) -> str:
+    """ "skipped" when the kit found every task finished (nothing ran), else "ran"."""
+    return "skipped" if tasks.get("run") == 0 and not tasks.get("failed") else "ran"
 
 
 def _score_summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +195,7 @@ def _score_summary(report: dict[str, Any]) -> dict[str, Any]:
 def run_pipeline(
     shards: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
-    llm: str | None = DEFAULT_LLM_SPEC,
+    llm: str | None = None,
     options: PipelineOptions | None = None,
     *,
     overwrite: bool = False,
@@ -205,39 +207,31 @@ def run_pipeline(
 ) -> dict[str, Any]:
     """Run prepare -> dedup -> synthesize -> score into `out_dir`; returns what `run.json` holds.
 
-    `llm`: a backend spec; the default `transformers` is the embedded SmolLM2-135M-Instruct.
-    `progress`: True for bars, "log" for periodic log lines from the LLM stages, False for none.
-    `echo` gets one progress line per stage (and, with `dry_run`, the synthesis prompts).
-    `dry_run` runs prepare and dedup, prints the first prompts of synthesis without calling the
-    LLM, and skips score. Raises the stage's own error (a `ValueError`) when a stage's output
-    directory holds results of another configuration and `overwrite` is not given.
+    `llm` (a backend spec) overrides `options.synthesize.llm` (default `transformers`, the
+    embedded SmolLM2-135M-Instruct). `progress`: True/"auto", "bar", "log" or False.
+    `echo` gets one line per stage (and, with `dry_run`, the synthesis prompts). `dry_run` runs
+    prepare and dedup, prints the first synthesis prompts without calling the LLM, and skips
+    score. Raises the kit's `ConfigMismatchError` when a stage's folder holds results of another
+    configuration and `overwrite` is not given, `PipelineError` when a stage's tasks failed and
+    `NothingProducedError` when a stage produced nothing.
     """
     opts = options or PipelineOptions()
-    if not dry_run:
-        if not llm:
-            raise ValueError("an LLM backend spec is required (or use dry_run)")
-        from alignkit.llm import parse_backend_spec
-
-        parse_backend_spec(llm)  # a bad spec fails before any work
+    if llm is not None and llm != opts.synthesize.llm:
+        opts = dataclasses.replace(opts, synthesize=opts.synthesize.replace(llm=llm))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    run: dict[str, Any] = {"run_version": RUN_VERSION, "out": str(out), "stages": {}}
+    run: dict[str, Any] = {
+        "run_version": RUN_VERSION,
+        "out": str(out),
+        "llm": opts.synthesize.llm,
+        "dry_run": dry_run,
+        "options": opts.to_dict(),
+        "stages": {},
+    }
     try:
-        return _run(
-            shards,
-            out,
-            llm,
-            opts,
-            run,
-            overwrite,
-            dry_run,
-            skip_score,
-            retry_failed,
-            progress,
-            echo,
+        return _Pipeline(out, opts, run, overwrite, retry_failed, progress, echo).run(
+            shards, dry_run, skip_score
         )
-    except PipelineError:
-        raise  # the failing stage's entry already says why
     except BaseException as exc:
         failed = next((n for n in STAGE_DIRS if n not in run["stages"]), "setup")
         run["stages"][failed] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
@@ -245,209 +239,207 @@ def run_pipeline(
         raise
 
 
-def _run(
-    shards: Sequence[str | os.PathLike[str]],
-    out: Path,
-    llm: str | None,
-    opts: PipelineOptions,
-    run: dict[str, Any],
-    overwrite: bool,
-    dry_run: bool,
-    skip_score: bool,
-    retry_failed: bool,
-    progress: bool | str,
-    echo: Callable[[str], None],
-) -> dict[str, Any]:
-    from alignkit.webr.dedup import DedupConfig, dedup_files
-    from alignkit.webr.prepare import PrepareConfig, prepare
-    from alignkit.webr.synthesize import SynthesizeConfig, synthesize
+class _Pipeline:
+    def __init__(
+        self,
+        out: Path,
+        opts: PipelineOptions,
+        run: dict[str, Any],
+        overwrite: bool,
+        retry_failed: bool,
+        progress: bool | str,
+        echo: Callable[[str], None],
+    ) -> None:
+        self.out = out
+        self.opts = opts
+        self.run_info = run
+        self.overwrite = overwrite
+        self.retry_failed = retry_failed
+        self.progress = progress
+        self.echo = echo
+        self.dirs = {name: out / sub for name, sub in STAGE_DIRS.items()}
+        self.started = time.perf_counter()
 
-    llm_spec = llm or "openai:dry-run@http://127.0.0.1:1/v1"
-    dirs = {name: out / sub for name, sub in STAGE_DIRS.items()}
-    started = time.perf_counter()
-    run.update(
-        llm=llm,
-        dry_run=dry_run,
-        options={**dataclasses.asdict(opts), "langs": list(opts.langs)},
-    )
-    stages: dict[str, Any] = run["stages"]
+    def finish(self, name: str, entry: dict[str, Any], line: str) -> None:
+        self.run_info["stages"][name] = entry
+        self.run_info["seconds"] = round(time.perf_counter() - self.started, 3)
+        _write_json(self.out / RUN_FILE, self.run_info)
+        self.echo(f"[{SECTIONS.index(name) + 1}/4] {name}: {line}")
 
-    def finish(name: str, entry: dict[str, Any], line: str) -> None:
-        stages[name] = entry
-        run["seconds"] = round(time.perf_counter() - started, 3)
-        _write_json(out / RUN_FILE, run)
-        echo(f"[{list(STAGE_DIRS).index(name) + 1}/4] {name}: {line}")
+    def overwrite_for(self, name: str, stage_name: str, fingerprint: Mapping[str, Any]) -> bool:
+        return self.overwrite and _config_differs(self.dirs[name], stage_name, fingerprint)
 
-    # 1. prepare
-    t0 = time.perf_counter()
-    prep_config = PrepareConfig(mode=opts.mode, languages=opts.langs)
-    prep = prepare(
-        shards,
-        dirs["prepare"],
-        prep_config,
-        workers=opts.workers,
-        progress=progress is True,
-        overwrite=overwrite and _config_changed(dirs["prepare"], prep_config.fingerprint()),
-    )
-    skipped = prep["shards_skipped_existing"] == prep["shards_total"] and not prep["failed_shards"]
-    finish(
-        "prepare",
-        {
-            "status": "skipped" if skipped else "ran",
-            "dir": str(dirs["prepare"]),
-            "shards_total": prep["shards_total"],
-            "shards_done": prep["shards_done"],
-            "shards_skipped_existing": prep["shards_skipped_existing"],
-            "failed_shards": prep["failed_shards"],
-            "records_seen": prep["records_seen"],
-            "documents_kept": prep["documents_kept"],
-            "languages": prep["languages"],
-            "seconds": round(time.perf_counter() - t0, 3),
-        },
-        f"{prep['documents_kept']} documents from {prep['shards_done']}/{prep['shards_total']} "
-        f"shard(s) ({prep['shards_skipped_existing']} already done)",
-    )
-    if prep["failed_shards"]:
-        raise PipelineError(
-            f"prepare: {len(prep['failed_shards'])} shard(s) failed (see "
-            f"{dirs['prepare'] / 'stats.json'}); fix them and re-run to resume"
+    def run(
+        self, shards: Sequence[str | os.PathLike[str]], dry_run: bool, skip_score: bool
+    ) -> dict[str, Any]:
+        prepared = self.prepare(shards)
+        deduped = self.dedup(prepared)
+        if dry_run:
+            self.dry_run(deduped)
+        else:
+            synthetic = self.synthesize(deduped)
+            self.score(synthetic, skip_score)
+        self.run_info["seconds"] = round(time.perf_counter() - self.started, 3)
+        _write_json(self.out / RUN_FILE, self.run_info)
+        return self.run_info
+
+    def prepare(self, shards: Sequence[str | os.PathLike[str]]) -> list[str]:
+        from alignkit.webr.prepare import PrepareStage, prepare
+
+        t0 = time.perf_counter()
+        cfg = self.opts.prepare
+        prep = prepare(
+            shards,
+            self.dirs["prepare"],
+            cfg,
+            progress=self.progress,
+            overwrite=self.overwrite_for("prepare", PrepareStage.name, cfg.fingerprint()),
         )
-    from alignkit.webr.prepare import expand_shards, plan_tasks
-
-    prepared = [t.output for t in plan_tasks(expand_shards(shards), dirs["prepare"], prep_config)]
-
-    # 2. dedup
-    t0 = time.perf_counter()
-    before = _marker_times(dirs["dedup"])
-    ded_config = DedupConfig(threshold=opts.threshold)
-    ded = dedup_files(
-        prepared,
-        dirs["dedup"],
-        ded_config,
-        workers=opts.workers,
-        progress=progress is True,
-        overwrite=overwrite and _config_changed(dirs["dedup"], ded_config.fingerprint()),
-    )
-    skipped = bool(before) and before == _marker_times(dirs["dedup"])
-    finish(
-        "dedup",
-        {
-            "status": "skipped" if skipped else "ran",
-            "dir": str(dirs["dedup"]),
-            **{
-                k: ded[k]
-                for k in (
-                    "docs_in",
-                    "docs_kept",
-                    "exact_removed",
-                    "near_removed",
-                    "duplicate_clusters",
-                    "threshold",
-                )
+        tasks = prep["report"]["tasks"]
+        self.finish(
+            "prepare",
+            {
+                "status": _status(tasks),
+                "dir": str(self.dirs["prepare"]),
+                "shards_total": prep["shards_total"],
+                "shards_done": prep["shards_done"],
+                "shards_skipped_existing": prep["shards_skipped_existing"],
+                "failed_shards": prep["failed_shards"],
+                "records_seen": prep.get("records_seen", 0),
+                "documents_kept": prep.get("documents_kept", 0),
+                "languages": prep.get("languages", {}),
+                "seconds": round(time.perf_counter() - t0, 3),
             },
-            "seconds": round(time.perf_counter() - t0, 3),
-        },
-        f"{ded['docs_kept']}/{ded['docs_in']} documents kept ({ded['exact_removed']} exact, "
-        f"{ded['near_removed']} near duplicates removed)" + (", already done" if skipped else ""),
-    )
-    deduped = list(ded["outputs"].values())
-
-    # 3. synthesize
-    t0 = time.perf_counter()
-    syn_config = SynthesizeConfig(
-        seed=opts.seed,
-        target_size=opts.target_size,
-        max_docs=opts.max_docs,
-        temperature=opts.temperature,
-        frequency_penalty=opts.frequency_penalty,
-        max_tokens=opts.max_tokens,
-        max_page_chars=opts.max_page_chars,
-    )
-    if dry_run:
-        info = synthesize(
-            deduped, dirs["synthesize"], llm_spec, syn_config, dry_run=True, echo=echo
+            f"{prep.get('documents_kept', 0)} documents from {prep['shards_done']}/"
+            f"{prep['shards_total']} shard(s) ({prep['shards_skipped_existing']} already done)",
         )
-        finish(
+        if prep["failed_shards"]:
+            raise PipelineError("prepare", prep["failed_shards"])
+        if not prep.get("documents_kept"):
+            raise NothingProducedError(
+                f"prepare kept no document from {prep['shards_total']} shard(s) (see "
+                f"{self.dirs['prepare'] / '.alignkit' / 'stats.json'})"
+            )
+        return sorted(prep["outputs"].values())
+
+    def dedup(self, prepared: list[str]) -> list[str]:
+        from alignkit.webr.dedup import DedupStage, dedup_files
+
+        t0 = time.perf_counter()
+        cfg = self.opts.dedup
+        ded = dedup_files(
+            prepared,
+            self.dirs["dedup"],
+            cfg,
+            progress=self.progress,
+            overwrite=self.overwrite_for("dedup", DedupStage.name, cfg.fingerprint()),
+        )
+        tasks = ded.get("report", {}).get("tasks", {})
+        status = _status(tasks) if tasks else "ran"
+        self.finish(
+            "dedup",
+            {
+                "status": status,
+                "dir": str(self.dirs["dedup"]),
+                **{
+                    k: ded[k]
+                    for k in (
+                        "docs_in",
+                        "docs_kept",
+                        "exact_removed",
+                        "near_removed",
+                        "duplicate_clusters",
+                        "threshold",
+                    )
+                },
+                "seconds": round(time.perf_counter() - t0, 3),
+            },
+            f"{ded['docs_kept']}/{ded['docs_in']} documents kept ({ded['exact_removed']} exact, "
+            f"{ded['near_removed']} near duplicates removed)"
+            + (", already done" if status == "skipped" else ""),
+        )
+        return sorted(ded["outputs"].values())
+
+    def dry_run(self, deduped: list[str]) -> None:
+        from alignkit.webr.synthesize import synthesize
+
+        info = synthesize(
+            deduped,
+            self.dirs["synthesize"],
+            config=self.opts.synthesize,
+            dry_run=True,
+            echo=self.echo,
+        )
+        self.finish(
             "synthesize",
             {"status": "dry_run", "documents": info["documents"]},
             f"dry run: {info['documents']} documents, prompts above, no LLM calls",
         )
-        stages["score"] = {"skipped": "dry run"}
-        _write_json(out / RUN_FILE, run)
-        echo("[4/4] score: skipped (dry run)")
-        return run
-    assert llm is not None
-    syn = _synthesis_finished(
-        dirs["synthesize"], deduped, ded["docs_kept"], syn_config, llm, retry_failed
-    )
-    syn_status = "skipped"
-    if syn is None:
-        syn_status = "ran"
+        self.run_info["stages"]["score"] = {"skipped": "dry run"}
+        self.echo("[4/4] score: skipped (dry run)")
+
+    def synthesize(self, deduped: list[str]) -> Path:
+        from alignkit.webr.synthesize import STAGE_NAME, SynthesizeStage, synthesize
+
+        t0 = time.perf_counter()
+        cfg = self.opts.synthesize
         syn = synthesize(
             deduped,
-            dirs["synthesize"],
-            llm,
-            syn_config,
-            concurrency=opts.concurrency,
-            progress=progress,
-            overwrite=overwrite,
-            retry_failed=retry_failed,
+            self.dirs["synthesize"],
+            config=cfg,
+            progress=self.progress,
+            overwrite=self.overwrite_for(
+                "synthesize", STAGE_NAME, SynthesizeStage(cfg).fingerprint()
+            ),
+            retry_failed=self.retry_failed,
         )
-    sent = sum(s.get("sent", 0) for s in syn["stages"].values()) if syn_status == "ran" else 0
-    finish(
-        "synthesize",
-        {
-            "status": syn_status,
-            "dir": str(dirs["synthesize"]),
-            "output": syn["output"],
-            "documents": syn["documents"],
-            "written": syn["written"],
-            "families": syn["families"],
-            "failures": syn["failures"],
-            "llm_requests_sent": sent,
-            "seconds": round(time.perf_counter() - t0, 3),
-        },
-        f"{syn['written']} examples written, {sent} LLM request(s) sent, "
-        f"{syn['failures']} failure(s)" + (", already done" if syn_status == "skipped" else ""),
-    )
+        status = _status(syn["tasks"])
+        self.finish(
+            "synthesize",
+            {
+                "status": status,
+                "dir": str(self.dirs["synthesize"]),
+                "output": syn["output"],
+                "documents": syn["documents"],
+                "written": syn["written"],
+                "families": syn["families"],
+                "dropped": syn["dropped"],
+                "failures": syn["failures"],
+                "llm_requests_sent": syn["sent_now"],
+                "seconds": round(time.perf_counter() - t0, 3),
+            },
+            f"{syn['written']} examples written, {syn['sent_now']} LLM request(s) sent, "
+            f"{syn['failures']} failure(s)" + (", already done" if status == "skipped" else ""),
+        )
+        return Path(syn["output"])
 
-    # 4. score
-    t0 = time.perf_counter()
-    reason: str | None
-    if skip_score:
-        reason = "skipped on request (--skip-score)"
-    elif not syn["written"]:
-        reason = "no synthetic examples to score"
-    else:
-        reason = _score_unavailable()
-    if reason is not None:
-        log.log(logging.INFO if skip_score else logging.WARNING, "score stage skipped: %s", reason)
-        stages["score"] = {"skipped": reason}
-        _write_json(out / RUN_FILE, run)
-        echo(f"[4/4] score: skipped ({reason})")
-    else:
-        from alignkit.webr.score import DEFAULT_CACHE_DIR, ScoreConfig, score_datasets
-
-        cache_dir = opts.score_cache_dir or str(DEFAULT_CACHE_DIR)
-        score_config = ScoreConfig(cache_dir=cache_dir)
-        dataset = Path(syn["output"])
-        report = _score_finished(dirs["score"], dataset, score_config)
-        status = "skipped"
-        if report is None:
-            status = "ran"
-            report = score_datasets(
-                [dataset],
-                dirs["score"],
-                score_config,
-                names=["synthetic"],
-                progress=progress is True,
+    def score(self, dataset: Path, skip_score: bool) -> None:
+        t0 = time.perf_counter()
+        reason = "skipped on request (--skip-score)" if skip_score else _score_unavailable()
+        if reason is not None:
+            log.log(
+                logging.INFO if skip_score else logging.WARNING, "score stage skipped: %s", reason
             )
+            self.run_info["stages"]["score"] = {"skipped": reason}
+            self.echo(f"[4/4] score: skipped ({reason})")
+            return
+        from alignkit.webr.score import score_datasets
+
+        report = score_datasets(
+            [dataset],
+            self.dirs["score"],
+            self.opts.score,
+            names=["synthetic"],
+            progress=self.progress is True,
+        )
+        tasks = report.get("report", {}).get("tasks", {})
+        status = _status(tasks) if tasks else "ran"
         summary = _score_summary(report)
-        finish(
+        self.finish(
             "score",
             {
                 "status": status,
-                "dir": str(dirs["score"]),
+                "dir": str(self.dirs["score"]),
                 **summary,
                 "seconds": round(time.perf_counter() - t0, 3),
             },
@@ -459,14 +451,11 @@ def _run(
             )
             + (", already done" if status == "skipped" else ""),
         )
-    run["seconds"] = round(time.perf_counter() - started, 3)
-    _write_json(out / RUN_FILE, run)
-    return run
 
 
 def _score_unavailable() -> str | None:
     """Why the score stage cannot run here (its default embedding model is missing), or None."""
-    from alignkit.webr import embed
+    from alignkit.embed import encoder as embed
 
     try:
         embed.resolve_model_dir(None)
