@@ -882,6 +882,7 @@ def synthesize(
     llm: str | None = None,
     config: SynthesizeConfig | None = None,
     *,
+    concurrency: int | None = None,
     progress: bool | str = "auto",
     overwrite: bool = False,
     retry_failed: bool = False,
@@ -894,7 +895,8 @@ def synthesize(
     requests sent by this call).
 
     `llm` (a backend spec) overrides `config.llm`: `transformers` (the embedded
-    SmolLM2-135M-Instruct, the default), `transformers:PATH` or `openai:MODEL@URL`.
+    SmolLM2-135M-Instruct, the default), `transformers:PATH` or `openai:MODEL@URL`;
+    `concurrency` overrides `config.concurrency`.
     `progress`: "auto"/True, "bar", "log" or False. `retry_failed` re-sends requests that failed
     in an earlier run. `dry_run=True` prints the first prompt of each step through `echo` and
     calls no LLM. Raises `StageFailedError` naming failed tasks and `NothingProducedError` when
@@ -903,6 +905,8 @@ def synthesize(
     config = config or SynthesizeConfig()
     if llm is not None and llm != config.llm:
         config = config.replace(llm=llm)
+    if concurrency is not None:
+        config = config.replace(concurrency=concurrency)
     if dry_run:
         docs, _ = read_documents(inputs)
         if config.max_docs is not None:
@@ -931,9 +935,9 @@ def synthesize(
     after = _marker_times(folder)
     ran_now = [t for t, mtime in after.items() if before.get(t) != mtime and t != REDUCE_MARKER]
     sent_now = 0
-    for marker in folder.markers():
-        if marker.get("task") in ran_now:
-            sent_now += sum(u.get("sent", 0) for u in marker["stats"].get("llm", {}).values())
+    for task_id in ran_now:
+        marker = json.loads(folder.marker_path(task_id).read_text(encoding="utf-8"))
+        sent_now += sum(u.get("sent", 0) for u in marker["stats"].get("llm", {}).values())
     stats["tasks"] = report.to_dict()["tasks"]
     stats["sent_now"] = sent_now
     if not stats["written"]:
