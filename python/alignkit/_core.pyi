@@ -1,7 +1,7 @@
 """Type stubs for the Rust extension `alignkit._core` (checked by `make stubtest`)."""
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeAlias, final
 
 import numpy as np
@@ -152,7 +152,7 @@ class _PrepareOptions(Protocol):
     @property
     def min_lang_confidence(self) -> float: ...
     @property
-    def quality_config(self) -> str | None: ...
+    def quality_config(self) -> Mapping[str, Any] | None: ...
 
 def prepare_shard(
     input: _StrPath,
@@ -186,7 +186,7 @@ def detect_language_batch(
 def quality_filter_batch(
     texts: Sequence[str],
     langs: Sequence[str | None] | None = None,
-    config_json: str | None = None,
+    settings: Mapping[str, Any] | None = None,
     *,
     workers: int | None = None,
 ) -> list[tuple[bool, str | None, str | None, str | None]]: ...

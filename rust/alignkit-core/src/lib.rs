@@ -11,6 +11,7 @@ pub mod error;
 pub mod html;
 pub mod http;
 pub mod langid;
+pub mod pool;
 pub mod prepare;
 pub mod quality;
 pub mod warc;

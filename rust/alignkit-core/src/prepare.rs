@@ -201,6 +201,21 @@ impl ShardDocuments {
         self.reader.stats().bytes_in
     }
 
+    /// Up to `size` (at least one) next outcomes, dropped documents only with
+    /// `include_dropped` (they are counted either way); empty once the shard is exhausted.
+    pub fn next_batch(&mut self, size: usize, include_dropped: bool) -> Vec<Outcome> {
+        let size = size.max(1);
+        let mut batch = Vec::with_capacity(size.min(4096));
+        while batch.len() < size {
+            match self.next_outcome() {
+                None => break,
+                Some(Outcome::Dropped(_)) if !include_dropped => {}
+                Some(outcome) => batch.push(outcome),
+            }
+        }
+        batch
+    }
+
     /// The next kept or dropped document; records without text are counted and passed over.
     pub fn next_outcome(&mut self) -> Option<Outcome> {
         loop {
@@ -606,6 +621,25 @@ mod tests {
         assert_eq!(reasons, ["lang_not_allowed", "too_few_words"]);
         assert_eq!(gone[0]["url"], "https://de/");
         assert_eq!(gone[0]["lang"], "de");
+
+        let opts = PrepareOptions {
+            lang_filter: LangFilter::new(&["en"], 0.0).unwrap(),
+            ..PrepareOptions::default()
+        };
+        let mut docs = ShardDocuments::open(&input, "s", opts.clone()).unwrap();
+        let kept_only = docs.next_batch(10, false);
+        assert_eq!(kept_only.len(), 1);
+        assert!(docs.next_batch(10, false).is_empty());
+        assert_eq!(docs.stats().dropped.values().sum::<u64>(), 2);
+        let mut docs = ShardDocuments::open(&input, "s", opts).unwrap();
+        let first_two = docs.next_batch(2, true);
+        assert_eq!(first_two.len(), 2);
+        assert!(matches!(first_two[1], Outcome::Dropped(_)));
+        assert_eq!(
+            docs.next_batch(0, true).len(),
+            1,
+            "size 0 still makes progress"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -1,17 +1,16 @@
-//! Bindings for `alignkit.bmc`: the difflib-exact sequence matcher and varied-token masks.
+//! Bindings of `alignkit_core::bmc`: the difflib-exact sequence matcher and varied-token masks.
 //! Sequences are lists of ints or 1-D integer numpy arrays; batch calls release the GIL and run
 //! on a local rayon pool.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 
-use alignkit_core::bmc::{varied_masks_batch, SequenceMatcher};
+use alignkit_core::bmc::{stop_token_set, token_ids, try_varied_masks_batch, SequenceMatcher};
 use alignkit_core::Error;
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 
-use crate::convert::thread_pool;
-use crate::error::{CoreError, CoreResult};
+use crate::convert::run_pooled;
+use crate::error::CoreError;
 
 /// `(tag, i1, i2, j1, j2)` as difflib writes an opcode.
 type OpcodeTuple = (&'static str, usize, usize, usize, usize);
@@ -52,26 +51,10 @@ fn int_seq(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
     obj.extract::<Vec<i64>>()
 }
 
-/// Token ids (0 <= id < 2**32) of row `row` of argument `what`.
-fn token_ids(obj: &Bound<'_, PyAny>, what: &str, row: usize) -> PyResult<Vec<u32>> {
-    let ids = int_seq(obj)?;
-    ids.iter()
-        .enumerate()
-        .map(|(t, &v)| {
-            u32::try_from(v).map_err(|_| {
-                CoreError(Error::InvalidArgument(format!(
-                    "{what}[{row}][{t}] = {v} is not a token id (0 <= id < 2**32)"
-                )))
-                .into()
-            })
-        })
-        .collect()
-}
-
 fn token_rows(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Vec<u32>>> {
     obj.try_iter()?
         .enumerate()
-        .map(|(row, item)| token_ids(&item?, what, row))
+        .map(|(row, item)| Ok(token_ids(&int_seq(&item?)?, what, row).map_err(CoreError)?))
         .collect()
 }
 
@@ -107,33 +90,18 @@ fn varied_token_masks(
 ) -> PyResult<MaskLists> {
     let chosen = token_rows(pseudo_chosen_ids, "pseudo_chosen_ids")?;
     let rejected = token_rows(rejected_ids, "rejected_ids")?;
-    check_pairs(chosen.len(), rejected.len())?;
-    let stop: HashSet<u32> = match stop_token_ids {
-        None => HashSet::new(),
-        Some(obj) => {
-            let mut set = HashSet::new();
-            for item in obj.try_iter()? {
-                let v: i64 = item?.extract()?;
-                // An id no tokenizer can produce never matches; keep it out quietly.
-                if let Ok(id) = u32::try_from(v) {
-                    set.insert(id);
-                }
-            }
-            set
-        }
+    let stop_ids: Vec<i64> = match stop_token_ids {
+        None => Vec::new(),
+        Some(obj) => obj
+            .try_iter()?
+            .map(|item| item?.extract())
+            .collect::<PyResult<_>>()?,
     };
-    let pool = thread_pool(workers)?;
-    let masks = py.detach(|| pool.install(|| varied_masks_batch(&chosen, &rejected, &stop)));
+    let stop = stop_token_set(stop_ids);
+    let masks = run_pooled(py, workers, || {
+        try_varied_masks_batch(&chosen, &rejected, &stop)
+    })?;
     Ok(masks.into_iter().map(|m| (m.chosen, m.rejected)).unzip())
-}
-
-fn check_pairs(chosen: usize, rejected: usize) -> CoreResult<()> {
-    if chosen != rejected {
-        return Err(CoreError(Error::InvalidArgument(format!(
-            "{chosen} pseudo-chosen sequences but {rejected} rejected ones"
-        ))));
-    }
-    Ok(())
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,78 +1,66 @@
-//! Bindings for `alignkit.webr.dedup`: MinHash signatures, LSH, exact dedup and the file flow.
-//! Every batch call releases the GIL and runs on a local rayon pool of `workers` threads.
+//! Bindings of `alignkit_core::dedup`: MinHash signatures, LSH, exact dedup, near-duplicate
+//! selection and the file flow. Every batch call releases the GIL and runs on a local rayon
+//! pool of `workers` threads; checks and decisions live in the core.
 
 use std::path::PathBuf;
 
-use alignkit_core::dedup::bucket::{
-    bucket_paths, cluster_bucket_files, write_band_file, write_bucket_files, BandFile,
+use alignkit_core::dedup::bucket::write_bucket_files;
+use alignkit_core::dedup::document::{
+    cluster_bucket_dir, exact_hashes as core_exact_hashes,
+    exact_hashes_tokens as core_exact_hashes_tokens, write_text_band_file, write_token_band_file,
+    DocumentHasher,
 };
-use alignkit_core::dedup::exact::{exact_hash, exact_hash_tokens, ExactDeduper};
-use alignkit_core::dedup::lsh::{
-    self, band_hashes_batch, greedy_keep, LshIndex, LshParams, Verify,
+use alignkit_core::dedup::exact::ExactDeduper;
+use alignkit_core::dedup::lsh::{self, band_hashes_batch, LshIndex, LshParams};
+use alignkit_core::dedup::near::{
+    self, checked_error_integrals, checked_jaccard, resolve_params, verify_signatures, NearDupMode,
+    Rows,
 };
-use alignkit_core::dedup::minhash::{self, HashScheme, MinHasher, Scratch, Shingles};
 use alignkit_core::dedup::normalize::Normalize;
-use alignkit_core::dedup::unionfind::{keep_mask, Keep};
+use alignkit_core::dedup::unionfind::Keep;
+use alignkit_core::Error;
 use numpy::ndarray::Array2;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyDict;
-use rayon::prelude::*;
 
-use crate::convert::thread_pool;
-use crate::error::CoreError;
+use crate::convert::run_pooled;
+use crate::error::{CoreError, CoreResult};
 
-fn slice2<'a, T: numpy::Element>(
+/// A C-contiguous 2-D array as row-major rows.
+fn rows2<'a, T: numpy::Element>(
     arr: &'a PyReadonlyArray2<'_, T>,
     what: &str,
-) -> PyResult<&'a [T]> {
-    arr.as_slice()
-        .map_err(|_| PyValueError::new_err(format!("{what} must be a C-contiguous array")))
+) -> CoreResult<Rows<'a, T>> {
+    let data = arr
+        .as_slice()
+        .map_err(|_| Error::InvalidArgument(format!("{what} must be a C-contiguous array")))?;
+    Ok(Rows::new(data, arr.shape()[0], arr.shape()[1])?)
 }
 
 fn to_array2<'py, T: numpy::Element>(
     py: Python<'py>,
     data: Vec<T>,
     cols: usize,
-) -> PyResult<Bound<'py, PyArray2<T>>> {
+) -> CoreResult<Bound<'py, PyArray2<T>>> {
     let rows = data.len().checked_div(cols).unwrap_or(0);
     let arr = Array2::from_shape_vec((rows, cols), data)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     Ok(arr.into_pyarray(py))
 }
 
 /// MinHash signatures with fixed permutations, shingling and normalisation.
 #[pyclass(name = "MinHasher", module = "alignkit._core", frozen)]
 pub struct PyMinHasher {
-    inner: MinHasher,
-    shingles: Shingles,
-    normalize: Normalize,
-    ngram: usize,
+    inner: DocumentHasher,
 }
 
-impl PyMinHasher {
-    fn sign_texts(
-        &self,
-        py: Python<'_>,
-        texts: &[PyBackedStr],
-        workers: Option<usize>,
-    ) -> PyResult<Vec<u32>> {
-        let pool = thread_pool(workers)?;
-        let k = self.inner.num_perm();
-        Ok(py.detach(|| {
-            let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-            let mut out = vec![0u32; refs.len() * k];
-            pool.install(|| {
-                self.inner
-                    .sign_texts(&refs, self.shingles, self.normalize, &mut out)
-            });
-            out
-        }))
-    }
+/// `&str` views of Python strings, for core calls generic over `AsRef<str>`.
+fn str_refs(texts: &[PyBackedStr]) -> Vec<&str> {
+    texts.iter().map(|t| &**t).collect()
 }
 
 #[pymethods]
@@ -86,17 +74,9 @@ impl PyMinHasher {
         shingle: &str,
         normalize: &str,
         scheme: &str,
-    ) -> PyResult<Self> {
-        let shingles = Shingles::parse(shingle, ngram).map_err(CoreError)?;
-        let normalize = Normalize::parse(normalize).map_err(CoreError)?;
-        let scheme = HashScheme::parse(scheme).map_err(CoreError)?;
-        let inner = MinHasher::new(num_perm, seed, scheme).map_err(CoreError)?;
-        Ok(PyMinHasher {
-            inner,
-            shingles,
-            normalize,
-            ngram,
-        })
+    ) -> CoreResult<Self> {
+        let inner = DocumentHasher::new(num_perm, seed, ngram, shingle, normalize, scheme)?;
+        Ok(PyMinHasher { inner })
     }
 
     #[getter]
@@ -106,41 +86,38 @@ impl PyMinHasher {
 
     #[getter]
     fn seed(&self) -> u64 {
-        self.inner.seed()
+        self.inner.hasher.seed()
     }
 
     #[getter]
     fn ngram(&self) -> usize {
-        self.ngram
+        self.inner.ngram
     }
 
     #[getter]
     fn shingle(&self) -> &'static str {
-        match self.shingles {
-            Shingles::Words(_) => "word",
-            Shingles::Chars(_) => "char",
-        }
+        self.inner.shingle_name()
     }
 
     #[getter]
     fn normalize(&self) -> &'static str {
-        self.normalize.name()
+        self.inner.normalize.name()
     }
 
     #[getter]
     fn scheme(&self) -> &'static str {
-        self.inner.scheme().name()
+        self.inner.hasher.scheme().name()
     }
 
     fn __repr__(&self) -> String {
         format!(
             "MinHasher(num_perm={}, seed={}, ngram={}, shingle={:?}, normalize={:?}, scheme={:?})",
-            self.inner.num_perm(),
-            self.inner.seed(),
-            self.ngram,
+            self.num_perm(),
+            self.seed(),
+            self.ngram(),
             self.shingle(),
-            self.normalize.name(),
-            self.inner.scheme().name()
+            self.normalize(),
+            self.scheme()
         )
     }
 
@@ -149,17 +126,13 @@ impl PyMinHasher {
         &self,
         py: Python<'py>,
     ) -> (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>) {
-        let (a, b) = self.inner.permutations();
+        let (a, b) = self.inner.hasher.permutations();
         (PyArray1::from_slice(py, a), PyArray1::from_slice(py, b))
     }
 
     /// Signature of one text, shape `(num_perm,)`, dtype uint32.
     fn signature<'py>(&self, py: Python<'py>, text: PyBackedStr) -> Bound<'py, PyArray1<u32>> {
-        let mut sig = vec![0u32; self.inner.num_perm()];
-        let mut scratch = Scratch::default();
-        self.inner
-            .sign_text(&text, self.shingles, self.normalize, &mut sig, &mut scratch);
-        PyArray1::from_vec(py, sig)
+        PyArray1::from_vec(py, self.inner.sign_text(&text))
     }
 
     /// Signatures of many texts, shape `(len(texts), num_perm)`, GIL released, `workers` threads.
@@ -169,18 +142,14 @@ impl PyMinHasher {
         py: Python<'py>,
         texts: Vec<PyBackedStr>,
         workers: Option<usize>,
-    ) -> PyResult<Bound<'py, PyArray2<u32>>> {
-        let out = self.sign_texts(py, &texts, workers)?;
+    ) -> CoreResult<Bound<'py, PyArray2<u32>>> {
+        let out = run_pooled(py, workers, || Ok(self.inner.sign_texts(&str_refs(&texts))))?;
         to_array2(py, out, self.inner.num_perm())
     }
 
     /// Signature of one token-id sequence (n-grams of `ngram` ids).
     fn signature_tokens<'py>(&self, py: Python<'py>, ids: Vec<u32>) -> Bound<'py, PyArray1<u32>> {
-        let mut sig = vec![0u32; self.inner.num_perm()];
-        let mut scratch = Scratch::default();
-        self.inner
-            .sign_tokens(&ids, self.ngram, &mut sig, &mut scratch);
-        PyArray1::from_vec(py, sig)
+        PyArray1::from_vec(py, self.inner.sign_tokens(&ids))
     }
 
     /// Signatures of many token-id sequences (e.g. a tokenizer's `input_ids`).
@@ -190,15 +159,9 @@ impl PyMinHasher {
         py: Python<'py>,
         token_ids: Vec<Vec<u32>>,
         workers: Option<usize>,
-    ) -> PyResult<Bound<'py, PyArray2<u32>>> {
-        let pool = thread_pool(workers)?;
-        let k = self.inner.num_perm();
-        let out = py.detach(|| {
-            let mut out = vec![0u32; token_ids.len() * k];
-            pool.install(|| self.inner.sign_token_seqs(&token_ids, self.ngram, &mut out));
-            out
-        });
-        to_array2(py, out, k)
+    ) -> CoreResult<Bound<'py, PyArray2<u32>>> {
+        let out = run_pooled(py, workers, || Ok(self.inner.sign_token_seqs(&token_ids)))?;
+        to_array2(py, out, self.inner.num_perm())
     }
 
     /// Signatures from pre-hashed 64-bit shingles: one flat uint64 buffer and `rows + 1` offsets.
@@ -209,37 +172,29 @@ impl PyMinHasher {
         hashes: PyReadonlyArray1<'py, u64>,
         offsets: PyReadonlyArray1<'py, i64>,
         workers: Option<usize>,
-    ) -> PyResult<Bound<'py, PyArray2<u32>>> {
-        let pool = thread_pool(workers)?;
-        let k = self.inner.num_perm();
+    ) -> CoreResult<Bound<'py, PyArray2<u32>>> {
         let hashes = hashes
             .as_slice()
-            .map_err(|_| PyValueError::new_err("hashes must be contiguous"))?;
+            .map_err(|_| Error::InvalidArgument("hashes must be contiguous".into()))?;
         let offsets: Vec<usize> = offsets
             .as_array()
             .iter()
-            .map(|&o| usize::try_from(o).map_err(|_| PyValueError::new_err("offsets must be >= 0")))
-            .collect::<PyResult<_>>()?;
-        let rows = offsets.len().saturating_sub(1);
-        let out = py.detach(|| {
-            let mut out = vec![0u32; rows * k];
-            pool.install(|| self.inner.sign_prehashed(hashes, &offsets, &mut out))
-                .map(|_| out)
-        });
-        to_array2(py, out.map_err(CoreError)?, k)
+            .map(|&o| {
+                usize::try_from(o)
+                    .map_err(|_| Error::InvalidArgument("offsets must be >= 0".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        let out = run_pooled(py, workers, || self.inner.sign_prehashed(hashes, &offsets))?;
+        to_array2(py, out, self.inner.num_perm())
     }
 }
 
 /// Estimated Jaccard similarity of two signatures (fraction of equal slots).
 #[pyfunction]
-fn jaccard(a: PyReadonlyArray1<'_, u32>, b: PyReadonlyArray1<'_, u32>) -> PyResult<f64> {
-    let (a, b) = (a.as_array(), b.as_array());
-    if a.len() != b.len() {
-        return Err(PyValueError::new_err("signatures differ in length"));
-    }
-    let a: Vec<u32> = a.iter().copied().collect();
-    let b: Vec<u32> = b.iter().copied().collect();
-    Ok(minhash::jaccard(&a, &b))
+fn jaccard(a: PyReadonlyArray1<'_, u32>, b: PyReadonlyArray1<'_, u32>) -> CoreResult<f64> {
+    let a: Vec<u32> = a.as_array().iter().copied().collect();
+    let b: Vec<u32> = b.as_array().iter().copied().collect();
+    Ok(checked_jaccard(&a, &b)?)
 }
 
 /// `(bands, rows)` minimising the weighted false-positive/negative integrals (as datasketch).
@@ -250,36 +205,16 @@ fn lsh_params(
     num_perm: usize,
     fp_weight: f64,
     fn_weight: f64,
-) -> PyResult<(usize, usize)> {
-    Ok(lsh::optimal_param(threshold, num_perm, fp_weight, fn_weight).map_err(CoreError)?)
+) -> CoreResult<(usize, usize)> {
+    Ok(lsh::optimal_param(
+        threshold, num_perm, fp_weight, fn_weight,
+    )?)
 }
 
 /// `(false_positive, false_negative)` probability integrals of `(bands, rows)` at `threshold`.
 #[pyfunction]
-fn lsh_error_rates(threshold: f64, bands: usize, rows: usize) -> PyResult<(f64, f64)> {
-    if bands == 0 || rows == 0 || !(0.0..=1.0).contains(&threshold) {
-        return Err(PyValueError::new_err(
-            "need bands, rows >= 1 and 0 <= threshold <= 1",
-        ));
-    }
-    Ok(lsh::error_integrals(threshold, bands, rows))
-}
-
-fn params_from(
-    num_perm: usize,
-    threshold: f64,
-    bands: Option<usize>,
-    rows: Option<usize>,
-) -> PyResult<LshParams> {
-    match (bands, rows) {
-        (Some(b), Some(r)) => Ok(LshParams::new(b, r, num_perm).map_err(CoreError)?),
-        (None, None) => {
-            Ok(LshParams::for_threshold(threshold, num_perm, 0.5, 0.5).map_err(CoreError)?)
-        }
-        _ => Err(PyValueError::new_err(
-            "give both bands and rows, or neither",
-        )),
-    }
+fn lsh_error_rates(threshold: f64, bands: usize, rows: usize) -> CoreResult<(f64, f64)> {
+    Ok(checked_error_integrals(threshold, bands, rows)?)
 }
 
 /// Band hashes of signatures: shape `(n, bands)`, uint64.
@@ -291,26 +226,13 @@ fn band_hashes<'py>(
     bands: usize,
     rows: usize,
     workers: Option<usize>,
-) -> PyResult<Bound<'py, PyArray2<u64>>> {
-    let k = signatures.shape()[1];
-    let params = LshParams::new(bands, rows, k).map_err(CoreError)?;
-    let sigs = slice2(&signatures, "signatures")?;
-    let pool = thread_pool(workers)?;
-    let out = py.detach(|| pool.install(|| band_hashes_batch(sigs, k, params)));
+) -> CoreResult<Bound<'py, PyArray2<u64>>> {
+    let sigs = rows2(&signatures, "signatures")?;
+    let params = LshParams::new(bands, rows, sigs.cols)?;
+    let out = run_pooled(py, workers, || {
+        Ok(band_hashes_batch(sigs.data, sigs.cols, params))
+    })?;
     to_array2(py, out, bands)
-}
-
-fn verify_from<'a>(
-    signatures: Option<&'a [u32]>,
-    num_perm: usize,
-    threshold: Option<f64>,
-    default: f64,
-) -> Option<Verify<'a>> {
-    signatures.map(|s| Verify {
-        signatures: s,
-        num_perm,
-        threshold: threshold.unwrap_or(default),
-    })
 }
 
 /// The compact banded LSH index (8 bytes per band per document).
@@ -331,8 +253,8 @@ impl PyLshIndex {
         bands: Option<usize>,
         rows: Option<usize>,
         capacity: usize,
-    ) -> PyResult<Self> {
-        let params = params_from(num_perm, threshold, bands, rows)?;
+    ) -> CoreResult<Self> {
+        let params = resolve_params(num_perm, threshold, bands, rows)?;
         Ok(PyLshIndex {
             inner: LshIndex::with_capacity(params, capacity),
             num_perm,
@@ -376,57 +298,35 @@ impl PyLshIndex {
         py: Python<'_>,
         signatures: PyReadonlyArray2<'_, u32>,
         workers: Option<usize>,
-    ) -> PyResult<()> {
-        if signatures.shape()[1] != self.num_perm {
-            return Err(PyValueError::new_err(format!(
-                "signatures must have {} columns",
-                self.num_perm
-            )));
-        }
-        let sigs = slice2(&signatures, "signatures")?;
-        let pool = thread_pool(workers)?;
-        let k = self.num_perm;
+    ) -> CoreResult<()> {
+        let sigs = rows2(&signatures, "signatures")?;
+        let sigs = verify_signatures(sigs, sigs.rows, Some(self.num_perm), self.threshold)?;
         let inner = &mut self.inner;
-        py.detach(|| pool.install(|| inner.extend_signatures(sigs, k)))
-            .map_err(CoreError)?;
-        Ok(())
+        run_pooled(py, workers, || {
+            inner.extend_signatures(sigs.signatures, sigs.num_perm)
+        })
     }
 
     /// Index precomputed band hashes `(n, bands)`.
-    fn add_band_hashes(&mut self, hashes: PyReadonlyArray2<'_, u64>) -> PyResult<()> {
-        if hashes.shape()[1] != self.inner.params().bands {
-            return Err(PyValueError::new_err(
-                "band hashes must have `bands` columns",
-            ));
-        }
-        self.inner
-            .extend_band_hashes(slice2(&hashes, "hashes")?)
-            .map_err(CoreError)?;
-        Ok(())
+    fn add_band_hashes(&mut self, hashes: PyReadonlyArray2<'_, u64>) -> CoreResult<()> {
+        let hashes = rows2(&hashes, "hashes")?;
+        Ok(self.inner.extend_band_hash_rows(hashes.data, hashes.cols)?)
     }
 
     /// Pack ids and sort the bands; needed (once) after adding, before querying.
     #[pyo3(signature = (*, workers=None))]
-    fn seal(&mut self, py: Python<'_>, workers: Option<usize>) -> PyResult<()> {
-        let pool = thread_pool(workers)?;
+    fn seal(&mut self, py: Python<'_>, workers: Option<usize>) -> CoreResult<()> {
         let inner = &mut self.inner;
-        py.detach(|| pool.install(|| inner.seal()));
-        Ok(())
+        run_pooled(py, workers, || {
+            inner.seal();
+            Ok(())
+        })
     }
 
     /// Ids sharing at least one band with `signature` (seals first if needed).
-    fn query(&mut self, signature: PyReadonlyArray1<'_, u32>) -> PyResult<Vec<u32>> {
+    fn query(&mut self, signature: PyReadonlyArray1<'_, u32>) -> CoreResult<Vec<u32>> {
         let sig: Vec<u32> = signature.as_array().iter().copied().collect();
-        if sig.len() != self.num_perm {
-            return Err(PyValueError::new_err(format!(
-                "signature must have {} values",
-                self.num_perm
-            )));
-        }
-        self.inner.seal();
-        let mut hashes = vec![0u64; self.inner.params().bands];
-        lsh::band_hashes(&sig, self.inner.params(), &mut hashes);
-        Ok(self.inner.query_band_hashes(&hashes).map_err(CoreError)?)
+        Ok(self.inner.query_signature(&sig, self.num_perm)?)
     }
 
     /// Candidate pairs `(i, j)`, i < j, shape `(k, 2)`; with `signatures`, only pairs whose
@@ -438,17 +338,11 @@ impl PyLshIndex {
         signatures: Option<PyReadonlyArray2<'py, u32>>,
         threshold: Option<f64>,
         max_bucket: usize,
-    ) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    ) -> CoreResult<Bound<'py, PyArray2<u32>>> {
         self.inner.seal();
-        let sigs = match &signatures {
-            Some(s) => Some(self.check_sigs(s)?),
-            None => None,
-        };
-        let verify = verify_from(sigs, self.num_perm, threshold, self.threshold);
+        let verify = self.verify(&signatures, threshold)?;
         let inner = &self.inner;
-        let pairs = py
-            .detach(|| inner.candidate_pairs(max_bucket.max(2), verify))
-            .map_err(CoreError)?;
+        let pairs = py.detach(|| inner.candidate_pairs(max_bucket.max(2), verify))?;
         let flat: Vec<u32> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
         to_array2(py, flat, 2)
     }
@@ -460,31 +354,34 @@ impl PyLshIndex {
         py: Python<'py>,
         signatures: Option<PyReadonlyArray2<'py, u32>>,
         threshold: Option<f64>,
-    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    ) -> CoreResult<Bound<'py, PyArray1<u32>>> {
         self.inner.seal();
-        let sigs = match &signatures {
-            Some(s) => Some(self.check_sigs(s)?),
-            None => None,
-        };
-        let verify = verify_from(sigs, self.num_perm, threshold, self.threshold);
+        let verify = self.verify(&signatures, threshold)?;
         let inner = &self.inner;
-        let labels = py
-            .detach(|| inner.clusters(verify).map(|mut uf| uf.labels()))
-            .map_err(CoreError)?;
+        let labels = py.detach(|| inner.clusters(verify).map(|mut uf| uf.labels()))?;
         Ok(labels.into_pyarray(py))
     }
 }
 
 impl PyLshIndex {
-    fn check_sigs<'a>(&self, s: &'a PyReadonlyArray2<'_, u32>) -> PyResult<&'a [u32]> {
-        if s.shape()[0] != self.inner.len() || s.shape()[1] != self.num_perm {
-            return Err(PyValueError::new_err(format!(
-                "signatures must have shape ({}, {})",
-                self.inner.len(),
-                self.num_perm
-            )));
-        }
-        slice2(s, "signatures")
+    /// Verification against `signatures` of every indexed document, at `threshold` (default:
+    /// the index's).
+    fn verify<'a>(
+        &self,
+        signatures: &'a Option<PyReadonlyArray2<'_, u32>>,
+        threshold: Option<f64>,
+    ) -> CoreResult<Option<lsh::Verify<'a>>> {
+        let Some(s) = signatures else {
+            return Ok(None);
+        };
+        let threshold = threshold.unwrap_or(self.threshold);
+        let rows = rows2(s, "signatures")?;
+        Ok(Some(verify_signatures(
+            rows,
+            self.inner.len(),
+            Some(self.num_perm),
+            threshold,
+        )?))
     }
 }
 
@@ -505,72 +402,32 @@ fn near_dup_keep<'py>(
     signatures: Option<PyReadonlyArray2<'py, u32>>,
     threshold: f64,
     workers: Option<usize>,
-) -> PyResult<(
+) -> CoreResult<(
     Bound<'py, PyArray1<bool>>,
     Option<Bound<'py, PyArray1<u32>>>,
 )> {
-    let n = band_hashes.shape()[0];
-    let bands = band_hashes.shape()[1];
-    if bands == 0 {
-        return Err(PyValueError::new_err(
-            "band_hashes needs at least one column",
-        ));
-    }
-    let hashes = slice2(&band_hashes, "band_hashes")?;
-    let keep_rule = Keep::parse(keep).map_err(CoreError)?;
+    let hashes = rows2(&band_hashes, "band_hashes")?;
+    let mode = NearDupMode::parse(mode)?;
+    let keep = Keep::parse(keep)?;
     let lengths: Option<Vec<u64>> = lengths.map(|l| l.as_array().iter().copied().collect());
-    if lengths.as_ref().is_some_and(|l| l.len() != n) {
-        return Err(PyValueError::new_err(
-            "lengths must have one value per document",
-        ));
-    }
-    if keep_rule == Keep::Longest && lengths.is_none() {
-        return Err(PyValueError::new_err("keep='longest' needs lengths"));
-    }
-    let (sigs, k) = match &signatures {
-        Some(s) => {
-            if s.shape()[0] != n {
-                return Err(PyValueError::new_err(
-                    "signatures must have one row per document",
-                ));
-            }
-            (Some(slice2(s, "signatures")?), s.shape()[1])
-        }
-        None => (None, 0),
-    };
-    let verify = sigs.map(|s| Verify {
-        signatures: s,
-        num_perm: k,
-        threshold,
-    });
-    let pool = thread_pool(workers)?;
-    match mode {
-        "cluster" => {
-            let labels = py.detach(|| {
-                pool.install(|| -> alignkit_core::Result<Vec<u32>> {
-                    let mut index = LshIndex::with_capacity(LshParams { bands, rows: 1 }, n);
-                    index.extend_band_hashes(hashes)?;
-                    index.seal();
-                    Ok(index.clusters(verify)?.labels())
-                })
-            });
-            let labels = labels.map_err(CoreError)?;
-            let mask = keep_mask(&labels, keep_rule, lengths.as_deref());
-            Ok((PyArray1::from_vec(py, mask), Some(labels.into_pyarray(py))))
-        }
-        "greedy" => {
-            if keep_rule != Keep::First {
-                return Err(PyValueError::new_err(
-                    "mode='greedy' keeps the first document; use keep='first'",
-                ));
-            }
-            let mask = py.detach(|| greedy_keep(hashes, bands, verify));
-            Ok((PyArray1::from_vec(py, mask), None))
-        }
-        other => Err(PyValueError::new_err(format!(
-            "mode must be 'cluster' or 'greedy', not {other:?}"
-        ))),
-    }
+    let signatures = signatures
+        .as_ref()
+        .map(|s| rows2(s, "signatures"))
+        .transpose()?;
+    let decision = run_pooled(py, workers, || {
+        near::near_dup_keep(
+            hashes,
+            mode,
+            keep,
+            lengths.as_deref(),
+            signatures,
+            threshold,
+        )
+    })?;
+    Ok((
+        PyArray1::from_vec(py, decision.keep),
+        decision.labels.map(|l| l.into_pyarray(py)),
+    ))
 }
 
 /// 64-bit exact-duplicate keys of texts (xxh3-128 of the normalised text, low half).
@@ -581,29 +438,18 @@ fn exact_hashes<'py>(
     texts: Vec<PyBackedStr>,
     normalize: &str,
     workers: Option<usize>,
-) -> PyResult<Bound<'py, PyArray1<u64>>> {
-    let mode = Normalize::parse(normalize).map_err(CoreError)?;
-    let pool = thread_pool(workers)?;
-    let out: Vec<u64> = py.detach(|| {
-        pool.install(|| {
-            texts
-                .par_iter()
-                .with_min_len(64)
-                .map_init(String::new, |s, t| exact_hash(t, mode, s) as u64)
-                .collect()
-        })
-    });
+) -> CoreResult<Bound<'py, PyArray1<u64>>> {
+    let mode = Normalize::parse(normalize)?;
+    let out = run_pooled(py, workers, || {
+        Ok(core_exact_hashes(&str_refs(&texts), mode))
+    })?;
     Ok(out.into_pyarray(py))
 }
 
 /// 64-bit exact-duplicate keys of token-id sequences.
 #[pyfunction]
 fn exact_hashes_tokens(py: Python<'_>, token_ids: Vec<Vec<u32>>) -> Bound<'_, PyArray1<u64>> {
-    let out: Vec<u64> = token_ids
-        .iter()
-        .map(|ids| exact_hash_tokens(ids) as u64)
-        .collect();
-    out.into_pyarray(py)
+    core_exact_hashes_tokens(&token_ids).into_pyarray(py)
 }
 
 /// Streaming exact-duplicate filter: a hash set, or a blocked Bloom filter (`bloom=True`) sized
@@ -617,10 +463,10 @@ pub struct PyExactDeduper {
 impl PyExactDeduper {
     #[new]
     #[pyo3(signature = (normalize="lower", *, bloom=false, expected=1000000, fpr=0.001))]
-    fn new(normalize: &str, bloom: bool, expected: u64, fpr: f64) -> PyResult<Self> {
-        let mode = Normalize::parse(normalize).map_err(CoreError)?;
+    fn new(normalize: &str, bloom: bool, expected: u64, fpr: f64) -> CoreResult<Self> {
+        let mode = Normalize::parse(normalize)?;
         let inner = if bloom {
-            ExactDeduper::with_bloom(mode, expected, fpr).map_err(CoreError)?
+            ExactDeduper::with_bloom(mode, expected, fpr)?
         } else {
             ExactDeduper::with_set(mode)
         };
@@ -639,20 +485,9 @@ impl PyExactDeduper {
         py: Python<'py>,
         texts: Vec<PyBackedStr>,
         workers: Option<usize>,
-    ) -> PyResult<Bound<'py, PyArray1<bool>>> {
-        let pool = thread_pool(workers)?;
-        let mode = self.inner.normalize();
+    ) -> CoreResult<Bound<'py, PyArray1<bool>>> {
         let inner = &mut self.inner;
-        let mask: Vec<bool> = py.detach(|| {
-            let hashes: Vec<u128> = pool.install(|| {
-                texts
-                    .par_iter()
-                    .with_min_len(64)
-                    .map_init(String::new, |s, t| exact_hash(t, mode, s))
-                    .collect()
-            });
-            hashes.into_iter().map(|h| inner.insert_hash(h)).collect()
-        });
+        let mask = run_pooled(py, workers, || Ok(inner.insert_texts(&str_refs(&texts))))?;
         Ok(PyArray1::from_vec(py, mask))
     }
 
@@ -690,35 +525,11 @@ fn dedup_write_band_file(
     rows: usize,
     exact_normalize: &str,
     workers: Option<usize>,
-) -> PyResult<usize> {
-    let params = LshParams::new(bands, rows, hasher.inner.num_perm()).map_err(CoreError)?;
-    let mode = Normalize::parse(exact_normalize).map_err(CoreError)?;
-    let sigs = hasher.sign_texts(py, &texts, workers)?;
-    let pool = thread_pool(workers)?;
-    let k = hasher.inner.num_perm();
-    py.detach(|| {
-        pool.install(|| {
-            let band_hashes = band_hashes_batch(&sigs, k, params);
-            let (exact, lengths): (Vec<u64>, Vec<u64>) = texts
-                .par_iter()
-                .with_min_len(64)
-                .map_init(String::new, |s, t| {
-                    (exact_hash(t, mode, s) as u64, t.chars().count() as u64)
-                })
-                .unzip();
-            write_band_file(
-                &path,
-                &BandFile {
-                    bands,
-                    band_hashes,
-                    exact,
-                    lengths,
-                },
-            )
-        })
+) -> CoreResult<usize> {
+    let mode = Normalize::parse(exact_normalize)?;
+    run_pooled(py, workers, || {
+        write_text_band_file(&str_refs(&texts), &path, &hasher.inner, bands, rows, mode)
     })
-    .map_err(CoreError)?;
-    Ok(texts.len())
 }
 
 /// File flow, step 1 for token-id documents (e.g. tokenizer ids): like `dedup_write_band_file`;
@@ -733,35 +544,10 @@ fn dedup_write_band_file_tokens(
     bands: usize,
     rows: usize,
     workers: Option<usize>,
-) -> PyResult<usize> {
-    let params = LshParams::new(bands, rows, hasher.inner.num_perm()).map_err(CoreError)?;
-    let pool = thread_pool(workers)?;
-    let k = hasher.inner.num_perm();
-    py.detach(|| {
-        pool.install(|| {
-            let mut sigs = vec![0u32; token_ids.len() * k];
-            hasher
-                .inner
-                .sign_token_seqs(&token_ids, hasher.ngram, &mut sigs);
-            let band_hashes = band_hashes_batch(&sigs, k, params);
-            let exact = token_ids
-                .par_iter()
-                .map(|t| exact_hash_tokens(t) as u64)
-                .collect();
-            let lengths = token_ids.iter().map(|t| t.len() as u64).collect();
-            write_band_file(
-                &path,
-                &BandFile {
-                    bands,
-                    band_hashes,
-                    exact,
-                    lengths,
-                },
-            )
-        })
+) -> CoreResult<usize> {
+    run_pooled(py, workers, || {
+        write_token_band_file(&token_ids, &path, &hasher.inner, bands, rows)
     })
-    .map_err(CoreError)?;
-    Ok(token_ids.len())
 }
 
 /// File flow, step 2: scatter band files into `partitions` band- and exact-bucket files under
@@ -772,10 +558,8 @@ fn dedup_write_buckets(
     band_files: Vec<PathBuf>,
     bucket_dir: PathBuf,
     partitions: usize,
-) -> PyResult<u64> {
-    Ok(py
-        .detach(|| write_bucket_files(&band_files, &bucket_dir, partitions))
-        .map_err(CoreError)?)
+) -> CoreResult<u64> {
+    Ok(py.detach(|| write_bucket_files(&band_files, &bucket_dir, partitions))?)
 }
 
 /// File flow, step 3: clusters over all documents from the bucket files. Returns a dict with
@@ -792,10 +576,8 @@ fn dedup_cluster<'py>(
     keep: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let keep = Keep::parse(keep).map_err(CoreError)?;
-    let exact = bucket_paths(&bucket_dir, "exact", partitions);
-    let band = bucket_paths(&bucket_dir, "band", partitions);
     let res = py
-        .detach(|| cluster_bucket_files(docs, &exact, &band, keep, &band_files))
+        .detach(|| cluster_bucket_dir(docs, &bucket_dir, partitions, &band_files, keep))
         .map_err(CoreError)?;
     let out = PyDict::new(py);
     out.set_item("keep", PyArray1::from_vec(py, res.keep))?;

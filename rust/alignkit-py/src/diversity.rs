@@ -1,4 +1,4 @@
-//! Bindings for the embedding-diversity metrics (`alignkit-core::diversity`).
+//! Bindings of `alignkit_core::diversity`: the embedding-diversity metrics.
 //!
 //! Inputs are 2-D float32 or float16 numpy arrays, read in place when C-contiguous (a
 //! non-contiguous array is copied once into row-major order). Every call releases the GIL and
@@ -9,11 +9,11 @@ use std::borrow::Cow;
 use alignkit_core::diversity::{self, Elem, LshParams, Matrix, Stats};
 use half::f16;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::thread_pool;
+use crate::convert::run_pooled;
 use crate::error::CoreError;
 
 /// A float32 or float16 embedding matrix borrowed from numpy.
@@ -75,8 +75,7 @@ fn run<T: Send>(
     workers: Option<usize>,
     f: impl FnOnce() -> alignkit_core::Result<T> + Send,
 ) -> PyResult<T> {
-    let pool = thread_pool(workers)?;
-    Ok(py.detach(|| pool.install(f)).map_err(CoreError)?)
+    Ok(run_pooled(py, workers, f)?)
 }
 
 fn stats_into(dict: &Bound<'_, PyDict>, prefix: &str, s: &Stats) -> PyResult<()> {
@@ -191,21 +190,17 @@ fn coverage<'py>(
     threshold: Option<f64>,
     workers: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    if threshold.is_some_and(|t| !t.is_finite()) {
-        return Err(PyValueError::new_err("threshold must be finite"));
-    }
     let (a, b) = (Emb::extract(a, "a")?, Emb::extract(b, "b")?);
-    let dist = with_matrix!(a, |ma| with_matrix!(b, |mb| run(py, workers, || {
-        diversity::coverage_distances(&ma, &mb)
+    let c = with_matrix!(a, |ma| with_matrix!(b, |mb| run(py, workers, || {
+        diversity::coverage(&ma, &mb, threshold)
     })))?;
     let out = PyDict::new(py);
-    out.set_item("n", dist.len())?;
-    if let Some(s) = Stats::of(&dist) {
-        stats_into(&out, "", &s)?;
+    out.set_item("n", c.n)?;
+    if let Some(s) = &c.stats {
+        stats_into(&out, "", s)?;
     }
-    if let Some(t) = threshold {
-        let within = dist.iter().filter(|&&v| v as f64 <= t).count();
-        out.set_item("covered", within as f64 / dist.len().max(1) as f64)?;
+    if let Some(covered) = c.covered {
+        out.set_item("covered", covered)?;
     }
     Ok(out)
 }

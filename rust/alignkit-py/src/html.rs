@@ -1,31 +1,21 @@
-//! Bindings for HTML-to-text extraction (`alignkit.webr.extract_text`).
+//! Bindings of `alignkit_core::html`: HTML-to-text extraction.
 
 use alignkit_core::html::{
     extract_batch, extract_text as core_extract, ExtractMode, ExtractOptions, Extracted,
 };
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 
-use crate::convert::thread_pool;
-use crate::error::CoreError;
+use crate::convert::run_pooled;
+use crate::error::{CoreError, CoreResult};
 
 pub fn extract_options(
     mode: &str,
     list_bullets: bool,
     skip_hidden: bool,
-) -> PyResult<ExtractOptions> {
-    let mode = match mode {
-        "plain" => ExtractMode::Plain,
-        "main" => ExtractMode::Main,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "mode must be 'plain' or 'main', not {other:?}"
-            )))
-        }
-    };
+) -> CoreResult<ExtractOptions> {
     Ok(ExtractOptions {
-        mode,
+        mode: ExtractMode::parse(mode)?,
         list_bullets,
         skip_hidden,
     })
@@ -97,11 +87,8 @@ fn extract_text_batch(
     workers: Option<usize>,
 ) -> PyResult<Vec<PyExtracted>> {
     let opts = extract_options(mode, list_bullets, skip_hidden)?;
-    let pool = thread_pool(workers)?;
-    let results = py.detach(|| {
-        let refs: Vec<&str> = htmls.iter().map(|h| &**h).collect();
-        pool.install(|| extract_batch(&refs, &opts))
-    });
+    let refs: Vec<&str> = htmls.iter().map(|h| &**h).collect();
+    let results = run_pooled(py, workers, || Ok(extract_batch(&refs, &opts)))?;
     results
         .into_iter()
         .map(|r| r.map(PyExtracted::from).map_err(|e| CoreError(e).into()))

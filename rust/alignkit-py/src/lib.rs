@@ -1,17 +1,20 @@
 //! `alignkit._core`: thin pyo3 bindings over `alignkit-core`.
 //!
-//! Files mirror the Python layer: `webr_*` back `alignkit.webr`, `bmc` backs `alignkit.bmc`.
-//! Long calls release the GIL.
+//! Each file wraps the core module of the same name; `error` is the one place where core errors
+//! become Python exceptions and `convert` holds the shared type conversions. Checks and decisions
+//! live in the core: the bindings convert types, release the GIL and map errors.
 
 mod bmc;
 mod convert;
+mod dedup;
+mod diversity;
 mod error;
-mod webr_dedup;
-mod webr_diversity;
-mod webr_html;
-mod webr_prepare;
-mod webr_quality;
-mod webr_warc;
+mod html;
+mod http;
+mod langid;
+mod prepare;
+mod quality;
+mod warc;
 
 use pyo3::prelude::*;
 
@@ -19,12 +22,14 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     error::register(m)?;
-    webr_warc::register(m)?;
-    webr_html::register(m)?;
-    webr_prepare::register(m)?;
-    webr_quality::register(m)?;
-    webr_dedup::register(m)?;
-    webr_diversity::register(m)?;
+    warc::register(m)?;
+    http::register(m)?;
+    html::register(m)?;
+    prepare::register(m)?;
+    langid::register(m)?;
+    quality::register(m)?;
+    dedup::register(m)?;
+    diversity::register(m)?;
     bmc::register(m)?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Bindings for `alignkit.webr.prepare`: one shard in, documents out.
+//! Bindings of `alignkit_core::prepare`: one shard in, documents out.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -10,9 +10,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::convert::to_py_dict;
-use crate::error::CoreError;
-use crate::webr_html::extract_options;
-use crate::webr_quality::parse_quality_config;
+use crate::error::{CoreError, CoreResult};
+use crate::html::extract_options;
+use crate::quality::QualitySettings;
 use alignkit_core::langid::LangFilter;
 
 /// Options shared by `prepare_shard` and `ShardDocuments`, as Python passes them.
@@ -24,30 +24,24 @@ struct OptionArgs {
     only_2xx: bool,
     languages: Option<Vec<String>>,
     min_lang_confidence: f64,
-    /// JSON object of quality settings (missing keys take defaults); None disables the filters.
-    quality_config: Option<String>,
+    /// Quality settings by name (missing names take defaults); None disables the filters.
+    quality_config: Option<QualitySettings>,
 }
 
-fn prepare_options(args: OptionArgs) -> PyResult<PrepareOptions> {
+fn prepare_options(args: OptionArgs) -> CoreResult<PrepareOptions> {
     let lang_filter = LangFilter::new(
         &args.languages.unwrap_or_default(),
         args.min_lang_confidence,
-    )
-    .map_err(CoreError)?;
-    let quality = args
-        .quality_config
-        .as_deref()
-        .map(parse_quality_config)
-        .transpose()?;
+    )?;
     let opts = PrepareOptions {
         extract: extract_options(&args.mode, true, true)?,
         max_block_bytes: args.max_block_bytes,
         min_text_chars: args.min_text_chars,
         only_2xx: args.only_2xx,
         lang_filter,
-        quality,
+        quality: args.quality_config.map(|q| q.0),
     };
-    opts.validate().map_err(CoreError)?;
+    opts.validate()?;
     Ok(opts)
 }
 
@@ -187,15 +181,7 @@ impl PyShardDocuments {
         let include_dropped = self.include_dropped;
         let batch: Vec<Outcome> = py.detach(|| {
             let mut docs = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            let mut batch = Vec::with_capacity(size.clamp(1, 4096));
-            while batch.len() < size.max(1) {
-                match docs.next_outcome() {
-                    None => break,
-                    Some(Outcome::Dropped(_)) if !include_dropped => {}
-                    Some(outcome) => batch.push(outcome),
-                }
-            }
-            batch
+            docs.next_batch(size, include_dropped)
         });
         if batch.is_empty() {
             return Ok(None);

@@ -1,49 +1,34 @@
-//! Bindings for language identification and the quality filters (`alignkit.webr.quality`).
+//! Bindings of `alignkit_core::quality`: the document quality filters and their settings.
 
-use alignkit_core::langid::{detect, detect_batch, LangGuess};
-use alignkit_core::quality::{filter_batch, FilterOutcome, QualityConfig};
-use alignkit_core::Error;
+use alignkit_core::quality::{filter_batch_checked, FilterOutcome, QualityConfig};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
+use pyo3::types::PyDict;
 
-use crate::convert::{thread_pool, to_py_dict};
-use crate::error::CoreError;
+use crate::convert::{run_pooled, settings_map, to_py_dict};
+use crate::error::CoreResult;
 
-/// Quality settings from JSON (missing keys take defaults), validated.
-pub fn parse_quality_config(json: &str) -> PyResult<QualityConfig> {
-    let cfg: QualityConfig = serde_json::from_str(json)
-        .map_err(|e| CoreError(Error::InvalidArgument(format!("quality config: {e}"))))?;
-    cfg.validate().map_err(CoreError)?;
-    Ok(cfg)
-}
+/// Quality settings by name (a dict; missing names take the defaults), checked by the core.
+pub struct QualitySettings(pub QualityConfig);
 
-type PyGuess = Option<(String, f64, String)>;
+impl<'a, 'py> FromPyObject<'a, 'py> for QualitySettings {
+    type Error = PyErr;
 
-fn guess_tuple(guess: Option<LangGuess>) -> PyGuess {
-    guess.map(|g| (g.lang, g.confidence, g.script))
-}
-
-/// `(lang, confidence, script)` of a text (ISO 639-1 code), or None when undecidable.
-#[pyfunction]
-fn detect_language(py: Python<'_>, text: PyBackedStr) -> PyGuess {
-    py.detach(|| guess_tuple(detect(&text)))
-}
-
-#[pyfunction]
-#[pyo3(signature = (texts, *, workers=None))]
-fn detect_language_batch(
-    py: Python<'_>,
-    texts: Vec<PyBackedStr>,
-    workers: Option<usize>,
-) -> PyResult<Vec<PyGuess>> {
-    let pool = thread_pool(workers)?;
-    Ok(py.detach(|| {
-        let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-        pool.install(|| detect_batch(&refs))
-            .into_iter()
-            .map(guess_tuple)
-            .collect()
-    }))
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let dict = obj.cast::<PyDict>().map_err(|_| {
+            pyo3::exceptions::PyTypeError::new_err(format!(
+                "quality settings must be a dict of setting names to values, got {}",
+                obj.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        let map = settings_map(&dict)?;
+        Ok(QualitySettings(
+            QualityConfig::from_settings(&map).map_err(crate::error::CoreError)?,
+        ))
+    }
 }
 
 /// `(kept, text, reason, detail)`: the cleaned text when kept, else the drop reason and detail.
@@ -60,35 +45,22 @@ fn outcome_tuple(outcome: FilterOutcome) -> PyOutcome {
 
 /// Apply the quality filters to many texts (GIL released, parallel).
 #[pyfunction]
-#[pyo3(signature = (texts, langs=None, config_json=None, *, workers=None))]
+#[pyo3(signature = (texts, langs=None, settings=None, *, workers=None))]
 fn quality_filter_batch(
     py: Python<'_>,
     texts: Vec<PyBackedStr>,
     langs: Option<Vec<Option<String>>>,
-    config_json: Option<&str>,
+    settings: Option<QualitySettings>,
     workers: Option<usize>,
-) -> PyResult<Vec<PyOutcome>> {
-    let cfg = match config_json {
-        Some(json) => parse_quality_config(json)?,
-        None => QualityConfig::default(),
-    };
+) -> CoreResult<Vec<PyOutcome>> {
+    let cfg = settings.map_or_else(QualityConfig::default, |s| s.0);
     let langs = langs.unwrap_or_default();
-    if !langs.is_empty() && langs.len() != texts.len() {
-        return Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "langs has {} entries for {} texts",
-            langs.len(),
-            texts.len()
-        )));
-    }
-    let pool = thread_pool(workers)?;
-    Ok(py.detach(|| {
-        let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-        let lang_refs: Vec<Option<&str>> = langs.iter().map(|l| l.as_deref()).collect();
-        pool.install(|| filter_batch(&refs, &lang_refs, &cfg))
-            .into_iter()
-            .map(outcome_tuple)
-            .collect()
-    }))
+    let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
+    let lang_refs: Vec<Option<&str>> = langs.iter().map(|l| l.as_deref()).collect();
+    let outcomes = run_pooled(py, workers, || {
+        filter_batch_checked(&refs, &lang_refs, &cfg)
+    })?;
+    Ok(outcomes.into_iter().map(outcome_tuple).collect())
 }
 
 /// The default quality settings as a dict (the names accepted by config files and flags).
@@ -98,8 +70,6 @@ fn default_quality_config(py: Python<'_>) -> PyResult<Py<PyAny>> {
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(detect_language, m)?)?;
-    m.add_function(wrap_pyfunction!(detect_language_batch, m)?)?;
     m.add_function(wrap_pyfunction!(quality_filter_batch, m)?)?;
     m.add_function(wrap_pyfunction!(default_quality_config, m)?)?;
     Ok(())

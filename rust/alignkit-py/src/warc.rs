@@ -1,69 +1,31 @@
-//! Bindings for `alignkit.webr.warc`: WARC reading and HTTP payload access.
+//! Bindings of `alignkit_core::warc`: WARC reading, record payloads and whole-file summaries.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
-use alignkit_core::charset::decode_html;
-use alignkit_core::http::parse_response;
 use alignkit_core::warc::{
-    Compression, ReadStats, ReaderOptions, Record, RecordType, RecordTypeSet, WarcReader,
+    summarise_files, Compression, ReaderOptions, Record, RecordTypeSet, WarcReader,
 };
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::convert::{thread_pool, to_py_dict};
-use crate::error::{CoreError, CoreResult, MalformedInputError};
-
-const RECORD_TYPE_NAMES: [&str; 8] = [
-    "warcinfo",
-    "response",
-    "resource",
-    "request",
-    "metadata",
-    "revisit",
-    "conversion",
-    "continuation",
-];
-
-fn record_type_set(types: Option<Vec<String>>) -> PyResult<RecordTypeSet> {
-    let Some(types) = types else {
-        return Ok(RecordTypeSet::ALL);
-    };
-    let mut parsed = Vec::with_capacity(types.len());
-    for name in &types {
-        let lower = name.to_ascii_lowercase();
-        if !RECORD_TYPE_NAMES.contains(&lower.as_str()) {
-            return Err(PyValueError::new_err(format!(
-                "unknown WARC record type {name:?}; expected one of {RECORD_TYPE_NAMES:?}"
-            )));
-        }
-        parsed.push(RecordType::parse(&lower));
-    }
-    Ok(RecordTypeSet::of(&parsed))
-}
-
-fn compression(name: &str) -> PyResult<Compression> {
-    match name {
-        "auto" => Ok(Compression::Auto),
-        "none" => Ok(Compression::None),
-        "gzip" => Ok(Compression::Gzip),
-        other => Err(PyValueError::new_err(format!(
-            "compression must be 'auto', 'none' or 'gzip', not {other:?}"
-        ))),
-    }
-}
+use crate::convert::{run_pooled, to_py_dict};
+use crate::error::{CoreError, CoreResult};
+use crate::http::PyHttpResponse;
 
 pub fn reader_options(
     record_types: Option<Vec<String>>,
     max_block_bytes: u64,
-    compression_name: &str,
-) -> PyResult<ReaderOptions> {
+    compression: &str,
+) -> CoreResult<ReaderOptions> {
+    let record_types = match record_types {
+        Some(names) => RecordTypeSet::from_names(&names)?,
+        None => RecordTypeSet::ALL,
+    };
     Ok(ReaderOptions {
-        record_types: record_type_set(record_types)?,
+        record_types,
         max_block_bytes,
-        compression: compression(compression_name)?,
+        compression: Compression::parse(compression)?,
     })
 }
 
@@ -169,32 +131,13 @@ impl PyWarcRecord {
         self.record.header(name)
     }
     /// Parse the block as an HTTP response (for `response` records).
-    fn http(&self) -> PyResult<PyHttpResponse> {
-        let response = parse_response(&self.record.block).map_err(|e| {
-            MalformedInputError::new_err(format!("record is not a parsable HTTP response: {e:?}"))
-        })?;
-        let (content_type, charset) = response.content_type();
-        Ok(PyHttpResponse {
-            status: response.status,
-            headers: response.headers.clone(),
-            body: response.body.into_owned(),
-            content_type,
-            charset,
-        })
+    fn http(&self) -> CoreResult<PyHttpResponse> {
+        Ok(self.record.http_response()?.into())
     }
     /// The HTML payload decoded to `str` (charset from BOM, HTTP header, `<meta>` or detection);
     /// None when the record is not an HTML HTTP response.
     fn decode_html(&self, py: Python<'_>) -> Option<String> {
-        py.detach(|| {
-            let response = parse_response(&self.record.block).ok()?;
-            let (mime, charset) = response.content_type();
-            match mime.as_deref() {
-                Some("text/html") | Some("application/xhtml+xml") => {
-                    Some(decode_html(&response.body, charset.as_deref()).text)
-                }
-                _ => None,
-            }
-        })
+        py.detach(|| self.record.html_text())
     }
     fn __repr__(&self) -> String {
         format!(
@@ -205,66 +148,6 @@ impl PyWarcRecord {
             self.record.block.len()
         )
     }
-}
-
-/// A parsed HTTP response (body de-chunked).
-#[pyclass(name = "HttpResponse", module = "alignkit._core", frozen)]
-pub struct PyHttpResponse {
-    #[pyo3(get)]
-    status: u16,
-    #[pyo3(get)]
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    #[pyo3(get)]
-    content_type: Option<String>,
-    #[pyo3(get)]
-    charset: Option<String>,
-}
-
-#[pymethods]
-impl PyHttpResponse {
-    #[getter]
-    fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.body)
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn __repr__(&self) -> String {
-        format!(
-            "HttpResponse(status={}, content_type={:?}, body_length={})",
-            self.status,
-            self.content_type,
-            self.body.len()
-        )
-    }
-}
-
-/// What `read_warc_batch` learns about one file.
-struct FileSummary {
-    stats: ReadStats,
-    records_by_type: BTreeMap<&'static str, u64>,
-    block_bytes: u64,
-}
-
-fn summarise_file(path: &Path, opts: ReaderOptions) -> CoreResult<FileSummary> {
-    let mut reader = WarcReader::open(path, opts)?;
-    let mut records_by_type = BTreeMap::new();
-    let mut block_bytes = 0u64;
-    for record in reader.by_ref() {
-        *records_by_type
-            .entry(record.record_type.as_str())
-            .or_default() += 1;
-        block_bytes += record.block.len() as u64;
-    }
-    Ok(FileSummary {
-        stats: reader.stats().clone(),
-        records_by_type,
-        block_bytes,
-    })
 }
 
 /// Read whole files in parallel with the GIL released; returns one stats dict per path, with
@@ -279,20 +162,10 @@ fn read_warc_batch(
     compression: &str,
     workers: Option<usize>,
 ) -> PyResult<Vec<Py<PyAny>>> {
-    use rayon::prelude::*;
     let opts = reader_options(record_types, max_block_bytes, compression)?;
-    let pool = thread_pool(workers)?;
-    let results: Vec<CoreResult<FileSummary>> = py.detach(|| {
-        pool.install(|| {
-            paths
-                .par_iter()
-                .map(|path| summarise_file(path, opts.clone()))
-                .collect()
-        })
-    });
-    let mut out = Vec::with_capacity(results.len());
-    for (path, result) in paths.iter().zip(results) {
-        let summary = result?;
+    let summaries = run_pooled(py, workers, || summarise_files(&paths, &opts))?;
+    let mut out = Vec::with_capacity(summaries.len());
+    for (path, summary) in paths.iter().zip(summaries) {
         let dict = to_py_dict(py, &summary.stats)?;
         let bound = dict.bind(py).cast::<PyDict>()?;
         bound.set_item("path", path.display().to_string())?;
@@ -306,7 +179,6 @@ fn read_warc_batch(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyWarcReader>()?;
     m.add_class::<PyWarcRecord>()?;
-    m.add_class::<PyHttpResponse>()?;
     m.add_function(wrap_pyfunction!(read_warc_batch, m)?)?;
     Ok(())
 }

@@ -8,4 +8,7 @@ pub mod varied;
 mod tests;
 
 pub use matcher::{opcodes, Match, Opcode, SequenceMatcher, Tag};
-pub use varied::{varied_masks, varied_masks_batch, VariedMasks};
+pub use varied::{
+    stop_token_set, token_ids, try_varied_masks_batch, varied_masks, varied_masks_batch,
+    VariedMasks,
+};

@@ -301,3 +301,23 @@ fn row_stamps_wrap_without_stale_matches() {
     assert!(matcher.stamp < 1_000_000);
     assert_eq!(tuples(&matcher.opcodes(&a, &b)), expected);
 }
+
+#[test]
+fn checked_batch_and_token_ids() {
+    let stop = stop_token_set([5, -1, 1 << 40]);
+    assert_eq!(stop, HashSet::from([5]));
+    let err = try_varied_masks_batch(&[vec![1u32]], &[] as &[Vec<u32>], &stop).unwrap_err();
+    assert!(err
+        .to_string()
+        .contains("1 pseudo-chosen sequences but 0 rejected ones"));
+    let ok = try_varied_masks_batch(&[vec![1u32]], &[vec![2u32]], &stop).unwrap();
+    assert_eq!(ok, varied_masks_batch(&[vec![1u32]], &[vec![2u32]], &stop));
+    assert_eq!(token_ids(&[0, 7], "ids", 0).unwrap(), vec![0, 7]);
+    let err = token_ids(&[3, -2], "rejected_ids", 4)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("rejected_ids[4][1] = -2 is not a token id"),
+        "{err}"
+    );
+}

@@ -87,3 +87,46 @@ where
         )
         .collect()
 }
+
+/// [`varied_masks_batch`] with the pairing checked: one rejected sequence per pseudo-chosen one.
+pub fn try_varied_masks_batch<C, R>(
+    chosen: &[C],
+    rejected: &[R],
+    stop: &HashSet<u32>,
+) -> crate::Result<Vec<VariedMasks>>
+where
+    C: AsRef<[u32]> + Sync,
+    R: AsRef<[u32]> + Sync,
+{
+    if chosen.len() != rejected.len() {
+        return Err(crate::Error::InvalidArgument(format!(
+            "{} pseudo-chosen sequences but {} rejected ones",
+            chosen.len(),
+            rejected.len()
+        )));
+    }
+    Ok(varied_masks_batch(chosen, rejected, stop))
+}
+
+/// Token ids of row `row` of argument `what`, each checked to be within `0..2**32`.
+pub fn token_ids(values: &[i64], what: &str, row: usize) -> crate::Result<Vec<u32>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(t, &v)| {
+            u32::try_from(v).map_err(|_| {
+                crate::Error::InvalidArgument(format!(
+                    "{what}[{row}][{t}] = {v} is not a token id (0 <= id < 2**32)"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The stop set; an id no tokenizer can produce (outside `0..2**32`) never matches a token,
+/// so it is left out.
+pub fn stop_token_set(ids: impl IntoIterator<Item = i64>) -> HashSet<u32> {
+    ids.into_iter()
+        .filter_map(|v| u32::try_from(v).ok())
+        .collect()
+}

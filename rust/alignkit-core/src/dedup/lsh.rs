@@ -151,7 +151,7 @@ pub fn band_hashes_batch(sigs: &[u32], num_perm: usize, params: LshParams) -> Ve
 
 /// Optional verification: a candidate pair counts only if its estimated Jaccard reaches
 /// `threshold` (signatures row-major, `num_perm` per document).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct Verify<'a> {
     pub signatures: &'a [u32],
     pub num_perm: usize,
@@ -261,6 +261,31 @@ impl LshIndex {
         }
         self.len += n;
         Ok(())
+    }
+
+    /// Add many documents by band-hash rows of `cols` values each (`cols` must be `bands`).
+    pub fn extend_band_hash_rows(&mut self, hashes: &[u64], cols: usize) -> Result<()> {
+        if cols != self.params.bands {
+            return Err(Error::InvalidArgument(format!(
+                "band hashes must have {} columns (one per band), got {cols}",
+                self.params.bands
+            )));
+        }
+        self.extend_band_hashes(hashes)
+    }
+
+    /// Ids sharing at least one band with `sig`, which must have `num_perm` values. Seals
+    /// first if needed.
+    pub fn query_signature(&mut self, sig: &[u32], num_perm: usize) -> Result<Vec<u32>> {
+        if sig.len() != num_perm {
+            return Err(Error::InvalidArgument(format!(
+                "signature must have {num_perm} values"
+            )));
+        }
+        self.seal();
+        let mut hashes = vec![0u64; self.params.bands];
+        band_hashes(sig, self.params, &mut hashes);
+        self.query_band_hashes(&hashes)
     }
 
     /// Add many documents by their signatures (`n * num_perm`, row-major).
@@ -462,6 +487,20 @@ mod tests {
     use super::*;
     use crate::dedup::minhash::{HashScheme, MinHasher, Shingles};
     use crate::dedup::normalize::Normalize;
+
+    #[test]
+    fn checked_row_and_signature_entry_points() {
+        let params = LshParams::new(2, 2, 4).unwrap();
+        let mut index = LshIndex::new(params);
+        let err = index.extend_band_hash_rows(&[1, 2, 3], 3).unwrap_err();
+        assert!(err.to_string().contains("must have 2 columns"));
+        let sig = [1u32, 2, 3, 4];
+        let mut hashes = [0u64; 2];
+        band_hashes(&sig, params, &mut hashes);
+        index.extend_band_hash_rows(&hashes, 2).unwrap();
+        assert_eq!(index.query_signature(&sig, 4).unwrap(), vec![0]);
+        assert!(index.query_signature(&sig[..3], 4).is_err());
+    }
 
     #[test]
     fn params_match_datasketch() {

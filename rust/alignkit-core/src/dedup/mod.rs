@@ -32,15 +32,19 @@
 //!   over global ids -> keep mask. Only one partition is in memory at a time.
 
 pub mod bucket;
+pub mod document;
 pub mod exact;
 pub mod hash;
 pub mod lsh;
 pub mod minhash;
+pub mod near;
 pub mod normalize;
 pub mod unionfind;
 
+pub use document::DocumentHasher;
 pub use exact::{BlockedBloom, ExactDeduper};
 pub use lsh::{optimal_param, LshIndex, LshParams};
 pub use minhash::{jaccard, HashScheme, MinHasher, Shingles};
+pub use near::{near_dup_keep, NearDupMode};
 pub use normalize::Normalize;
 pub use unionfind::UnionFind;

@@ -224,3 +224,33 @@ pub fn diversity_summary<T: Elem>(
         nn,
     })
 }
+
+/// How well B covers A: nearest-row distance statistics of A's rows and, with a threshold,
+/// the fraction of A within that distance of some row of B.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Coverage {
+    pub n: usize,
+    pub stats: Option<Stats>,
+    pub covered: Option<f64>,
+}
+
+/// [`coverage_distances`] summarised; `threshold` must be finite.
+pub fn coverage<T: Elem, U: Elem>(
+    a: &Matrix<'_, T>,
+    b: &Matrix<'_, U>,
+    threshold: Option<f64>,
+) -> Result<Coverage> {
+    if threshold.is_some_and(|t| !t.is_finite()) {
+        return Err(Error::InvalidArgument("threshold must be finite".into()));
+    }
+    let dist = coverage_distances(a, b)?;
+    let covered = threshold.map(|t| {
+        let within = dist.iter().filter(|&&v| v as f64 <= t).count();
+        within as f64 / dist.len().max(1) as f64
+    });
+    Ok(Coverage {
+        n: dist.len(),
+        stats: Stats::of(&dist),
+        covered,
+    })
+}

@@ -257,3 +257,22 @@ fn stats_quantiles_are_numpys_linear() {
     assert!((s.quantiles[0].1 - 1.15).abs() < 1e-12);
     assert!(Stats::of(&[]).is_none());
 }
+
+#[test]
+fn coverage_summary_counts_rows_within_threshold() {
+    // A = {e1, e2}; B = {e1}: distances 0 and 1.
+    let a = [1.0f32, 0.0, 0.0, 1.0];
+    let b = [1.0f32, 0.0];
+    let (ma, mb) = (
+        Matrix::new(&a, 2, 2).unwrap(),
+        Matrix::new(&b, 1, 2).unwrap(),
+    );
+    let c = coverage(&ma, &mb, Some(0.5)).unwrap();
+    assert_eq!(c.n, 2);
+    assert_eq!(c.covered, Some(0.5));
+    let stats = c.stats.unwrap();
+    assert!(stats.min.abs() < 1e-6 && (stats.max - 1.0).abs() < 1e-6);
+    assert_eq!(coverage(&ma, &mb, None).unwrap().covered, None);
+    let err = coverage(&ma, &mb, Some(f64::NAN)).unwrap_err();
+    assert!(err.to_string().contains("threshold must be finite"));
+}

@@ -25,6 +25,18 @@ pub enum ExtractMode {
     Main,
 }
 
+impl ExtractMode {
+    pub fn parse(name: &str) -> crate::Result<Self> {
+        match name {
+            "plain" => Ok(ExtractMode::Plain),
+            "main" => Ok(ExtractMode::Main),
+            other => Err(crate::Error::InvalidArgument(format!(
+                "mode must be 'plain' or 'main', not {other:?}"
+            ))),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ExtractOptions {
     pub mode: ExtractMode,

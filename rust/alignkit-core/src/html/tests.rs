@@ -1080,3 +1080,11 @@ fn main_on_real_mediawiki_capture() {
     let plain = t(&html);
     assert!(plain.contains("Iste articlo ye en proceso") && plain.contains("modificar o codigo"));
 }
+
+#[test]
+fn extract_mode_names() {
+    assert_eq!(ExtractMode::parse("plain").unwrap(), ExtractMode::Plain);
+    assert_eq!(ExtractMode::parse("main").unwrap(), ExtractMode::Main);
+    let err = ExtractMode::parse("article").unwrap_err().to_string();
+    assert!(err.contains("mode must be 'plain' or 'main'"), "{err}");
+}

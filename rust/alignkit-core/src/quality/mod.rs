@@ -28,6 +28,7 @@
 pub mod lines;
 pub mod pii;
 pub mod repetition;
+mod settings;
 pub mod stopwords;
 pub mod words;
 
@@ -780,6 +781,22 @@ pub fn filter_batch(
         .enumerate()
         .map(|(i, t)| filter_document(t, langs.get(i).copied().flatten(), cfg))
         .collect()
+}
+
+/// [`filter_batch`] with `langs` checked: empty (languages unknown) or one per text.
+pub fn filter_batch_checked(
+    texts: &[&str],
+    langs: &[Option<&str>],
+    cfg: &QualityConfig,
+) -> crate::Result<Vec<FilterOutcome>> {
+    if !langs.is_empty() && langs.len() != texts.len() {
+        return Err(crate::Error::InvalidArgument(format!(
+            "langs has {} entries for {} texts",
+            langs.len(),
+            texts.len()
+        )));
+    }
+    Ok(filter_batch(texts, langs, cfg))
 }
 
 #[cfg(test)]

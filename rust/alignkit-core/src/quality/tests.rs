@@ -794,3 +794,12 @@ fn throughput() {
     }
     eprintln!("langid::detect: {:.0} docs/s", n as f64 / best);
 }
+
+#[test]
+fn checked_batch_needs_one_language_per_text_or_none() {
+    let cfg = QualityConfig::default();
+    let texts = ["a b c", "d e f"];
+    assert_eq!(filter_batch_checked(&texts, &[], &cfg).unwrap().len(), 2);
+    let err = filter_batch_checked(&texts, &[Some("en")], &cfg).unwrap_err();
+    assert!(err.to_string().contains("langs has 1 entries for 2 texts"));
+}

@@ -33,7 +33,11 @@
 
 mod gz;
 mod parse;
+mod payload;
 mod source;
+mod summary;
+
+pub use summary::{summarise_file, summarise_files, FileSummary};
 
 use gz::{BadKind, GzStream, Libdeflate, MemberResult, GZ_MAGIC};
 use parse::{Parser, Step, HEADER_CAP};
@@ -41,6 +45,18 @@ use source::{BufSrc, SliceSrc, Src};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Every WARC-Type the standard defines.
+const KNOWN_RECORD_TYPES: [RecordType; 8] = [
+    RecordType::Warcinfo,
+    RecordType::Response,
+    RecordType::Resource,
+    RecordType::Request,
+    RecordType::Metadata,
+    RecordType::Revisit,
+    RecordType::Conversion,
+    RecordType::Continuation,
+];
 
 /// WARC-Type values. `Other` covers unknown types (counted, still returned if not filtered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,18 +74,9 @@ pub enum RecordType {
 
 impl RecordType {
     pub fn parse(s: &str) -> RecordType {
-        const ALL: [RecordType; 8] = [
-            RecordType::Warcinfo,
-            RecordType::Response,
-            RecordType::Resource,
-            RecordType::Request,
-            RecordType::Metadata,
-            RecordType::Revisit,
-            RecordType::Conversion,
-            RecordType::Continuation,
-        ];
         let s = s.trim();
-        ALL.into_iter()
+        KNOWN_RECORD_TYPES
+            .into_iter()
             .find(|t| t.as_str().eq_ignore_ascii_case(s))
             .unwrap_or(RecordType::Other)
     }
@@ -103,6 +110,24 @@ impl RecordTypeSet {
     pub fn contains(self, t: RecordType) -> bool {
         self.0 & t.bit() != 0
     }
+
+    /// The set of the named types (case-insensitive); an unknown name is an error.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> crate::Result<Self> {
+        let known: Vec<&str> = KNOWN_RECORD_TYPES.iter().map(|t| t.as_str()).collect();
+        let mut types = Vec::with_capacity(names.len());
+        for name in names {
+            let name = name.as_ref();
+            match RecordType::parse(name) {
+                RecordType::Other => {
+                    return Err(crate::Error::InvalidArgument(format!(
+                        "unknown WARC record type {name:?}; expected one of {known:?}"
+                    )))
+                }
+                t => types.push(t),
+            }
+        }
+        Ok(Self::of(&types))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +136,19 @@ pub enum Compression {
     Auto,
     None,
     Gzip,
+}
+
+impl Compression {
+    pub fn parse(name: &str) -> crate::Result<Self> {
+        match name {
+            "auto" => Ok(Compression::Auto),
+            "none" => Ok(Compression::None),
+            "gzip" => Ok(Compression::Gzip),
+            other => Err(crate::Error::InvalidArgument(format!(
+                "compression must be 'auto', 'none' or 'gzip', not {other:?}"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

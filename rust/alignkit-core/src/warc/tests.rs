@@ -718,3 +718,55 @@ fn members_split_at_arbitrary_points() {
         off += x.len() as u64;
     }
 }
+
+#[test]
+fn option_names_parse_or_fail_clearly() {
+    let set = RecordTypeSet::from_names(&["Response", "metadata"]).unwrap();
+    assert!(set.contains(RecordType::Response) && set.contains(RecordType::Metadata));
+    assert!(!set.contains(RecordType::Request));
+    let err = RecordTypeSet::from_names(&["responses"]).unwrap_err();
+    assert!(err.to_string().contains("unknown WARC record type"));
+    assert_eq!(Compression::parse("gzip").unwrap(), Compression::Gzip);
+    assert!(Compression::parse("zstd")
+        .unwrap_err()
+        .to_string()
+        .contains("compression must be"));
+}
+
+#[test]
+fn http_payload_of_records() {
+    let (records, _) = read_all(&plain(&sample_records(2)), opts());
+    let response = records
+        .iter()
+        .find(|r| r.record_type == RecordType::Response)
+        .unwrap();
+    assert_eq!(response.http_response().unwrap().status, 200);
+    assert!(response.html_text().unwrap().contains("page 0"));
+    let metadata = records
+        .iter()
+        .find(|r| r.record_type == RecordType::Metadata)
+        .unwrap();
+    assert!(matches!(
+        metadata.http_response(),
+        Err(crate::Error::Malformed(_))
+    ));
+    assert_eq!(metadata.html_text(), None);
+}
+
+#[test]
+fn summarise_files_counts_each_file_in_order() {
+    let dir = std::env::temp_dir().join(format!("ak-warc-summary-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = dir.join("a.warc");
+    let b = dir.join("b.warc.gz");
+    std::fs::write(&a, plain(&sample_records(2))).unwrap();
+    std::fs::write(&b, gz(&plain(&sample_records(3)))).unwrap();
+    let summaries = summarise_files(&[a.clone(), b.clone()], &opts()).unwrap();
+    assert_eq!(summaries[0].records_by_type["response"], 2);
+    assert_eq!(summaries[1].records_by_type["response"], 3);
+    assert_eq!(summaries[1].stats.records_returned, 10);
+    assert!(summaries[0].block_bytes > 0);
+    let missing = summarise_files(&[a, dir.join("missing.warc")], &opts());
+    assert!(matches!(missing, Err(crate::Error::Io { .. })));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
