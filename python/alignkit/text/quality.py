@@ -6,7 +6,6 @@ Settings and their defaults are described in docs/quality-filters.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -62,7 +61,7 @@ def filter_texts(
     results = _core.quality_filter_batch(
         list(texts),
         None if langs is None else list(langs),
-        json.dumps(settings),
+        settings,
         workers=workers,
     )
     return [FilterResult(*r) for r in results]

@@ -84,10 +84,10 @@ class PrepareConfig:
         return {**default_quality_settings(), **self.quality_settings}
 
     @property
-    def quality_config(self) -> str | None:
-        """JSON handed to the Rust core (read there as an attribute of this object)."""
-        resolved = self.resolved_quality()
-        return None if resolved is None else json.dumps(resolved)
+    def quality_config(self) -> dict[str, Any] | None:
+        """The resolved quality settings, handed to the Rust core as a dict (read there as an
+        attribute of this object)."""
+        return self.resolved_quality()
 
     def fingerprint(self) -> dict[str, Any]:
         fields = dataclasses.asdict(self)
