@@ -12,7 +12,20 @@ from pathlib import Path
 import pytest
 
 from alignkit.cli.main import main
+from alignkit.errors import ConfigError
 from alignkit.webr import DedupConfig, DedupConfigError, dedup_files
+
+
+def read_stats(out: Path) -> dict:
+    return json.loads((out / ".alignkit" / "stats.json").read_text())["stats"]
+
+
+def recorded_config(out: Path) -> dict:
+    return json.loads((out / ".alignkit" / "config.json").read_text())["config"]
+
+
+def clusters_file(out: Path) -> Path:
+    return out / ".alignkit" / "signatures" / "clusters.jsonl.gz"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -89,7 +102,7 @@ def test_cli_dedups_several_shards_and_resumes(tmp_path: Path, shards: list[Path
     out = tmp_path / "out"
     args = ["webr", "dedup", *map(str, shards), "--out", str(out), "--no-progress"]
     assert main([*args, "--write-clusters"]) == 0
-    stats = json.loads((out / "stats.json").read_text())
+    stats = read_stats(out)
     assert stats["docs_in"] == 110
     assert stats["exact_removed"] == 2
     assert stats["near_removed"] == 3
@@ -102,9 +115,11 @@ def test_cli_dedups_several_shards_and_resumes(tmp_path: Path, shards: list[Path
     ids = {d["id"] for docs in kept.values() for d in docs}
     assert "b-5" not in ids and "c-0" not in ids and "a-39" not in ids and "a-0" in ids
     assert set(kept["a.jsonl.gz"][0]) == set(make_docs(0, 1, "x")[0])
-    clusters = read_jsonl(out / "clusters.jsonl.gz")
+    clusters = read_jsonl(clusters_file(out))
     assert {c["id"] for c in clusters if not c["kept"]} == {"b-5", "c-0", "b-6", "c-1", "a-39"}
-    assert not list((out / "_tmp").iterdir())
+    assert not list((out / ".alignkit" / "tmp").iterdir())
+    # OUT holds the kept documents only
+    assert sorted(p.name for p in out.iterdir()) == [".alignkit", *sorted(p.name for p in shards)]
     # resume: nothing is recomputed, outputs untouched
     mtimes = {p.name: (out / p.name).stat().st_mtime_ns for p in shards}
     assert main([*args, "--write-clusters"]) == 0
@@ -124,18 +139,19 @@ def test_cli_refuses_changed_config_unless_overwrite(tmp_path: Path, shards: lis
     assert res.returncode == 2 and "threshold" in res.stderr and "--overwrite" in res.stderr
     res = run_cli(*base, "--threshold", "0.5", "--overwrite")
     assert res.returncode == 0, res.stderr
-    assert json.loads((out / "stats.json").read_text())["bands"] == 25
+    assert read_stats(out)["bands"] == 25
 
 
 def test_cli_keep_longest_exact_only_and_config_file(tmp_path: Path, shards: list[Path]) -> None:
     out = tmp_path / "out"
     config = tmp_path / "dedup.toml"
-    config.write_text('no-near = true\nkeep = "longest"\nnum_perm = 64\n')
+    config.write_text('near = false\nkeep = "longest"\nnum_perm = 64\n')
     res = run_cli("webr", "dedup", *map(str, shards), "--out", str(out), "--config", str(config))
     assert res.returncode == 0, res.stderr
-    stats = json.loads((out / "stats.json").read_text())
+    stats = read_stats(out)
     assert stats["exact_removed"] == 2 and stats["near_removed"] == 0
-    assert stats["config"]["num_perm"] == 64 and stats["config"]["keep"] == "longest"
+    config = recorded_config(out)
+    assert config["num_perm"] == 64 and config["keep"] == "longest" and config["near"] is False
     assert "108/110 documents kept" in res.stdout
 
 
@@ -151,7 +167,7 @@ def test_jsonl_with_text_field_and_parquet(tmp_path: Path) -> None:
     stats = dedup_files([src], out, cfg, progress=False)
     assert stats["near_removed"] == 1 and stats["docs_kept"] == 20
     assert [r["rid"] for r in read_jsonl(out / "requests.jsonl")] == list(range(20))
-    assert {c["id"] for c in read_jsonl(out / "clusters.jsonl.gz")} == {0, 99}
+    assert {c["id"] for c in read_jsonl(Path(stats["clusters_file"]))} == {0, 99}
     table = pa.Table.from_pylist(docs + [docs[3]])
     pq.write_table(table, tmp_path / "docs.parquet")
     out2 = tmp_path / "out2"
@@ -171,12 +187,12 @@ def test_token_id_field(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "gen.jsonl.gz", rows)
     out = tmp_path / "out"
     assert main(["webr", "dedup", str(src), "--out", str(out), "--text-field", "ids"]) == 0
-    stats = json.loads((out / "stats.json").read_text())
+    stats = read_stats(out)
     assert (stats["exact_removed"], stats["near_removed"]) == (1, 1)
     assert [r["n"] for r in read_jsonl(out / "gen.jsonl.gz")] == list(range(15))
     mixed = write_jsonl(tmp_path / "mixed.jsonl", [{"text": "a"}, {"text": [1, 2]}])
     res = run_cli("webr", "dedup", str(mixed), "--out", str(tmp_path / "o2"))
-    assert res.returncode == 2 and "lists of ints" in res.stderr
+    assert res.returncode == 1 and "lists of ints" in res.stderr and "mixed" in res.stderr
 
 
 def test_clear_errors(tmp_path: Path, shards: list[Path]) -> None:
@@ -188,7 +204,7 @@ def test_clear_errors(tmp_path: Path, shards: list[Path]) -> None:
     res = run_cli("webr", "dedup", str(tmp_path / "missing.jsonl.gz"), "--out", str(out))
     assert res.returncode == 2 and "not found" in res.stderr
     res = run_cli("webr", "dedup", str(shards[0]), "--out", str(out), "--text-field", "body")
-    assert res.returncode == 2 and "no field 'body'" in res.stderr
+    assert res.returncode == 1 and "no field 'body'" in res.stderr  # a failed task, named
     res = run_cli("webr", "dedup", str(shards[0]), "--out", str(out / "x"), "--bands", "3")
     assert res.returncode == 2 and "bands and rows" in res.stderr
     bad = tmp_path / "notes.txt"
@@ -197,5 +213,7 @@ def test_clear_errors(tmp_path: Path, shards: list[Path]) -> None:
     assert res.returncode == 2 and "unsupported input" in res.stderr
     with pytest.raises(DedupConfigError):
         DedupConfig(scheme="datasketch", seed=2**40)
+    with pytest.raises(ConfigError, match="partitions"):
+        DedupConfig(partitions=0)
     help_out = run_cli("webr", "dedup", "--help")
     assert help_out.returncode == 0 and "--threshold" in help_out.stdout

@@ -14,6 +14,7 @@ import pytest
 import alignkit
 import alignkit._core
 from alignkit.cli.main import main
+from alignkit.errors import ConfigMismatchError
 from alignkit.webr import PrepareConfig, PrepareConfigError, prepare
 
 DOC_KEYS = {
@@ -28,6 +29,14 @@ DOC_KEYS = {
     "source_shard",
     "record_offset",
 }
+
+
+def read_stats(out: Path) -> dict:
+    return json.loads((out / ".alignkit" / "stats.json").read_text())["stats"]
+
+
+def recorded_config(out: Path) -> dict:
+    return json.loads((out / ".alignkit" / "config.json").read_text())["config"]
 
 
 def read_jsonl_gz(path: Path) -> list[dict]:
@@ -79,9 +88,9 @@ def test_prepare_common_crawl_sample_yields_wikipedia_text(tmp_path, cc_warc, cc
     assert doc["source_shard"] == "whirlwind.warc.gz"
     wet_docs = read_jsonl_gz(out / "whirlwind.wet.jsonl.gz")
     assert wet_docs and "Escopete" in wet_docs[0]["text"]
-    stats = json.loads((out / "stats.json").read_text())
-    assert stats["documents_kept"] == 2
-    assert stats["shards_done"] == 2
+    report = json.loads((out / ".alignkit" / "stats.json").read_text())
+    assert report["stats"]["documents_kept"] == 2
+    assert report["tasks"] == {"total": 2, "done_before": 0, "run": 2, "failed": 0}
 
 
 def test_demo_job_outputs_stats_and_resumes(tmp_path, demo_shards) -> None:
@@ -89,16 +98,8 @@ def test_demo_job_outputs_stats_and_resumes(tmp_path, demo_shards) -> None:
     assert (
         main(["webr", "prepare", *map(str, demo_shards), "--out", str(out), "--no-progress"]) == 0
     )
-    stats = json.loads((out / "stats.json").read_text())
-    for key in (
-        "records_seen",
-        "documents_kept",
-        "skipped",
-        "faults",
-        "bytes_in",
-        "docs_per_s",
-        "seconds",
-    ):
+    stats = read_stats(out)
+    for key in ("records_seen", "documents_kept", "skipped", "faults", "bytes_in", "seconds"):
         assert key in stats
     assert stats["documents_kept"] > 0
     assert stats["skipped"].get("non_html", 0) > 0
@@ -110,7 +111,8 @@ def test_demo_job_outputs_stats_and_resumes(tmp_path, demo_shards) -> None:
     docs = [d for p in outputs for d in read_jsonl_gz(p)]
     assert len(docs) == stats["documents_kept"]
     assert all(set(d) == DOC_KEYS and d["text"] for d in docs)
-    assert not list((out / "_tmp").iterdir())
+    assert not list((out / ".alignkit" / "tmp").iterdir())
+    assert sorted(p.name for p in out.iterdir()) == [".alignkit", *(p.name for p in outputs)]
 
     mtimes = {p: p.stat().st_mtime_ns for p in outputs}
     again = prepare(demo_shards, out, progress=False)
@@ -128,7 +130,7 @@ def test_demo_job_outputs_stats_and_resumes(tmp_path, demo_shards) -> None:
 def test_changed_config_is_refused_then_overwritten(tmp_path, clean_demo_shard) -> None:
     out = tmp_path / "out"
     prepare([clean_demo_shard], out, progress=False)
-    with pytest.raises(PrepareConfigError, match="min_text_chars"):
+    with pytest.raises(ConfigMismatchError, match="min_text_chars"):
         prepare([clean_demo_shard], out, PrepareConfig(min_text_chars=500), progress=False)
     res = run_cli(
         "webr", "prepare", str(clean_demo_shard), "--out", str(out), "--min-text-chars", "500"
@@ -182,8 +184,7 @@ def test_config_file_equals_flags(tmp_path, clean_demo_shard) -> None:
         )
         == 0
     )
-    a = json.loads((tmp_path / "a" / "_config.json").read_text())
-    b = json.loads((tmp_path / "b" / "_config.json").read_text())
+    a, b = recorded_config(tmp_path / "a"), recorded_config(tmp_path / "b")
     assert a == b and a["min_text_chars"] == 200
     bad = tmp_path / "bad.json"
     bad.write_text('{"min_chars": 3}')
@@ -201,6 +202,18 @@ def test_clear_errors(tmp_path, clean_demo_shard) -> None:
         "webr", "prepare", str(clean_demo_shard), "--out", str(tmp_path / "x"), "--workers", "0"
     )
     assert res.returncode == 2 and "workers" in res.stderr
+    with pytest.raises(PrepareConfigError, match="min_lang_confidence"):
+        PrepareConfig(min_lang_confidence=2.0)
+    res = run_cli(
+        "webr",
+        "prepare",
+        str(clean_demo_shard),
+        "--out",
+        str(tmp_path / "k"),
+        "--keep-dropped",
+        str(tmp_path / "k" / "dropped"),
+    )
+    assert res.returncode == 2 and "inside --out" in res.stderr
     blocker = tmp_path / "file"
     blocker.write_text("")
     res = run_cli("webr", "prepare", str(clean_demo_shard), "--out", str(blocker / "sub"))
@@ -213,12 +226,30 @@ def test_unreadable_shard_is_reported_and_others_finish(tmp_path, clean_demo_sha
     out = tmp_path / "out"
     stats = prepare([junk, clean_demo_shard], out, progress=False)
     assert stats["documents_kept"] > 0
-    # Junk either fails the shard (reported) or yields no documents with counted faults.
-    if stats["failed_shards"]:
-        assert str(junk.resolve()) in stats["failed_shards"]
-    else:
-        assert stats["per_shard"]["junk.warc.gz"]["documents_kept"] == 0
-        assert stats["faults"]["garbage_bytes"] > 0
+    assert list(stats["failed_shards"]) == [str(junk.resolve())]
+    assert "no WARC records" in stats["failed_shards"][str(junk.resolve())]
+    assert not (out / "junk.jsonl.gz").exists()
+    # the command line names the file and exits 1; a re-run retries only the failed shard
+    res = run_cli("webr", "prepare", str(junk), str(clean_demo_shard), "--out", str(out))
+    assert res.returncode == 1
+    assert "junk" in res.stderr and "no WARC records" in res.stderr
+    assert "(1 already done)" in res.stdout
+
+
+def test_nothing_kept_exits_non_zero_saying_why(tmp_path, clean_demo_shard) -> None:
+    empty = tmp_path / "empty.warc.gz"
+    empty.write_bytes(b"")
+    res = run_cli("webr", "prepare", str(empty), "--out", str(tmp_path / "e"))
+    assert res.returncode == 1 and "empty.warc.gz" in res.stderr and "no WARC records" in res.stderr
+    args = [
+        "webr",
+        "prepare",
+        str(clean_demo_shard),
+        "--no-progress",
+        "--min-text-chars",
+        "1000000000",
+    ]
+    assert main([*args, "--out", str(tmp_path / "x")]) == 1  # every page too short
 
 
 def test_demo_command_is_the_readme_main_job(tmp_path) -> None:
@@ -267,7 +298,7 @@ def test_keep_dropped_and_language_filter(tmp_path, demo_shards) -> None:
         str(dropped_dir),
     )
     assert res.returncode == 0, res.stderr
-    stats = json.loads((out / "stats.json").read_text())
+    stats = read_stats(out)
     assert set(stats["languages"]) <= {"en", "de"}
     assert stats["dropped"]["lang_not_allowed"] > 0
     dropped = [d for p in sorted(dropped_dir.glob("*.dropped.jsonl.gz")) for d in read_jsonl_gz(p)]
@@ -279,7 +310,7 @@ def test_keep_dropped_and_language_filter(tmp_path, demo_shards) -> None:
     )
     kept = [d for p in sorted(out.glob("*.jsonl.gz")) for d in read_jsonl_gz(p)]
     assert kept and all(d["lang"] in ("en", "de") for d in kept)
-    saved = json.loads((out / "_config.json").read_text())
+    saved = recorded_config(out)
     assert saved["languages"] == ["en", "de"]
     assert saved["quality_settings"]["min_words"] == 50  # resolved defaults are saved
 
@@ -321,8 +352,7 @@ def test_quality_flags_equal_yaml_config(tmp_path, clean_demo_shard) -> None:
         )
         == 0
     )
-    a = json.loads((tmp_path / "a" / "_config.json").read_text())
-    b = json.loads((tmp_path / "b" / "_config.json").read_text())
+    a, b = recorded_config(tmp_path / "a"), recorded_config(tmp_path / "b")
     assert a == b
     q = a["quality_settings"]
     assert q["min_words"] == 80 and q["max_symbol_word_ratio"] is None and q["scrub_pii"] is True

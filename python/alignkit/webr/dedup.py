@@ -1,38 +1,33 @@
-"""`alignkit webr dedup`: exact and near-duplicate removal, in memory or over many shards.
+"""`alignkit webr dedup`: exact and near-duplicate removal over many document shards, on the
+stage kit.
 
-In memory (`dedup`): lists of texts or of token ids (e.g. a `tokenizers` tokenizer's ids, as
-WebR's request dedup uses) -> keep mask, cluster labels and counts. Exact duplicates are found by
-hashing normalised text; near duplicates by MinHash signatures (Rust, GIL released, all cores),
-LSH banding with (bands, rows) chosen from the Jaccard threshold as datasketch does, and
-union-find clusters that keep one deterministic representative each (lowest id or longest text).
-`mode="greedy"` instead reproduces the usual datasketch loop (query, insert if new).
+The decisions are those of the in-memory `alignkit.text.dedup.dedup` (the same settings, as
+`DedupConfig` fields); this module runs them over files, beyond memory, in two stages:
 
-Over files (`dedup_files`), beyond memory and in stages that each leave files behind:
+1. `webr.dedup.signatures` (folder `OUT/.alignkit/signatures/`): one task per shard writes its
+   band file (`<stem>.bands`: 8 bytes per band per document plus 16); the reduce step
+   (`finalize`) partitions the band files into buckets, clusters every document across all
+   shards (union-find, one bucket partition in memory at a time: raise `partitions` for larger
+   corpora) and writes a keep mask per shard (`<stem>.keep.npy`), recorded by its own marker.
+2. `webr.dedup` (folder `OUT`): one task per shard copies its kept documents, in the input's
+   format, to `OUT/<stem><suffix>`. Its markers record the keep mask's identity, so a shard is
+   redone exactly when its mask changed.
 
-1. signatures per shard -> one band file per shard (`_work/bands/<stem>.bands`),
-2. band files -> band-bucket and exact-bucket partition files (`_work/buckets/`),
-3. buckets -> union-find over global ids -> keep mask per shard (`_work/keep/<stem>.npy`),
-4. filter pass: the kept documents of each shard, in the input's format (`<stem>.jsonl.gz`, ...).
-
-Stage 1 is independent per shard and its band files are small (8 bytes per band per document
-plus 16 bytes), so it can run on many machines; stages 2-3 only read band files, one bucket
-partition in memory at a time (raise `partitions` for larger corpora).
-
-Outputs are written under temporary names and renamed; `_done/` holds completion markers, so a
-re-run resumes; the output directory remembers its configuration and refuses another one unless
-`overwrite=True`, exactly like `prepare`.
+Tasks run in plan order (inputs sorted by path) and the clusters depend only on that order, so
+the outputs do not depend on which task finished first. Both stages resume and refuse a changed
+configuration like every stage (see `alignkit.stage`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import json
 import logging
 import os
 import shutil
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,284 +35,118 @@ import numpy as np
 import numpy.typing as npt
 
 from alignkit import _core
-from alignkit.data.io import atomic_write_json
-from alignkit.webr.prepare import (
-    MARKER_DIR,
-    STATS_FILE,
-    TMP_DIR,
-    _clear_outputs,
-    _marker_is_valid,
-    check_recorded_config,
-    ensure_output_dir,
-    expand_shards,
+from alignkit.data.io import open_gzip_text_writer
+from alignkit.errors import (
+    ConfigError,
+    ConfigMismatchError,
+    InputError,
+    InputNotFoundError,
+    NothingProducedError,
+    StageFailedError,
 )
+from alignkit.stage import (
+    META_DIR,
+    Counts,
+    LocalExecutor,
+    OutputFolder,
+    Stage,
+    StageConfig,
+    StageReport,
+    Task,
+    TaskContext,
+    TaskResult,
+    file_identity,
+    option,
+    run_stage,
+)
+from alignkit.stage.folder import differing_keys, sha256_file
+from alignkit.text.dedup import KEEP, NORMALIZE, SCHEMES, SHINGLES, DedupConfigError, DedupSettings
+from alignkit.webr.prepare import expand_shards, plan_shard_tasks, shard_totals
 
 log = logging.getLogger(__name__)
 
-SHINGLES = ("word", "char")
-NORMALIZE = ("none", "lower", "strict")
-SCHEMES = ("fast", "datasketch")
-KEEP = ("first", "longest")
-MODES = ("cluster", "greedy")
 INPUT_SUFFIXES = (".jsonl.gz", ".jsonl", ".parquet")
-# Bumped whenever the band-file layout or the meaning of an option changes.
-DEDUP_SCHEMA_VERSION = 1
-WORK_DIR = "_work"
-CLUSTER_MARKER = "clusters"
+SIGNATURES_DIR = "signatures"
+CLUSTERS_TASK = "@clusters"  # marker id of the reduce step ("@" keeps it apart from shard stems)
+CLUSTERS_FILE = "clusters.jsonl.gz"
 
 
-class DedupConfigError(ValueError):
-    """An invalid dedup option, or an output directory made with another configuration."""
+class DedupOptionError(ConfigError, DedupConfigError):
+    """An invalid dedup option (both an alignkit `ConfigError` and the in-memory dedup's
+    `DedupConfigError`)."""
 
 
 @dataclasses.dataclass(frozen=True)
-class DedupConfig:
-    """Settings that change what dedup decides or writes (all recorded in the output directory)."""
+class DedupConfig(StageConfig):
+    """Settings of `webr dedup`: the detection settings of `DedupSettings` plus the file flow's."""
 
-    threshold: float = 0.7
-    num_perm: int = 128
-    bands: int | None = None
-    rows: int | None = None
-    shingle: str = "word"
-    ngram: int = 5
-    normalize: str = "lower"
-    seed: int = 1
-    scheme: str = "fast"
-    exact: bool = True
-    near: bool = True
-    keep: str = "first"
-    text_field: str = "text"
-    id_field: str = "id"
-    partitions: int = 16
-    write_clusters: bool = False
+    threshold: float = option(0.7, help="Jaccard threshold for near duplicates")
+    num_perm: int = option(128, help="MinHash permutations")
+    bands: int | None = option(None, help="LSH bands (none = chosen from --threshold)")
+    rows: int | None = option(None, help="LSH rows per band (with --bands)")
+    shingle: str = option("word", choices=SHINGLES, help="n-gram unit")
+    ngram: int = option(5, help="shingle size in words or characters")
+    normalize: str = option(
+        "lower",
+        choices=NORMALIZE,
+        help="lower = lowercase + collapse whitespace; strict = also drop punctuation",
+    )
+    seed: int = option(1, help="permutation seed")
+    scheme: str = option(
+        "fast", choices=SCHEMES, help="datasketch = bit-exact datasketch MinHash values (slower)"
+    )
+    exact: bool = option(True, help="exact-duplicate removal")
+    near: bool = option(True, help="near-duplicate removal")
+    keep: str = option(
+        "first",
+        choices=KEEP,
+        help="which cluster member survives (first in input order, or longest text)",
+    )
+    text_field: str = option("text", help="JSON field / column holding the text")
+    id_field: str = option("id", help="document id field (cluster file)")
+    partitions: int = option(
+        16, help="band-bucket files (bounds memory per step)", fingerprint=False
+    )
+    write_clusters: bool = option(
+        False,
+        help=f"also write OUT/{META_DIR}/{SIGNATURES_DIR}/{CLUSTERS_FILE} (members of every "
+        "duplicate cluster)",
+    )
+    workers: int | None = option(
+        None,
+        help="parallel workers: shards in min(workers, shards) processes, the rest as threads "
+        "(none = one process, all cores)",
+        fingerprint=False,
+    )
 
-    def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise DedupConfigError("threshold must be between 0 and 1 (exclusive)")
-        if self.num_perm < 2:
-            raise DedupConfigError("num_perm must be at least 2")
-        if (self.bands is None) != (self.rows is None):
-            raise DedupConfigError("give both bands and rows, or neither")
-        if self.bands is not None and self.rows is not None:
-            if self.bands < 1 or self.rows < 1:
-                raise DedupConfigError("bands and rows must be at least 1")
-            if self.bands * self.rows > self.num_perm:
-                raise DedupConfigError(
-                    f"bands * rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}"
-                )
-        if self.shingle not in SHINGLES:
-            raise DedupConfigError(f"shingle must be one of {SHINGLES}, not {self.shingle!r}")
-        if self.ngram < 1:
-            raise DedupConfigError("ngram must be at least 1")
-        if self.normalize not in NORMALIZE:
-            raise DedupConfigError(f"normalize must be one of {NORMALIZE}, not {self.normalize!r}")
-        if self.scheme not in SCHEMES:
-            raise DedupConfigError(f"scheme must be one of {SCHEMES}, not {self.scheme!r}")
-        if self.scheme == "datasketch" and not 0 <= self.seed < 2**32:
-            raise DedupConfigError("the datasketch scheme needs 0 <= seed < 2**32")
-        if self.seed < 0:
-            raise DedupConfigError("seed must be >= 0")
-        if self.keep not in KEEP:
-            raise DedupConfigError(f"keep must be one of {KEEP}, not {self.keep!r}")
-        if not (self.exact or self.near):
-            raise DedupConfigError("nothing to do: both exact and near dedup are off")
+    def validate(self) -> None:
+        try:
+            self.settings()
+        except DedupConfigError as exc:
+            raise DedupOptionError(str(exc)) from None
         if self.partitions < 1:
-            raise DedupConfigError("partitions must be at least 1")
+            raise DedupOptionError("partitions must be at least 1")
         if not self.text_field:
-            raise DedupConfigError("text_field must not be empty")
+            raise DedupOptionError("text_field must not be empty")
+        if self.workers is not None and self.workers < 1:
+            raise DedupOptionError("workers must be at least 1")
+
+    def settings(self) -> DedupSettings:
+        """The detection settings (what the in-memory `dedup` takes)."""
+        return DedupSettings(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(DedupSettings)}
+        )
 
     def lsh(self) -> tuple[int, int]:
-        """(bands, rows): as given, or chosen from the threshold like datasketch."""
-        if self.bands is not None and self.rows is not None:
-            return self.bands, self.rows
-        return _core.lsh_params(self.threshold, self.num_perm)
-
-    def hasher(self) -> _core.MinHasher:
-        return _core.MinHasher(
-            self.num_perm,
-            seed=self.seed,
-            ngram=self.ngram,
-            shingle=self.shingle,
-            normalize=self.normalize,
-            scheme=self.scheme,
-        )
+        return self.settings().lsh()
 
     def fingerprint(self) -> dict[str, Any]:
-        """What the results depend on (`partitions` only bounds memory, so it is left out)."""
+        """Records the (bands, rows) in force, also when chosen from the threshold."""
         bands, rows = self.lsh()
-        settings = dataclasses.asdict(self)
-        del settings["partitions"]
-        return {
-            "schema_version": DEDUP_SCHEMA_VERSION,
-            "job": "dedup",
-            **settings,
-            "bands": bands,
-            "rows": rows,
-        }
+        return {**super().fingerprint(), "bands": bands, "rows": rows}
 
 
-@dataclasses.dataclass
-class DedupResult:
-    """Decisions for an in-memory collection."""
-
-    keep: npt.NDArray[np.bool_]
-    labels: npt.NDArray[np.int64] | None
-    stats: dict[str, Any]
-
-    @property
-    def kept_indices(self) -> npt.NDArray[np.int64]:
-        return np.flatnonzero(self.keep)
-
-    def filter(self, items: Sequence[Any]) -> list[Any]:
-        """The kept items, in their original order."""
-        if len(items) != len(self.keep):
-            raise ValueError("items must be the collection the result was computed for")
-        return [items[i] for i in self.kept_indices]
-
-
-def _is_token_input(items: Sequence[Any]) -> bool:
-    for item in items:
-        if isinstance(item, str):
-            return False
-        if isinstance(item, (bytes, bytearray)):
-            raise TypeError("give texts as str (decode bytes first) or token ids as int sequences")
-        return True
-    return False
-
-
-def minhash_signatures(
-    items: Sequence[str] | Sequence[Sequence[int]],
-    *,
-    num_perm: int = 128,
-    seed: int = 1,
-    ngram: int = 5,
-    shingle: str = "word",
-    normalize: str = "lower",
-    scheme: str = "fast",
-    workers: int | None = None,
-) -> npt.NDArray[np.uint32]:
-    """MinHash signatures, shape (len(items), num_perm), uint32: texts or token-id sequences."""
-    hasher = _core.MinHasher(
-        num_perm, seed=seed, ngram=ngram, shingle=shingle, normalize=normalize, scheme=scheme
-    )
-    if _is_token_input(items):
-        return hasher.signatures_tokens(items, workers=workers)  # type: ignore[arg-type]
-    return hasher.signatures(items, workers=workers)  # type: ignore[arg-type]
-
-
-def dedup(
-    items: Sequence[str] | Sequence[Sequence[int]],
-    *,
-    threshold: float = 0.7,
-    num_perm: int = 128,
-    bands: int | None = None,
-    rows: int | None = None,
-    shingle: str = "word",
-    ngram: int = 5,
-    normalize: str = "lower",
-    seed: int = 1,
-    scheme: str = "fast",
-    exact: bool = True,
-    near: bool = True,
-    mode: str = "cluster",
-    keep: str = "first",
-    verify: bool = False,
-    workers: int | None = None,
-) -> DedupResult:
-    """Exact then near-duplicate removal over texts or token-id sequences.
-
-    Returns the keep mask, cluster labels (the smallest index of each document's cluster; None in
-    greedy mode) and counts. `verify=True` drops LSH candidates whose estimated Jaccard is below
-    `threshold`. Token ids are shingled as n-grams of `ngram` ids.
-    """
-    cfg = DedupConfig(
-        threshold=threshold,
-        num_perm=num_perm,
-        bands=bands,
-        rows=rows,
-        shingle=shingle,
-        ngram=ngram,
-        normalize=normalize,
-        seed=seed,
-        scheme=scheme,
-        exact=exact,
-        near=near,
-        keep=keep,
-    )
-    if mode not in MODES:
-        raise DedupConfigError(f"mode must be one of {MODES}, not {mode!r}")
-    if mode == "greedy" and keep != "first":
-        raise DedupConfigError("mode='greedy' keeps the first document; use keep='first'")
-    n = len(items)
-    tokens = _is_token_input(items)
-    b, r = cfg.lsh()
-    labels = np.arange(n, dtype=np.int64)
-    keep_mask = np.ones(n, dtype=bool)
-    exact_removed = 0
-    if exact and n:
-        if tokens:
-            keys = _core.exact_hashes_tokens(items)  # type: ignore[arg-type]
-        else:
-            keys = _core.exact_hashes(items, normalize=normalize, workers=workers)  # type: ignore[arg-type]
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        labels = first[inverse].astype(np.int64)
-        keep_mask = labels == np.arange(n)
-        exact_removed = int(n - keep_mask.sum())
-    near_removed = 0
-    if near and n:
-        reps = np.flatnonzero(keep_mask)
-        subset = [items[i] for i in reps]
-        hasher = cfg.hasher()
-        if tokens:
-            sigs = hasher.signatures_tokens(subset, workers=workers)  # type: ignore[arg-type]
-        else:
-            sigs = hasher.signatures(subset, workers=workers)  # type: ignore[arg-type]
-        hashes = _core.band_hashes(sigs, b, r, workers=workers)
-        lengths = None
-        if keep == "longest":
-            lengths = np.fromiter((len(x) for x in subset), dtype=np.uint64, count=len(subset))
-        sub_keep, sub_labels = _core.near_dup_keep(
-            hashes,
-            mode=mode,
-            keep=keep,
-            lengths=lengths,
-            signatures=sigs if verify else None,
-            threshold=threshold,
-            workers=workers,
-        )
-        near_removed = int(len(reps) - sub_keep.sum())
-        new_keep = np.zeros(n, dtype=bool)
-        new_keep[reps[sub_keep]] = True
-        if sub_labels is not None:
-            rep_label = np.empty(n, dtype=np.int64)
-            rep_label[reps] = reps[sub_labels]
-            labels = rep_label[labels]
-        keep_mask = new_keep
-        if mode == "greedy":
-            labels_out: npt.NDArray[np.int64] | None = None
-        else:
-            labels_out = labels
-    else:
-        labels_out = labels
-    clusters = 0
-    if labels_out is not None and n:
-        counts = np.bincount(labels_out, minlength=n)
-        clusters = int((counts >= 2).sum())
-    stats = {
-        "docs": n,
-        "kept": int(keep_mask.sum()),
-        "exact_removed": exact_removed,
-        "near_removed": near_removed,
-        "duplicate_clusters": clusters,
-        "bands": b,
-        "rows": r,
-        "mode": mode,
-        "input": "token_ids" if tokens else "text",
-    }
-    return DedupResult(keep=keep_mask, labels=labels_out, stats=stats)
-
-
-# --- file flow ---------------------------------------------------------------------------------
+# --- reading and writing shards ----------------------------------------------------------------
 
 
 def input_stem(path: Path) -> tuple[str, str]:
@@ -326,7 +155,7 @@ def input_stem(path: Path) -> tuple[str, str]:
     for suffix in INPUT_SUFFIXES:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)], suffix
-    raise DedupConfigError(
+    raise InputError(
         f"{path}: unsupported input (expected {', '.join(INPUT_SUFFIXES)}, e.g. the output of "
         "`alignkit webr prepare`)"
     )
@@ -334,10 +163,6 @@ def input_stem(path: Path) -> tuple[str, str]:
 
 def _open_lines(path: Path, suffix: str) -> Any:
     return gzip.open(path, "rb") if suffix == ".jsonl.gz" else open(path, "rb")
-
-
-def _open_write(path: Path, suffix: str) -> Any:
-    return gzip.open(path, "wb", compresslevel=6) if suffix == ".jsonl.gz" else open(path, "wb")
 
 
 def _iter_jsonl(path: Path, suffix: str) -> Iterator[tuple[bytes, dict[str, Any]]]:
@@ -348,15 +173,15 @@ def _iter_jsonl(path: Path, suffix: str) -> Iterator[tuple[bytes, dict[str, Any]
             try:
                 doc = json.loads(line)
             except ValueError as exc:
-                raise ValueError(f"{path}:{lineno}: not a JSON line ({exc})") from exc
+                raise InputError(f"{path}:{lineno}: not a JSON line ({exc})") from exc
             if not isinstance(doc, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object per line")
+                raise InputError(f"{path}:{lineno}: expected a JSON object per line")
             yield line, doc
 
 
 def _text_of(doc: dict[str, Any], field: str, where: str) -> Any:
     if field not in doc:
-        raise ValueError(f"{where}: no field {field!r} (set --text-field)")
+        raise InputError(f"{where}: no field {field!r} (set --text-field)")
     value = doc[field]
     return "" if value is None else value
 
@@ -370,7 +195,7 @@ def _check_column(values: list[Any], path: Path, field: str) -> list[Any]:
         isinstance(v, (list, tuple)) and all(isinstance(t, int) for t in v) for v in values
     ):
         return values
-    raise ValueError(
+    raise InputError(
         f"{path}: field {field!r} must hold strings (texts) or lists of ints (token ids) throughout"
     )
 
@@ -382,7 +207,7 @@ def read_texts(path: Path, text_field: str = "text") -> list[Any]:
     if suffix == ".parquet":
         pq = _pyarrow_parquet()
         if text_field not in pq.read_schema(path).names:
-            raise ValueError(f"{path}: no column {text_field!r} (set --text-field)")
+            raise InputError(f"{path}: no column {text_field!r} (set --text-field)")
         table = pq.read_table(path, columns=[text_field])
         values = ["" if t is None else t for t in table.column(text_field).to_pylist()]
     else:
@@ -401,6 +226,10 @@ def _pyarrow_parquet() -> Any:
     return pq
 
 
+def _changed(src: Path) -> InputError:
+    return InputError(f"{src} changed since its signatures were computed; re-run")
+
+
 def _write_kept(src: Path, suffix: str, keep: npt.NDArray[np.bool_], tmp: Path) -> int:
     """Copy the kept documents of `src` to `tmp` in the same format; returns how many."""
     if suffix == ".parquet":
@@ -409,24 +238,28 @@ def _write_kept(src: Path, suffix: str, keep: npt.NDArray[np.bool_], tmp: Path) 
         pq = _pyarrow_parquet()
         table = pq.read_table(src)
         if table.num_rows != len(keep):
-            raise ValueError(f"{src} changed since its signatures were computed; re-run")
+            raise _changed(src)
         kept = table.filter(pa.array(keep))
         pq.write_table(kept, tmp, compression="zstd")
         return int(kept.num_rows)
-    count = 0
-    with _open_write(tmp, suffix) as out, _open_lines(src, suffix) as fh:
-        i = 0
-        for line in fh:
+    count = i = 0
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(tmp, "wb"))
+        if suffix == ".jsonl.gz":  # no name or mtime in the header: same rows, same bytes
+            out = stack.enter_context(
+                gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=6, mtime=0)
+            )
+        for line in stack.enter_context(_open_lines(src, suffix)):
             if not line.strip():
                 continue
             if i >= len(keep):
-                raise ValueError(f"{src} changed since its signatures were computed; re-run")
+                raise _changed(src)
             if keep[i]:
                 out.write(line if line.endswith(b"\n") else line + b"\n")
                 count += 1
             i += 1
-        if i != len(keep):
-            raise ValueError(f"{src} changed since its signatures were computed; re-run")
+    if i != len(keep):
+        raise _changed(src)
     return count
 
 
@@ -440,80 +273,248 @@ def _ids_of(path: Path, suffix: str, id_field: str) -> list[Any]:
     return [doc.get(id_field, i) for i, (_, doc) in enumerate(_iter_jsonl(path, suffix))]
 
 
-@dataclasses.dataclass(frozen=True)
-class _Shard:
-    input: Path
-    stem: str
-    suffix: str
-    band_file: Path
-    keep_file: Path
-    output: Path
-    band_marker: Path
-    out_marker: Path
+def _plan(inputs: Sequence[str]) -> list[Task]:
+    return plan_shard_tasks(inputs, lambda p: input_stem(p)[0], lambda p: input_stem(p)[1])
 
 
-def _plan(paths: Sequence[Path], out: Path) -> list[_Shard]:
-    seen: dict[str, Path] = {}
-    shards = []
+def _suffix(task: Task) -> str:
+    return input_stem(Path(task.payload))[1]
+
+
+# --- stage 1: signatures and clusters ----------------------------------------------------------
+
+
+class DedupSignatureStage(Stage[DedupConfig]):
+    """Band files per shard; the reduce step clusters them into keep masks (module docstring)."""
+
+    name = "webr.dedup.signatures"
+    config_class = DedupConfig
+    progress_unit = "B"
+
+    def __init__(self, config: DedupConfig, threads: int | None = None) -> None:
+        super().__init__(config)
+        self.threads = threads
+
+    def plan(self, inputs: Sequence[str]) -> list[Task]:
+        return _plan(inputs)
+
+    def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
+        cfg = self.config
+        bands, rows = cfg.lsh()
+        texts = read_texts(Path(task.payload), cfg.text_field)
+        name = f"{task.id}.bands"
+        tmp = ctx.tmp_output(name)
+        if texts and not isinstance(texts[0], str):
+            n = _core.dedup_write_band_file_tokens(
+                texts, tmp, cfg.settings().hasher(), bands, rows, workers=self.threads
+            )
+        else:
+            n = _core.dedup_write_band_file(
+                texts,
+                tmp,
+                cfg.settings().hasher(),
+                bands,
+                rows,
+                exact_normalize=cfg.normalize,
+                workers=self.threads,
+            )
+        ctx.progress(task.weight)
+        return TaskResult(stats={"docs": int(n)}, outputs={name: tmp})
+
+    def finalize(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        totals = Counts.total(results[t.id] for t in tasks if t.id in results).plain()
+        if any(t.id not in results for t in tasks):
+            return totals  # clusters need every shard's signatures
+        bands = [folder.path(f"{t.id}.bands") for t in tasks]
+        identities = [file_identity(p) for p in bands]
+        marker = folder.trusted_marker(CLUSTERS_TASK, identities)
+        if marker is None:
+            counts = [int(results[t.id]["docs"]) for t in tasks]
+            outputs, clusters = self._cluster(folder, tasks, bands, counts)
+            folder.write_marker(CLUSTERS_TASK, identities, outputs, clusters)
+        else:
+            clusters = marker["stats"]
+        return {**totals, **clusters}
+
+    def _cluster(
+        self, folder: OutputFolder, tasks: Sequence[Task], bands: list[Path], counts: list[int]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        cfg = self.config
+        bucket_dir = folder.tmp_path("buckets")
+        try:
+            docs = _core.dedup_write_buckets(bands, bucket_dir, cfg.partitions)
+            empty = b"AKBK\x01\x00\x00\x00"  # a bucket file with no entries
+            for kind, wanted in (("band", cfg.near), ("exact", cfg.exact)):
+                if not wanted:
+                    for path in bucket_dir.glob(f"{kind}-*.bkt"):
+                        path.write_bytes(empty)
+            res = _core.dedup_cluster(docs, bucket_dir, cfg.partitions, bands, keep=cfg.keep)
+        finally:
+            shutil.rmtree(bucket_dir, ignore_errors=True)
+        keep, labels = res["keep"], res["labels"]
+        offsets = np.cumsum([0, *counts])
+        outputs = [
+            _publish_unless_same(folder, f"{t.id}.keep.npy", keep[offsets[k] : offsets[k + 1]])
+            for k, t in enumerate(tasks)
+        ]
+        if cfg.write_clusters:
+            tmp = folder.tmp_path(CLUSTERS_FILE)
+            _write_clusters(cfg, tasks, labels, keep, offsets, tmp)
+            outputs.append(folder.publish(tmp, CLUSTERS_FILE))
+        return outputs, {
+            "docs": int(res["docs"]),
+            "exact_removed": int(res["exact_removed"]),
+            "near_removed": int(res["near_removed"]),
+            "duplicate_clusters": int(res["duplicate_clusters"]),
+        }
+
+
+def _publish_unless_same(
+    folder: OutputFolder, name: str, mask: npt.NDArray[np.bool_]
+) -> dict[str, Any]:
+    """Publish a keep mask, leaving an identical one in place (same file, same mtime), so the
+    shards whose decisions did not change are not rewritten."""
+    tmp = folder.tmp_path(name)
+    with open(tmp, "wb") as fh:
+        np.save(fh, mask)
+    final = folder.path(name)
+    digest = sha256_file(tmp)
+    if final.is_file() and sha256_file(final) == digest:
+        tmp.unlink()
+        return {"name": name, "size": final.stat().st_size, "sha256": digest}
+    return folder.publish(tmp, name)
+
+
+def _write_clusters(
+    cfg: DedupConfig,
+    tasks: Sequence[Task],
+    labels: npt.NDArray[np.uint32],
+    keep: npt.NDArray[np.bool_],
+    offsets: npt.NDArray[np.int64],
+    tmp: Path,
+) -> None:
+    """One line per member of a duplicate cluster (size >= 2)."""
+    counts = np.bincount(labels, minlength=len(labels))
+    in_cluster = set(np.flatnonzero(counts[labels] >= 2).tolist())
+    with open_gzip_text_writer(tmp) as fh:
+        for k, task in enumerate(tasks):
+            lo, hi = int(offsets[k]), int(offsets[k + 1])
+            members = [g for g in range(lo, hi) if g in in_cluster]
+            if not members:
+                continue
+            src = Path(task.payload)
+            ids = _ids_of(src, _suffix(task), cfg.id_field)
+            for g in members:
+                row = {
+                    "cluster": int(labels[g]),
+                    "doc": g,
+                    "shard": src.name,
+                    "index": g - lo,
+                    "id": ids[g - lo],
+                    "kept": bool(keep[g]),
+                }
+                fh.write(json.dumps(row) + "\n")
+
+
+# --- stage 2: kept documents -------------------------------------------------------------------
+
+
+class DedupStage(Stage[DedupConfig]):
+    """The kept documents of each shard, by the keep masks in `signatures_dir`."""
+
+    name = "webr.dedup"
+    config_class = DedupConfig
+    progress_unit = "B"
+
+    def __init__(self, config: DedupConfig, signatures_dir: str | os.PathLike[str]) -> None:
+        super().__init__(config)
+        self.signatures_dir = os.fspath(signatures_dir)
+
+    def _mask(self, task_id: str) -> str:
+        return os.path.join(self.signatures_dir, f"{task_id}.keep.npy")
+
+    def plan(self, inputs: Sequence[str]) -> list[Task]:
+        return [dataclasses.replace(t, inputs=(*t.inputs, self._mask(t.id))) for t in _plan(inputs)]
+
+    def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
+        src = Path(task.payload)
+        name = task.id + _suffix(task)
+        tmp = ctx.tmp_output(name)
+        keep = np.load(self._mask(task.id))
+        kept = _write_kept(src, _suffix(task), keep, tmp)
+        ctx.progress(task.weight)
+        return TaskResult(stats={"docs": len(keep), "kept": kept}, outputs={name: tmp})
+
+    def finalize(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        totals, per_shard = shard_totals(tasks, results)
+        clusters = OutputFolder(self.signatures_dir).read_stats() or {}
+        found = clusters.get("stats", {})
+        bands, rows = self.config.lsh()
+        return {
+            "docs_in": int(totals.get("docs", 0)),
+            "docs_kept": int(totals.get("kept", 0)),
+            **{k: found.get(k, 0) for k in ("exact_removed", "near_removed", "duplicate_clusters")},
+            "bands": bands,
+            "rows": rows,
+            "threshold": self.config.threshold,
+            "num_perm": self.config.num_perm,
+            "per_shard": per_shard,
+        }
+
+
+def run_dedup(
+    config: DedupConfig,
+    inputs: Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    progress: bool | str | None = "auto",
+) -> StageReport:
+    """Signatures and clusters into `OUT/.alignkit/signatures`, then the kept documents into
+    `OUT`. Raises `StageFailedError` when a shard's signatures failed (no clusters without them);
+    failures of the second stage are in the report."""
+    paths = [str(p) for p in expand_shards(inputs)]
+    if not paths:
+        raise InputNotFoundError("no input files given")
+    out = Path(out_dir)
     for path in paths:
-        stem, suffix = input_stem(path)
-        if stem in seen:
-            raise DedupConfigError(
-                f"two inputs would write the same output {stem}: {seen[stem]} and {path}"
-            )
-        seen[stem] = path
-        output = out / f"{stem}{suffix}"
-        if output.resolve() == path.resolve():
-            raise DedupConfigError(f"--out must not be the directory holding the input {path}")
-        shards.append(
-            _Shard(
-                input=path,
-                stem=stem,
-                suffix=suffix,
-                band_file=out / WORK_DIR / "bands" / f"{stem}.bands",
-                keep_file=out / WORK_DIR / "keep" / f"{stem}.npy",
-                output=output,
-                band_marker=out / MARKER_DIR / f"bands-{stem}.json",
-                out_marker=out / MARKER_DIR / f"{stem}.json",
-            )
-        )
-    return shards
-
-
-def _write_marker(marker: Path, shard: _Shard, output: Path, stats: dict[str, Any]) -> None:
-    st = shard.input.stat()
-    atomic_write_json(
-        marker,
-        {
-            "input": str(shard.input),
-            "input_size": st.st_size,
-            "input_mtime_ns": st.st_mtime_ns,
-            "output": str(output),
-            "stats": stats,
-        },
+        if Path(path).parent == out.resolve():
+            raise ConfigError(f"--out must not be the directory holding the input {path}")
+    signatures = out / META_DIR / SIGNATURES_DIR
+    stage = DedupStage(config, signatures)
+    # Refuse another configuration naming OUT, before the signatures stage (inside OUT) would.
+    recorded = OutputFolder(out).recorded_config()
+    wanted = {"stage": stage.name, "config": json.loads(json.dumps(stage.fingerprint()))}
+    if recorded is not None and recorded != wanted and not overwrite:
+        raise ConfigMismatchError(str(out), differing_keys(recorded, wanted))
+    processes = min(config.workers or 1, len(paths))
+    threads = None if config.workers is None else max(1, config.workers // processes)
+    executor = LocalExecutor(processes)
+    first = run_stage(
+        DedupSignatureStage(config, threads),
+        paths,
+        signatures,
+        executor=executor,
+        overwrite=overwrite,
+        progress=progress,
     )
+    if first.failures:
+        raise StageFailedError(first.stage, first.failures)
+    return run_stage(stage, paths, out, executor=executor, overwrite=overwrite, progress=progress)
 
 
-class _Bar:
-    def __init__(self, total: int, desc: str, enabled: bool) -> None:
-        self.bar = None
-        if enabled and total:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=desc, unit="shard", dynamic_ncols=True)
-        self.docs = 0
-        self.started = time.perf_counter()
-
-    def step(self, docs: int) -> None:
-        self.docs += docs
-        if self.bar is not None:
-            rate = self.docs / max(time.perf_counter() - self.started, 1e-9)
-            self.bar.set_postfix(docs=self.docs, docs_per_s=f"{rate:,.0f}")
-            self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+def check_deduped(report: StageReport) -> None:
+    """Failed shards, or no document at all, as the errors the command line reports."""
+    if report.failures:
+        raise StageFailedError(report.stage, report.failures)
+    if not report.stats.get("docs_in"):
+        raise NothingProducedError(
+            f"no documents in {report.tasks_total} input file(s): nothing to deduplicate"
+        )
 
 
 def dedup_files(
@@ -522,222 +523,33 @@ def dedup_files(
     config: DedupConfig | None = None,
     *,
     workers: int | None = None,
-    progress: bool = True,
+    progress: bool | str | None = True,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Deduplicate every input shard into `out_dir`; returns the stats written to `stats.json`.
+    """Deduplicate every input shard into `out_dir`; returns the statistics (also in
+    `OUT/.alignkit/stats.json`) with each input's output path.
 
     Clusters span all inputs: a document is removed if it duplicates one in any shard. `workers`
-    is the number of threads for the Rust stages (default: all cores).
+    overrides the config's (see `DedupConfig.workers`).
     """
     cfg = config or DedupConfig()
-    if workers is not None and workers < 1:
-        raise DedupConfigError("workers must be at least 1")
-    paths = expand_shards(inputs)
-    if not paths:
-        raise FileNotFoundError("no input files given")
-    out = Path(out_dir)
-    ensure_output_dir(out, out / WORK_DIR / "bands", out / WORK_DIR / "keep")
-    if check_recorded_config(out, cfg.fingerprint(), overwrite, DedupConfigError):
-        _clear_outputs(out)
-    if overwrite:
-        shutil.rmtree(out / WORK_DIR, ignore_errors=True)
-        (out / MARKER_DIR / f"{CLUSTER_MARKER}.json").unlink(missing_ok=True)
-        (out / "clusters.jsonl.gz").unlink(missing_ok=True)
-    for sub in (out / WORK_DIR / "bands", out / WORK_DIR / "keep"):
-        sub.mkdir(parents=True, exist_ok=True)
-    shards = _plan(paths, out)
-    bands, rows = cfg.lsh()
-    started = time.perf_counter()
-    tmp_dir = out / TMP_DIR
-
-    # 1. signatures -> band files
-    hasher = cfg.hasher()
-    docs_per_shard: dict[str, int] = {}
-    todo = []
-    for shard in shards:
-        stats = None if overwrite else _marker_is_valid(shard.band_marker, shard.input)
-        if stats is not None and shard.band_file.is_file():
-            docs_per_shard[shard.stem] = int(stats["docs"])
-        else:
-            todo.append(shard)
-    redone = bool(todo)
-    bar = _Bar(len(todo), "dedup: signatures", progress)
-    try:
-        for shard in todo:
-            texts = read_texts(shard.input, cfg.text_field)
-            tmp = tmp_dir / f"{shard.stem}.bands.partial"
-            try:
-                if texts and not isinstance(texts[0], str):
-                    n = _core.dedup_write_band_file_tokens(
-                        texts, tmp, hasher, bands, rows, workers=workers
-                    )
-                else:
-                    n = _core.dedup_write_band_file(
-                        texts,
-                        tmp,
-                        hasher,
-                        bands,
-                        rows,
-                        exact_normalize=cfg.normalize,
-                        workers=workers,
-                    )
-                os.replace(tmp, shard.band_file)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-            docs_per_shard[shard.stem] = n
-            _write_marker(shard.band_marker, shard, shard.band_file, {"docs": n})
-            bar.step(n)
-    finally:
-        bar.close()
-    sig_seconds = time.perf_counter() - started
-
-    # 2 + 3. buckets and clusters (redone whenever any band file or the shard list changed)
-    cluster_marker = out / MARKER_DIR / f"{CLUSTER_MARKER}.json"
-    plan_key = [[s.stem, docs_per_shard[s.stem]] for s in shards]
-    cluster_info = None
-    if not redone and not overwrite and cluster_marker.is_file():
-        try:
-            info = json.loads(cluster_marker.read_text(encoding="utf-8"))
-            if info.get("plan") == plan_key and all(s.keep_file.is_file() for s in shards):
-                cluster_info = info
-        except (OSError, ValueError):
-            cluster_info = None
-    if cluster_info is None:
-        for shard in shards:  # every shard's output depends on the clusters
-            shard.out_marker.unlink(missing_ok=True)
-        cluster_info = _cluster(cfg, shards, out, plan_key, workers)
-        atomic_write_json(cluster_marker, cluster_info)
-    cluster_seconds = time.perf_counter() - started - sig_seconds
-
-    # 4. filter pass
-    kept_per_shard: dict[str, int] = {}
-    todo = []
-    for shard in shards:
-        stats = None if overwrite else _marker_is_valid(shard.out_marker, shard.input)
-        if stats is not None:
-            kept_per_shard[shard.stem] = int(stats["kept"])
-        else:
-            todo.append(shard)
-    bar = _Bar(len(todo), "dedup: write kept", progress)
-    try:
-        for shard in todo:
-            keep = np.load(shard.keep_file)
-            tmp = tmp_dir / f"{shard.stem}{shard.suffix}.partial"
-            try:
-                kept = _write_kept(shard.input, shard.suffix, keep, tmp)
-                os.replace(tmp, shard.output)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-            kept_per_shard[shard.stem] = kept
-            _write_marker(shard.out_marker, shard, shard.output, {"docs": len(keep), "kept": kept})
-            bar.step(len(keep))
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - started
-    docs = sum(docs_per_shard.values())
+    if workers is not None:
+        cfg = cfg.replace(workers=workers)
+    report = run_dedup(cfg, inputs, out_dir, overwrite=overwrite, progress=progress)
+    tasks = _plan([str(p) for p in expand_shards(inputs)])
     result = {
-        "docs_in": docs,
-        "docs_kept": sum(kept_per_shard.values()),
-        "exact_removed": cluster_info["exact_removed"],
-        "near_removed": cluster_info["near_removed"],
-        "duplicate_clusters": cluster_info["duplicate_clusters"],
-        "bands": bands,
-        "rows": rows,
-        "threshold": cfg.threshold,
-        "num_perm": cfg.num_perm,
-        "shards_total": len(shards),
+        **report.stats,
+        "shards_total": report.tasks_total,
+        "failed_shards": dict(report.failures),
         "config": cfg.fingerprint(),
-        "seconds": round(elapsed, 3),
-        "seconds_signatures": round(sig_seconds, 3),
-        "seconds_clusters": round(cluster_seconds, 3),
-        "per_shard": {
-            s.input.name: {"docs": docs_per_shard[s.stem], "kept": kept_per_shard[s.stem]}
-            for s in shards
+        "seconds": round(report.seconds, 3),
+        "outputs": {
+            Path(t.payload).name: str(Path(out_dir) / (t.id + _suffix(t)))
+            for t in tasks
+            if t.id not in report.failures
         },
-        "outputs": {s.input.name: str(s.output) for s in shards},
+        "report": report.to_dict(),
     }
     if cfg.write_clusters:
-        result["clusters_file"] = str(out / "clusters.jsonl.gz")
-    atomic_write_json(out / STATS_FILE, result)
+        result["clusters_file"] = str(Path(out_dir) / META_DIR / SIGNATURES_DIR / CLUSTERS_FILE)
     return result
-
-
-def _cluster(
-    cfg: DedupConfig,
-    shards: Sequence[_Shard],
-    out: Path,
-    plan_key: list[list[Any]],
-    workers: int | None,
-) -> dict[str, Any]:
-    bucket_dir = out / WORK_DIR / "buckets"
-    if bucket_dir.exists():
-        shutil.rmtree(bucket_dir)
-    band_files = [s.band_file for s in shards]
-    docs = _core.dedup_write_buckets(band_files, bucket_dir, cfg.partitions)
-    if not cfg.near:
-        # exact only: band buckets are not wanted; empty them
-        for path in bucket_dir.glob("band-*.bkt"):
-            path.write_bytes(b"AKBK\x01\x00\x00\x00")
-    if not cfg.exact:
-        for path in bucket_dir.glob("exact-*.bkt"):
-            path.write_bytes(b"AKBK\x01\x00\x00\x00")
-    res = _core.dedup_cluster(docs, bucket_dir, cfg.partitions, band_files, keep=cfg.keep)
-    keep = res["keep"]
-    labels = res["labels"]
-    offset = 0
-    for shard, (_, n) in zip(shards, plan_key, strict=True):
-        tmp = out / TMP_DIR / f"{shard.stem}.keep.npy"
-        np.save(tmp, keep[offset : offset + n])
-        os.replace(tmp, shard.keep_file)
-        offset += n
-    if cfg.write_clusters:
-        _write_clusters(cfg, shards, labels, keep, plan_key, out)
-    shutil.rmtree(bucket_dir, ignore_errors=True)
-    return {
-        "plan": plan_key,
-        "docs": int(res["docs"]),
-        "exact_removed": int(res["exact_removed"]),
-        "near_removed": int(res["near_removed"]),
-        "duplicate_clusters": int(res["duplicate_clusters"]),
-        "keep_dir": str(out / WORK_DIR / "keep"),
-    }
-
-
-def _write_clusters(
-    cfg: DedupConfig,
-    shards: Sequence[_Shard],
-    labels: npt.NDArray[np.uint32],
-    keep: npt.NDArray[np.bool_],
-    plan_key: list[list[Any]],
-    out: Path,
-) -> None:
-    """`clusters.jsonl.gz`: one line per member of a duplicate cluster (size >= 2)."""
-    counts = np.bincount(labels, minlength=len(labels))
-    offsets = np.cumsum([0] + [int(n) for _, n in plan_key])
-    where = {int(g): None for g in np.flatnonzero(counts[labels] >= 2)}
-    tmp = out / TMP_DIR / "clusters.jsonl.gz.partial"
-    with gzip.open(tmp, "wt", encoding="utf-8") as fh:
-        for k, shard in enumerate(shards):
-            lo, hi = int(offsets[k]), int(offsets[k + 1])
-            members = [g for g in range(lo, hi) if g in where]
-            if not members:
-                continue
-            ids = _ids_of(shard.input, shard.suffix, cfg.id_field)
-            for g in members:
-                fh.write(
-                    json.dumps(
-                        {
-                            "cluster": int(labels[g]),
-                            "doc": g,
-                            "shard": shard.input.name,
-                            "index": g - lo,
-                            "id": ids[g - lo],
-                            "kept": bool(keep[g]),
-                        }
-                    )
-                    + "\n"
-                )
-    os.replace(tmp, out / "clusters.jsonl.gz")
