@@ -6,6 +6,7 @@ wherever the LLM layer records them and kept out of cache keys."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
@@ -16,7 +17,17 @@ from typing import Any
 import pytest
 
 from alignkit.cli.main import main as cli_main
-from alignkit.llm import ChatRequest, make_backend
+from alignkit.llm import (
+    BackendSpecError,
+    ChatRequest,
+    ResponseCache,
+    make_backend,
+    redact_spec,
+    redact_text,
+    redact_url,
+    run_requests,
+)
+from alignkit.llm.openai import chat_completions_url
 from alignkit.llm.serve import ModelServer
 from alignkit.llm.testing import (
     EchoBackend,
@@ -289,3 +300,119 @@ def test_cli_refuses_before_loading_a_model(capsys) -> None:
     # `transformers:/nonexistent` would fail to load: the refusal must come first.
     code = cli_main(["llm", "serve", "--host", "0.0.0.0", "--model", "transformers:/nonexistent"])
     assert code == 2 and "without an API key" in capsys.readouterr().err
+
+
+# -- credentials in backend specs --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "redacted"),
+    [
+        ("openai:m@http://user:sk-123@h:8/v1", "openai:m@http://user:***@h:8/v1"),
+        ("openai:m@https://sk-123@h/v1", "openai:m@https://***@h/v1"),
+        ("openai:m@https://h/v1?api_key=K&v=2", "openai:m@https://h/v1?api_key=***&v=2"),
+        (
+            "openai:m@https://h/v1?key=K#access_token=T",
+            "openai:m@https://h/v1?key=***#access_token=***",
+        ),
+        ("openai:m@u:sk-123@h:8000", "openai:m@***@h:8000"),
+        ("openai:meta-llama/Llama-3.1-8B@http://127.0.0.1:8000/v1", None),
+        ("openai:llama3:8b@localhost:11434", None),
+        ("transformers:/models/smol", None),
+        ("transformers", None),
+    ],
+)
+def test_redact_spec(spec: str, redacted: str | None) -> None:
+    assert redact_spec(spec) == (redacted or spec)
+
+
+def test_redact_text_masks_urls_tokens_and_known_secrets() -> None:
+    text = (
+        "HTTP 401 from https://h/v1?token=abc: Bearer sk-live-0123456789abcdef; "
+        "Authorization: Basic dXNlcjpwYXNz (see http://u:pw@x/y). my-own-secret"
+    )
+    out = redact_text(text, ["my-own-secret"])
+    for secret in ("abc", "sk-live", "dXNlcjpwYXNz", "pw@", "my-own-secret"):
+        assert secret not in out
+    assert out.startswith("HTTP 401 from https://h/v1?token=***: Bearer ***;")
+    assert redact_url("http://[::1:80/v1") == "http://***"  # unparsable: nothing leaks
+
+
+def echo_spec(server: FakeChatServer, credentials: str = "", query: str = "") -> str:
+    return f"openai:echo@http://{credentials}127.0.0.1:{server.port}/v1{query}"
+
+
+def test_url_credentials_go_as_basic_auth_not_into_the_url(monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")  # the URL's own credentials win
+    with FakeChatServer() as server:
+        backend = make_backend(echo_spec(server, "alice:s3cret%2Fkey@"), trust_env=False)
+        assert backend.generate([ChatRequest.from_prompt("hi")])[0].ok
+        expected = base64.b64encode(b"alice:s3cret/key").decode()
+        assert server.auth_headers[-1] == f"Basic {expected}"
+
+
+def test_a_changed_key_keeps_the_cache_and_the_cache_holds_no_key(tmp_path) -> None:
+    requests = [ChatRequest.from_prompt(f"q{i}") for i in range(5)]
+    cache_path = tmp_path / "llm.sqlite"
+    with FakeChatServer() as server:
+        first = make_backend(echo_spec(server, "u:KEYONE111@", "?api_key=QKEY111"), trust_env=False)
+        second = make_backend(
+            echo_spec(server, "u:KEYTWO222@", "?api_key=QKEY222"), trust_env=False
+        )
+        assert [first.cache_key(r) for r in requests] == [second.cache_key(r) for r in requests]
+        other_host = make_backend(f"openai:echo@http://u:KEYONE111@127.0.0.2:{server.port}/v1")
+        assert other_host.cache_key(requests[0]) != first.cache_key(requests[0])
+        with ResponseCache(cache_path) as cache:
+            _, summary = run_requests(first, requests, cache, progress=False)
+            assert summary["sent"] == 5
+            _, summary = run_requests(second, requests, cache, progress=False)
+            assert summary["from_cache"] == 5 and summary["sent"] == 0 and server.hits == 5
+            assert {
+                e.endpoint for e in cache.get_many(first.cache_key(r) for r in requests).values()
+            } == {f"http://127.0.0.1:{server.port}/v1/chat/completions?api_key=***"}
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"KEYONE111" not in stored and b"QKEY111" not in stored and b"KEYTWO222" not in stored
+
+
+def test_errors_reprs_and_descriptions_hold_no_credential() -> None:
+    secret = "sk-verysecret-0123456789"
+    basic = base64.b64encode(f"u:{secret}".encode()).decode()
+    echoed = always(Fault.http(400, f"key {secret} and credentials {basic}"))
+    with FakeChatServer(faults=echoed) as server:
+        backend = make_backend(
+            echo_spec(server, f"u:{secret}@", f"?token={secret}"), trust_env=False, max_retries=0
+        )
+        result = backend.generate([ChatRequest.from_prompt("hi")])[0]
+    keyed = make_backend(echo_spec(server), api_key=secret, headers={"X-Api-Key": secret})
+    shown = [
+        result.error or "",
+        repr(backend),
+        repr(backend.config),
+        json.dumps(backend.describe()),
+        repr(keyed),
+        repr(keyed.config),  # type: ignore[attr-defined]
+    ]
+    assert "HTTP 400 from http://127.0.0.1" in shown[0] and "token=***" in shown[0]
+    for text in shown:
+        assert secret not in text and basic not in text, text
+
+
+def test_spec_errors_hold_no_credential() -> None:
+    with pytest.raises(BackendSpecError) as raised:
+        make_backend("nosuchkind:m@https://u:sk-hidden-1234@h/v1")
+    assert "sk-hidden" not in str(raised.value) and "***" in str(raised.value)
+    with pytest.raises(BackendSpecError) as raised:
+        make_backend("openai:m@https://u:sk-hidden-1234@h/v1", base_url="https://u:other-9999@h/v2")
+    assert "sk-hidden" not in str(raised.value) and "other-9999" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("base", "url"),
+    [
+        ("https://h/v1?api_key=K", "https://h/v1/chat/completions?api_key=K"),
+        ("https://h?api-version=1", "https://h/v1/chat/completions?api-version=1"),
+        ("http://h:1/v1/chat/completions/?a=b", "http://h:1/v1/chat/completions?a=b"),
+    ],
+)
+def test_query_strings_stay_at_the_end_of_the_url(base: str, url: str) -> None:
+    assert chat_completions_url(base) == url

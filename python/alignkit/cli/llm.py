@@ -52,8 +52,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.Argu
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from alignkit.llm import make_backend, parse_backend_spec
-    from alignkit.llm.serve import serve_forever
-    from alignkit.llm.testing import check_binding
+    from alignkit.llm.serve import check_binding, serve_forever
 
     check_binding(args.host, args.api_key, args.allow_unauthenticated)  # before loading the model
     spec = parse_backend_spec(args.model)

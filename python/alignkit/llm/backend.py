@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from alignkit.llm.redact import redact_spec, redact_url
 from alignkit.llm.types import ChatRequest, ChatResult, UsageTotals, request_key
 
 ResultCallback = Callable[[int, ChatResult], None]
@@ -49,8 +50,13 @@ class ChatBackend(abc.ABC):
 
     @property
     def endpoint(self) -> str:
-        """Where requests go (part of the cache key); backends without one return ''."""
+        """Where requests go, credentials redacted (part of the cache key, so a changed key keeps
+        the cache); backends without one return ''."""
         return ""
+
+    def __repr__(self) -> str:
+        where = f" @ {self.endpoint}" if self.endpoint else ""
+        return f"<{type(self).__name__} {self.kind}:{self.model}{where}>"
 
     def cache_key(self, request: ChatRequest) -> str:
         return request_key(self.kind, self.endpoint, request.model or self.model, request)
@@ -150,7 +156,7 @@ def parse_backend_spec(spec: str) -> BackendSpec:
         return BackendSpec(kind=kind, model=_DEFAULT_MODELS[kind])
     if not sep or not kind:
         raise BackendSpecError(
-            f"backend spec {spec!r} must look like KIND:MODEL[@BASE_URL], e.g. "
+            f"backend spec {redact_spec(spec)!r} must look like KIND:MODEL[@BASE_URL], e.g. "
             "openai:gpt-4o-mini, openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1 or "
             "transformers (the embedded default model)"
         )
@@ -161,12 +167,14 @@ def parse_backend_spec(spec: str) -> BackendSpec:
     if at >= 0:
         rest, base_url = rest[:at], rest[at + 1 :].strip()
         if not base_url:
-            raise BackendSpecError(f"backend spec {spec!r} has an empty base URL after '@'")
+            raise BackendSpecError(
+                f"backend spec {redact_spec(spec)!r} has an empty base URL after '@'"
+            )
         if "://" not in base_url:
             base_url = "http://" + base_url
     model = rest.strip()
     if not model:
-        raise BackendSpecError(f"backend spec {spec!r} names no model")
+        raise BackendSpecError(f"backend spec {redact_spec(spec)!r} names no model")
     return BackendSpec(kind=kind, model=model, base_url=base_url)
 
 
@@ -183,15 +191,15 @@ def make_backend(spec: str, **options: Any) -> ChatBackend:
     factory = _REGISTRY.get(parsed.kind)
     if factory is None:
         raise BackendSpecError(
-            f"unknown backend kind {parsed.kind!r} in {spec!r}; available: "
+            f"unknown backend kind {parsed.kind!r} in {redact_spec(spec)!r}; available: "
             f"{', '.join(backend_kinds()) or 'none'}"
         )
     base_url = options.pop("base_url", None)
     if parsed.base_url is not None:
         if base_url is not None and base_url.rstrip("/") != parsed.base_url.rstrip("/"):
             raise BackendSpecError(
-                f"base URL given twice and differently: {parsed.base_url!r} in the spec, "
-                f"{base_url!r} as an option"
+                f"base URL given twice and differently: {redact_url(parsed.base_url)!r} in the "
+                f"spec, {redact_url(base_url)!r} as an option"
             )
         base_url = parsed.base_url
     return factory(model=parsed.model, base_url=base_url, **options)

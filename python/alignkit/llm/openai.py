@@ -6,12 +6,15 @@ failures are retried with exponential backoff and full jitter, `Retry-After` hon
 ones (400, 401, 403, 404, 422, ...) fail at once with the server's message. A request never
 raises: its ChatResult carries the error. Plain `http://` endpoints without a proxy go through
 alignkit's lean HTTP/1.1 client (`alignkit.llm.http1`, a fifth of httpx's CPU per request);
-HTTPS and proxies through httpx.
+HTTPS and proxies through httpx. Credentials in the base URL (`https://user:KEY@host/v1`) are
+sent as Basic auth unless an API key is given; the endpoint that is recorded (cache rows and
+keys, errors, reprs) has every credential replaced by `***` (`alignkit.llm.redact`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import email.utils
 import json
@@ -24,12 +27,13 @@ import time
 import urllib.request
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
 from alignkit.llm import http1
 from alignkit.llm.backend import BackendSpecError, ChatBackend, register_backend
+from alignkit.llm.redact import REDACTED, redact_text, redact_url, strip_userinfo, url_secrets
 from alignkit.llm.types import ChatRequest, ChatResult
 
 log = logging.getLogger(__name__)
@@ -49,16 +53,17 @@ async def _with_deadline(coro: Coroutine[Any, Any, _T], seconds: float) -> _T:
 
 
 def chat_completions_url(base_url: str) -> str:
-    """`http://h:8000` and `http://h:8000/v1` -> `http://h:8000/v1/chat/completions`."""
-    url = base_url.strip().rstrip("/")
-    parts = urlsplit(url)
+    """`http://h:8000` and `http://h:8000/v1` -> `http://h:8000/v1/chat/completions` (a query
+    string, e.g. `?api-version=...`, stays at the end)."""
+    parts = urlsplit(base_url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BackendSpecError(f"base URL must be an http(s) URL with a host, not {base_url!r}")
-    if url.endswith("/chat/completions"):
-        return url
-    if not parts.path:
-        url += "/v1"
-    return url + "/chat/completions"
+        raise BackendSpecError(
+            f"base URL must be an http(s) URL with a host, not {redact_url(base_url)!r}"
+        )
+    path = parts.path.rstrip("/")
+    if not path.endswith("/chat/completions"):
+        path = (path or "/v1") + "/chat/completions"
+    return urlunsplit(parts._replace(path=path, fragment=""))
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -139,8 +144,10 @@ class OpenAIConfig:
     """Settings of the `openai` backend.
 
     `base_url` defaults to `$OPENAI_BASE_URL`, then api.openai.com; `api_key` to
-    `$OPENAI_API_KEY` (local servers usually need none). `proxy` (or, with `trust_env`, the
-    environment's `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`) routes requests through a proxy.
+    `$OPENAI_API_KEY` (local servers usually need none) unless the URL carries credentials
+    (`user:KEY@`, sent as Basic auth). The repr shows no credential. `proxy` (or, with
+    `trust_env`, the environment's `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`) routes requests
+    through a proxy.
     `concurrency` bounds requests in flight and sizes the connection pool. `timeout` is the
     deadline of one attempt, connect to last byte. Retries (`max_retries` after the first
     attempt) wait `uniform(0, min(backoff_max, backoff_base * 2**n))`, or what `Retry-After`
@@ -171,7 +178,8 @@ class OpenAIConfig:
             raise BackendSpecError("the openai backend needs a model name")
         base = self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         object.__setattr__(self, "base_url", base)
-        if self.api_key is None and os.environ.get("OPENAI_API_KEY"):
+        url_has_credentials = "@" in urlsplit(base).netloc
+        if self.api_key is None and os.environ.get("OPENAI_API_KEY") and not url_has_credentials:
             object.__setattr__(self, "api_key", os.environ["OPENAI_API_KEY"])
         chat_completions_url(base)  # validates
         if self.concurrency < 1:
@@ -192,6 +200,25 @@ class OpenAIConfig:
     def url(self) -> str:
         assert self.base_url is not None
         return chat_completions_url(self.base_url)
+
+    def __repr__(self) -> str:
+        shown = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in ("base_url", "proxy") and value:
+                value = redact_url(value)
+            elif field.name == "api_key" and value:
+                value = REDACTED
+            elif field.name == "headers":
+                value = {k: REDACTED if _is_secret_header(k) else v for k, v in value.items()}
+            shown.append(f"{field.name}={value!r}")
+        return f"OpenAIConfig({', '.join(shown)})"
+
+
+def _is_secret_header(name: str) -> bool:
+    lowered = name.lower()
+    secret_names = ("authorization", "proxy-authorization", "cookie")
+    return lowered in secret_names or "key" in lowered or "token" in lowered
 
 
 # Idle connections are dropped before uvicorn's (vLLM, SGLang) 5 s keep-alive closes them under
@@ -248,13 +275,27 @@ class OpenAIBackend(ChatBackend):
     def __init__(self, config: OpenAIConfig) -> None:
         super().__init__(config.model)
         self.config = config
-        self._url = config.url
+        # Userinfo is not part of what is connected to; it travels as a header (below).
+        self._url = strip_userinfo(config.url)
+        self._endpoint = redact_url(self._url)
+        self._secrets = url_secrets(config.url) + [
+            v for k, v in config.headers.items() if _is_secret_header(k)
+        ]
+        if config.api_key:
+            self._secrets.append(config.api_key)
         self._rng = random.Random(config.jitter_seed)
         self._state: _LoopState | None = None
         self._ssl: ssl.SSLContext | None = None
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if config.api_key:
             headers["Authorization"] = f"Bearer {config.api_key}"
+        else:
+            parts = urlsplit(config.url)
+            if "@" in parts.netloc:
+                userinfo = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+                basic = base64.b64encode(userinfo.encode()).decode()
+                headers["Authorization"] = f"Basic {basic}"
+                self._secrets.append(basic)
         headers.update(config.headers)
         # Parsed once: httpx copies a URL or Headers object cheaply but re-parses strings.
         self._headers = httpx.Headers(headers)
@@ -279,7 +320,12 @@ class OpenAIBackend(ChatBackend):
 
     @property
     def endpoint(self) -> str:
-        return self._url
+        """The chat-completions URL with credentials replaced by `***` (also the cache key's)."""
+        return self._endpoint
+
+    def redact(self, text: str) -> str:
+        """`text` with this backend's credentials and any URL credentials masked."""
+        return redact_text(text, self._secrets)
 
     def describe(self) -> dict[str, Any]:
         cfg = self.config
@@ -377,7 +423,7 @@ class OpenAIBackend(ChatBackend):
                 malformed += 1
                 outcome.retryable = malformed <= cfg.max_malformed_retries
             if not outcome.retryable or attempts > cfg.max_retries:
-                message = outcome.message
+                message = self.redact(outcome.message)
                 if outcome.retryable or outcome.kind == "malformed":
                     message = f"{message} (gave up after {attempts} attempts)"
                 return ChatResult(
@@ -388,7 +434,12 @@ class OpenAIBackend(ChatBackend):
                     latency_s=time.perf_counter() - started,
                 )
             delay = self.backoff(attempts, outcome.retry_after)
-            log.debug("attempt %d failed (%s); retrying in %.2fs", attempts, outcome.message, delay)
+            log.debug(
+                "attempt %d failed (%s); retrying in %.2fs",
+                attempts,
+                self.redact(outcome.message),
+                delay,
+            )
             await asyncio.sleep(delay)
 
     async def _attempt(self, transport: Any, content: bytes) -> ChatResult | _Attempt:
@@ -427,7 +478,7 @@ class OpenAIBackend(ChatBackend):
         except (TimeoutError, asyncio.TimeoutError, httpx.TimeoutException):
             return _Attempt("timeout", f"no complete reply within {cfg.timeout:g}s", True)
         except httpx.UnsupportedProtocol as exc:
-            return _Attempt("connection", f"unsupported URL {self._url}: {exc}", False)
+            return _Attempt("connection", f"unsupported URL {self.endpoint}: {exc}", False)
         except httpx.TransportError as exc:
             detail = str(exc) or type(exc).__name__
             return _Attempt("connection", f"{type(exc).__name__}: {detail}", True)
@@ -451,7 +502,7 @@ class OpenAIBackend(ChatBackend):
                 completion_tokens=completion_tokens,
                 status=status,
             )
-        message = f"HTTP {status} from {self._url}: {server_message(content)}"
+        message = f"HTTP {status} from {self.endpoint}: {server_message(content)}"
         if status in RETRY_STATUSES or status >= 500:
             return _Attempt(f"http_{status}", message, True, status, parse_retry_after(headers))
         return _Attempt(f"http_{status}", message, False, status)

@@ -23,6 +23,7 @@ from typing import Any
 
 from alignkit.llm.backend import ChatBackend
 from alignkit.llm.testing import DEFAULT_MAX_BODY_BYTES, FakeChatServer, FaultPolicy, error_payload
+from alignkit.llm.testing import check_binding as check_binding  # for the CLI
 from alignkit.llm.types import ChatRequest, ChatRequestError
 
 # Body fields that carry no generation parameter (or that every answer already satisfies).
