@@ -1,4 +1,5 @@
-"""`alignkit followbench run | score | list`: the command-line face of `alignkit.followbench`."""
+"""`alignkit followbench run | score | list`: the FollowBench command group (the command-line face
+of `alignkit.followbench`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignkit.cli.options import add_llm_flag
+from alignkit.cli.options import positive_int
+from alignkit.followbench.evaluate import EvalConfig, run_followbench
 from alignkit.followbench.metrics import as_percent
+from alignkit.stage import add_config_arguments
 
 
-def add_followbench_parser(commands: Any) -> dict[str, argparse.ArgumentParser]:
+def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.ArgumentParser]:
     """Register `followbench` and its subcommands; returns {"followbench run": parser, ...}."""
     fb = commands.add_parser(
         "followbench",
@@ -28,43 +31,21 @@ def add_followbench_parser(commands: Any) -> dict[str, argparse.ArgumentParser]:
         description=(
             "Send every level 1-5 instruction to the model (one user turn, greedy), score items "
             "with the rule checks or the LLM judge, and write OUT/results.json "
-            "(lm-evaluation-harness shape), OUT/samples.jsonl and OUT/report.html. Every model "
-            "and judge answer is cached in OUT/llm_cache.sqlite: re-running resumes."
+            "(lm-evaluation-harness shape), OUT/samples.jsonl and OUT/report.html. Model, judges "
+            "and every setting are recorded in OUT/.alignkit/ (another model into the same OUT "
+            "is refused); every answer is cached per task there, so re-running resumes."
         ),
     )
     run.add_argument("--data", help="FollowBench folder (the JSON files) or a datasets folder")
     run.add_argument("--out", required=False, help="output directory (required)")
-    run.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
-    add_llm_flag(run, "--model", role="model under test")
-    add_llm_flag(
-        run,
-        "--judge",
-        role="judge",
-        extra_help="; use a strong model for real numbers; 'none' scores only rule-checkable items",
-    )
-    add_llm_flag(run, "--judge2", role="second judge, for judge-judge agreement", default=None)
-    run.add_argument("--name", default=None, help="model name shown in tables and the report")
-    run.add_argument("--language", choices=["en", "zh"], default=None, help="default: detected")
+    add_config_arguments(run, EvalConfig)
     run.add_argument(
-        "--categories",
-        default=None,
-        help="comma-separated subset of content,situation,style,format,example,mixed",
-    )
-    run.add_argument("--max-chains", type=int, default=None, help="at most N chains per category")
-    run.add_argument("--max-new-tokens", type=int, default=2048, help="answer length limit")
-    run.add_argument("--judge-max-tokens", type=int, default=1024, help="judge reply limit")
-    run.add_argument(
-        "--judge-retries", type=int, default=2, help="re-asks of an unparsable judge reply"
+        "--workers", type=positive_int, default=1, help="tasks run in parallel (default: 1)"
     )
     run.add_argument(
-        "--no-judge-rule-items",
-        action="store_true",
-        help="do not also judge rule-checked items (saves judge calls, loses judge-vs-rule "
-        "reliability)",
+        "--overwrite", action="store_true", help="accept a configuration other than OUT's"
     )
-    run.add_argument("--concurrency", type=int, default=8, help="requests in flight (openai)")
-    run.add_argument("--retry-failed", action="store_true", help="re-send earlier failures")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=_cmd_run)
 
     score = sub.add_parser(
@@ -78,7 +59,6 @@ def add_followbench_parser(commands: Any) -> dict[str, argparse.ArgumentParser]:
     )
     score.add_argument("results", nargs="*", metavar="RESULTS", help="run folders or results.json")
     score.add_argument("--out", required=False, help="report .html file or folder (required)")
-    score.add_argument("--config", help="YAML, TOML or JSON file of options (keys = option names)")
     score.add_argument("--title", default="FollowBench", help="report title")
     score.set_defaults(handler=_cmd_score)
 
@@ -92,12 +72,6 @@ def add_followbench_parser(commands: Any) -> dict[str, argparse.ArgumentParser]:
     lister.add_argument("--json", action="store_true", help="print JSON")
     lister.set_defaults(handler=_cmd_list, out=None)
     return {"followbench run": run, "followbench score": score, "followbench list": lister}
-
-
-def _spec_or_none(value: str | None) -> str | None:
-    if value is None or value.strip().lower() in ("", "none", "off"):
-        return None
-    return value
 
 
 def print_tables(results: dict[str, Any], name: str) -> None:
@@ -125,34 +99,18 @@ def print_tables(results: dict[str, Any], name: str) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from alignkit.followbench.evaluate import EvalConfig, run_followbench
+    from alignkit.errors import InputError
+    from alignkit.stage import config_from_args
 
     if not args.data:
-        raise ValueError("--data is required: a FollowBench folder (e.g. FollowBench/data)")
-    categories = None
-    if args.categories:
-        raw = args.categories if isinstance(args.categories, list) else args.categories.split(",")
-        categories = tuple(c.strip() for c in raw if c.strip())
-    config = EvalConfig(
-        max_new_tokens=args.max_new_tokens,
-        judge_max_tokens=args.judge_max_tokens,
-        judge_retries=args.judge_retries,
-        judge_rule_items=not args.no_judge_rule_items,
-        categories=categories,
-        max_chains=args.max_chains,
-        language=args.language,
-        concurrency=args.concurrency,
-        retry_failed=args.retry_failed,
-        model_name=args.name,
-    )
+        raise InputError("--data is required: a FollowBench folder (e.g. FollowBench/data)")
     results = run_followbench(
         args.data,
         args.out,
-        model=args.model,
-        judge=_spec_or_none(args.judge),
-        judge2=_spec_or_none(args.judge2),
-        config=config,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        config=config_from_args(EvalConfig, args),
+        workers=args.workers,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
         echo=print,
     )
     print_tables(results, str(results.get("model_name")))

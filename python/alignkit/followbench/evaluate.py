@@ -7,30 +7,34 @@
    judge replies are re-asked up to `judge_retries` times, then reported as unscored.
 3. An optional second judge scores the same items, for judge-judge agreement.
 4. OUT/samples.jsonl (every prompt, answer, judge reply and verdict), OUT/results.json
-   (lm-evaluation-harness-shaped) and OUT/report.html are written atomically.
+   (lm-evaluation-harness-shaped) and OUT/report.html are written atomically by the reduce.
 
-Every model and judge answer is cached in OUT/llm_cache.sqlite (keys include backend, endpoint,
-model and the full request), so an interrupted run resumes without re-sending, and a finished
-run can be re-scored (`rescore_rows`) without calling any model.
+A stage of the stage kit (`FollowBenchStage`): the model, judges and every setting are the
+recorded fingerprint, so a run into a folder made with another model is refused naming `model`.
+Tasks are chunks of the chains of one (language, category); each caches every model and judge
+answer in OUT/.alignkit/llm_cache/<task>.sqlite, so an interrupted run resumes without
+re-sending, and a finished run can be re-scored (`rescore_rows`) without calling any model.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
 import logging
 import os
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from alignkit._defaults import DEFAULT_LLM_SPEC
 from alignkit.data.io import atomic_write_text
+from alignkit.errors import ConfigError, InputError, OutputError, StageFailedError
 from alignkit.followbench.checks import find_check
 from alignkit.followbench.data import (
+    CATEGORIES,
     Chain,
     FollowBenchData,
     Record,
@@ -39,41 +43,98 @@ from alignkit.followbench.data import (
 from alignkit.followbench.judge import build_judge_prompt, judge_messages, parse_verdicts
 from alignkit.followbench.metrics import ItemScore, category_level_metrics, paper_tables
 from alignkit.followbench.reliability import judge_agreement, judge_vs_rules
+from alignkit.stage import (
+    Counts,
+    LLMUsage,
+    LocalExecutor,
+    OutputFolder,
+    Stage,
+    StageConfig,
+    Task,
+    TaskContext,
+    TaskResult,
+    file_identity,
+    option,
+    run_stage,
+)
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 TASK = "followbench"
-CACHE_FILE = "llm_cache.sqlite"
+CACHE_DIR = "llm_cache"
+PARTS_DIR = "parts"
+REDUCE_MARKER = "reduce"
+_SPECS = "transformers, transformers:PATH or openai:MODEL@URL"
+_FROM_CONFIG: Any = object()  # run_followbench's model/judge arguments: the config's spec
 SAMPLES_FILE = "samples.jsonl"
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.html"
 
 
+class FollowBenchConfigError(ConfigError):
+    """An invalid FollowBench option."""
+
+
+def _spec_or_none(value: str | None) -> str | None:
+    if value is None or value.strip().lower() in ("", "none", "off"):
+        return None
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
-class EvalConfig:
-    """Settings of one FollowBench run."""
+class EvalConfig(StageConfig):
+    """Settings of one FollowBench run: the flags of `alignkit followbench run`, its config-file
+    keys and the fingerprint recorded in OUT/.alignkit/config.json (model and judge included, so
+    a finished run is never overwritten with another model's answers)."""
 
-    max_new_tokens: int = 2048
-    judge_max_tokens: int = 1024
-    judge_retries: int = 2
-    judge_rule_items: bool = True
-    categories: tuple[str, ...] | None = None
-    max_chains: int | None = None
-    language: str | None = None
-    concurrency: int = 8
-    retry_failed: bool = False
-    model_name: str | None = None
+    schema_version: ClassVar[int] = 2  # stage kit: recorded config, per-task caches
 
-    def __post_init__(self) -> None:
+    model: str = option(DEFAULT_LLM_SPEC, help=f"model under test: {_SPECS}")
+    judge: str | None = option(
+        DEFAULT_LLM_SPEC,
+        help=f"judge: {_SPECS}; use a strong model for real numbers; 'none' scores only "
+        "rule-checkable items",
+    )
+    judge2: str | None = option(None, help="second judge, for judge-judge agreement")
+    model_name: str | None = option(
+        None, flag="--name", help="model name shown in tables and the report"
+    )
+    language: str | None = option(None, choices=("en", "zh"), help="data language; none: detected")
+    categories: tuple[str, ...] | None = option(
+        None, help="subset of content,situation,style,format,example,mixed; none: all"
+    )
+    max_chains: int | None = option(None, help="at most N chains per category")
+    max_new_tokens: int = option(2048, help="answer length limit")
+    judge_max_tokens: int = option(1024, help="judge reply limit")
+    judge_retries: int = option(2, help="re-asks of an unparsable judge reply")
+    judge_rule_items: bool = option(
+        True,
+        help="also judge rule-checked items (judge-vs-rule reliability; costs judge calls)",
+    )
+    chains_per_task: int = option(
+        50, help="chains per task (one LLM cache each); tasks never mix categories"
+    )
+    concurrency: int = option(8, help="requests in flight (openai)", fingerprint=False)
+    retry_failed: bool = option(False, help="re-send earlier failures", fingerprint=False)
+
+    def validate(self) -> None:
+        object.__setattr__(self, "judge", _spec_or_none(self.judge))
+        object.__setattr__(self, "judge2", _spec_or_none(self.judge2))
         if self.max_new_tokens < 1 or self.judge_max_tokens < 1:
-            raise ValueError("max_new_tokens and judge_max_tokens must be >= 1")
+            raise FollowBenchConfigError("max_new_tokens and judge_max_tokens must be >= 1")
         if self.judge_retries < 0:
-            raise ValueError("judge_retries must be >= 0")
+            raise FollowBenchConfigError("judge_retries must be >= 0")
         if self.max_chains is not None and self.max_chains < 1:
-            raise ValueError("max_chains must be >= 1")
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
+            raise FollowBenchConfigError("max_chains must be >= 1")
+        if self.concurrency < 1 or self.chains_per_task < 1:
+            raise FollowBenchConfigError("concurrency and chains_per_task must be >= 1")
+        if self.categories:
+            unknown = sorted(set(self.categories) - set(CATEGORIES))
+            if unknown:
+                raise FollowBenchConfigError(
+                    f"unknown categories {', '.join(unknown)}; known: {', '.join(CATEGORIES)}"
+                )
 
 
 def _backend(spec: Any, concurrency: int) -> Any:
@@ -138,6 +199,7 @@ def run_judge(
     levels = [record.level for _, record, _ in jobs]
     pending = list(range(len(jobs)))
     summary: Counter[str] = Counter()
+    usage = LLMUsage()
     for attempt in range(config.judge_retries + 1):
         if not pending:
             break
@@ -161,6 +223,7 @@ def run_judge(
         summary["sent"] += run_summary["sent"]
         summary["from_cache"] += run_summary["from_cache"]
         summary["failed"] += run_summary["failed_total"]
+        usage.merge(LLMUsage.from_summary(run_summary))
         still: list[int] = []
         for i, result in zip(pending, results, strict=True):
             if not result.ok:
@@ -173,7 +236,7 @@ def run_judge(
             summary["retried"] += len(pending)
         pending = still
     summary["unparsable"] = len(pending)
-    return outcomes, dict(summary)
+    return outcomes, {**summary, "llm": usage.to_dict()}
 
 
 def _judge_parse(judge: dict[str, Any] | None, level: int) -> dict[str, Any] | None:
@@ -384,126 +447,87 @@ def _str_keys(mapping: dict[int, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in mapping.items()}
 
 
-def write_outputs(out: Path, rows: Sequence[dict[str, Any]], results: dict[str, Any]) -> None:
-    """samples.jsonl, results.json and report.html, each written atomically."""
+def write_outputs(
+    folder: OutputFolder, rows: Sequence[dict[str, Any]], results: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """samples.jsonl, results.json and report.html, each written to a temporary file and
+    published; returns their identities (for the reduce's marker)."""
     from alignkit.followbench.report import render_report
 
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(
-        out / SAMPLES_FILE,
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-    )
     results = {**results, "samples_file": SAMPLES_FILE}
-    atomic_write_text(out / RESULTS_FILE, json.dumps(results, indent=2, ensure_ascii=False))
-    atomic_write_text(out / REPORT_FILE, render_report([results]))
+    texts = {
+        SAMPLES_FILE: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+        RESULTS_FILE: json.dumps(results, indent=2, ensure_ascii=False),
+        REPORT_FILE: render_report([results]),
+    }
+    published = []
+    for name, text in texts.items():
+        tmp = folder.tmp_path(name)
+        tmp.write_text(text, encoding="utf-8")
+        published.append(folder.publish(tmp, name))
+    return published
 
 
 def run_followbench(
     data: str | os.PathLike[str] | FollowBenchData,
     out_dir: str | os.PathLike[str],
-    model: Any = DEFAULT_LLM_SPEC,
-    judge: Any = DEFAULT_LLM_SPEC,
+    model: Any = _FROM_CONFIG,
+    judge: Any = _FROM_CONFIG,
     config: EvalConfig | None = None,
     *,
-    judge2: Any = None,
-    progress: bool = True,
+    judge2: Any = _FROM_CONFIG,
+    workers: int = 1,
+    overwrite: bool = False,
+    progress: bool | str = True,
     echo: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Evaluate `model` (a backend spec or ChatBackend) on FollowBench; returns results.json.
 
-    `judge=None` scores only the rule-checkable items (the rest are reported unscored).
+    `model`, `judge` and `judge2` override the config's specs when given (`judge=None` scores
+    only the rule-checkable items; the rest are reported unscored). Raises StageFailedError
+    naming failed tasks (a re-run redoes only them) and ConfigMismatchError when `out_dir` holds
+    a run of another configuration (unless `overwrite`).
     """
-    from alignkit.llm import ResponseCache
-
     config = config or EvalConfig()
-    started = time.perf_counter()
-    if not isinstance(data, FollowBenchData):
-        data = load_followbench(data, config.language)
-    data = data.subset(config.categories, config.max_chains)
-    if not data.chains:
-        raise ValueError("no FollowBench chains left after --categories / --max-chains")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model_backend = _backend(model, config.concurrency)
-    judge_backend = None if judge is None else _backend(judge, config.concurrency)
-    judge2_backend = None if judge2 is None else _backend(judge2, config.concurrency)
-    chains = {c.chain_id: c for c in data.chains}
-    records = data.records()
-    echo(
-        f"FollowBench ({data.language}): {len(data.chains)} chains, {len(records)} items "
-        f"from {data.source}"
+    backends: dict[str, Any] = {}
+    overrides: dict[str, Any] = {}
+    for role, value in (("model", model), ("judge", judge), ("judge2", judge2)):
+        if value is _FROM_CONFIG:
+            continue
+        if value is not None and not isinstance(value, str):
+            backends[role] = value  # a ready ChatBackend: recorded by its spec
+        overrides[role] = value if isinstance(value, str) or value is None else _spec_name(value)
+    config = config.replace(**overrides)
+    loaded = data if isinstance(data, FollowBenchData) else None
+    stage = FollowBenchStage(config, data=loaded, backends=backends)
+    folder = OutputFolder(out_dir)
+    _forget_tasks(folder, with_failures=config.retry_failed)
+    report = run_stage(
+        stage,
+        [] if loaded is not None else [data],  # type: ignore[list-item]
+        out_dir,
+        executor=LocalExecutor(workers),
+        overwrite=overwrite,
+        progress=progress,
     )
-    usage: dict[str, Any] = {}
-    with ResponseCache(out / CACHE_FILE) as cache:
-        results, usage["generate"] = generate_answers(
-            model_backend, records, cache, config, progress
+    if report.failures:
+        raise StageFailedError(report.stage, report.failures)
+    if stage.selected is not None:
+        selected = stage.selected
+        echo(
+            f"FollowBench ({selected.language}): {len(selected.chains)} chains, "
+            f"{len(selected.records())} items from {selected.source}"
         )
-        echo(_usage_line("generate", usage["generate"]))
-        rows: list[dict[str, Any]] = []
-        for record, result in zip(records, results, strict=True):
-            rows.append(
-                {
-                    "item_id": record.item_id,
-                    "record": record.to_json(),
-                    "messages": [{"role": "user", "content": record.instruction}],
-                    "answer": result.text if result.ok else None,
-                    "finish_reason": result.finish_reason,
-                    "generation_error": result.error,
-                    "judge": None,
-                    "judge2": None,
-                }
-            )
-        jobs = [
-            i
-            for i, (record, row) in enumerate(zip(records, rows, strict=True))
-            if row["answer"] is not None and (config.judge_rule_items or find_check(record) is None)
-        ]
-        for key, backend in (("judge", judge_backend), ("judge2", judge2_backend)):
-            if backend is None or not jobs:
-                continue
-            outcomes, usage[key] = run_judge(
-                backend,
-                [(chains[records[i].chain_id], records[i], rows[i]["answer"]) for i in jobs],
-                cache,
-                config,
-                progress,
-                desc=f"followbench {key}",
-            )
-            for i, outcome in zip(jobs, outcomes, strict=True):
-                rows[i][key] = {"model": backend_spec_of(backend), **outcome}
-            echo(_usage_line(key, usage[key]))
-    rows = rescore_rows(rows)
-    meta = {
-        "model": _spec_name(model),
-        "model_name": config.model_name or getattr(model_backend, "model", _spec_name(model)),
-        "judge": None if judge is None else _spec_name(judge),
-        "judge2": None if judge2 is None else _spec_name(judge2),
-        "data": data.source,
-        "language": data.language,
-        "data_summary": data.summary(),
-        "max_new_tokens": config.max_new_tokens,
-        "judge_max_tokens": config.judge_max_tokens,
-        "judge_retries": config.judge_retries,
-        "judge_rule_items": config.judge_rule_items,
-        "categories": list(config.categories) if config.categories else None,
-        "max_chains": config.max_chains,
-        "usage": usage,
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "seconds": None,
-    }
-    meta["seconds"] = round(time.perf_counter() - started, 3)
-    results_json = build_results(rows, meta)
-    write_outputs(out, rows, results_json)
-    return {**results_json, "samples_file": SAMPLES_FILE}
+    for role, usage in report.stats.get("llm", {}).items():
+        echo(_usage_line("generate" if role == "model" else role, usage))
+    results, _ = load_run(out_dir)
+    return results
 
 
-def _usage_line(stage: str, summary: dict[str, Any]) -> str:
-    parts = [f"{summary.get('requests', 0)} requests", f"{summary.get('sent', 0)} sent"]
-    parts.append(f"{summary.get('from_cache', 0)} from cache")
-    failed = summary.get("failed_total", summary.get("failed", 0))
-    parts.append(f"{failed} failed")
-    if "unparsable" in summary:
-        parts.append(f"{summary.get('retried', 0)} re-asked, {summary['unparsable']} unparsable")
+def _usage_line(stage: str, usage: Mapping[str, Any]) -> str:
+    parts = [f"{usage.get('requests', 0)} requests", f"{usage.get('sent', 0)} sent"]
+    parts.append(f"{usage.get('cached', 0)} from cache")
+    parts.append(f"{usage.get('failures', 0)} failed")
     return f"{stage}: " + ", ".join(parts)
 
 
@@ -545,8 +569,231 @@ def rescore_run(path: str | os.PathLike[str]) -> dict[str, Any]:
     return build_results(rows, meta)
 
 
+_ROLES = ("model", "judge", "judge2")
+
+
+class FollowBenchStage(Stage[EvalConfig]):
+    """FollowBench on the stage kit. Tasks: the chains of one (language, category), in chunks of
+    `chains_per_task`; each generates and judges its items through its own LLM cache
+    (OUT/.alignkit/llm_cache/<task>.sqlite) and keeps its raw sample rows in
+    OUT/.alignkit/parts/<task>.jsonl. The reduce re-scores every row and writes results.json,
+    samples.jsonl and report.html.
+
+    Input: one FollowBench folder, or `data=` (a loaded FollowBenchData) with no input paths.
+    `backends` maps roles (model, judge, judge2) to ready ChatBackends instead of their specs.
+    """
+
+    name = "followbench.run"
+    config_class = EvalConfig
+    progress_unit = "item"
+
+    def __init__(
+        self,
+        config: EvalConfig,
+        *,
+        data: FollowBenchData | None = None,
+        backends: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(config)
+        self.data = data
+        self.backends = dict(backends or {})
+        specs = [getattr(config, role) or "" for role in _ROLES]
+        # Live backend objects and local models are resources of this process.
+        self.parallel_tasks = not self.backends and not any(
+            s.startswith("transformers") for s in specs
+        )
+        self.selected: FollowBenchData | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["selected"] = None
+        return state
+
+    def fingerprint(self) -> dict[str, Any]:
+        fingerprint = super().fingerprint()
+        if self.data is not None:
+            blob = json.dumps([dataclasses.asdict(c) for c in self.data.chains], sort_keys=True)
+            fingerprint["data_sha256"] = hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        return fingerprint
+
+    def backend(self, role: str) -> Any:
+        """The backend of `role` (None when that role is off), made once per process."""
+        if role not in self.backends:
+            spec = getattr(self.config, role)
+            self.backends[role] = None if spec is None else _backend(spec, self.config.concurrency)
+        return self.backends[role]
+
+    def plan(self, inputs: Sequence[str]) -> list[Task]:
+        if self.data is not None:
+            if inputs:
+                raise FollowBenchConfigError("give a FollowBench folder or loaded data, not both")
+            data = self.data
+        elif len(inputs) != 1:
+            raise FollowBenchConfigError(f"followbench run takes one --data, not {len(inputs)}")
+        else:
+            data = load_followbench(inputs[0], self.config.language)
+        data = data.subset(self.config.categories, self.config.max_chains)
+        if not data.chains:
+            raise InputError("no FollowBench chains left after --categories / --max-chains")
+        self.selected = data
+        size = self.config.chains_per_task
+        tasks = []
+        for category, chains in data.by_category().items():
+            for k, start in enumerate(range(0, len(chains), size)):
+                chunk = tuple(chains[start : start + size])
+                tasks.append(
+                    Task(
+                        id=f"{data.language}-{category}-{k:03d}",
+                        inputs=tuple(inputs),
+                        payload=chunk,
+                        weight=sum(len(c.records) for c in chunk),
+                    )
+                )
+        return sorted(tasks, key=lambda t: t.id)
+
+    def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
+        from alignkit.llm import ResponseCache
+
+        chains = {c.chain_id: c for c in task.payload}
+        records = [r for chain in task.payload for r in chain.records]
+        config = self.config
+        llm: dict[str, Any] = {}
+        judging: Counter[str] = Counter()
+        with ResponseCache(ctx.folder.meta / CACHE_DIR / f"{task.id}.sqlite") as cache:
+            results, summary = generate_answers(
+                self.backend("model"), records, cache, config, progress=False
+            )
+            llm["model"] = LLMUsage.from_summary(summary).to_dict()
+            rows = [
+                _sample_row(record, result) for record, result in zip(records, results, strict=True)
+            ]
+            jobs = [
+                i
+                for i, (record, row) in enumerate(zip(records, rows, strict=True))
+                if row["answer"] is not None
+                and (config.judge_rule_items or find_check(record) is None)
+            ]
+            for role in ("judge", "judge2"):
+                backend = self.backend(role)
+                if backend is None or not jobs:
+                    continue
+                outcomes, judged = run_judge(
+                    backend,
+                    [(chains[records[i].chain_id], records[i], rows[i]["answer"]) for i in jobs],
+                    cache,
+                    config,
+                    progress=False,
+                    desc=f"followbench {role}",
+                )
+                for i, outcome in zip(jobs, outcomes, strict=True):
+                    rows[i][role] = {"model": backend_spec_of(backend), **outcome}
+                llm[role] = judged["llm"]
+                judging.update({f"{role}_retried": judged.get("retried", 0)})
+                judging.update({f"{role}_unparsable": judged.get("unparsable", 0)})
+        ctx.progress(len(records))
+        # The raw rows are this task's result; the reduce reads them (bookkeeping, not data).
+        part = ctx.folder.meta / PARTS_DIR / f"{task.id}.jsonl"
+        part.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(part, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        return TaskResult(stats={"items": len(records), "llm": llm, "judging": dict(judging)})
+
+    def finalize(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        stats = Counts.total(results[t.id] for t in tasks if t.id in results).plain()
+        if len(results) < len(tasks) or self.selected is None:
+            return stats  # failed tasks: no results until a re-run completes them
+        # The reduce is redone only when a task marker changed (a resume rewrites nothing).
+        task_markers = [file_identity(folder.marker_path(t.id)) for t in tasks]
+        done = folder.trusted_marker(REDUCE_MARKER, task_markers)
+        if done is None:
+            rows = _reduce_rows(folder, tasks, self.selected)
+            results_json = build_results(rows, self._meta(stats))
+            done = {"stats": {"counts": {"items": len(rows)}}}
+            published = write_outputs(folder, rows, results_json)
+            folder.write_marker(REDUCE_MARKER, task_markers, published, done["stats"])
+        return {**stats, **done["stats"]}
+
+    def _meta(self, stats: Mapping[str, Any]) -> dict[str, Any]:
+        """The run's description in results.json (`config`, `usage`, `model_name`, `date`)."""
+        config, data = self.config, self.selected
+        assert data is not None
+        usage: dict[str, Any] = {}
+        # Only counts that a resume reproduces: sent/cached/seconds are in .alignkit/stats.json.
+        for role, llm in stats.get("llm", {}).items():
+            entry = {"requests": llm.get("requests", 0), "failures": llm.get("failures", 0)}
+            if role != "model":
+                entry["retried"] = stats["judging"].get(f"{role}_retried", 0)
+                entry["unparsable"] = stats["judging"].get(f"{role}_unparsable", 0)
+            usage["generate" if role == "model" else role] = entry
+        model = self.backend("model")
+        return {
+            "model": config.model,
+            "model_name": config.model_name or getattr(model, "model", config.model),
+            "judge": config.judge,
+            "judge2": config.judge2,
+            "data": data.source,
+            "language": data.language,
+            "data_summary": data.summary(),
+            "max_new_tokens": config.max_new_tokens,
+            "judge_max_tokens": config.judge_max_tokens,
+            "judge_retries": config.judge_retries,
+            "judge_rule_items": config.judge_rule_items,
+            "categories": list(config.categories) if config.categories else None,
+            "max_chains": config.max_chains,
+            "usage": usage,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+
+def _reduce_rows(
+    folder: OutputFolder, tasks: Sequence[Task], data: FollowBenchData
+) -> list[dict[str, Any]]:
+    """Every task's raw rows in the data's item order, re-scored."""
+    order = {r.item_id: n for n, r in enumerate(data.records())}
+    rows = [row for task in tasks for row in _read_part(folder, task.id)]
+    return rescore_rows(sorted(rows, key=lambda r: order[r["item_id"]]))
+
+
+def _sample_row(record: Record, result: Any) -> dict[str, Any]:
+    return {
+        "item_id": record.item_id,
+        "record": record.to_json(),
+        "messages": [{"role": "user", "content": record.instruction}],
+        "answer": result.text if result.ok else None,
+        "finish_reason": result.finish_reason,
+        "generation_error": result.error,
+        "judge": None,
+        "judge2": None,
+    }
+
+
+def _read_part(folder: OutputFolder, task_id: str) -> list[dict[str, Any]]:
+    path = folder.meta / PARTS_DIR / f"{task_id}.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise OutputError(f"{path} is missing (task {task_id}); re-run to redo that task") from None
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _forget_tasks(folder: OutputFolder, *, with_failures: bool) -> None:
+    """Drop markers a re-run must not trust: tasks whose raw rows are gone, and (with
+    `with_failures`, for --retry-failed) tasks with failed LLM calls, whose cached answers are
+    reused so that only the failed requests are sent again."""
+    for marker in folder.markers():
+        task = str(marker.get("task"))
+        if task == REDUCE_MARKER:
+            continue
+        usage = marker.get("stats", {}).get("llm", {})
+        failed = any(u.get("failures") for u in usage.values())
+        if not (folder.meta / PARTS_DIR / f"{task}.jsonl").is_file() or (with_failures and failed):
+            folder.marker_path(task).unlink(missing_ok=True)
+
+
 __all__ = [
     "EvalConfig",
+    "FollowBenchStage",
     "build_results",
     "generate_answers",
     "load_run",
