@@ -264,3 +264,12 @@ def test_every_stage_option_in_config_sections(
     assert "synthesise" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="dedup: unknown option"):
         pipeline.PipelineOptions.from_sections({"dedup": {"treshold": 0.5}})
+
+
+def test_no_example_written_fails_saying_why(tmp_path: Path, capsys: Any) -> None:
+    with FakeChatServer(reply=lambda body: "As an AI language model, I cannot do that.") as srv:
+        assert main(_args(tmp_path / "out", srv)) == 1
+    assert "no examples written" in capsys.readouterr().err
+    failed = _run_json(tmp_path / "out")["stages"]["synthesize"]
+    assert failed["status"] == "failed" and "refusal=" in failed["error"]
+    assert "score" not in _run_json(tmp_path / "out")["stages"]
