@@ -39,7 +39,9 @@ def _add_bridge(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("pairs", nargs="?", metavar="PAIRS", help="preference data")
     p.add_argument("--out", required=False, help="output directory (required)")
     add_config_arguments(p, BridgeConfig)
-    p.add_argument("--workers", type=positive_int, default=1, help="tasks run in parallel (default: 1)")
+    p.add_argument(
+        "--workers", type=positive_int, default=1, help="tasks run in parallel (default: 1)"
+    )
     p.add_argument(
         "--overwrite", action="store_true", help="accept a configuration other than OUT's"
     )
