@@ -104,8 +104,8 @@ def test_webr_score_caches_under_alignkit_cache_dir(
     assert main(["webr", "score", str(data), *out]) == 0
     assert main(["webr", "score", str(data), *out, "--cache-dir", str(tmp_path / "mine")]) == 0
     assert main(["webr", "score", str(data), *out, "--no-cache"]) == 0
-    assert [c.cache_dir for c in configs] == [
-        str(tmp_path / "cache" / "embeddings"),
-        str(tmp_path / "mine"),
+    assert [c.resolved_cache_dir() for c in configs] == [
+        tmp_path / "cache" / "embeddings",
+        tmp_path / "mine",
         None,
     ]
