@@ -415,25 +415,35 @@ class _Pipeline:
 
     def score(self, dataset: Path, skip_score: bool) -> None:
         t0 = time.perf_counter()
-        reason = "skipped on request (--skip-score)" if skip_score else _score_unavailable()
+        cfg = (
+            self.opts.score
+            if self.opts.score.names
+            else self.opts.score.replace(names=("synthetic",))
+        )
+        reason = (
+            "skipped on request (--skip-score)" if skip_score else _score_unavailable(cfg.model)
+        )
         if reason is not None:
-            log.log(
-                logging.INFO if skip_score else logging.WARNING, "score stage skipped: %s", reason
-            )
+            level = logging.INFO if skip_score else logging.WARNING
+            log.log(level, "score stage skipped: %s", reason)
             self.run_info["stages"]["score"] = {"skipped": reason}
             self.echo(f"[4/4] score: skipped ({reason})")
             return
-        from alignkit.webr.score import score_datasets
+        from alignkit.stage import run_stage
+        from alignkit.webr.score import REPORT_JSON, ScoreStage
 
-        report = score_datasets(
-            [dataset],
+        stage = ScoreStage(cfg)
+        done = run_stage(
+            stage,
+            [str(dataset)],
             self.dirs["score"],
-            self.opts.score,
-            names=["synthetic"],
-            progress=self.progress is True,
+            overwrite=self.overwrite_for("score", stage.name, stage.fingerprint()),
+            progress=self.progress,
         )
-        tasks = report.get("report", {}).get("tasks", {})
-        status = _status(tasks) if tasks else "ran"
+        if done.failures:
+            raise PipelineError(done.stage, done.failures)
+        report = json.loads((self.dirs["score"] / REPORT_JSON).read_text(encoding="utf-8"))
+        status = _status(done.to_dict()["tasks"])
         summary = _score_summary(report)
         self.finish(
             "score",
@@ -453,12 +463,12 @@ class _Pipeline:
         )
 
 
-def _score_unavailable() -> str | None:
-    """Why the score stage cannot run here (its default embedding model is missing), or None."""
+def _score_unavailable(model: str | None) -> str | None:
+    """Why the score stage cannot run here (its embedding model is missing), or None."""
     from alignkit.embed import encoder as embed
 
     try:
-        embed.resolve_model_dir(None)
+        embed.resolve_model_dir(model)
     except (ImportError, FileNotFoundError) as exc:
         return str(exc)
     return None
