@@ -109,3 +109,28 @@ def test_webr_score_caches_under_alignkit_cache_dir(
         tmp_path / "mine",
         None,
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "near"),
+    [("near: false\n", False), ("no-near: true\n", False), ("no_near: false\n", True)],
+)
+def test_config_file_negated_boolean_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, near: bool
+) -> None:
+    import alignkit.cli.webr as cli_webr
+
+    seen: dict[str, Any] = {}
+
+    def fake_dedup(args: argparse.Namespace) -> int:
+        seen.update(vars(args))
+        return 0
+
+    monkeypatch.setattr(cli_webr, "_cmd_dedup", fake_dedup)
+    config = tmp_path / "dedup.yaml"
+    config.write_text(text, encoding="utf-8")
+    assert (
+        main(["webr", "dedup", "x.jsonl", "--out", str(tmp_path / "o"), "--config", str(config)])
+        == 0
+    )
+    assert seen["near"] is near

@@ -17,7 +17,7 @@ from typing import Any
 
 from alignkit import __version__
 from alignkit.cli import bmc, data, followbench, llm, webr
-from alignkit.errors import AlignkitError
+from alignkit.errors import AlignkitError, ConfigError
 
 log = logging.getLogger("alignkit")
 
@@ -50,6 +50,8 @@ def _load_config_file(path: str) -> dict[str, Any]:
 def _apply_config(parser: argparse.ArgumentParser, config: dict[str, Any]) -> None:
     """Config values become parser defaults, so explicit flags still override them."""
     known = {}
+    # `--no-near` of a `--near/--no-near` flag: the key `no_near = true` means near = false.
+    negated: set[str] = set()
     for action in parser._actions:
         if action.dest in ("help", "config"):
             continue
@@ -57,15 +59,22 @@ def _apply_config(parser: argparse.ArgumentParser, config: dict[str, Any]) -> No
         # Long option aliases (`--output-dir` for `out`) are valid keys too.
         for flag in action.option_strings:
             if flag.startswith("--"):
-                known.setdefault(flag[2:].replace("-", "_"), action)
+                key = flag[2:].replace("-", "_")
+                known.setdefault(key, action)
+                if isinstance(action, argparse.BooleanOptionalAction) and flag.startswith("--no-"):
+                    negated.add(key)
     unknown = sorted(set(config) - set(known))
     if unknown:
-        raise ValueError(f"unknown option(s) in config file: {', '.join(unknown)}")
+        raise ConfigError(f"unknown option(s) in config file: {', '.join(unknown)}")
     defaults = {}
     for key, value in config.items():
         action = known[key]
         if action.nargs in ("*", "+") and isinstance(value, str):
             value = [value]
+        if key in negated and key != action.dest:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{key} in the config file must be true or false")
+            value = not value
         defaults[action.dest] = value
     parser.set_defaults(**defaults)
 
