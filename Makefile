@@ -87,6 +87,7 @@ bench-python:
 	$(PYTHON) benches/bench_bmc_loss.py --shapes smollm2 --json bench-data/bmc_loss_smollm2.json
 	$(PYTHON) benches/bench_bmc_loss.py --shapes llama3 --rounds 2 --reps 0 --json bench-data/bmc_loss_llama3.json
 
+	$(PYTHON) benches/bench_embed.py --json bench-data/embed.json
 # Needs a nightly toolchain and cargo-fuzz (rust/fuzz/README.md). libdeflate is linked twice into
 # the instrumented binary, so ASan's ODR check is turned off.
 FUZZ_SECONDS ?= 120

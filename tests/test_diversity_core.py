@@ -159,8 +159,8 @@ def test_edge_cases_and_errors() -> None:
 
 
 def test_dispatcher_rust_matches_reference() -> None:
-    """`alignkit.webr.diversity` gives the reference's values whichever backend runs."""
-    from alignkit.webr import diversity
+    """`alignkit.embed.diversity` gives the reference's values whichever backend runs."""
+    from alignkit.embed import diversity
 
     rng = np.random.default_rng(5)
     a = rng.standard_normal((300, 24)).astype(np.float32)

@@ -1,6 +1,8 @@
-"""The numpy sentence encoder (`alignkit.webr.embed`) and its embedding cache.
+"""Our sentence encoder (`alignkit.embed.encoder`) on both backends, and its embedding cache.
 
-Validation of the encoder: on 59 texts (the fixture sentences, the CLI test sets, a text longer
+The default backend ("auto") runs our BERT forward pass on torch where torch is installed and
+the float32 numpy one otherwise; both are tested here wherever they can run. Validation of the
+numpy encoder: on 59 texts (the fixture sentences, the CLI test sets, a text longer
 than 256 tokens, an empty string, Japanese) it was compared with sentence-transformers 6.2.0 on
 torch 2.15.0 (CPU): max abs difference 1.3e-7 per component. `test_matches_sentence_transformers`
 repeats that comparison wherever both are installed (not in CI: torch is too big). Everywhere:
@@ -16,13 +18,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from alignkit.webr import embed
+from alignkit.embed import encoder as embed
 
 DATA = Path(__file__).parent / "data"
 
@@ -32,9 +35,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def encoder() -> embed.NumpyBertEncoder:
-    return embed.get_encoder(str(embed.resolve_model_dir()), "numpy")
+# fastembed's test suite lists these for sentence-transformers/all-MiniLM-L6-v2 "hello world".
+HELLO_WORLD_FASTEMBED = [-0.034478, 0.03102, 0.00673, 0.02611, -0.039362]
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+OUR_BACKENDS = [
+    pytest.param("torch", marks=pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")),
+    "numpy",
+]
+
+
+@pytest.fixture(scope="module", params=OUR_BACKENDS)
+def encoder(request: pytest.FixtureRequest) -> embed.BertEncoder:
+    return embed.get_encoder(str(embed.resolve_model_dir()), request.param)
 
 
 def test_default_model_found() -> None:
@@ -45,7 +57,7 @@ def test_default_model_found() -> None:
     assert spec.pooling == "mean" and spec.normalize
 
 
-def test_fixture_vectors(encoder: embed.NumpyBertEncoder) -> None:
+def test_fixture_vectors(encoder: embed.BertEncoder) -> None:
     fixture = json.loads((DATA / "score_embeddings.json").read_text(encoding="utf-8"))
     expected = np.array(fixture["embeddings"], dtype=np.float32)
     assert expected.shape == (6, 384)
@@ -53,14 +65,12 @@ def test_fixture_vectors(encoder: embed.NumpyBertEncoder) -> None:
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-def test_matches_fastembed_published_values(encoder: embed.NumpyBertEncoder) -> None:
-    # fastembed's test suite lists these for sentence-transformers/all-MiniLM-L6-v2.
+def test_matches_fastembed_published_values(encoder: embed.BertEncoder) -> None:
     got = encoder.encode(["hello world"])[0, :5]
-    expected = [-0.034478, 0.03102, 0.00673, 0.02611, -0.039362]
-    np.testing.assert_allclose(got, expected, atol=1e-4)
+    np.testing.assert_allclose(got, HELLO_WORLD_FASTEMBED, atol=1e-4)
 
 
-def test_tokenization_hand_checked(encoder: embed.NumpyBertEncoder) -> None:
+def test_tokenization_hand_checked(encoder: embed.BertEncoder) -> None:
     enc = encoder.tokenizer.encode("Hello, world! Tokenization")
     assert enc.tokens == ["[CLS]", "hello", ",", "world", "!", "token", "##ization", "[SEP]"]
     assert enc.ids == [101, 7592, 1010, 2088, 999, 19204, 3989, 102]
@@ -68,7 +78,7 @@ def test_tokenization_hand_checked(encoder: embed.NumpyBertEncoder) -> None:
     assert len(long.ids) == 256  # truncated at max_seq_length, special tokens included
 
 
-def test_properties(encoder: embed.NumpyBertEncoder) -> None:
+def test_properties(encoder: embed.BertEncoder) -> None:
     texts = [
         "A man is playing a guitar on stage.",
         "Someone performs a song on the guitar in front of an audience.",
@@ -101,13 +111,13 @@ def test_gelu_matches_erf() -> None:
 def test_cache_reuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     texts = ["first text", "second text", "third"]
     calls = []
-    real_encode = embed.NumpyBertEncoder.encode
+    real_encode = embed.BertEncoder.encode
 
     def counting(self, batch, **kwargs):
         calls.append(len(batch))
         return real_encode(self, batch, **kwargs)
 
-    monkeypatch.setattr(embed.NumpyBertEncoder, "encode", counting)
+    monkeypatch.setattr(embed.BertEncoder, "encode", counting)
     first = embed.embed_texts(texts, cache_dir=tmp_path)
     assert calls == [3]
     assert len(list(tmp_path.glob("*.npy"))) == 1
@@ -118,6 +128,9 @@ def test_cache_reuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     embed.embed_texts(texts[:2], cache_dir=tmp_path)  # other texts: a new entry
     assert calls == [3, 2]
     embed.embed_texts(texts, cache_dir=None)
+    assert calls == [3, 2, 3]
+    # "auto" is keyed as the backend it resolves to: the same cache entry.
+    embed.embed_texts(texts, backend=embed.resolve_backend("auto"), cache_dir=tmp_path)
     assert calls == [3, 2, 3]
 
 
@@ -139,14 +152,62 @@ def test_matches_sentence_transformers() -> None:
         pytest.skip("sentence-transformers/torch not installed; compared where they are")
     fixture = json.loads((DATA / "score_embeddings.json").read_text(encoding="utf-8"))
     texts = [*fixture["sentences"], "hello world", "", "word " * 400, "日本語のテキストです。"]
-    ours = embed.embed_texts(texts, cache_dir=None, batch_size=3)
     theirs = embed.embed_texts(texts, backend="sentence-transformers", cache_dir=None)
-    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    for backend in ("auto", "numpy"):
+        ours = embed.embed_texts(texts, backend=backend, cache_dir=None, batch_size=3)
+        np.testing.assert_allclose(ours, theirs, atol=1e-6, err_msg=backend)
+        assert (ours * theirs).sum(axis=1).min() >= 0.99999
 
 
-def test_sentence_transformers_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails
+@pytest.mark.parametrize(
+    ("missing", "backend", "message"),
+    [
+        ("sentence_transformers", "sentence-transformers", "the numpy backend needs neither"),
+        ("torch", "torch", "backend 'numpy' needs no torch"),
+    ],
+)
+def test_backend_dependency_missing(
+    monkeypatch: pytest.MonkeyPatch, missing: str, backend: str, message: str
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # import fails
     embed.get_encoder.cache_clear()
-    with pytest.raises(ImportError, match="default numpy backend needs neither"):
-        embed.get_encoder(str(embed.resolve_model_dir()), "sentence-transformers")
+    with pytest.raises(ImportError, match=message):
+        embed.get_encoder(str(embed.resolve_model_dir()), backend)
     embed.get_encoder.cache_clear()
+
+
+def test_backends_agree() -> None:
+    if not HAVE_TORCH:
+        pytest.skip("torch not installed")
+    fixture = json.loads((DATA / "score_embeddings.json").read_text(encoding="utf-8"))
+    texts = [*fixture["sentences"], "", "word " * 400, "短い文。", "A longer sentence " * 20]
+    model_dir = str(embed.resolve_model_dir())
+    on_torch = embed.get_encoder(model_dir, "torch").encode(texts, batch_size=4)
+    on_numpy = embed.get_encoder(model_dir, "numpy").encode(texts, batch_size=4)
+    np.testing.assert_allclose(on_torch, on_numpy, atol=1e-6)
+
+
+def test_auto_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert embed.DEFAULT_BACKEND == "auto"
+    assert embed.resolve_backend("auto") == ("torch" if HAVE_TORCH else "numpy")
+    assert embed.resolve_backend("numpy") == "numpy"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        embed.resolve_backend("onnx")
+    real_find_spec = importlib.util.find_spec
+
+    def no_torch(name: str, *args, **kwargs):
+        return None if name == "torch" else real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_torch)
+    assert embed.resolve_backend("auto") == "numpy"
+    vectors = embed.embed_texts(["hello world"], cache_dir=None)
+    np.testing.assert_allclose(vectors[0, :5], HELLO_WORLD_FASTEMBED, atol=1e-4)
+
+
+def test_import_does_not_load_torch() -> None:
+    # A preprocessing-only install has no torch: importing the shared layer must not need it.
+    code = (
+        "import sys; import alignkit.embed, alignkit.embed.encoder, alignkit.embed.diversity; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

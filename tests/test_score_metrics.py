@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from alignkit import _core
-from alignkit.webr import diversity
-from alignkit.webr import diversity_reference as ref
+from alignkit.embed import diversity
+from alignkit.embed import diversity_reference as ref
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Diversity metrics of embedding sets, Rust-accelerated where the extension has them.
 
 Each function uses `alignkit._core.<name>` when the compiled extension provides it and the
-float64 numpy reference (`alignkit.webr.diversity_reference`, which also documents the exact
+float64 numpy reference (`alignkit.embed.diversity_reference`, which also documents the exact
 definitions) otherwise. Embeddings go to Rust as C-contiguous float32 arrays; the results are
 converted to the reference's return values (the Rust calls return a little more, e.g. summary
 statistics next to the nearest-neighbour distances).
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from alignkit import _core
-from alignkit.webr import diversity_reference as ref
-from alignkit.webr.diversity_reference import (
+from alignkit.embed import diversity_reference as ref
+from alignkit.embed.diversity_reference import (
     DEFAULT_COVERAGE_THRESHOLD,
     QUANTILES,
     distance_summary,

@@ -1,6 +1,6 @@
 """Diversity metrics of embedding sets: the readable float64 numpy reference.
 
-This module defines the metrics. It is the CPU fallback of `alignkit.webr.diversity` and the
+This module defines the metrics. It is the CPU fallback of `alignkit.embed.diversity` and the
 test oracle for the Rust versions in `alignkit._core`; keep it simple rather than fast.
 
 Geometry: every row is L2-normalised first (zero rows are rejected), similarity is the dot
