@@ -29,6 +29,7 @@ writes `{"messages": [...], "metadata": {...}}` rows to `OUT/synthetic.jsonl.gz`
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import importlib.util
 import json
@@ -670,8 +671,6 @@ def _write_rows(path: Path, rows: Iterable[dict[str, Any]], compress: bool) -> N
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:
-    import gzip
-
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
