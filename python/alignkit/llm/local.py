@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from alignkit.errors import MissingDependencyError
 from alignkit.llm.backend import BackendSpecError, ChatBackend, register_backend
 from alignkit.llm.default_model import DEFAULT_MODEL_NAME
 from alignkit.llm.types import ChatRequest, ChatResult
@@ -58,7 +59,7 @@ _LLM_EXTRA_MODULES = ("torch", "transformers")
 _DEFAULT_MODEL_EXTRA_MODULES = ("gguf",)
 
 
-class LLMExtraMissingError(ImportError):
+class LLMExtraMissingError(MissingDependencyError):
     """The transformers backend needs alignkit's `llm` extra, which is not installed."""
 
 
