@@ -7,7 +7,7 @@ CARGO ?= cargo
 # Tests must never reach a model hub.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install install-dev build lint fmt test test-rust test-python stubtest wheel-smoke \
+.PHONY: help install install-dev build lint fmt test test-fast test-rust test-python stubtest wheel-smoke \
         bench bench-rust bench-python fuzz demo clean
 
 help:
@@ -15,6 +15,7 @@ help:
 	@echo "build        build the extension in place for development (maturin develop)"
 	@echo "lint         cargo fmt --check, clippy -D warnings, ruff, import layers (lint-imports)"
 	@echo "test         install, then Rust tests, pytest and the _core stub check"
+	@echo "test-fast    pytest without the tests marked slow (no install, no Rust)"
 	@echo "bench        criterion benches and the side-by-side Python benchmark"
 	@echo "fuzz         run the WARC reader fuzz target for FUZZ_SECONDS (needs cargo-fuzz)"
 	@echo "demo         the README's main job on the built-in demo shards"
@@ -59,6 +60,10 @@ test-rust:
 test-python:
 	$(PYTHON) -m pytest -q tests
 
+# The inner loop: everything but the tests marked slow, against the current install (no rebuild).
+test-fast:
+	$(PYTHON) -m pytest -q -m "not slow" tests
+
 stubtest:
 	$(PYTHON) -m mypy.stubtest alignkit._core
 
@@ -82,12 +87,12 @@ bench-python:
 	$(PYTHON) benches/eval_langid.py --json bench-data/langid.json
 	$(PYTHON) benches/bench_dedup.py --json bench-data/dedup.json
 	$(PYTHON) benches/bench_diversity.py --json bench-data/diversity.json
+	$(PYTHON) benches/bench_embed.py --json bench-data/embed.json
 	$(PYTHON) benches/bench_llm_client.py --json bench-data/llm_client.json
 	$(PYTHON) benches/bench_bmc_matcher.py --pairs 300 --runs 7 --json bench-data/bmc_matcher.json
 	$(PYTHON) benches/bench_bmc_loss.py --shapes smollm2 --json bench-data/bmc_loss_smollm2.json
 	$(PYTHON) benches/bench_bmc_loss.py --shapes llama3 --rounds 2 --reps 0 --json bench-data/bmc_loss_llama3.json
 
-	$(PYTHON) benches/bench_embed.py --json bench-data/embed.json
 # Needs a nightly toolchain and cargo-fuzz (rust/fuzz/README.md). libdeflate is linked twice into
 # the instrumented binary, so ASan's ODR check is turned off.
 FUZZ_SECONDS ?= 120
