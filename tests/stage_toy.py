@@ -74,3 +74,23 @@ def write_inputs(folder: Path, n: int = 3, docs: int = 4) -> list[Path]:
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         paths.append(path)
     return paths
+
+
+class ToyReduceStage(ToyStage):
+    """The toy stage plus parts (a doc count per task) and a reduce writing their total."""
+
+    name = "test.toy-reduce"
+
+    def run_task(self, task, ctx):  # type: ignore[no-untyped-def]
+        result = super().run_task(task, ctx)
+        part = ctx.tmp_part(f"{task.id}.count")
+        part.write_text(str(result.stats["docs"]), encoding="utf-8")
+        return TaskResult(
+            stats=result.stats, outputs=result.outputs, parts={f"{task.id}.count": part}
+        )
+
+    def reduce(self, folder, tasks, results):  # type: ignore[no-untyped-def]
+        total = sum(int(folder.part_path(f"{t.id}.count").read_text()) for t in tasks)
+        tmp = folder.tmp_path("total.txt")
+        tmp.write_text(f"{total}\n", encoding="utf-8")
+        return TaskResult(stats={"total": total}, outputs={"total.txt": tmp})

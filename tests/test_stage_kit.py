@@ -245,3 +245,25 @@ def test_datatrove_reads_exactly_the_documents(tmp_path):
     docs = list(JsonlReader(str(tmp_path / "out")).run())
     assert sorted(d.id for d in docs) == sorted(f"{k}-{i}" for k in range(3) for i in range(4))
     assert {Path(d.metadata["file_path"]).parent for d in docs} == {tmp_path / "out"}
+
+
+def test_reduce_runs_once_per_change_of_its_tasks(tmp_path):
+    from stage_toy import ToyReduceStage
+
+    inputs = write_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    report = run_stage(ToyReduceStage(ToyConfig()), inputs, out, progress="off")
+    assert report.stats["total"] == 12 and (out / "total.txt").read_text() == "12\n"
+    assert (out / ".alignkit" / "parts" / "shard0.count").read_text() == "4"
+    mtime = (out / "total.txt").stat().st_mtime_ns
+    again = run_stage(ToyReduceStage(ToyConfig()), inputs, out, progress="off")
+    assert again.stats["total"] == 12 and (out / "total.txt").stat().st_mtime_ns == mtime
+    # a lost part makes its task run again, and then the reduce
+    (out / ".alignkit" / "parts" / "shard1.count").unlink()
+    with open(inputs[2], "a") as fh:
+        fh.write(json.dumps({"id": "new", "text": "added later", "lang": "en"}) + "\n")
+    redone = run_stage(ToyReduceStage(ToyConfig()), inputs, out, progress="off")
+    assert redone.tasks_run == 2 and (out / "total.txt").read_text() == "13\n"
+    # no reduce while a task is failing
+    failing = run_stage(ToyReduceStage(ToyConfig(), fail_on="shard0"), inputs, tmp_path / "f")
+    assert "total" not in failing.stats and not (tmp_path / "f" / "total.txt").exists()

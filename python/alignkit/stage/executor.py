@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from alignkit.stage.folder import OutputFolder
+from alignkit.stage.folder import OutputFolder, file_identity
 
 if TYPE_CHECKING:
     from alignkit.stage.stage import Stage
@@ -52,6 +52,9 @@ class TaskResult:
 
     stats: Mapping[str, Any]
     outputs: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    parts: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    """Intermediate results for the reduce step, by part name (from `TaskContext.tmp_part`):
+    kept under OUT/.alignkit/parts/, published and recorded like outputs, never data."""
 
 
 class TaskContext:
@@ -70,6 +73,10 @@ class TaskContext:
         path = self.folder.tmp_path(name)
         self._tmp.append(path)
         return path
+
+    def tmp_part(self, name: str) -> Path:
+        """A fresh temporary path for the part `name` (see `TaskResult.parts`)."""
+        return self.tmp_output(name)
 
     def progress(self, amount: int) -> None:
         """Report `amount` more progress units (the task's `weight` in all)."""
@@ -91,11 +98,8 @@ def execute_task(
     ctx = TaskContext(folder, task, report)
     try:
         result = stage.run_task(task, ctx)
-        inputs = [_identity(p) for p in task.inputs]
-        published = [
-            folder.publish(Path(tmp), name, verify=stage.verify_outputs)
-            for name, tmp in sorted(result.outputs.items())
-        ]
+        inputs = [file_identity(p) for p in task.inputs]
+        published = publish_result(folder, result, verify=stage.verify_outputs)
     except BaseException:
         ctx.discard()
         raise
@@ -104,10 +108,19 @@ def execute_task(
     return stats
 
 
-def _identity(path: str) -> dict[str, Any]:
-    from alignkit.stage.folder import file_identity
-
-    return file_identity(path)
+def publish_result(
+    folder: OutputFolder, result: TaskResult, *, verify: bool = True
+) -> list[dict[str, Any]]:
+    """Publish a result's outputs and parts; returns their identities for the marker."""
+    published = [
+        folder.publish(Path(tmp), name, verify=verify)
+        for name, tmp in sorted(result.outputs.items())
+    ]
+    published += [
+        folder.publish(Path(tmp), name, verify=verify, part=True)
+        for name, tmp in sorted(result.parts.items())
+    ]
+    return published
 
 
 class Executor(Protocol):

@@ -4,6 +4,7 @@
     OUT/.alignkit/config.json    the stage name and fingerprint of the config that made OUT
     OUT/.alignkit/done/ID.json   one completion marker per finished task
     OUT/.alignkit/stats.json     merged, typed statistics of the last run
+    OUT/.alignkit/parts/NAME     a task's intermediate results for the reduce step (not data)
     OUT/.alignkit/tmp/           outputs being written (unique names, never read back)
     OUT/.alignkit/lock           held (flock) by the run using OUT
 
@@ -45,6 +46,7 @@ CONFIG_FILE = "config.json"
 STATS_FILE = "stats.json"
 DONE_DIR = "done"
 TMP_DIR = "tmp"
+PARTS_DIR = "parts"
 LOCK_FILE = "lock"
 MARKER_VERSION = 1
 
@@ -129,6 +131,15 @@ class OutputFolder:
             raise OutputError(f"output name {name!r} must stay inside the folder's data area")
         return self.root / name
 
+    def part_path(self, name: str) -> Path:
+        """A task's intermediate result (bookkeeping, never data) by its name."""
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise OutputError(f"part name {name!r} must stay inside the parts folder")
+        return self.meta / PARTS_DIR / name
+
+    def _recorded_path(self, entry: Mapping[str, Any]) -> Path:
+        return self.part_path(entry["name"]) if entry.get("part") else self.path(entry["name"])
+
     def tmp_path(self, name: str) -> Path:
         """A unique temporary path for `name` (per process and call)."""
         safe = name.replace(os.sep, "__")
@@ -199,16 +210,24 @@ class OutputFolder:
 
     # -- markers and outputs ------------------------------------------------------------------
 
-    def publish(self, tmp: Path, name: str, *, verify: bool = True) -> dict[str, Any]:
-        """Verify, fsync and rename a finished temporary file to its final name; returns the
-        output's identity for the marker."""
-        final = self.path(name)
+    def publish(
+        self, tmp: Path, name: str, *, verify: bool = True, part: bool = False
+    ) -> dict[str, Any]:
+        """Verify, fsync and rename a finished temporary file to its final name (a data output,
+        or a part with `part=True`); returns its identity for the marker."""
+        final = self.part_path(name) if part else self.path(name)
         if verify:
             verify_output(tmp, name)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         final.parent.mkdir(parents=True, exist_ok=True)
-        identity = {"name": name, "size": tmp.stat().st_size, "sha256": sha256_file(tmp)}
+        identity: dict[str, Any] = {
+            "name": name,
+            "size": tmp.stat().st_size,
+            "sha256": sha256_file(tmp),
+        }
+        if part:
+            identity["part"] = True
         os.replace(tmp, final)
         fsync_dir(final.parent)
         return identity
@@ -245,7 +264,7 @@ class OutputFolder:
             return None
         for output in marker.get("outputs", []):
             try:
-                path = self.path(output["name"])
+                path = self._recorded_path(output)
                 if path.stat().st_size != output["size"]:
                     return None
                 if deep and sha256_file(path) != output["sha256"]:
@@ -266,8 +285,9 @@ class OutputFolder:
         for marker in self.markers():
             for output in marker.get("outputs", []):
                 with contextlib.suppress(OSError, KeyError, TypeError, OutputError):
-                    self.path(output["name"]).unlink(missing_ok=True)
+                    self._recorded_path(output).unlink(missing_ok=True)
         shutil.rmtree(self.meta / DONE_DIR, ignore_errors=True)
+        shutil.rmtree(self.meta / PARTS_DIR, ignore_errors=True)
         (self.meta / DONE_DIR).mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
             (self.meta / STATS_FILE).unlink()

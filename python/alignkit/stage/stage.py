@@ -32,8 +32,15 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from alignkit.errors import ConfigError
 from alignkit.stage.config import StageConfig
-from alignkit.stage.executor import Executor, LocalExecutor, Task, TaskContext, TaskResult
-from alignkit.stage.folder import OutputFolder
+from alignkit.stage.executor import (
+    Executor,
+    LocalExecutor,
+    Task,
+    TaskContext,
+    TaskResult,
+    publish_result,
+)
+from alignkit.stage.folder import OutputFolder, file_identity
 from alignkit.stage.progress import Progress
 from alignkit.stage.stats import Counts
 
@@ -74,11 +81,20 @@ class Stage(abc.ABC, Generic[C]):
     def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
         """Do one task; write outputs only to `ctx.tmp_output(...)` paths."""
 
+    def reduce(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> TaskResult | None:
+        """The reduce step (cross-task work: clustering, a mix, metrics), in the driver, once
+        every task is done. Read the tasks' parts with `folder.part_path`, write outputs to
+        `folder.tmp_path(name)` and return them with statistics, as a task does. The kit runs it
+        only when a task's marker changed since the last reduce (a resume rewrites nothing) and
+        merges its statistics over `finalize`'s. Default: no reduce step."""
+        return None
+
     def finalize(
         self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
     ) -> dict[str, Any]:
-        """The reduce step, in the driver, after every task is done; returns the stage's
-        statistics (default: the tasks' statistics summed)."""
+        """The stage's statistics from its tasks' (default: summed)."""
         return Counts.total(results[t.id] for t in tasks if t.id in results).plain()
 
 
@@ -143,6 +159,8 @@ def run_stage(
             folder.clear()
         tasks = stage.plan([os.fspath(p) for p in inputs])
         ids = [t.id for t in tasks]
+        if any(i.startswith("@") for i in ids):
+            raise ConfigError(f"{stage.name}: task ids starting with '@' are reserved")
         if len(set(ids)) != len(ids):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             raise ConfigError(f"{stage.name}: two inputs map to the same task: {', '.join(dupes)}")
@@ -150,7 +168,7 @@ def run_stage(
         results: dict[str, dict[str, Any]] = {}
         todo: list[Task] = []
         for task in tasks:
-            marker = folder.trusted_marker(task.id, [_identity(p) for p in task.inputs])
+            marker = folder.trusted_marker(task.id, [file_identity(p) for p in task.inputs])
             if marker is not None:
                 results[task.id] = marker.get("stats", {})
             else:
@@ -172,6 +190,8 @@ def run_stage(
             if todo:
                 executor.run(stage, todo, str(folder.root), on_done, bar.advance)
         stats = stage.finalize(folder, tasks, results)
+        if not failures:
+            stats = {**stats, **_reduce(stage, folder, tasks, results)}
         report = StageReport(
             stage=stage.name,
             folder=folder.root,
@@ -186,7 +206,25 @@ def run_stage(
     return report
 
 
-def _identity(path: str) -> dict[str, Any]:
-    from alignkit.stage.folder import file_identity
+REDUCE_TASK = "@reduce"
 
-    return file_identity(path)
+
+def _reduce(
+    stage: Stage[Any],
+    folder: OutputFolder,
+    tasks: Sequence[Task],
+    results: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Run the stage's reduce unless its marker proves it was done on exactly these task
+    markers; returns its statistics."""
+    task_markers = [file_identity(folder.marker_path(t.id)) for t in tasks]
+    done = folder.trusted_marker(REDUCE_TASK, task_markers)
+    if done is not None:
+        return dict(done.get("stats", {}))
+    folder.marker_path(REDUCE_TASK).unlink(missing_ok=True)
+    result = stage.reduce(folder, tasks, results)
+    if result is None:
+        return {}
+    published = publish_result(folder, result, verify=stage.verify_outputs)
+    folder.write_marker(REDUCE_TASK, task_markers, published, dict(result.stats))
+    return dict(result.stats)
