@@ -46,14 +46,12 @@ from alignkit.errors import (
     StageFailedError,
 )
 from alignkit.stage import (
-    Counts,
     OutputFolder,
     Stage,
     StageConfig,
     Task,
     TaskContext,
     TaskResult,
-    file_identity,
     option,
     run_stage,
 )
@@ -65,8 +63,6 @@ FIELDS = ("instruction", "response", "both")
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 REPORT_VERSION = 1
-PARTS_DIR = "parts"
-REDUCE_MARKER = "reduce"
 # Upper bound of the characters one WordPiece token stands for (a 100-character word piece and
 # the spaces before it): cutting texts there leaves what the model reads unchanged.
 EMBED_CHARS_PER_TOKEN = 128
@@ -391,41 +387,30 @@ class ScoreStage(Stage[ScoreConfig]):
                 "nn_distance": diversity.distance_summary(nn),
                 "near_duplicate_share": float(np.mean(nn <= 0.05)),
             }
-        part = ctx.folder.meta / PARTS_DIR / f"{task.id}.npz"
-        part.parent.mkdir(parents=True, exist_ok=True)
-        tmp = part.with_name(f".{part.name}.{os.getpid()}.tmp")
+        part_name = f"{task.id}.npz"
+        tmp = ctx.tmp_part(part_name)
         with open(tmp, "wb") as fh:
             np.savez(fh, entry=np.array(json.dumps(entry)), **arrays)
-        os.replace(tmp, part)
         ctx.progress(1)
         stats = {"datasets": 1, "examples": len(dataset.examples), "bad_rows": dataset.bad_rows}
-        return TaskResult(stats=stats)
+        return TaskResult(stats=stats, parts={part_name: tmp})
 
-    def finalize(
+    def reduce(
         self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
-    ) -> dict[str, Any]:
-        stats = Counts.total(results[t.id] for t in tasks if t.id in results).plain()
-        if len(results) < len(tasks):
-            return stats  # failed tasks: no report until a re-run completes them
-        # The reduce is redone only when a task marker changed (a resume rewrites nothing).
-        task_markers = [file_identity(folder.marker_path(t.id)) for t in tasks]
-        if folder.trusted_marker(REDUCE_MARKER, task_markers) is None:
-            parts = [_read_part(folder, t.id) for t in tasks]
-            report = build_report(self.config, parts)
-            published = []
-            for name, text in (
-                (REPORT_JSON, json.dumps(report, indent=2) + "\n"),
-                (REPORT_HTML, render_report(report)),
-            ):
-                tmp = folder.tmp_path(name)
-                tmp.write_text(text, encoding="utf-8")
-                published.append(folder.publish(tmp, name))
-            folder.write_marker(REDUCE_MARKER, task_markers, published, {})
-        return stats
+    ) -> TaskResult:
+        report = build_report(self.config, [_read_part(folder, t.id) for t in tasks])
+        outputs = {}
+        for name, text in (
+            (REPORT_JSON, json.dumps(report, indent=2) + "\n"),
+            (REPORT_HTML, render_report(report)),
+        ):
+            outputs[name] = folder.tmp_path(name)
+            outputs[name].write_text(text, encoding="utf-8")
+        return TaskResult(stats={}, outputs=outputs)
 
 
 def _read_part(folder: OutputFolder, task_id: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    path = folder.meta / PARTS_DIR / f"{task_id}.npz"
+    path = folder.part_path(f"{task_id}.npz")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
