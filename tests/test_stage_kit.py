@@ -267,3 +267,16 @@ def test_reduce_runs_once_per_change_of_its_tasks(tmp_path):
     # no reduce while a task is failing
     failing = run_stage(ToyReduceStage(ToyConfig(), fail_on="shard0"), inputs, tmp_path / "f")
     assert "total" not in failing.stats and not (tmp_path / "f" / "total.txt").exists()
+
+
+def test_retry_failed_redoes_only_tasks_that_counted_failures(tmp_path):
+    inputs = write_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    run_stage(ToyStage(ToyConfig()), inputs, out, progress="off")
+    marker = out / ".alignkit" / "done" / "shard1.json"
+    record = json.loads(marker.read_text())
+    record["stats"]["failures"] = 2  # as an LLM stage records unanswered requests
+    marker.write_text(json.dumps(record))
+    assert run_stage(ToyStage(ToyConfig()), inputs, out, progress="off").tasks_run == 0
+    retried = run_stage(ToyStage(ToyConfig()), inputs, out, progress="off", retry_failed=True)
+    assert retried.tasks_run == 1 and "failures" not in json.loads(marker.read_text())["stats"]

@@ -140,13 +140,16 @@ def run_stage(
     overwrite: bool = False,
     progress: bool | str | None = "auto",
     lock_wait: float = 0.0,
+    retry_failed: bool = False,
 ) -> StageReport:
     """Run `stage` over `inputs` into `out_dir` under the output-folder contract.
 
     Finished tasks (trusted markers) are skipped; a recorded config that differs is refused
     naming the keys unless `overwrite`, which also redoes every task. Failed tasks are logged and
     listed in the report (no marker, so a re-run retries only them); the caller decides whether
-    that is an error.
+    that is an error. With `retry_failed`, finished tasks whose statistics count `failures`
+    (LLM requests left without an answer, by the convention of LLM stages) run again; their
+    response caches make that resend only the failed requests.
     """
     started = time.perf_counter()
     executor = executor or LocalExecutor()
@@ -169,6 +172,8 @@ def run_stage(
         todo: list[Task] = []
         for task in tasks:
             marker = folder.trusted_marker(task.id, [file_identity(p) for p in task.inputs])
+            if marker is not None and retry_failed and marker.get("stats", {}).get("failures"):
+                marker = None
             if marker is not None:
                 results[task.id] = marker.get("stats", {})
             else:
