@@ -368,6 +368,7 @@ class BridgeStage(Stage[BridgeConfig]):
             "written": len(rows),
             "dropped": dict(dropped),
             "llm": usage.to_dict(),
+            "failures": usage.failures,
         }
         if not rows:  # no empty shard: `datasets` cannot read a schema from it
             return TaskResult(stats=stats)
@@ -433,8 +434,6 @@ def bridge(
         rows=None if from_path else list(pairs),  # type: ignore[arg-type]
         backend_options=backend_options,
     )
-    if config.retry_failed:
-        _forget_tasks_with_failures(OutputFolder(out_dir))
     report = run_stage(
         stage,
         [pairs] if from_path else [],  # type: ignore[list-item]
@@ -442,16 +441,9 @@ def bridge(
         executor=LocalExecutor(workers),
         overwrite=overwrite,
         progress=progress,
+        retry_failed=config.retry_failed,
     )
     return _checked_stats(report)
-
-
-def _forget_tasks_with_failures(folder: OutputFolder) -> None:
-    """Drop the markers of tasks whose LLM calls failed, so they run again (their cached
-    answers are reused; only the failed requests are sent)."""
-    for marker in folder.markers():
-        if marker.get("stats", {}).get("llm", {}).get("failures"):
-            folder.marker_path(str(marker.get("task"))).unlink(missing_ok=True)
 
 
 def _checked_stats(report: StageReport) -> dict[str, Any]:

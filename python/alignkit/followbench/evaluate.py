@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from alignkit._defaults import DEFAULT_LLM_SPEC
-from alignkit.data.io import atomic_write_text
 from alignkit.errors import ConfigError, InputError, OutputError, StageFailedError
 from alignkit.followbench.checks import find_check
 from alignkit.followbench.data import (
@@ -53,7 +52,6 @@ from alignkit.stage import (
     Task,
     TaskContext,
     TaskResult,
-    file_identity,
     option,
     run_stage,
 )
@@ -63,8 +61,6 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 TASK = "followbench"
 CACHE_DIR = "llm_cache"
-PARTS_DIR = "parts"
-REDUCE_MARKER = "reduce"
 _SPECS = "transformers, transformers:PATH or openai:MODEL@URL"
 _FROM_CONFIG: Any = object()  # run_followbench's model/judge arguments: the config's spec
 SAMPLES_FILE = "samples.jsonl"
@@ -449,9 +445,9 @@ def _str_keys(mapping: dict[int, Any]) -> dict[str, Any]:
 
 def write_outputs(
     folder: OutputFolder, rows: Sequence[dict[str, Any]], results: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """samples.jsonl, results.json and report.html, each written to a temporary file and
-    published; returns their identities (for the reduce's marker)."""
+) -> dict[str, Path]:
+    """samples.jsonl, results.json and report.html, each written to a temporary file (the kit
+    publishes them); returns {name: temporary path}."""
     from alignkit.followbench.report import render_report
 
     results = {**results, "samples_file": SAMPLES_FILE}
@@ -460,12 +456,11 @@ def write_outputs(
         RESULTS_FILE: json.dumps(results, indent=2, ensure_ascii=False),
         REPORT_FILE: render_report([results]),
     }
-    published = []
+    outputs = {}
     for name, text in texts.items():
-        tmp = folder.tmp_path(name)
-        tmp.write_text(text, encoding="utf-8")
-        published.append(folder.publish(tmp, name))
-    return published
+        outputs[name] = folder.tmp_path(name)
+        outputs[name].write_text(text, encoding="utf-8")
+    return outputs
 
 
 def run_followbench(
@@ -500,8 +495,6 @@ def run_followbench(
     config = config.replace(**overrides)
     loaded = data if isinstance(data, FollowBenchData) else None
     stage = FollowBenchStage(config, data=loaded, backends=backends)
-    folder = OutputFolder(out_dir)
-    _forget_tasks(folder, with_failures=config.retry_failed)
     report = run_stage(
         stage,
         [] if loaded is not None else [data],  # type: ignore[list-item]
@@ -509,6 +502,7 @@ def run_followbench(
         executor=LocalExecutor(workers),
         overwrite=overwrite,
         progress=progress,
+        retry_failed=config.retry_failed,
     )
     if report.failures:
         raise StageFailedError(report.stage, report.failures)
@@ -691,28 +685,29 @@ class FollowBenchStage(Stage[EvalConfig]):
                 judging.update({f"{role}_retried": judged.get("retried", 0)})
                 judging.update({f"{role}_unparsable": judged.get("unparsable", 0)})
         ctx.progress(len(records))
-        # The raw rows are this task's result; the reduce reads them (bookkeeping, not data).
-        part = ctx.folder.meta / PARTS_DIR / f"{task.id}.jsonl"
-        part.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(part, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        return TaskResult(stats={"items": len(records), "llm": llm, "judging": dict(judging)})
+        # The raw rows are this task's part; the reduce reads them (bookkeeping, not data).
+        part = ctx.tmp_part(f"{task.id}.jsonl")
+        part.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
+        failures = sum(usage.get("failures", 0) for usage in llm.values())
+        stats = {"items": len(records), "llm": llm, "judging": dict(judging), "failures": failures}
+        return TaskResult(stats=stats, parts={f"{task.id}.jsonl": part})
 
     def finalize(
         self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
     ) -> dict[str, Any]:
-        stats = Counts.total(results[t.id] for t in tasks if t.id in results).plain()
-        if len(results) < len(tasks) or self.selected is None:
-            return stats  # failed tasks: no results until a re-run completes them
-        # The reduce is redone only when a task marker changed (a resume rewrites nothing).
-        task_markers = [file_identity(folder.marker_path(t.id)) for t in tasks]
-        done = folder.trusted_marker(REDUCE_MARKER, task_markers)
-        if done is None:
-            rows = _reduce_rows(folder, tasks, self.selected)
-            results_json = build_results(rows, self._meta(stats))
-            done = {"stats": {"counts": {"items": len(rows)}}}
-            published = write_outputs(folder, rows, results_json)
-            folder.write_marker(REDUCE_MARKER, task_markers, published, done["stats"])
-        return {**stats, **done["stats"]}
+        return Counts.total(results[t.id] for t in tasks if t.id in results).plain()
+
+    def reduce(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> TaskResult | None:
+        if self.selected is None:
+            return None
+        stats = self.finalize(folder, tasks, results)
+        rows = _reduce_rows(folder, tasks, self.selected)
+        outputs = write_outputs(folder, rows, build_results(rows, self._meta(stats)))
+        return TaskResult(stats={"counts": {"items": len(rows)}}, outputs=outputs)
 
     def _meta(self, stats: Mapping[str, Any]) -> dict[str, Any]:
         """The run's description in results.json (`config`, `usage`, `model_name`, `date`)."""
@@ -769,26 +764,12 @@ def _sample_row(record: Record, result: Any) -> dict[str, Any]:
 
 
 def _read_part(folder: OutputFolder, task_id: str) -> list[dict[str, Any]]:
-    path = folder.meta / PARTS_DIR / f"{task_id}.jsonl"
+    path = folder.part_path(f"{task_id}.jsonl")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise OutputError(f"{path} is missing (task {task_id}); re-run to redo that task") from None
     return [json.loads(line) for line in lines if line.strip()]
-
-
-def _forget_tasks(folder: OutputFolder, *, with_failures: bool) -> None:
-    """Drop markers a re-run must not trust: tasks whose raw rows are gone, and (with
-    `with_failures`, for --retry-failed) tasks with failed LLM calls, whose cached answers are
-    reused so that only the failed requests are sent again."""
-    for marker in folder.markers():
-        task = str(marker.get("task"))
-        if task == REDUCE_MARKER:
-            continue
-        usage = marker.get("stats", {}).get("llm", {})
-        failed = any(u.get("failures") for u in usage.values())
-        if not (folder.meta / PARTS_DIR / f"{task}.jsonl").is_file() or (with_failures and failed):
-            folder.marker_path(task).unlink(missing_ok=True)
 
 
 __all__ = [
