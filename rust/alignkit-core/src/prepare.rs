@@ -424,6 +424,11 @@ pub fn prepare_shard_to_jsonl_gz(
             last_reported = seen;
         }
     }
+    if let Some(e) = docs.reader.io_error() {
+        // The shard could not be read to its end (e.g. it shrank while being read).
+        let e = std::io::Error::new(e.kind(), e.to_string());
+        return Err(crate::Error::io(input, e));
+    }
     out.finish()?;
     if let Some(dropped) = dropped_out {
         dropped.finish()?;

@@ -85,33 +85,67 @@ impl Libdeflate {
     }
 }
 
-/// How a gzip member that libdeflate rejected ended, found by streaming through it.
-pub(crate) fn classify_bad_member(input: &[u8]) -> BadKind {
-    let mut d = Decompress::new_gzip(15);
-    let mut sink = vec![0u8; 1 << 15];
-    loop {
-        let before_in = d.total_in();
-        let before_out = d.total_out();
-        let off = (before_in as usize).min(input.len());
-        match d.decompress(&input[off..], &mut sink, FlushDecompress::None) {
-            Err(_) => return BadKind::Corrupt,
-            Ok(Status::StreamEnd) => return BadKind::Corrupt, // libdeflate disagreed: treat as bad
-            Ok(_) => {
-                if d.total_in() == before_in && d.total_out() == before_out {
-                    return if off >= input.len() {
-                        BadKind::Truncated
-                    } else {
-                        BadKind::Corrupt
-                    };
-                }
-            }
-        }
-    }
+/// How far flate2 got through a gzip member that libdeflate rejected.
+pub(crate) struct Partial {
+    /// Bytes of output written to the front of `out`.
+    pub produced: usize,
+    /// Compressed bytes consumed (up to the damage, or the whole member).
+    pub used: usize,
+    pub end: PartialEnd,
 }
 
-pub(crate) enum BadKind {
-    Truncated,
+pub(crate) enum PartialEnd {
+    /// Bad data: the member stops being decodable at `used`.
     Corrupt,
+    /// The input ends inside the member.
+    Truncated,
+    /// The deflate data ended cleanly but libdeflate rejected the member (bad CRC or size).
+    BadTrailer,
+    /// The output reached `cap` before the damage.
+    TooBig,
+}
+
+/// Stream a member that libdeflate rejected through flate2, keeping the output produced before
+/// the damage (up to `cap` bytes, in `out`), so the records in it can still be read.
+pub(crate) fn inflate_partial(input: &[u8], out: &mut Vec<u8>, cap: usize) -> Partial {
+    let mut d = Decompress::new_gzip(15);
+    let mut produced = 0usize;
+    loop {
+        if produced == out.len() {
+            if out.len() >= cap {
+                let used = d.total_in() as usize;
+                let end = PartialEnd::TooBig;
+                return Partial {
+                    produced,
+                    used,
+                    end,
+                };
+            }
+            out.resize(out.len().max(1 << 16).saturating_mul(2).min(cap), 0);
+        }
+        let (i0, o0) = (d.total_in(), d.total_out());
+        let off = (i0 as usize).min(input.len());
+        let r = d.decompress(&input[off..], &mut out[produced..], FlushDecompress::None);
+        produced += (d.total_out() - o0) as usize;
+        let used = d.total_in() as usize;
+        let end = match r {
+            Err(_) => PartialEnd::Corrupt,
+            Ok(Status::StreamEnd) => PartialEnd::BadTrailer,
+            Ok(_) if d.total_in() == i0 && d.total_out() == o0 => {
+                if used >= input.len() {
+                    PartialEnd::Truncated
+                } else {
+                    PartialEnd::Corrupt
+                }
+            }
+            Ok(_) => continue,
+        };
+        return Partial {
+            produced,
+            used,
+            end,
+        };
+    }
 }
 
 /// Counters the streaming decoder keeps for the reader to merge into its stats.
@@ -146,6 +180,13 @@ pub(crate) struct GzStream<S: Src> {
     pub counters: GzCounters,
     /// Uncompressed position base (output positions are `out_base + bytes produced`).
     pub out_base: u64,
+    /// Compressed bytes consumed and output bytes produced by the current member so far.
+    member_in: u64,
+    member_out: u64,
+    /// A damaged member's output ended: `read` returns 0 once so the record parser sees the end
+    /// of the intact data (and drops the record the damage cut), then the caller resumes.
+    pub at_break: bool,
+    pending_break: bool,
 }
 
 impl<S: Src> GzStream<S> {
@@ -160,7 +201,16 @@ impl<S: Src> GzStream<S> {
             starts: VecDeque::new(),
             counters: GzCounters::default(),
             out_base,
+            member_in: 0,
+            member_out: 0,
+            at_break: false,
+            pending_break: false,
         }
+    }
+
+    /// Whether more output may follow a `read` that returned 0.
+    pub fn at_break(&self) -> bool {
+        self.at_break && self.state != GzState::Done
     }
 
     /// Uncompressed stream position of the next byte `read` will return.
@@ -180,6 +230,46 @@ impl<S: Src> GzStream<S> {
             }
         }
         None
+    }
+
+    /// Give up on the current, damaged member and look for the next one from just past its
+    /// start: damage to a header can make the decoder run over the members after it. Returns
+    /// whether the member produced output (which must then end with a break).
+    fn drop_member(&mut self, used: usize) -> bool {
+        if !self.resyncing {
+            self.counters.corrupt += 1;
+        }
+        self.resyncing = true;
+        if self.src.rewind_to_mark(1).is_some() {
+            self.counters.bytes_in -= self.member_in;
+            self.counters.garbage += self.member_in.min(1);
+        } else if used == 0 {
+            self.src.consume(1);
+            self.counters.garbage += 1;
+        }
+        self.state = GzState::NeedMember;
+        if self.max_members.is_some() {
+            // A bounded stream ends at its damaged member.
+            self.members_done += 1;
+        }
+        self.member_out > 0
+    }
+
+    /// The input ended inside a member. Truncation if no member follows its start; otherwise
+    /// the member was damaged (its header made the decoder read on). True: `read` returns 0.
+    fn end_inside_member(&mut self) -> bool {
+        let later = self
+            .src
+            .marked()
+            .is_some_and(|m| memchr::memmem::find(&m[1.min(m.len())..], GZ_MAGIC).is_some());
+        if !later {
+            // Cut off inside a member: the record parser sees the truncation.
+            self.state = GzState::Done;
+            return true;
+        }
+        let broke = self.drop_member(0);
+        self.at_break = broke;
+        broke
     }
 
     /// Position at the next gzip magic; false at end of input.
@@ -212,6 +302,12 @@ impl<S: Src> Read for GzStream<S> {
         if out.is_empty() {
             return Ok(0);
         }
+        if self.pending_break {
+            self.pending_break = false;
+            self.at_break = true;
+            return Ok(0);
+        }
+        self.at_break = false;
         loop {
             match self.state {
                 GzState::Done => return Ok(0),
@@ -231,12 +327,16 @@ impl<S: Src> Read for GzStream<S> {
                     }
                     self.dec = Decompress::new_gzip(15);
                     self.state = GzState::InMember;
+                    self.src.set_mark();
+                    self.member_in = 0;
+                    self.member_out = 0;
                 }
                 GzState::InMember => {
                     if !self.src.fill(1) {
-                        // Cut off inside a member: the record parser sees the truncation.
-                        self.state = GzState::Done;
-                        return Ok(0);
+                        if self.end_inside_member() {
+                            return Ok(0);
+                        }
+                        continue;
                     }
                     let a = self.src.avail();
                     let (i0, o0) = (self.dec.total_in(), self.dec.total_out());
@@ -246,32 +346,34 @@ impl<S: Src> Read for GzStream<S> {
                     self.src.consume(used);
                     self.counters.bytes_in += used as u64;
                     self.counters.bytes_out += made as u64;
+                    self.member_in += used as u64;
+                    self.member_out += made as u64;
                     match r {
                         Ok(Status::StreamEnd) => {
                             self.state = GzState::NeedMember;
                             self.members_done += 1;
                             self.resyncing = false;
+                            self.src.clear_mark();
                         }
                         Ok(_) => {
                             if used == 0 && made == 0 {
                                 let len = self.src.avail().len();
-                                if !self.src.fill(len + 1) && self.src.avail().len() == len {
-                                    self.state = GzState::Done;
+                                if !self.src.fill(len + 1)
+                                    && self.src.avail().len() == len
+                                    && self.end_inside_member()
+                                {
                                     return Ok(0);
                                 }
                             }
                         }
                         Err(_) => {
-                            if !self.resyncing {
-                                self.counters.corrupt += 1;
+                            if self.drop_member(used) {
+                                if made == 0 {
+                                    self.at_break = true;
+                                    return Ok(0);
+                                }
+                                self.pending_break = true;
                             }
-                            self.resyncing = true;
-                            // Step past this magic so the scan finds the next one.
-                            if used == 0 {
-                                self.src.consume(1);
-                                self.counters.garbage += 1;
-                            }
-                            self.state = GzState::NeedMember;
                         }
                     }
                     if made > 0 {

@@ -16,22 +16,36 @@
 //! in the middle of a member (several records in one member, whole-file gzip) gets its offset in
 //! the uncompressed stream. Uncompressed files: the record's own offset.
 //!
+//! Recovery: each fault costs at most the damaged record. A declared Content-Length is trusted
+//! only where the next record starts (after at most a few line breaks, blank line or not) or the
+//! input ends; otherwise the block is cut at the next line-start `WARC/1.` and counted in
+//! `bad_content_length` (an oversize record is skipped and counted `oversize` only when its length
+//! checks out). A damaged gzip member gives back the records decoded before the damage and the
+//! search for the next member starts just past its start (on streams, within 4 MiB of it), so a
+//! damaged header cannot swallow the members after it; on streams the damaged member's output ends
+//! with a break so the record it cut is not glued to the next member's data. A memory-mapped file
+//! that shrinks while read ends the iteration with an [`WarcReader::io_error`] instead of SIGBUS
+//! (checked before each record and member; a shrink between the check and the access can still
+//! fault).
+//!
 //! Fault accounting (see [`FaultCounts`]): `garbage_bytes` counts every byte skipped while
 //! resynchronising (for gzip this includes the compressed bytes of a corrupt member and junk
-//! between members); `corrupt_gzip` counts corrupt regions (a run of unusable members counts once);
-//! a record whose declared Content-Length is wrong but whose real end could be found at the next
-//! record start is still returned, with the block cut there, and counted in `bad_content_length`
-//! (with no later record, the block runs to the end of the input or of its gzip member); a header
-//! block without a parsable Content-Length is skipped whole and counted in `bad_header`, as is a
-//! header block with no end within 256 KiB (those bytes also count as garbage); a file (or gzip
-//! member) that ends inside a record counts as `truncated` and the partial record is dropped.
+//! between members); `corrupt_gzip` counts corrupt regions (a run of unusable members counts once;
+//! a record a damaged member cut off counts there, not as `truncated`); a header block without a
+//! parsable Content-Length is skipped whole and counted in `bad_header`, as is a header block with
+//! no end within 256 KiB (those bytes also count as garbage); a file (or gzip member) that ends
+//! inside a record counts as `truncated` and the partial record is dropped.
 //!
-//! Known limits: on the streaming gzip path (`from_read`, or a member too big for the scratch
-//! buffer) a corrupt member's partial output reaches the record parser, so the record next to it
-//! may be lost too; `from_read` buffers filtered records' blocks (bounded by `max_block_bytes`)
-//! to check their ends, where the in-memory path never copies them.
+//! Known limits: a whole-file gzip stream is unreadable after its first damaged byte (deflate
+//! cannot restart without the lost history), so only the records before the damage (and any
+//! later gzip members) come back. Through a stream, a declared length longer than the block
+//! limit plus 256 KiB cannot be checked and is trusted. `from_read` buffers filtered records'
+//! blocks (bounded by `max_block_bytes`) to check their ends, where the in-memory path never
+//! copies them.
 
 mod gz;
+#[cfg(test)]
+mod oracle;
 mod parse;
 mod payload;
 mod source;
@@ -39,7 +53,7 @@ mod summary;
 
 pub use summary::{summarise_file, summarise_files, FileSummary};
 
-use gz::{BadKind, GzStream, Libdeflate, MemberResult, GZ_MAGIC};
+use gz::{GzStream, Libdeflate, MemberResult, PartialEnd, GZ_MAGIC};
 use parse::{Parser, Step, HEADER_CAP};
 use source::{BufSrc, SliceSrc, Src};
 use std::io::Read;
@@ -302,7 +316,7 @@ pub struct FaultCounts {
     pub bad_content_length: u64,
     /// Bytes skipped between records while resynchronising.
     pub garbage_bytes: u64,
-    /// Records skipped because their block exceeded `max_block_bytes`.
+    /// Records skipped because their block exceeded `max_block_bytes` (declared length checked).
     pub oversize: u64,
     /// Header block that could not be parsed (missing version line, no Content-Length, ...).
     pub bad_header: u64,
@@ -310,16 +324,36 @@ pub struct FaultCounts {
 
 /// The bytes of an in-memory input.
 enum Backing {
-    Mmap(memmap2::Mmap),
+    /// A mapped file, with the file kept to check that it did not shrink under the map.
+    Mmap(memmap2::Mmap, std::fs::File),
     Vec(Vec<u8>),
 }
 
 impl Backing {
     fn bytes(&self) -> &[u8] {
         match self {
-            Backing::Mmap(m) => m,
+            Backing::Mmap(m, _) => m,
             Backing::Vec(v) => v,
         }
+    }
+
+    /// An error if a mapped file became shorter than its map: touching the pages past its new
+    /// end would kill the process (SIGBUS), so reading stops before that.
+    fn check(&self) -> std::io::Result<()> {
+        let Backing::Mmap(map, file) = self else {
+            return Ok(());
+        };
+        let now = file.metadata()?.len();
+        if now < map.len() as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file shrank from {} to {now} bytes while it was being read",
+                    map.len()
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -331,6 +365,7 @@ struct ArcReader {
 
 impl Read for ArcReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        self.data.check()?;
         let d = self.data.bytes();
         let rest = &d[self.pos.min(d.len())..];
         let n = rest.len().min(out.len());
@@ -350,6 +385,8 @@ struct Cur {
     len: usize,
     pos: usize,
     steps: u32,
+    /// The output of a damaged member up to the damage: a record cut at its end is lost.
+    damaged: bool,
 }
 
 /// A member too big for the scratch buffer, streamed through flate2.
@@ -484,7 +521,7 @@ impl WarcReader {
             if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
                 #[cfg(unix)]
                 let _ = map.advise(memmap2::Advice::Sequential);
-                return Ok(WarcReader::in_memory(Backing::Mmap(map), opts));
+                return Ok(WarcReader::in_memory(Backing::Mmap(map, file), opts));
             }
         }
         Ok(WarcReader::from_read(Box::new(file), opts))
@@ -581,6 +618,12 @@ impl WarcReader {
     }
 
     fn next_inner(&mut self) -> Option<Record> {
+        if matches!(self.mode, Mode::Plain { .. } | Mode::Members(_)) {
+            if let Err(e) = self.data.check() {
+                self.io_error = Some(e);
+                return None;
+            }
+        }
         let data = Arc::clone(&self.data);
         let bytes = data.bytes();
         let st = &mut self.base;
@@ -600,6 +643,10 @@ impl WarcReader {
                     Step::Skip => {}
                     Step::Eof => return None,
                 }
+                if let Err(e) = data.check() {
+                    self.io_error = Some(e);
+                    return None;
+                }
             },
             Mode::PlainStream(b) => loop {
                 match parser.next(&mut **b, st) {
@@ -609,7 +656,7 @@ impl WarcReader {
                 }
             },
             Mode::GzipStream(b) => loop {
-                match parser.next(&mut **b, st) {
+                match next_over_gz(parser, b, st) {
                     Step::Rec(mut r) => {
                         if let Some(c) = b.inner.map_offset(r.offset) {
                             r.offset = c;
@@ -620,18 +667,30 @@ impl WarcReader {
                     Step::Eof => return None,
                 }
             },
-            Mode::Members(m) => next_member_record(m, bytes, &data, parser, st),
+            Mode::Members(m) => match next_member_record(m, bytes, &data, parser, st) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.io_error = Some(e);
+                    None
+                }
+            },
         }
     }
 }
 
-/// Why a member failed. Cut-off input is only possible when no other member follows, so the
-/// (slower) streaming classification runs at most once per file.
-fn classify_bad(rest: &[u8]) -> BadKind {
-    if memchr::memmem::find(&rest[1.min(rest.len())..], GZ_MAGIC).is_some() {
-        BadKind::Corrupt
-    } else {
-        gz::classify_bad_member(rest)
+/// The next parser step over a gzip stream, reading on past the breaks a damaged member leaves.
+fn next_over_gz<R: Read>(parser: &mut Parser, b: &mut GzOver<R>, st: &mut ReadStats) -> Step {
+    loop {
+        let truncated = st.faults.truncated;
+        match parser.next(b, st) {
+            Step::Eof if b.inner.at_break() => {
+                // A record the damage cut off is counted with the damage, not as truncation.
+                st.faults.truncated = truncated;
+                b.inner.at_break = false;
+                b.resume();
+            }
+            step => return step,
+        }
     }
 }
 
@@ -642,18 +701,21 @@ fn next_member_record(
     data: &Arc<Backing>,
     parser: &mut Parser,
     st: &mut ReadStats,
-) -> Option<Record> {
+) -> std::io::Result<Option<Record>> {
     loop {
         if let Some(big) = &mut m.big {
-            match parser.next(&mut big.stream, st) {
+            match next_over_gz(parser, &mut big.stream, st) {
                 Step::Rec(mut r) => {
                     if let Some(c) = big.stream.inner.map_offset(r.offset) {
                         r.offset = big.start as u64 + c;
                     }
-                    return Some(r);
+                    return Ok(Some(r));
                 }
                 Step::Skip => continue,
                 Step::Eof => {
+                    if let Some(e) = big.stream.inner.src.io_error.take() {
+                        return Err(e);
+                    }
                     let g = &big.stream.inner;
                     st.faults.corrupt_gzip += g.counters.corrupt;
                     st.faults.garbage_bytes += g.counters.garbage;
@@ -678,7 +740,10 @@ fn next_member_record(
             let pos_before = cur.pos;
             let step = parser.next(&mut s, st);
             cur.pos = s.pos;
-            if matches!(step, Step::Eof)
+            if matches!(step, Step::Eof) && cur.damaged {
+                // The record the damage cut off is counted with the damage.
+                st.faults.truncated = truncated_before;
+            } else if matches!(step, Step::Eof)
                 && st.faults.truncated > truncated_before
                 && m.pos < bytes.len()
             {
@@ -710,7 +775,7 @@ fn next_member_record(
                     if first && rest.iter().all(|b| b.is_ascii_whitespace()) {
                         r.offset = cur.comp_off;
                     }
-                    return Some(r);
+                    return Ok(Some(r));
                 }
                 Step::Skip => continue,
                 Step::Eof => {
@@ -720,9 +785,10 @@ fn next_member_record(
             }
         }
         // Next member.
+        data.check()?;
         let rest = &bytes[m.pos.min(bytes.len())..];
         if rest.is_empty() {
-            return None;
+            return Ok(None);
         }
         if !rest.starts_with(GZ_MAGIC) {
             match memchr::memmem::find(rest, GZ_MAGIC) {
@@ -733,7 +799,7 @@ fn next_member_record(
                 None => {
                     st.faults.garbage_bytes += rest.len() as u64;
                     m.pos = bytes.len();
-                    return None;
+                    return Ok(None);
                 }
             }
             continue;
@@ -746,40 +812,73 @@ fn next_member_record(
                     len: n,
                     pos: 0,
                     steps: 0,
+                    damaged: false,
                 });
                 m.uncomp += n as u64;
                 m.pos += used;
                 m.resyncing = false;
             }
             MemberResult::TooBig => {
-                let r = ArcReader {
-                    data: Arc::clone(data),
-                    pos: m.pos,
-                };
-                let mut gz = GzStream::new(BufSrc::new(r), m.uncomp);
-                gz.max_members = Some(1);
-                m.big = Some(Box::new(BigMember {
-                    start: m.pos,
-                    stream: BufSrc::with_pos(gz, m.uncomp),
-                }));
+                m.big = Some(Box::new(big_member(data, m.pos, m.uncomp)));
                 m.resyncing = false;
             }
-            MemberResult::Bad => match classify_bad(rest) {
-                BadKind::Truncated => {
+            MemberResult::Bad => {
+                let partial = gz::inflate_partial(rest, &mut m.scratch, m.cap);
+                if matches!(partial.end, PartialEnd::TooBig) {
+                    // Too much intact output to hold: stream the member (it ends at the damage).
+                    m.big = Some(Box::new(big_member(data, m.pos, m.uncomp)));
+                    continue;
+                }
+                // Input cut off inside a member can only be truncation when no member follows
+                // (damage to a header can make the decoder read on to the end).
+                let truncated = matches!(partial.end, PartialEnd::Truncated)
+                    && memchr::memmem::find(&rest[1..], GZ_MAGIC).is_none();
+                if truncated && partial.produced == 0 {
                     st.faults.truncated += 1;
                     m.pos = bytes.len();
-                    return None;
+                    return Ok(None);
                 }
-                BadKind::Corrupt => {
-                    if !m.resyncing {
-                        st.faults.corrupt_gzip += 1;
-                    }
-                    m.resyncing = true;
-                    st.faults.garbage_bytes += 1;
-                    m.pos += 1;
+                if !truncated && !m.resyncing {
+                    st.faults.corrupt_gzip += 1;
                 }
-            },
+                if partial.produced > 0 {
+                    m.cur = Some(Cur {
+                        comp_off: m.pos as u64,
+                        ubase: m.uncomp,
+                        len: partial.produced,
+                        pos: 0,
+                        steps: 0,
+                        damaged: !truncated,
+                    });
+                    m.uncomp += partial.produced as u64;
+                }
+                // Look for the next member from just past this one's start: damage to the
+                // header can make the decoder run over the members after it. A member whose
+                // deflate data ended cleanly (bad trailer only) ends where the decoder stopped.
+                let next = match partial.end {
+                    _ if truncated => rest.len(),
+                    PartialEnd::BadTrailer => partial.used.saturating_add(8).clamp(1, rest.len()),
+                    _ => 1,
+                };
+                st.faults.garbage_bytes += u64::from(next == 1);
+                m.resyncing = !matches!(partial.end, PartialEnd::BadTrailer);
+                m.pos += next;
+            }
         }
+    }
+}
+
+/// Stream the member at `start` (and only it) through flate2.
+fn big_member(data: &Arc<Backing>, start: usize, uncomp: u64) -> BigMember {
+    let r = ArcReader {
+        data: Arc::clone(data),
+        pos: start,
+    };
+    let mut gz = GzStream::new(BufSrc::new(r), uncomp);
+    gz.max_members = Some(1);
+    BigMember {
+        start,
+        stream: BufSrc::with_pos(gz, uncomp),
     }
 }
 

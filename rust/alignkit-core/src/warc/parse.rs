@@ -91,6 +91,46 @@ fn lossy(b: &[u8]) -> String {
     }
 }
 
+/// Where a record's block ends, as decided from its declared length and what follows it.
+enum End {
+    /// The declared length is right; consume this far (separator included).
+    Declared(usize),
+    /// The declared length is wrong: the block really ends at `.0`, the next record starts at `.1`.
+    Cut(usize, usize),
+    /// The input ends inside the block, with no later record to resynchronise on.
+    Truncated,
+    /// A stream that goes on past the look-ahead window before the declared end: not checkable.
+    Unverifiable,
+}
+
+/// Line breaks allowed between a block's declared end and the next record.
+const MAX_SEPARATOR: usize = 8;
+/// Bytes looked at after a declared end: a separator and a record marker.
+const TAIL: usize = MAX_SEPARATOR + MARK.len();
+
+/// If the declared end `at` is followed by a few line breaks and then a record start (or, in a
+/// complete input, only line breaks or a cut-off marker), where the next record starts.
+fn record_follows(a: &[u8], at: usize, complete: bool) -> Option<usize> {
+    let rest = &a[at..];
+    let k = rest
+        .iter()
+        .take(MAX_SEPARATOR)
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let after = &rest[k..];
+    if after.starts_with(b"WARC/") {
+        return Some(at + k);
+    }
+    if !complete || after.len() >= MARK.len() {
+        return None;
+    }
+    if after.iter().all(|&b| is_ws(b)) {
+        return Some(a.len());
+    }
+    // A marker cut off at the very end: the next call counts the truncation.
+    MARK.starts_with(after).then_some(at + k)
+}
+
 impl Parser {
     /// The header fields of the header block `hdr` whose lines were just parsed. Fast path: valid
     /// UTF-8 without continuation lines becomes one string with spans into it.
@@ -161,6 +201,61 @@ impl Parser {
             searched = len.saturating_sub(NL_MARK.len() - 1).max(from);
             if !src.fill(len.saturating_add(1 << 16).min(limit)) && src.avail().len() == len {
                 return None;
+            }
+        }
+    }
+
+    /// Decide where the block of a record whose header block is `htotal` bytes long ends,
+    /// given the declared total `need` (header + Content-Length). A declared end is trusted only
+    /// where the next record starts (after at most a few line breaks) or the input ends;
+    /// otherwise the block is cut at the next record start found after the header.
+    fn block_end<S: Src>(&self, src: &mut S, htotal: usize, need: u64) -> End {
+        // Streams are buffered up to the block limit plus room for the header and a read chunk.
+        let window = usize::try_from(self.max_block)
+            .unwrap_or(usize::MAX)
+            .saturating_add(HEADER_CAP + (1 << 16));
+        let want = need.saturating_add(TAIL as u64).min(window as u64) as usize;
+        let got = src.fill(want);
+        let len = src.avail().len();
+        // Whether the input ends within the buffered bytes; asked of the stream (one more read)
+        // only when the window is too short to see past the declared end.
+        let complete =
+            !got || (len as u64) < need.saturating_add(TAIL as u64) && !src.fill(len + 1);
+        let len = src.avail().len();
+        if need > len as u64 && !complete {
+            return End::Unverifiable;
+        }
+        let declared = usize::try_from(need).ok().filter(|&n| n <= len);
+        if let Some(n) = declared {
+            if let Some(next) = record_follows(src.avail(), n, complete) {
+                return End::Declared(next);
+            }
+        }
+        let limit = match declared {
+            Some(n) => n
+                .saturating_add(self.max_block as usize)
+                .min(usize::MAX / 2),
+            None => len,
+        };
+        match (Self::find_next_start(src, htotal, limit), declared) {
+            // A record starts inside the declared block: the length is too long.
+            (Some(q), Some(n)) if q <= n => End::Cut(trim_separator(src.avail(), htotal, q), q),
+            // Junk after a block that ends at a line break: the length is right, the junk is
+            // skipped by the next call.
+            (Some(_), Some(n)) if matches!(src.avail().get(n), Some(b'\r' | b'\n')) => {
+                End::Declared(n)
+            }
+            (Some(q), _) => End::Cut(trim_separator(src.avail(), htotal, q), q),
+            (None, None) => End::Truncated,
+            (None, Some(n)) => {
+                let len = src.avail().len();
+                if src.fill(len + 1) || matches!(src.avail().get(n), Some(b'\r' | b'\n')) {
+                    End::Declared(n)
+                } else {
+                    // No further record at all: the block runs to the end of input (of the gzip
+                    // member, for per-record gzip).
+                    End::Cut(trim_separator(src.avail(), htotal, len), len)
+                }
             }
         }
     }
@@ -302,57 +397,30 @@ impl Parser {
         };
         st.records_read += 1;
 
-        if clen > self.max_block {
-            st.faults.oversize += 1;
-            src.skip((htotal as u64).saturating_add(clen));
-            return Step::Skip;
-        }
-        let clen = clen as usize; // <= max_block, which the reader keeps within usize
-        let need = htotal + clen;
-
-        // Where does the block end, and how much to consume after it?
-        let full = src.fill(need + 4);
-        let a = src.avail();
-        let (block_end, consume_to, bad) = if a.len() >= need {
-            let after = &a[need..];
-            if after.starts_with(b"\r\n\r\n") {
-                (need, need + 4, false)
-            } else if after.starts_with(b"\n\n") {
-                (need, need + 2, false)
-            } else if !full && after.iter().all(|&b| b == b'\r' || b == b'\n') {
-                (need, a.len(), false)
-            } else {
-                let limit = need
-                    .saturating_add(self.max_block as usize)
-                    .min(usize::MAX / 2);
-                match Self::find_next_start(src, htotal, limit) {
-                    Some(q) => (trim_separator(src.avail(), htotal, q), q, true),
-                    None => {
-                        let len = src.avail().len();
-                        if !src.fill(len + 1) {
-                            // No further record at all: the block runs to the end of input
-                            // (of the gzip member, for per-record gzip).
-                            (trim_separator(src.avail(), htotal, len), len, true)
-                        } else {
-                            (need, need, true)
-                        }
-                    }
-                }
+        let need = (htotal as u64).saturating_add(clen);
+        let (block_end, consume_to) = match self.block_end(src, htotal, need) {
+            End::Declared(consume_to) => (need as usize, consume_to),
+            End::Cut(block_end, consume_to) => {
+                st.faults.bad_content_length += 1;
+                (block_end, consume_to)
             }
-        } else {
-            // The input ends before the declared block end: a wrong length, or truncation.
-            match Self::find_next_start(src, htotal, a.len()) {
-                Some(q) => (trim_separator(src.avail(), htotal, q), q, true),
-                None => {
-                    st.faults.truncated += 1;
-                    let len = src.avail().len();
-                    src.consume(len);
-                    return Step::Eof;
-                }
+            End::Truncated => {
+                st.faults.truncated += 1;
+                let len = src.avail().len();
+                src.consume(len);
+                return Step::Eof;
+            }
+            End::Unverifiable => {
+                // A stream longer than the look-ahead window: trust the length and read past it.
+                st.faults.oversize += 1;
+                src.skip(need);
+                return Step::Skip;
             }
         };
-        if bad {
-            st.faults.bad_content_length += 1;
+        if (block_end - htotal) as u64 > self.max_block {
+            st.faults.oversize += 1;
+            src.consume(consume_to);
+            return Step::Skip;
         }
         if !self.types.contains(rtype) {
             st.records_filtered += 1;

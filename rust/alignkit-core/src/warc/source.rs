@@ -14,6 +14,18 @@ pub(crate) trait Src {
     fn consume(&mut self, n: usize);
     /// Absolute position of `avail()[0]` in the stream.
     fn pos(&self) -> u64;
+    /// Remember the current position so that `rewind_to_mark` can come back to it.
+    fn set_mark(&mut self) {}
+    fn clear_mark(&mut self) {}
+    /// Go back to `skip` bytes past the mark (forgetting it), if the bytes since are still held
+    /// and lie past that point; returns how far back.
+    fn rewind_to_mark(&mut self, _skip: usize) -> Option<u64> {
+        None
+    }
+    /// The bytes held from the mark on, if a mark is set.
+    fn marked(&self) -> Option<&[u8]> {
+        None
+    }
     /// Drop `n` bytes, reading through the stream without keeping them. Returns bytes dropped.
     fn skip(&mut self, n: u64) -> u64 {
         let mut left = n;
@@ -65,6 +77,8 @@ impl Src for SliceSrc<'_> {
 }
 
 const READ_CHUNK: usize = 1 << 16;
+/// How far back a mark is kept; past this the mark is forgotten (bounds memory and rescans).
+const MAX_REWIND: usize = 4 << 20;
 
 /// A `Read` behind a growable window buffer.
 pub(crate) struct BufSrc<R: Read> {
@@ -77,6 +91,8 @@ pub(crate) struct BufSrc<R: Read> {
     eof: bool,
     /// Set when the inner reader failed with an I/O error (treated as end of stream).
     pub io_error: Option<std::io::Error>,
+    /// Index into `buf` of the marked position (bytes from there on are kept).
+    mark: Option<usize>,
 }
 
 impl<R: Read> BufSrc<R> {
@@ -93,6 +109,14 @@ impl<R: Read> BufSrc<R> {
             pos,
             eof: false,
             io_error: None,
+            mark: None,
+        }
+    }
+
+    /// Read on after the inner reader signalled a (temporary) end, e.g. a gzip segment break.
+    pub fn resume(&mut self) {
+        if self.io_error.is_none() {
+            self.eof = false;
         }
     }
 }
@@ -111,17 +135,21 @@ impl<R: Read> Src for BufSrc<R> {
             if self.eof {
                 return false;
             }
-            // Make room: compact, then grow to at least `want` plus one read chunk.
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end = have;
-                self.start = 0;
+            // Make room: compact (keeping marked bytes), then grow to at least `want` plus one
+            // read chunk.
+            let from = self.mark.unwrap_or(self.start);
+            if from > 0 {
+                self.buf.copy_within(from..self.end, 0);
+                self.end -= from;
+                self.start -= from;
+                self.mark = self.mark.map(|_| 0);
             }
             // Grow geometrically as data actually arrives, so a huge declared length in a short
             // stream does not allocate up front.
             let target = want
                 .min(self.buf.len().saturating_mul(2))
-                .max(have + READ_CHUNK);
+                .max(have + READ_CHUNK)
+                + self.start;
             if self.buf.len() < target {
                 self.buf.resize(target, 0);
             }
@@ -141,10 +169,32 @@ impl<R: Read> Src for BufSrc<R> {
         let n = n.min(self.end - self.start);
         self.start += n;
         self.pos += n as u64;
-        if self.start == self.end {
+        if self.mark.is_some_and(|m| self.start - m > MAX_REWIND) {
+            self.mark = None;
+        }
+        if self.start == self.end && self.mark.is_none() {
             self.start = 0;
             self.end = 0;
         }
+    }
+    fn set_mark(&mut self) {
+        self.mark = Some(self.start);
+    }
+    fn clear_mark(&mut self) {
+        self.mark = None;
+    }
+    fn marked(&self) -> Option<&[u8]> {
+        self.mark.map(|m| &self.buf[m..self.end])
+    }
+    fn rewind_to_mark(&mut self, skip: usize) -> Option<u64> {
+        let target = self.mark.take()?.saturating_add(skip);
+        if target > self.start {
+            return None;
+        }
+        let back = self.start - target;
+        self.start = target;
+        self.pos -= back as u64;
+        Some(back as u64)
     }
     #[inline]
     fn pos(&self) -> u64 {
