@@ -280,3 +280,23 @@ def test_retry_failed_redoes_only_tasks_that_counted_failures(tmp_path):
     assert run_stage(ToyStage(ToyConfig()), inputs, out, progress="off").tasks_run == 0
     retried = run_stage(ToyStage(ToyConfig()), inputs, out, progress="off", retry_failed=True)
     assert retried.tasks_run == 1 and "failures" not in json.loads(marker.read_text())["stats"]
+
+
+def test_llm_specs_are_recorded_without_credentials():
+    import dataclasses
+
+    from alignkit.stage import StageConfig, option
+
+    @dataclasses.dataclass(frozen=True)
+    class WithSpec(StageConfig):
+        llm: str = option("transformers", help="backend", llm_spec=True)
+        note: str = option("", help="free text")
+
+    secret = "openai:m@http://user:sk-verysecret123@127.0.0.1:8000/v1?api_key=abc123"
+    config = WithSpec(llm=secret, note="keep")
+    for recorded in (config.fingerprint(), config.describe()):
+        assert "sk-verysecret123" not in json.dumps(recorded)
+        assert "abc123" not in json.dumps(recorded) and recorded["note"] == "keep"
+    assert config.to_dict()["llm"] == secret  # rebuilding the config keeps the key
+    other_key = WithSpec(llm=secret.replace("sk-verysecret123", "sk-otherkey456"), note="keep")
+    assert other_key.fingerprint() == config.fingerprint()

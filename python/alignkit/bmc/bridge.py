@@ -91,6 +91,7 @@ class BridgeConfig(StageConfig):
     llm: str = option(
         DEFAULT_LLM_SPEC,
         help="LLM backend spec: transformers, transformers:PATH or openai:MODEL@URL",
+        llm_spec=True,
     )
     temperature: float = option(0.0, help="sampling temperature")
     max_tokens: int = option(2048, help="max tokens of a revision")

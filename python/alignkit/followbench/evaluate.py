@@ -86,13 +86,14 @@ class EvalConfig(StageConfig):
 
     schema_version: ClassVar[int] = 2  # stage kit: recorded config, per-task caches
 
-    model: str = option(DEFAULT_LLM_SPEC, help=f"model under test: {_SPECS}")
+    model: str = option(DEFAULT_LLM_SPEC, help=f"model under test: {_SPECS}", llm_spec=True)
     judge: str | None = option(
         DEFAULT_LLM_SPEC,
         help=f"judge: {_SPECS}; use a strong model for real numbers; 'none' scores only "
         "rule-checkable items",
+        llm_spec=True,
     )
-    judge2: str | None = option(None, help="second judge, for judge-judge agreement")
+    judge2: str | None = option(None, help="second judge, for judge-judge agreement", llm_spec=True)
     model_name: str | None = option(
         None, flag="--name", help="model name shown in tables and the report"
     )
@@ -722,11 +723,12 @@ class FollowBenchStage(Stage[EvalConfig]):
                 entry["unparsable"] = stats["judging"].get(f"{role}_unparsable", 0)
             usage["generate" if role == "model" else role] = entry
         model = self.backend("model")
+        recorded = config.describe()  # backend specs with credentials redacted
         return {
-            "model": config.model,
-            "model_name": config.model_name or getattr(model, "model", config.model),
-            "judge": config.judge,
-            "judge2": config.judge2,
+            "model": recorded["model"],
+            "model_name": config.model_name or getattr(model, "model", recorded["model"]),
+            "judge": recorded["judge"],
+            "judge2": recorded["judge2"],
             "data": data.source,
             "language": data.language,
             "data_summary": data.summary(),

@@ -41,8 +41,13 @@ def option(
     cli: bool = True,
     metavar: str | None = None,
     default_factory: Callable[[], Any] | None = None,
+    llm_spec: bool = False,
 ) -> Any:
-    """A config field with its command-line metadata (see the module docstring)."""
+    """A config field with its command-line metadata (see the module docstring).
+
+    `llm_spec=True` marks an LLM backend spec: it is recorded (fingerprint, `describe()`) with
+    its credentials redacted, so an API key in a URL never reaches a file and a changed key does
+    not count as a changed configuration."""
     metadata = {
         "help": help,
         "flag": flag,
@@ -50,6 +55,7 @@ def option(
         "fingerprint": fingerprint,
         "cli": cli,
         "metavar": metavar,
+        "llm_spec": llm_spec,
     }
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
@@ -175,16 +181,30 @@ class StageConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as plain JSON values, credentials included (to rebuild the config)."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
+    def describe(self) -> dict[str, Any]:
+        """Every field as it may be written to a file or log: LLM specs redacted."""
+        return {f.name: _recorded(f, getattr(self, f.name)) for f in dataclasses.fields(self)}
+
     def fingerprint(self) -> dict[str, Any]:
-        """What the output folder records: every field that can change the outputs."""
+        """What the output folder records: every field that can change the outputs (LLM specs
+        redacted)."""
         fields = {
-            f.name: _plain(getattr(self, f.name))
+            f.name: _recorded(f, getattr(self, f.name))
             for f in dataclasses.fields(self)
             if f.metadata.get("fingerprint", True)
         }
         return {"schema_version": self.schema_version, **fields}
+
+
+def _recorded(f: dataclasses.Field[Any], value: Any) -> Any:
+    if f.metadata.get("llm_spec") and isinstance(value, str):
+        from alignkit.llm.redact import redact_spec
+
+        return redact_spec(value)
+    return _plain(value)
 
 
 def _plain(value: Any) -> Any:
