@@ -2,14 +2,14 @@
 
 For each dataset: length statistics (tokens per instruction and response), turns per
 conversation, languages, the exact-duplicate rate of normalised instructions, and the embedding
-diversity metrics of `alignkit.webr.diversity` on the instructions and/or responses. Across
+diversity metrics of `alignkit.embed.diversity` on the instructions and/or responses. Across
 datasets: coverage of each dataset by each other one and the mean cross distance. Writes
 `report.json` (everything, including the histograms and the 2-D projection the charts show)
 and a self-contained `report.html` (`alignkit.webr.score_report`).
 
-A stage of the stage kit (`ScoreStage`): one task per dataset, the cross-dataset reduce in
-`finalize`. Per-row work is bounded: texts are cut to what the model reads before they are
-tokenized, and length statistics of huge rows are counted on a prefix.
+A stage of the stage kit (`ScoreStage`): one task per dataset, the cross-dataset report in
+the kit's reduce step. Per-row work is bounded: texts are cut to what the model reads before
+they are tokenized, and length statistics of huge rows are counted on a prefix.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from alignkit.data.chat import ChatDataset, load_chat_dataset
 from alignkit.embed import diversity
 from alignkit.embed.encoder import (
     BACKENDS,
+    DEFAULT_BACKEND,
     ModelSpec,
     embed_texts,
     load_tokenizer,
@@ -115,7 +116,12 @@ class ScoreConfig(StageConfig):
         fingerprint=False,
     )
     batch_size: int = option(32, help="texts per model batch", fingerprint=False)
-    backend: str = option("numpy", choices=BACKENDS, help="embedding backend")
+    backend: str = option(
+        DEFAULT_BACKEND,
+        choices=BACKENDS,
+        help="embedding backend: auto = our BERT forward on torch when installed, else numpy",
+        fingerprint=False,  # every backend gives the same embeddings (to 1e-6, tested)
+    )
     tokenizer: str | None = option(
         None, help="tokenizer.json (or its directory) for the length statistics (none: the model's)"
     )
