@@ -17,14 +17,14 @@ import pytest
 
 pytest.importorskip("triton")
 
+pytestmark = pytest.mark.slow  # the Triton interpreter in a subprocess
+
 CHECKS = r"""
 import json, torch
 from dataclasses import replace
 from alignkit.kernels import fused_linear_weighted_logprob as fused
 from alignkit.bmc import weighted_token_logps, weighted_token_logps_from_logits
 from alignkit.kernels.reference import naive_linear_logprobs, naive_logits_logprobs
-
-pytestmark = pytest.mark.slow  # real models, training or whole scripts
 
 def rel(a, b):
     return float((a.double() - b).norm() / b.norm().clamp_min(1e-30))

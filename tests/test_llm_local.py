@@ -84,6 +84,7 @@ def test_missing_package_names_the_pip_command(
     assert not (out / "llm_cache.sqlite").exists()
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_conversion_is_cached_and_reused(smol_dir: Path, llm_cache_dir: Path) -> None:
     assert smol_dir.parent == llm_cache_dir / "models"
     for name in ("model.safetensors", "config.json", "tokenizer.json", dm.MARKER_FILE):
@@ -134,6 +135,7 @@ class _Model:
 # --- generation with the real model -------------------------------------------------------------
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_chat_template_and_a_real_answer(smol: TransformersBackend) -> None:
     encoded = smol._encode(0, ask("What is the capital of France?"))
     prompt = smol._tokenizer.decode(encoded.ids)
@@ -147,6 +149,7 @@ def test_chat_template_and_a_real_answer(smol: TransformersBackend) -> None:
     assert 0 < result.completion_tokens < 12
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_greedy_is_deterministic_and_batch_independent(smol: TransformersBackend) -> None:
     prompts = [
         "Name a fruit.",
@@ -161,6 +164,7 @@ def test_greedy_is_deterministic_and_batch_independent(smol: TransformersBackend
     assert smol.generate([ask(prompts[1])])[0].text == alone[1].text
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_max_tokens_and_stop_strings(smol: TransformersBackend) -> None:
     prompt = "Write a long story about a dragon who learns to bake bread."
     [long] = smol.generate([ask(prompt, max_tokens=24)])
@@ -176,6 +180,7 @@ def test_max_tokens_and_stop_strings(smol: TransformersBackend) -> None:
     assert stopped.completion_tokens < 24
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_seeded_sampling_is_reproducible(smol: TransformersBackend) -> None:
     prompt = "Invent a name for a new colour."
     params = {"temperature": 1.0, "top_p": 0.95, "max_tokens": 10}
@@ -189,6 +194,7 @@ def test_seeded_sampling_is_reproducible(smol: TransformersBackend) -> None:
     assert pair[0].text == first
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_usage_cache_and_resume(smol: TransformersBackend, tmp_path: Path) -> None:
     requests = [ask(f"Say the number {i} in words.", max_tokens=8) for i in range(4)]
     before = smol.usage.requests
@@ -202,6 +208,7 @@ def test_usage_cache_and_resume(smol: TransformersBackend, tmp_path: Path) -> No
     assert [r.text for r in again] == [r.text for r in results]
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_generation_runs_off_the_event_loop(smol: TransformersBackend) -> None:
     async def main() -> tuple[int, list[Any]]:
         ticks = 0
@@ -226,6 +233,7 @@ def test_generation_runs_off_the_event_loop(smol: TransformersBackend) -> None:
     assert results[0].ok and ticks > 5
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_bad_requests_fail_alone(smol: TransformersBackend) -> None:
     results = smol.generate(
         [
@@ -267,6 +275,7 @@ def tiny_dir(smol_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_context_overflow_fails_only_that_request(tiny_dir: Path) -> None:
     backend = make_backend(f"transformers:{tiny_dir}", device="cpu")
     results = backend.generate([ask("Hi.", max_tokens=8), ask("word " * 80, max_tokens=8)])
@@ -274,6 +283,7 @@ def test_context_overflow_fails_only_that_request(tiny_dir: Path) -> None:
     assert results[1].error_kind == "context_length" and "64 tokens" in results[1].error
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_model_without_chat_template(tiny_dir: Path, tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     shutil.copytree(tiny_dir, plain)
@@ -295,6 +305,7 @@ def test_missing_model_folder(tmp_path: Path) -> None:
         backend.load()
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_out_of_memory_splits_the_batch(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
@@ -314,6 +325,7 @@ def test_out_of_memory_splits_the_batch(tiny_dir: Path, monkeypatch: pytest.Monk
     assert max(s for s in sizes if s <= 2) == 2 and 6 in sizes
 
 
+@pytest.mark.slow  # converts and runs the real SmolLM2
 def test_batches_group_similar_lengths(tiny_dir: Path) -> None:
     backend = make_backend(f"transformers:{tiny_dir}", device="cpu", batch_size=2)
     seen: list[list[int]] = []

@@ -143,6 +143,7 @@ def test_model_errors(tmp_path: Path) -> None:
         embed.embed_texts(["x"], backend="onnx", cache_dir=None)
 
 
+@pytest.mark.slow  # sentence-transformers and both backends on the real model
 def test_matches_sentence_transformers() -> None:
     try:
         import sentence_transformers  # noqa: F401
@@ -176,6 +177,7 @@ def test_backend_dependency_missing(
     embed.get_encoder.cache_clear()
 
 
+@pytest.mark.slow  # sentence-transformers and both backends on the real model
 def test_backends_agree() -> None:
     if not HAVE_TORCH:
         pytest.skip("torch not installed")
