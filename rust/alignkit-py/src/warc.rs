@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use alignkit_core::warc::{
     summarise_files, Compression, ReaderOptions, Record, RecordTypeSet, WarcReader,
 };
+use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
@@ -66,12 +67,24 @@ impl PyWarcReader {
         slf
     }
 
-    fn __next__(&self, py: Python<'_>) -> Option<PyWarcRecord> {
-        let record = py.detach(|| {
+    /// The next record; an input that could not be read to its end (an I/O error, a file that
+    /// shrank while read) raises OSError once the records before the failure are out.
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyWarcRecord>> {
+        let (record, error) = py.detach(|| {
             let mut reader = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            reader.next()
-        })?;
-        Some(PyWarcRecord { record })
+            let record = reader.next();
+            let error = match record {
+                None => reader.io_error().map(|e| e.to_string()),
+                Some(_) => None,
+            };
+            (record, error)
+        });
+        if let Some(e) = error {
+            return Err(PyOSError::new_err(format!(
+                "WARC input could not be read to its end: {e}"
+            )));
+        }
+        Ok(record.map(|record| PyWarcRecord { record }))
     }
 
     /// Counters so far: records read/returned/filtered, bytes, and each kind of fault.
