@@ -95,7 +95,7 @@ def test_batching_does_not_change_the_output(server: FakeChatServer, tmp_path: P
     for key in ("written", "dropped", "categories", "families", "request_dedup"):
         assert one[key] == many[key], key
     assert sorted(p.name for p in (tmp_path / "many" / ".alignkit" / "llm-cache").glob("*.sqlite"))
-    assert len(list((tmp_path / "many" / ".alignkit" / "candidates").iterdir())) == 8
+    assert len(list((tmp_path / "many" / ".alignkit" / "parts" / "candidates").iterdir())) == 8
 
 
 def test_near_duplicate_requests_are_removed_across_batches(

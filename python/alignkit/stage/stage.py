@@ -110,6 +110,8 @@ class StageReport:
     tasks_run: int
     failures: dict[str, str]
     seconds: float
+    ran_now: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Statistics of the tasks this call ran (not those done before), by task id."""
 
     @property
     def complete(self) -> bool:
@@ -182,13 +184,14 @@ def run_stage(
             log.info("%s: %d task(s) already done in %s", stage.name, len(results), folder.root)
 
         failures: dict[str, str] = {}
+        ran_now: dict[str, dict[str, Any]] = {}
 
         def on_done(task: Task, stats: dict[str, Any] | None, error: BaseException | None) -> None:
             if error is not None:
                 log.error("%s: task %s failed: %s", stage.name, task.id, error)
                 failures[task.id] = f"{type(error).__name__}: {error}"
             else:
-                results[task.id] = stats or {}
+                results[task.id] = ran_now[task.id] = stats or {}
 
         total = sum(t.weight for t in todo)
         with Progress(total, desc=stage.name, unit=stage.progress_unit, mode=progress) as bar:
@@ -206,6 +209,7 @@ def run_stage(
             tasks_run=len(todo) - len(failures),
             failures=failures,
             seconds=time.perf_counter() - started,
+            ran_now=ran_now,
         )
         folder.write_stats(report.to_dict())
     return report

