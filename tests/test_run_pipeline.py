@@ -273,3 +273,21 @@ def test_no_example_written_fails_saying_why(tmp_path: Path, capsys: Any) -> Non
     failed = _run_json(tmp_path / "out")["stages"]["synthesize"]
     assert failed["status"] == "failed" and "refusal=" in failed["error"]
     assert "score" not in _run_json(tmp_path / "out")["stages"]
+
+
+def test_a_key_in_the_llm_url_is_never_recorded(tmp_path: Path) -> None:
+    secret = "sk-pipelinesecret42"
+    with FakeChatServer(reply=_reply) as srv:
+        url = srv.base_url.replace("http://", f"http://user:{secret}@")
+        out = tmp_path / "run"
+        args = _args(out, None, "--llm", f"openai:fake@{url}", "--skip-score")
+        assert main(args) == 0
+        assert srv.hits > 0
+    written = [p for p in out.rglob("*") if p.is_file() and "_demo_input" not in p.parts]
+    assert any(p.name == "config.json" for p in written)
+    assert any(p.name == "synthetic.jsonl.gz" for p in written)
+    for path in written:
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        assert secret.encode() not in data, path

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.errors import ConfigError, NothingProducedError, StageFailedError
+from alignkit.llm.redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +118,8 @@ class PipelineOptions:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {section: _plain_config(getattr(self, section)) for section in SECTIONS}
-
-
-def _plain_config(config: Any) -> dict[str, Any]:
-    if hasattr(config, "to_dict"):
-        return dict(config.to_dict())
-    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+        """Every stage's settings as they may be recorded (LLM specs redacted)."""
+        return {section: getattr(self, section).describe() for section in SECTIONS}
 
 
 def write_demo_input(out_dir: str | os.PathLike[str], n_shards: int, docs: int) -> list[Path]:
@@ -223,7 +219,7 @@ def run_pipeline(
     run: dict[str, Any] = {
         "run_version": RUN_VERSION,
         "out": str(out),
-        "llm": opts.synthesize.llm,
+        "llm": opts.synthesize.describe()["llm"],
         "dry_run": dry_run,
         "options": opts.to_dict(),
         "stages": {},
@@ -234,7 +230,8 @@ def run_pipeline(
         )
     except BaseException as exc:
         failed = next((n for n in STAGE_DIRS if n not in run["stages"]), "setup")
-        run["stages"][failed] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        error = redact_text(f"{type(exc).__name__}: {exc}")
+        run["stages"][failed] = {"status": "failed", "error": error}
         _write_json(out / RUN_FILE, run)
         raise
 
