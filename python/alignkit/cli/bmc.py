@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from alignkit.cli.options import positive_int
+from alignkit.cli.options import add_stage_command
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.ArgumentParser]:
@@ -21,10 +21,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.Argu
 
 def _add_bridge(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from alignkit.bmc.bridge import BridgeConfig
-    from alignkit.stage import add_config_arguments
 
-    p = sub.add_parser(
+    p = add_stage_command(
+        sub,
         "bridge",
+        BridgeConfig,
         help="revise losing responses minimally into pseudo-winning ones with an LLM",
         description=(
             "BMC bridging: for every preference pair, ask the LLM to revise the losing response "
@@ -35,17 +36,10 @@ def _add_bridge(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "LLM answers are cached per task under OUT/.alignkit/, so re-running resumes "
             "without re-sending."
         ),
+        inputs=("pairs", "PAIRS", "preference data"),
+        inputs_nargs="?",
+        workers=True,
     )
-    p.add_argument("pairs", nargs="?", metavar="PAIRS", help="preference data")
-    p.add_argument("--out", required=False, help="output directory (required)")
-    add_config_arguments(p, BridgeConfig)
-    p.add_argument(
-        "--workers", type=positive_int, default=1, help="tasks run in parallel (default: 1)"
-    )
-    p.add_argument(
-        "--overwrite", action="store_true", help="accept a configuration other than OUT's"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--dry-run", action="store_true", help="print the first bridging prompt, call no LLM"
     )

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignkit.cli.options import positive_int
+from alignkit.cli.options import add_stage_command
 from alignkit.followbench.evaluate import EvalConfig, run_followbench
 from alignkit.followbench.metrics import as_percent
-from alignkit.stage import add_config_arguments
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.ArgumentParser]:
@@ -25,8 +24,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.Argu
     sub = fb.add_subparsers(dest="followbench_command", metavar="ACTION")
     sub.required = True
 
-    run = sub.add_parser(
+    run = add_stage_command(
+        sub,
         "run",
+        EvalConfig,
         help="generate answers, score them (rule checks + LLM judge), write results and report",
         description=(
             "Send every level 1-5 instruction to the model (one user turn, greedy), score items "
@@ -35,17 +36,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.Argu
             "and every setting are recorded in OUT/.alignkit/ (another model into the same OUT "
             "is refused); every answer is cached per task there, so re-running resumes."
         ),
+        inputs=None,
+        workers=True,
     )
     run.add_argument("--data", help="FollowBench folder (the JSON files) or a datasets folder")
-    run.add_argument("--out", required=False, help="output directory (required)")
-    add_config_arguments(run, EvalConfig)
-    run.add_argument(
-        "--workers", type=positive_int, default=1, help="tasks run in parallel (default: 1)"
-    )
-    run.add_argument(
-        "--overwrite", action="store_true", help="accept a configuration other than OUT's"
-    )
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=_cmd_run)
 
     score = sub.add_parser(

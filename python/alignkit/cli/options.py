@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from alignkit._defaults import DEFAULT_LLM_SPEC
 
@@ -60,3 +61,42 @@ def progress_mode(disabled: bool) -> bool | str:
     if disabled:
         return False
     return True if sys.stderr.isatty() else "log"
+
+
+def add_stage_command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    config_class: type[Any],
+    *,
+    help: str,
+    description: str,
+    inputs: tuple[str, str, str] | None,
+    inputs_nargs: str = "*",
+    workers: bool = False,
+    exclude: tuple[str, ...] = (),
+) -> argparse.ArgumentParser:
+    """A stage command, the same way for every stage: its inputs (dest, metavar, help), `--out`,
+    one flag per config field (defaults shown), `--workers` where the config has none and the
+    stage's tasks can run in parallel, `--overwrite` and `--no-progress`."""
+    from alignkit.stage import add_config_arguments
+
+    p = sub.add_parser(name, help=help, description=description)
+    if inputs is not None:
+        dest, metavar, inputs_help = inputs
+        p.add_argument(dest, nargs=inputs_nargs, metavar=metavar, help=inputs_help)
+    p.add_argument("--out", required=False, help="output directory (required)")
+    add_config_arguments(p, config_class, exclude=exclude)
+    if workers and "workers" not in config_class.field_names():
+        p.add_argument(
+            "--workers", type=positive_int, default=1, help="tasks run in parallel (default: 1)"
+        )
+    p.add_argument(
+        "--overwrite", action="store_true", help="discard results made with another configuration"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
+    return p
+
+
+def stage_progress(args: argparse.Namespace) -> bool | str:
+    """The progress setting of a stage command: off with --no-progress, else automatic."""
+    return False if args.no_progress else "auto"

@@ -14,6 +14,8 @@ from typing import Any
 from alignkit.cli.options import (
     add_demo_flags,
     add_llm_flag,
+    add_stage_command,
+    stage_progress,
 )
 
 
@@ -38,7 +40,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.Argu
 def _add_prepare(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from alignkit.webr.prepare import PrepareConfig
 
-    p = _add_stage_command(
+    p = add_stage_command(
         sub,
         "prepare",
         PrepareConfig,
@@ -54,35 +56,6 @@ def _add_prepare(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_demo_flags(p)
     p.set_defaults(handler=_cmd_prepare)
     return p
-
-
-def _add_stage_command(
-    sub: argparse._SubParsersAction,
-    name: str,
-    config_class: type[Any],
-    *,
-    help: str,
-    description: str,
-    inputs: tuple[str, str, str],
-) -> argparse.ArgumentParser:
-    """A stage command: its inputs, `--out`, the config flags, `--overwrite`, `--no-progress`."""
-    from alignkit.stage import add_config_arguments
-
-    p = sub.add_parser(name, help=help, description=description)
-    dest, metavar, inputs_help = inputs
-    p.add_argument(dest, nargs="*", metavar=metavar, help=inputs_help)
-    p.add_argument("--out", required=False, help="output directory (required)")
-    add_config_arguments(p, config_class)
-    _add_run_flags(p)
-    return p
-
-
-def _add_run_flags(p: argparse.ArgumentParser) -> None:
-    """`--overwrite` and `--no-progress`, as every stage command has them."""
-    p.add_argument(
-        "--overwrite", action="store_true", help="discard results made with another configuration"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
 
 
 def _setting_value(text: str) -> Any:
@@ -132,10 +105,6 @@ def _add_quality_flags(p: argparse.ArgumentParser) -> None:
             )
 
 
-def _stage_progress(args: argparse.Namespace) -> bool | str:
-    return False if args.no_progress else "auto"
-
-
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from alignkit.stage import META_DIR, config_from_args
     from alignkit.text.quality import default_quality_settings
@@ -158,7 +127,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in default_quality_settings() if hasattr(args, k)}
     config = config_from_args(PrepareConfig, args, defaults={"quality_settings": overrides})
     report = run_prepare(
-        config, shards, args.out, overwrite=args.overwrite, progress=_stage_progress(args)
+        config, shards, args.out, overwrite=args.overwrite, progress=stage_progress(args)
     )
     stats = report.stats
 
@@ -183,7 +152,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 def _add_dedup(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from alignkit.webr.dedup import DedupConfig
 
-    p = _add_stage_command(
+    p = add_stage_command(
         sub,
         "dedup",
         DedupConfig,
@@ -210,7 +179,7 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
         raise ValueError("no input: give INPUT files or glob patterns (outputs of webr prepare)")
     config = config_from_args(DedupConfig, args)
     report = run_dedup(
-        config, args.inputs, args.out, overwrite=args.overwrite, progress=_stage_progress(args)
+        config, args.inputs, args.out, overwrite=args.overwrite, progress=stage_progress(args)
     )
     stats = report.stats
     print(
@@ -225,11 +194,12 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
 
 
 def _add_score(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from alignkit.stage import add_config_arguments
     from alignkit.webr.score import ScoreConfig
 
-    p = sub.add_parser(
+    p = add_stage_command(
+        sub,
         "score",
+        ScoreConfig,
         help="diversity and quality report of instruction datasets",
         description=(
             "Compare instruction datasets (JSONL, JSONL.gz, Parquet or datasets saved with "
@@ -240,15 +210,9 @@ def _add_score(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "(all-MiniLM-L6-v2 by default, computed without torch) are cached, so scoring again "
             "is fast."
         ),
+        inputs=("datasets", "DATASET", "dataset files or directories"),
     )
-    p.add_argument("datasets", nargs="*", metavar="DATASET", help="dataset files or directories")
-    p.add_argument("--out", required=False, help="report directory (required)")
-    add_config_arguments(p, ScoreConfig)
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    p.add_argument(
-        "--overwrite", action="store_true", help="accept a configuration other than OUT's"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_score)
     return p
 
@@ -283,11 +247,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _add_synthesize(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from alignkit.stage import add_config_arguments
     from alignkit.webr.synthesize import SynthesizeConfig
 
-    p = sub.add_parser(
+    p = add_stage_command(
+        sub,
         "synthesize",
+        SynthesizeConfig,
         help="turn web documents into instruction-response pairs with an LLM",
         description=(
             "WebR synthesis: infer each page's author, draw its category (web as instruction or "
@@ -299,21 +264,16 @@ def _add_synthesize(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "batches whose LLM answers are cached in OUT/.alignkit, so re-running resumes "
             "without re-sending; a changed configuration is refused unless --overwrite is given."
         ),
+        inputs=("docs", "DOCS", "document files or glob patterns"),
+        exclude=("llm",),
     )
-    p.add_argument("docs", nargs="*", metavar="DOCS", help="document files or glob patterns")
-    p.add_argument("--out", required=False, help="output directory (required)")
     add_llm_flag(p)
-    add_config_arguments(p, SynthesizeConfig, exclude=("llm",))
     p.add_argument("--retry-failed", action="store_true", help="re-send earlier failed requests")
     p.add_argument(
         "--dry-run",
         action="store_true",
         help="print the first prompt of each step and exit, calling no LLM",
     )
-    p.add_argument(
-        "--overwrite", action="store_true", help="discard results made with another configuration"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_synthesize)
     return p
 
