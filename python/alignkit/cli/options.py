@@ -88,7 +88,11 @@ def add_stage_command(
     add_config_arguments(p, config_class, exclude=exclude)
     if workers and "workers" not in config_class.field_names():
         p.add_argument(
-            "--workers", type=positive_int, default=1, help="tasks run in parallel (default: 1)"
+            "--workers",
+            type=positive_int,
+            default=1,
+            metavar="N",
+            help="tasks run in parallel (default: 1)",
         )
     p.add_argument(
         "--overwrite", action="store_true", help="discard results made with another configuration"
