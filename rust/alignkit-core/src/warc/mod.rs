@@ -5,12 +5,12 @@
 //! next record and keeps every good one.
 //!
 //! Paths:
-//! * in memory (`open` memory-maps, `from_bytes`): uncompressed records are sliced straight out
-//!   of the buffer; gzip members are inflated one at a time with libdeflate into one reusable
-//!   scratch buffer. A member whose output would exceed `max_block_bytes` + 256 KiB (a whole-file
+//! * in memory (`open` memory-maps gzip files; `from_bytes`): uncompressed records are sliced
+//!   straight out of the buffer; gzip members are inflated one at a time with libdeflate into one
+//!   reusable scratch buffer. A member whose output would exceed `max_block_bytes` + 256 KiB (a whole-file
 //!   gzip stream, say) is streamed through flate2 instead, without holding it in memory.
-//! * streams (`from_read`): a sliding window buffer, with a resynchronising multi-member flate2
-//!   decoder in front for gzip.
+//! * streams (`from_read`, and `open` for uncompressed files): a sliding window buffer, with a
+//!   resynchronising multi-member flate2 decoder in front for gzip.
 //!
 //! Offsets: for gzip, a record that starts a member gets the member's compressed offset; a record
 //! in the middle of a member (several records in one member, whole-file gzip) gets its offset in
@@ -23,10 +23,10 @@
 //! checks out). A damaged gzip member gives back the records decoded before the damage and the
 //! search for the next member starts just past its start (on streams, within 4 MiB of it), so a
 //! damaged header cannot swallow the members after it; on streams the damaged member's output ends
-//! with a break so the record it cut is not glued to the next member's data. A memory-mapped file
-//! that shrinks while read ends the iteration with an [`WarcReader::io_error`] instead of SIGBUS
-//! (checked before each record and member; a shrink between the check and the access can still
-//! fault).
+//! with a break so the record it cut is not glued to the next member's data. A file that shrinks
+//! while read ends the iteration with an [`WarcReader::io_error`] instead of SIGBUS: uncompressed
+//! files are read, not mapped; for a mapped gzip file the size is checked before each member (a
+//! shrink between that check and the inflate can still fault).
 //!
 //! Fault accounting (see [`FaultCounts`]): `garbage_bytes` counts every byte skipped while
 //! resynchronising (for gzip this includes the compressed bytes of a corrupt member and junk
@@ -357,6 +357,48 @@ impl Backing {
     }
 }
 
+/// Whether a file holds gzip: the given compression, or sniffed from its first bytes.
+fn file_is_gzip(file: &std::fs::File, compression: Compression) -> std::io::Result<bool> {
+    match compression {
+        Compression::Gzip => Ok(true),
+        Compression::None => Ok(false),
+        Compression::Auto => {
+            use std::io::{Seek, SeekFrom};
+            let mut head = Vec::with_capacity(SNIFF_BYTES);
+            let mut f = file;
+            f.take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
+            f.seek(SeekFrom::Start(0))?;
+            Ok(looks_gzip(&head))
+        }
+    }
+}
+
+/// A regular file read to the size it had when opened: ending before that (it shrank while
+/// being read) is an error rather than a quiet end of input.
+struct SizedFile {
+    file: std::fs::File,
+    size: u64,
+    left: u64,
+}
+
+impl Read for SizedFile {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(out)?;
+        if n == 0 && self.left > 0 && !out.is_empty() {
+            let now = self.file.metadata()?.len();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file shrank from {} to {now} bytes while it was being read",
+                    self.size
+                ),
+            ));
+        }
+        self.left = self.left.saturating_sub(n as u64);
+        Ok(n)
+    }
+}
+
 /// `Read` over a shared in-memory input, from some position on.
 struct ArcReader {
     data: Arc<Backing>,
@@ -516,8 +558,23 @@ impl WarcReader {
             if meta.len() == 0 {
                 return Ok(WarcReader::from_bytes(Vec::new(), opts));
             }
-            // SAFETY: the map is read-only; like every mmap-based reader we assume the file is
-            // not truncated by someone else while we read it.
+            if !file_is_gzip(&file, opts.compression).map_err(|e| crate::Error::io(path, e))? {
+                // Uncompressed: buffered reads cost about as much as a map here (the parser
+                // copies blocks either way) and a file that shrinks just reads short, where a
+                // map would need a size check per record to avoid SIGBUS.
+                let src = SizedFile {
+                    file,
+                    size: meta.len(),
+                    left: meta.len(),
+                };
+                let opts = ReaderOptions {
+                    compression: Compression::None,
+                    ..opts
+                };
+                return Ok(WarcReader::from_read(Box::new(src), opts));
+            }
+            // SAFETY: the map is read-only; a file that shrinks under it is caught by
+            // `Backing::check` before each member is touched (see the module notes).
             if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
                 #[cfg(unix)]
                 let _ = map.advise(memmap2::Advice::Sequential);
@@ -618,12 +675,6 @@ impl WarcReader {
     }
 
     fn next_inner(&mut self) -> Option<Record> {
-        if matches!(self.mode, Mode::Plain { .. } | Mode::Members(_)) {
-            if let Err(e) = self.data.check() {
-                self.io_error = Some(e);
-                return None;
-            }
-        }
         let data = Arc::clone(&self.data);
         let bytes = data.bytes();
         let st = &mut self.base;
@@ -642,10 +693,6 @@ impl WarcReader {
                     Step::Rec(r) => return Some(r),
                     Step::Skip => {}
                     Step::Eof => return None,
-                }
-                if let Err(e) = data.check() {
-                    self.io_error = Some(e);
-                    return None;
                 }
             },
             Mode::PlainStream(b) => loop {
