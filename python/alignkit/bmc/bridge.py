@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from alignkit._defaults import DEFAULT_LLM_SPEC
-from alignkit.bmc.data import PreferencePair, row_to_pair
-from alignkit.data.chat import INVALID_JSON, iter_rows
+from alignkit.bmc.data import PreferencePair, pair_rows, row_to_pair
 from alignkit.errors import ConfigError, InputError, NothingProducedError, StageFailedError
 from alignkit.llm.backend import parse_backend_spec
 from alignkit.stage import (
@@ -49,9 +48,6 @@ log = logging.getLogger(__name__)
 
 CACHE_DIR = "llm_cache"
 OUTPUT_PREFIX = "bridged"
-# Bad input rows logged one by one before only their count is reported.
-_LOGGED_BAD_ROWS = 20
-
 BRIDGE_PROMPT = """\
 Improve a draft answer while changing as little of it as possible.
 
@@ -190,6 +186,7 @@ class PairInput:
     rows_read: int = 0
     bad_rows: Counter[str] = dataclasses.field(default_factory=Counter)
     bad_examples: list[str] = dataclasses.field(default_factory=list)
+    read_faults: Counter[str] = dataclasses.field(default_factory=Counter)
 
     def require_pairs(self) -> None:
         """InputError saying why, when no row was a usable preference pair."""
@@ -209,38 +206,20 @@ def load_pairs(
 ) -> PairInput:
     """Pairs from a file/saved dataset path or from rows (dicts, a `datasets.Dataset`, the train
     split of a `DatasetDict`); bad rows are skipped, counted and logged naming their row."""
-    if isinstance(source, (str, os.PathLike)):
-        label = os.fspath(source)
-        _, rows = iter_rows(source)
-    elif isinstance(source, Mapping):  # a datasets.DatasetDict: its train split
-        if "train" not in source:
-            raise InputError(f"no 'train' split among {sorted(source)}; pass one split")
-        label, rows = "rows", iter(source["train"])
-    else:
-        label, rows = "rows", iter(source)
-    found = PairInput(source=label, pairs=[])
-    for number, row in enumerate(rows, start=1):
+    rows = pair_rows(source)
+    found = PairInput(source=str(rows.path), pairs=[])
+    for row in rows:
         if max_pairs is not None and len(found.pairs) >= max_pairs:
             break
-        found.rows_read += 1
-        pair, why = (None, "invalid_json") if row is INVALID_JSON else row_to_pair(row)
-        if pair is not None:
+        pair, why = row_to_pair(row.value)
+        if pair is None:
+            rows.skip(row.line, why or "bad_row")
+        else:
             found.pairs.append(pair)
-            continue
-        reason = why or "bad_row"
-        found.bad_rows[reason] += 1
-        found.bad_examples.append(f"row {number}: {reason}")
-        if len(found.bad_examples) <= _LOGGED_BAD_ROWS:
-            log.warning("%s: row %d skipped (%s)", label, number, reason)
-    if found.bad_rows:
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(found.bad_rows.items()))
-        log.warning(
-            "%s: skipped %d of %d rows (%s)",
-            label,
-            sum(found.bad_rows.values()),
-            found.rows_read,
-            reasons,
-        )
+    found.rows_read = rows.rows_read
+    found.bad_rows = Counter(rows.skipped)
+    found.bad_examples = list(rows.first_skips)
+    found.read_faults = Counter(rows.faults)
     return found
 
 
@@ -386,6 +365,7 @@ class BridgeStage(Stage[BridgeConfig]):
         return {
             "rows_read": found.rows_read if found else 0,
             "bad_rows": dict(sorted(found.bad_rows.items())) if found else {},
+            "read_faults": dict(sorted(found.read_faults.items())) if found else {},
             "pairs": totals.get("pairs", 0),
             "written": totals.get("written", 0),
             "dropped": totals.get("dropped", {}),

@@ -16,7 +16,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from alignkit.data.chat import INVALID_JSON, iter_rows, role_and_text
+from alignkit.data.chat import iter_rows, role_and_text
+from alignkit.data.rows import RowReader
+from alignkit.errors import InputError
 
 Prompt = str | list[dict[str, Any]]
 
@@ -115,6 +117,18 @@ def row_to_pair(row: Any) -> tuple[PreferencePair | None, str | None]:
     return pair, None
 
 
+def pair_rows(source: str | os.PathLike[str] | Iterable[Mapping[str, Any]]) -> RowReader:
+    """The rows of a file/saved dataset path, of a `datasets.Dataset` or of the train split of a
+    `DatasetDict`, as a `RowReader` (bad rows counted and logged with their place)."""
+    if isinstance(source, (str, os.PathLike)):
+        return iter_rows(source)[1]
+    if isinstance(source, Mapping):  # a datasets.DatasetDict: its train split
+        if "train" not in source:
+            raise InputError(f"no 'train' split among {sorted(source)}; pass one split")
+        return RowReader.of_values("rows", source["train"])
+    return RowReader.of_values("rows", source)
+
+
 def read_pairs(
     source: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
     *,
@@ -125,30 +139,17 @@ def read_pairs(
 
     Returns (pairs, bad-row counts by reason, rows read).
     """
-    if isinstance(source, (str, os.PathLike)):
-        _, rows = iter_rows(source)
-    elif isinstance(source, Mapping):  # a datasets.DatasetDict: its train split
-        if "train" not in source:
-            raise ValueError(f"no 'train' split among {sorted(source)}; pass one split")
-        rows = iter(source["train"])
-    else:
-        rows = iter(source)
+    rows = pair_rows(source)
     pairs: list[PreferencePair] = []
-    bad: Counter[str] = Counter()
-    read = 0
     for row in rows:
         if max_pairs is not None and len(pairs) >= max_pairs:
             break
-        read += 1
-        if row is INVALID_JSON:
-            bad["invalid_json"] += 1
-            continue
-        pair, why = row_to_pair(row)
+        pair, why = row_to_pair(row.value)
         if pair is None:
-            bad[why or "bad_row"] += 1
+            rows.skip(row.line, why or "bad_row")
         else:
             pairs.append(pair)
-    return pairs, bad, read
+    return pairs, Counter(rows.skipped), rows.rows_read
 
 
 def write_rows(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) -> None:

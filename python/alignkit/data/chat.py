@@ -22,14 +22,14 @@ bad, with its reason, and skipped; loading never fails because of a bad row.
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import json
 import logging
 import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from alignkit.data.rows import RowReader
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,22 @@ class ChatExample:
     instruction: str
     response: str | None
     turns: int
+    # Lengths before the texts were cut to `max_text_chars` (None: not cut).
+    instruction_chars: int | None = None
+    response_chars: int | None = None
+
+    def cut(self, limit: int) -> ChatExample:
+        """This example with both texts cut to `limit` characters, their full lengths kept."""
+        response = self.response
+        if len(self.instruction) <= limit and (response is None or len(response) <= limit):
+            return self
+        return dataclasses.replace(
+            self,
+            instruction=self.instruction[:limit],
+            response=None if response is None else response[:limit],
+            instruction_chars=len(self.instruction),
+            response_chars=None if response is None else len(response),
+        )
 
 
 @dataclasses.dataclass
@@ -62,6 +78,8 @@ class ChatDataset:
     bad_rows: int = 0
     bad_reasons: Counter[str] = dataclasses.field(default_factory=Counter)
     layouts: Counter[str] = dataclasses.field(default_factory=Counter)
+    read_faults: Counter[str] = dataclasses.field(default_factory=Counter)
+    truncated_rows: int = 0
 
     @property
     def instructions(self) -> list[str]:
@@ -170,34 +188,6 @@ def _file_suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
-_BAD_JSON = object()  # stands for an undecodable line in the row stream
-
-
-def _json_rows(path: Path) -> Iterator[Any]:
-    """Rows of a JSON-lines file; a `.json` file may also hold one JSON array of rows."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        if _file_suffix(path) in (".json", ".json.gz"):
-            text = fh.read()
-            if text.lstrip().startswith("["):
-                try:
-                    data = json.loads(text)
-                except ValueError as exc:
-                    raise DatasetFormatError(f"{path}: not valid JSON: {exc}") from None
-                yield from data
-                return
-            lines: Any = text.splitlines()
-        else:
-            lines = fh
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except ValueError:
-                yield _BAD_JSON
-
-
 def _parquet_rows(path: Path) -> Iterator[Any]:
     try:
         import pyarrow.parquet as pq
@@ -255,40 +245,42 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     )
 
 
-# Stands for a JSON line that did not decode, in the rows of `iter_rows`.
-INVALID_JSON = _BAD_JSON
-
-
-def iter_rows(path: str | os.PathLike[str]) -> tuple[str, Iterator[Any]]:
-    """(format, raw rows) of a JSONL/JSON/Parquet file or saved `datasets` directory; a JSON
-    line that does not decode comes through as `INVALID_JSON`."""
+def iter_rows(path: str | os.PathLike[str]) -> tuple[str, RowReader]:
+    """(format, rows) of a JSONL/JSON/Parquet file or saved `datasets` directory: a `RowReader`
+    yielding the good rows (with file and line) and counting the skipped ones."""
     fmt = detect_format(path)
-    readers = {"jsonl": _json_rows, "parquet": _parquet_rows, "hf-disk": _saved_dataset_rows}
-    return fmt, readers[fmt](Path(path))
+    if fmt == "jsonl":
+        return fmt, RowReader(path)
+    readers = {"parquet": _parquet_rows, "hf-disk": _saved_dataset_rows}
+    return fmt, RowReader.of_values(path, readers[fmt](Path(path)))
 
 
-def load_chat_dataset(path: str | os.PathLike[str], *, max_rows: int | None = None) -> ChatDataset:
-    """Read a dataset and reduce each row to a `ChatExample` (first `max_rows` good rows)."""
+def load_chat_dataset(
+    path: str | os.PathLike[str],
+    *,
+    max_rows: int | None = None,
+    max_text_chars: int | None = None,
+) -> ChatDataset:
+    """Read a dataset and reduce each row to a `ChatExample` (first `max_rows` good rows). With
+    `max_text_chars`, longer instructions and responses are cut as they are read (their full
+    lengths kept in the example), so a huge row costs bounded work downstream."""
     fmt, rows = iter_rows(path)
     dataset = ChatDataset(path=str(path), format=fmt, examples=[])
     for row in rows:
         if max_rows is not None and len(dataset.examples) >= max_rows:
             break
-        dataset.rows_read += 1
-        if row is _BAD_JSON:
-            dataset.bad_rows += 1
-            dataset.bad_reasons["invalid_json"] += 1
-            continue
-        example, layout = row_to_example(row)
+        example, layout = row_to_example(row.value)
         if example is None:
-            dataset.bad_rows += 1
-            dataset.bad_reasons[layout] += 1
+            rows.skip(row.line, layout)
             continue
+        if max_text_chars is not None:
+            cut = example.cut(max_text_chars)
+            dataset.truncated_rows += cut is not example
+            example = cut
         dataset.layouts[layout] += 1
         dataset.examples.append(example)
-    if dataset.bad_rows:
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(dataset.bad_reasons.items()))
-        log.warning(
-            "%s: skipped %d of %d rows (%s)", path, dataset.bad_rows, dataset.rows_read, reasons
-        )
+    dataset.rows_read = rows.rows_read
+    dataset.bad_reasons = Counter(rows.skipped)
+    dataset.bad_rows = sum(rows.skipped.values())
+    dataset.read_faults = Counter(rows.faults)
     return dataset

@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from alignkit import _core
 from alignkit.data.io import open_gzip_text_writer
+from alignkit.data.rows import Row, RowReader
 from alignkit.errors import (
     ConfigError,
     ConfigMismatchError,
@@ -161,22 +162,21 @@ def input_stem(path: Path) -> tuple[str, str]:
     )
 
 
-def _open_lines(path: Path, suffix: str) -> Any:
-    return gzip.open(path, "rb") if suffix == ".jsonl.gz" else open(path, "rb")
+def _rows(path: Path, counts: Counts | None = None) -> Iterator[Row]:
+    """The good rows of a JSON-lines shard; bad rows and damage of a compressed file are
+    skipped, logged naming file and line, and added to `counts` when given."""
+    rows = RowReader(path)
+    yield from rows
+    if counts is not None:
+        counts.merge(rows.stats())
 
 
-def _iter_jsonl(path: Path, suffix: str) -> Iterator[tuple[bytes, dict[str, Any]]]:
-    with _open_lines(path, suffix) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except ValueError as exc:
-                raise InputError(f"{path}:{lineno}: not a JSON line ({exc})") from exc
-            if not isinstance(doc, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object per line")
-            yield line, doc
+def _iter_jsonl(
+    path: Path, suffix: str, counts: Counts | None = None
+) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """(line as read, object) of every good row (see `_rows`)."""
+    for row in _rows(path, counts):
+        yield row.raw, row.value
 
 
 def _text_of(doc: dict[str, Any], field: str, where: str) -> Any:
@@ -200,9 +200,10 @@ def _check_column(values: list[Any], path: Path, field: str) -> list[Any]:
     )
 
 
-def read_texts(path: Path, text_field: str = "text") -> list[Any]:
+def read_texts(path: Path, text_field: str = "text", counts: Counts | None = None) -> list[Any]:
     """The text column of one shard (JSONL, gzip JSONL or Parquet): strings, or lists of token
-    ids (e.g. tokenizer output stored next to generated requests)."""
+    ids (e.g. tokenizer output stored next to generated requests). Bad JSON rows are skipped
+    and counted into `counts` (see `_iter_jsonl`)."""
     _, suffix = input_stem(path)
     if suffix == ".parquet":
         pq = _pyarrow_parquet()
@@ -211,10 +212,7 @@ def read_texts(path: Path, text_field: str = "text") -> list[Any]:
         table = pq.read_table(path, columns=[text_field])
         values = ["" if t is None else t for t in table.column(text_field).to_pylist()]
     else:
-        values = [
-            _text_of(doc, text_field, f"{path}:{i + 1}")
-            for i, (_, doc) in enumerate(_iter_jsonl(path, suffix))
-        ]
+        values = [_text_of(row.value, text_field, row.where) for row in _rows(path, counts)]
     return _check_column(values, path, text_field)
 
 
@@ -230,8 +228,11 @@ def _changed(src: Path) -> InputError:
     return InputError(f"{src} changed since its signatures were computed; re-run")
 
 
-def _write_kept(src: Path, suffix: str, keep: npt.NDArray[np.bool_], tmp: Path) -> int:
-    """Copy the kept documents of `src` to `tmp` in the same format; returns how many."""
+def _write_kept(
+    src: Path, suffix: str, keep: npt.NDArray[np.bool_], tmp: Path, counts: Counts
+) -> int:
+    """Copy the kept documents of `src` to `tmp` in the same format; returns how many. The rows
+    are those the signatures were computed from (bad rows skipped the same way)."""
     if suffix == ".parquet":
         import pyarrow as pa
 
@@ -249,9 +250,7 @@ def _write_kept(src: Path, suffix: str, keep: npt.NDArray[np.bool_], tmp: Path) 
             out = stack.enter_context(
                 gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=6, mtime=0)
             )
-        for line in stack.enter_context(_open_lines(src, suffix)):
-            if not line.strip():
-                continue
+        for line, _ in _iter_jsonl(src, suffix, counts):
             if i >= len(keep):
                 raise _changed(src)
             if keep[i]:
@@ -301,7 +300,8 @@ class DedupSignatureStage(Stage[DedupConfig]):
     def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
         cfg = self.config
         bands, rows = cfg.lsh()
-        texts = read_texts(Path(task.payload), cfg.text_field)
+        counts = Counts()
+        texts = read_texts(Path(task.payload), cfg.text_field, counts)
         name = f"{task.id}.bands"
         tmp = ctx.tmp_output(name)
         if texts and not isinstance(texts[0], str):
@@ -319,7 +319,7 @@ class DedupSignatureStage(Stage[DedupConfig]):
                 workers=self.threads,
             )
         ctx.progress(task.weight)
-        return TaskResult(stats={"docs": int(n)}, outputs={name: tmp})
+        return TaskResult(stats={"docs": int(n), **counts}, outputs={name: tmp})
 
     def finalize(
         self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
@@ -443,9 +443,10 @@ class DedupStage(Stage[DedupConfig]):
         name = task.id + _suffix(task)
         tmp = ctx.tmp_output(name)
         keep = np.load(self._mask(task.id))
-        kept = _write_kept(src, _suffix(task), keep, tmp)
+        counts = Counts(docs=len(keep))
+        counts["kept"] = _write_kept(src, _suffix(task), keep, tmp, counts)
         ctx.progress(task.weight)
-        return TaskResult(stats={"docs": len(keep), "kept": kept}, outputs={name: tmp})
+        return TaskResult(stats=counts, outputs={name: tmp})
 
     def finalize(
         self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
@@ -457,6 +458,8 @@ class DedupStage(Stage[DedupConfig]):
         return {
             "docs_in": int(totals.get("docs", 0)),
             "docs_kept": int(totals.get("kept", 0)),
+            "skipped_rows": dict(totals.get("skipped_rows", {})),
+            "read_faults": dict(totals.get("read_faults", {})),
             **{k: found.get(k, 0) for k in ("exact_removed", "near_removed", "duplicate_clusters")},
             "bands": bands,
             "rows": rows,

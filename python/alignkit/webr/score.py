@@ -67,7 +67,9 @@ REPORT_VERSION = 1
 # Upper bound of the characters one WordPiece token stands for (a 100-character word piece and
 # the spaces before it): cutting texts there leaves what the model reads unchanged.
 EMBED_CHARS_PER_TOKEN = 128
-# Length statistics of longer texts are counted on this prefix and scaled.
+# Texts are cut to this many characters as they are read (counted as `truncated_rows`): length
+# statistics of longer texts are counted on this prefix and scaled by the full length; language
+# guesses, duplicates and embeddings see only the prefix.
 LENGTH_SAMPLE_CHARS = 1 << 20
 # Language guesses read this much of a text.
 LANGUAGE_SAMPLE_CHARS = 1 << 16
@@ -278,10 +280,13 @@ def _bounded(texts: Sequence[str], limit: int) -> list[str]:
     return [t if len(t) <= limit else t[:limit] for t in texts]
 
 
-def token_counts(tokenizer: Any, texts: Sequence[str]) -> np.ndarray:
+def token_counts(
+    tokenizer: Any, texts: Sequence[str], full_lengths: Sequence[int | None] | None = None
+) -> np.ndarray:
     """Tokens per text (no special tokens, no truncation). A text longer than
     `LENGTH_SAMPLE_CHARS` is counted on that prefix and scaled by its length, so one huge row
-    costs a bounded amount of memory and time."""
+    costs a bounded amount of memory and time; `full_lengths` gives the lengths of texts that
+    were already cut when they were read (None: not cut)."""
     counts = np.zeros(len(texts), dtype=np.int64)
     step = 1024
     for start in range(0, len(texts), step):
@@ -289,8 +294,11 @@ def token_counts(tokenizer: Any, texts: Sequence[str]) -> np.ndarray:
         encodings = tokenizer.encode_batch(chunk, add_special_tokens=False)
         counts[start : start + len(chunk)] = [len(e.ids) for e in encodings]
     for i, text in enumerate(texts):
-        if len(text) > LENGTH_SAMPLE_CHARS:
-            counts[i] = round(counts[i] * len(text) / LENGTH_SAMPLE_CHARS)
+        full = full_lengths[i] if full_lengths is not None else None
+        full = len(text) if full is None else full
+        counted = min(len(text), LENGTH_SAMPLE_CHARS)
+        if full > counted:
+            counts[i] = round(counts[i] * full / counted)
     return counts
 
 
@@ -330,7 +338,9 @@ class ScoreStage(Stage[ScoreConfig]):
         model_dir = resolve_model_dir(config.model)
         spec = ModelSpec.from_dir(model_dir)
         tokenizer = load_tokenizer(config.tokenizer or model_dir, None)
-        dataset = load_chat_dataset(path, max_rows=config.max_rows)
+        dataset = load_chat_dataset(
+            path, max_rows=config.max_rows, max_text_chars=LENGTH_SAMPLE_CHARS
+        )
         if not dataset.examples:
             reasons = ", ".join(f"{k}={v}" for k, v in sorted(dataset.bad_reasons.items()))
             raise InputError(
@@ -340,8 +350,16 @@ class ScoreStage(Stage[ScoreConfig]):
             )
         log.info("%s: %d examples from %s (%s)", name, len(dataset.examples), path, dataset.format)
         arrays: dict[str, np.ndarray] = {
-            "instruction_tokens": token_counts(tokenizer, dataset.instructions),
-            "response_tokens": token_counts(tokenizer, dataset.responses),
+            "instruction_tokens": token_counts(
+                tokenizer,
+                dataset.instructions,
+                [e.instruction_chars for e in dataset.examples],
+            ),
+            "response_tokens": token_counts(
+                tokenizer,
+                dataset.responses,
+                [e.response_chars for e in dataset.examples if e.response is not None],
+            ),
         }
         turns = np.array([e.turns for e in dataset.examples], dtype=np.float64)
         entry: dict[str, Any] = {
@@ -353,6 +371,8 @@ class ScoreStage(Stage[ScoreConfig]):
             "with_response": len(dataset.responses),
             "bad_rows": dataset.bad_rows,
             "bad_row_reasons": dict(sorted(dataset.bad_reasons.items())),
+            "read_faults": dict(sorted(dataset.read_faults.items())),
+            "truncated_rows": dataset.truncated_rows,
             "layouts": dict(sorted(dataset.layouts.items())),
             "instruction_tokens": _summary(arrays["instruction_tokens"]),
             "response_tokens": _summary(arrays["response_tokens"]),
@@ -398,7 +418,13 @@ class ScoreStage(Stage[ScoreConfig]):
         with open(tmp, "wb") as fh:
             np.savez(fh, entry=np.array(json.dumps(entry)), **arrays)
         ctx.progress(1)
-        stats = {"datasets": 1, "examples": len(dataset.examples), "bad_rows": dataset.bad_rows}
+        stats = {
+            "datasets": 1,
+            "examples": len(dataset.examples),
+            "bad_rows": dataset.bad_rows,
+            "truncated_rows": dataset.truncated_rows,
+            "read_faults": dict(dataset.read_faults),
+        }
         return TaskResult(stats=stats, parts={part_name: tmp})
 
     def reduce(
