@@ -161,7 +161,7 @@ class RowReader:
         try:
             if self._values is not None:
                 yield from self._checked(self._values)
-            elif self._is_json_array():
+            elif self.is_json_array():
                 yield from self._checked(self._json_array(), array=True)
             else:
                 yield from self._json_lines()
@@ -195,7 +195,7 @@ class RowReader:
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
 
-    def _is_json_array(self) -> bool:
+    def is_json_array(self) -> bool:
         """A `.json` file starting with `[` holds one array of rows; anything else is lines."""
         if not self.path.name.lower().endswith((".json", ".json.gz")):
             return False

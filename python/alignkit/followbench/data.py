@@ -13,7 +13,6 @@ once; anything else is skipped and counted by reason, never guessed.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -21,6 +20,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from alignkit.data.rows import RowReader
+from alignkit.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +184,14 @@ def _chain_category(rows: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def _numeric_id(example_id: int | str) -> int | str:
+    """`"7"` -> 7; any other id (`"a7"`, `"²"`, which `str.isdigit` accepts but `int` does not)
+    stays as it is."""
+    if isinstance(example_id, str) and example_id.isascii() and example_id.isdecimal():
+        return int(example_id)
+    return example_id
+
+
 def _group_rows(rows: Sequence[Mapping[str, Any]]) -> Iterator[list[Mapping[str, Any]]]:
     group: list[Mapping[str, Any]] = []
     for row in rows:
@@ -236,7 +246,7 @@ def build_chains(
         records = tuple(
             Record(
                 chain_id=chain_id,
-                example_id=int(example_id) if str(example_id).isdigit() else example_id,
+                example_id=_numeric_id(example_id),
                 category=category,
                 level_category=str(r["category"]),
                 source=r["source"],
@@ -263,14 +273,21 @@ def build_chains(
     return chains
 
 
-def _read_json_rows(path: Path) -> list[Any]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    data = json.loads(text)
-    if not isinstance(data, list):
-        raise FollowBenchDataError(f"{path} must hold a JSON list of records")
-    return data
+def _read_json_rows(path: Path, skipped: Counter[str]) -> list[Any]:
+    """The records of a `.json` array or `.jsonl` file; records that cannot be read (bad JSON,
+    too deeply nested, lone surrogates, not objects) are skipped, logged naming file and row,
+    and counted in `skipped` as `record_<reason>`."""
+    reader = RowReader(path)
+    try:
+        if path.suffix == ".json" and not reader.is_json_array():
+            raise FollowBenchDataError(
+                f"{path} must hold a JSON list of records (it is not valid JSON, or not a list)"
+            )
+        rows = [row.value for row in reader]
+    except InputError as exc:
+        raise FollowBenchDataError(str(exc)) from None
+    skipped.update({f"record_{why}": n for why, n in reader.skipped.items()})
+    return rows
 
 
 def _load_dataset_rows(path: Path) -> list[tuple[str, list[Any]]]:
@@ -291,6 +308,7 @@ def load_followbench(path: str | os.PathLike[str], language: str | None = None) 
     folder (a Dataset or a DatasetDict). `language` (`en`/`zh`) is detected when None.
     """
     root = Path(path)
+    unreadable: Counter[str] = Counter()
     if not root.exists():
         raise FollowBenchDataError(f"FollowBench data not found: {root}")
     if root.is_dir() and (
@@ -307,12 +325,7 @@ def load_followbench(path: str | os.PathLike[str], language: str | None = None) 
             inside = [d.name for d in sorted(root.iterdir()) if d.is_dir()]
             hint = f" (sub-folders: {', '.join(inside)})" if inside else ""
             raise FollowBenchDataError(f"no FollowBench *.json files in {root}{hint}")
-        sources = []
-        for file in files:
-            try:
-                sources.append((str(file), _read_json_rows(file)))
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise FollowBenchDataError(f"{file} is not valid JSON: {exc}") from exc
+        sources = [(str(file), _read_json_rows(file, unreadable)) for file in files]
     if language is None:
         language = detect_language(
             str(row.get("instruction", ""))
@@ -322,10 +335,10 @@ def load_followbench(path: str | os.PathLike[str], language: str | None = None) 
         )
     if language not in ("en", "zh"):
         raise ValueError(f"language must be 'en' or 'zh', not {language!r}")
-    skipped: Counter[str] = Counter()
+    skipped = Counter(unreadable)
     chains: list[Chain] = []
     seen: set[str] = set()
-    read = 0
+    read = sum(unreadable.values())
     for origin, rows in sources:
         read += len(rows)
         for chain in build_chains(rows, origin, language, skipped):

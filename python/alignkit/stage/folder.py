@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import time
 import uuid
 import zlib
@@ -52,9 +53,13 @@ MARKER_VERSION = 1
 
 
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """What a marker remembers of an input: its resolved path, size and mtime."""
-    stat = os.stat(path)
-    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    """What a marker remembers of an input: its resolved path, size and mtime. A pipe or device
+    (`/dev/stdin`) has neither and cannot be read twice: its identity is new on every call, so a
+    task reading it is never trusted done and always redone."""
+    info = os.stat(path)
+    if stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+        return {"path": os.fspath(path), "stream": uuid.uuid4().hex}
+    return {"path": str(Path(path).resolve()), "size": info.st_size, "mtime_ns": info.st_mtime_ns}
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

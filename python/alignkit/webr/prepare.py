@@ -166,7 +166,9 @@ def expand_shards(patterns: Iterable[str | os.PathLike[str]]) -> list[Path]:
             shards.append(path)
     unique: dict[Path, None] = {}
     for shard in shards:
-        unique.setdefault(shard.resolve(), None)
+        # A pipe (`/dev/stdin`) resolves to a name like `/proc/N/fd/pipe:[M]` that cannot be
+        # opened: it is kept as given (and named by it, e.g. `stdin`).
+        unique.setdefault(shard.resolve() if shard.is_file() else shard, None)
     return list(unique)
 
 
