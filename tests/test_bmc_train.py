@@ -197,7 +197,7 @@ def _bridged_pairs(tmp_path: Path) -> Path:
             source, tmp_path / "bridged", f"openai:fake@{server.base_url}", progress=False
         )
     assert stats["written"] == len(PAIRS)
-    return tmp_path / "bridged" / "bridged.jsonl"
+    return tmp_path / "bridged" / "bridged-00000.jsonl"
 
 
 def test_train_cli_raises_reward_margin_and_saves_atomically(
