@@ -300,3 +300,17 @@ def test_llm_specs_are_recorded_without_credentials():
     assert config.to_dict()["llm"] == secret  # rebuilding the config keeps the key
     other_key = WithSpec(llm=secret.replace("sk-verysecret123", "sk-otherkey456"), note="keep")
     assert other_key.fingerprint() == config.fingerprint()
+
+
+def test_truncated_parquet_output_is_never_published(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    folder = OutputFolder(tmp_path / "out")
+    folder.ensure()
+    tmp = folder.tmp_path("x.parquet")
+    pq.write_table(pa.table({"text": ["a"] * 1000}), tmp)
+    tmp.write_bytes(tmp.read_bytes()[:-20])
+    with pytest.raises(OSError, match="not valid Parquet"):
+        folder.publish(tmp, "x.parquet")
+    assert not (tmp_path / "out" / "x.parquet").exists()

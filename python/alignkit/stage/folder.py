@@ -72,7 +72,22 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 def verify_output(path: Path, name: str) -> None:
     """Reject a truncated or corrupt output before it is published: every gzip member must
-    decompress with a good CRC and length. Other formats are checked by their writers."""
+    decompress with a good CRC and length; a Parquet file must have a readable footer whose row
+    groups add up. Other formats are checked by their writers."""
+    if name.endswith(".parquet"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:  # only written when pyarrow is there; nothing to check it with
+            return
+        try:
+            meta = pq.ParquetFile(path).metadata
+            rows = sum(meta.row_group(i).num_rows for i in range(meta.num_row_groups))
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"{name}: written output is not valid Parquet ({exc})") from exc
+        if rows != meta.num_rows:
+            raise OutputError(
+                f"{name}: Parquet row groups hold {rows} rows, footer says {meta.num_rows}"
+            )
     if name.endswith(".gz"):
         try:
             with gzip.open(path, "rb") as fh:
