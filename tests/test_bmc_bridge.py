@@ -185,6 +185,44 @@ def test_bridge_conversational_pairs_and_parquet(tmp_path: Path) -> None:
         assert [p.chosen for p in pairs] == [r["chosen"] for r in table] and not bad
 
 
+def test_bridged_revision_keeps_the_losing_responses_whitespace(tmp_path: Path) -> None:
+    """TRL's string format puts a space before each response; the stripped revision gets the
+    losing response's leading and trailing whitespace back, so chosen and rejected start alike."""
+    from transformers import PreTrainedTokenizerFast
+
+    from conftest import gpt2_bpe_tokenizer
+
+    rows = [
+        {"prompt": "Capital of France?", "chosen": " Paris.", "rejected": " Berlin, on the Seine."},
+        {"prompt": "Spider legs?", "chosen": "  Eight.", "rejected": "  six legs, like insects\n"},
+        {"prompt": "No space", "chosen": "C-A-T", "rejected": "K-A-T"},
+    ]
+    fixes = {
+        "Berlin, on the Seine.": "Paris, on the Seine.",
+        "six legs, like insects": "eight legs",
+        "K-A-T": "C-A-T",
+    }
+
+    def reply(body: dict[str, Any]) -> str:
+        return fixes[draft_of(body).strip()]  # the draft is sent stripped, the answer too
+
+    with FakeChatServer(reply=reply) as server:
+        stats = bridge(rows, tmp_path / "out", f"openai:fake@{server.base_url}", progress=False)
+    assert stats["written"] == 3
+    got = {r["rejected"]: r["chosen"] for r in _rows(tmp_path / "out" / "bridged-00000.jsonl")}
+    assert got == {
+        " Berlin, on the Seine.": " Paris, on the Seine.",
+        "  six legs, like insects\n": "  eight legs\n",
+        "K-A-T": "C-A-T",
+    }
+    # Only the edited word differs: both start with a space-prefixed token, the rest is shared.
+    tok = PreTrainedTokenizerFast(tokenizer_object=gpt2_bpe_tokenizer())
+    chosen = tok.tokenize(got[" Berlin, on the Seine."])
+    rejected = tok.tokenize(rows[0]["rejected"])
+    assert chosen[0] == "\u0120Paris" and rejected[0] == "\u0120Berlin"
+    assert chosen[1:] == rejected[1:]
+
+
 def test_bridging_prompt_and_row_checks() -> None:
     pair, why = row_to_pair(PAIRS[0])
     assert why is None and pair is not None

@@ -164,12 +164,29 @@ def _drop_reason(
     return None
 
 
+def with_surrounding_whitespace(revision: str, like: str) -> str:
+    """`revision` wrapped in the leading and trailing whitespace of `like`.
+
+    The revision comes back stripped while the losing response keeps its own (TRL's string
+    format puts a space before it); without this every bridged pair would differ in its first
+    token, a cue that tells chosen from rejected without reading either.
+    """
+    core = like.strip()
+    if not core:
+        return revision
+    start = like.index(core)
+    return like[:start] + revision + like[start + len(core) :]
+
+
 def bridge_row(pair: PreferencePair, bridged: str) -> dict[str, Any]:
-    """The output row of a bridged pair."""
+    """The output row of a bridged pair; the revision keeps the losing response's surrounding
+    whitespace."""
     row = dict(pair.extra)
     row.update(
         prompt=pair.prompt,
-        chosen=pair.with_response(pair.rejected, bridged),
+        chosen=pair.with_response(
+            pair.rejected, with_surrounding_whitespace(bridged, pair.rejected_text)
+        ),
         rejected=pair.rejected,
         original_chosen=pair.chosen,
         pair_id=pair.pair_id,
