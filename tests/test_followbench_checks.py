@@ -1,5 +1,6 @@
-"""Rule checks: real FollowBench records (when ../shared has them) and the bundled fixture, each
-with answers written here to pass and to fail."""
+"""The lenient rule checks (`rules="lenient"`): real FollowBench records (when ../shared has
+them) and the bundled fixture, each with answers written here to pass and to fail. The default
+(original) checks are tested against an oracle in test_followbench_original_rules.py."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _record(data_dir: Path, chain_id: str, level: int) -> Record:
 
 
 def _assert(record: Record, check_name: str, good: list[str], bad: list[str]) -> None:
-    check = find_check(record)
+    check = find_check(record, "lenient")
     assert check is not None and check.name == check_name, record.item_id
     for answer in good:
         verdict = check(record, answer)
@@ -147,7 +148,7 @@ def test_summary_constraints_on_real_records(en: Path) -> None:
         ],
     )
     # Constraint 4 (no 'lavish' in sentence 2) is not part of level 3.
-    assert find_check(_record(en, "mixed/11", 3))(
+    assert find_check(_record(en, "mixed/11", 3), "lenient")(
         _record(en, "mixed/11", 3), cnn.replace("stays modest", "stays lavish")
     ).passed
     xsum = "Flood repair operation is continuing across the Scottish Borders."
@@ -184,7 +185,7 @@ def test_summary_constraints_on_real_records(en: Path) -> None:
             "at least two people killed, in southern philippines",
         ],
     )
-    assert find_check(_record(en, "mixed/14", 3))(
+    assert find_check(_record(en, "mixed/14", 3), "lenient")(
         _record(en, "mixed/14", 3), "at least two killed in philippine bus attack"
     ).passed
     _assert(
@@ -269,7 +270,7 @@ def test_checks_on_the_bundled_fixture() -> None:
         ["[[ANN READS BOOKS.]]"],
         ["[[ANN READS OLD BOOKS.]]"],
     )
-    assert find_check(_record(FIXTURE, "content/2", 3)) is None  # open-ended: judged
+    assert find_check(_record(FIXTURE, "content/2", 3), "lenient") is None  # open-ended: judged
 
 
 def test_registry_lists_and_extends() -> None:
@@ -277,7 +278,7 @@ def test_registry_lists_and_extends() -> None:
     assert names[0] == "example_template"
     assert {"summary_constraints", "arithmetic_answer", "named_entity_choice"} <= set(names)
     record = _record(FIXTURE, "style/1", 2)
-    assert find_check(record) is None
+    assert find_check(record, "lenient") is None
 
     def polite(rec: Record, answer: str) -> CheckVerdict:
         return CheckVerdict("please" in answer.lower(), "no 'please'")
@@ -291,13 +292,13 @@ def test_registry_lists_and_extends() -> None:
         )
     )
     try:
-        assert find_check(record) is get_check("fixture_polite")
-        assert find_check(record)(record, "Please come to tea").passed
-        assert not find_check(record)(record, "Come to tea").passed
+        assert find_check(record, "lenient") is get_check("fixture_polite")
+        assert find_check(record, "lenient")(record, "Please come to tea").passed
+        assert not find_check(record, "lenient")(record, "Come to tea").passed
         with pytest.raises(ValueError, match="already registered"):
             register_check(get_check("fixture_polite"))
     finally:
         unregister_check("fixture_polite")
-    assert find_check(record) is None
+    assert find_check(record, "lenient") is None
     with pytest.raises(KeyError, match="no rule check"):
         get_check("fixture_polite")

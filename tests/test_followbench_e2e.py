@@ -89,7 +89,7 @@ def server() -> Any:
 def test_run_scores_writes_and_resumes(server: FakeChatServer, tmp_path: Path) -> None:
     out = tmp_path / "run"
     model, judge = f"openai:tiny@{server.base_url}", f"openai:judge@{server.base_url}"
-    config = EvalConfig(judge_retries=2, model_name="tiny")
+    config = EvalConfig(judge_retries=2, model_name="tiny", rules="lenient")
     results = run_followbench(FIXTURE, out, model, judge, config, progress=False)
 
     counts = results["counts"]["by_scorer"]
@@ -109,7 +109,8 @@ def test_run_scores_writes_and_resumes(server: FakeChatServer, tmp_path: Path) -
     style = results["per_category"]["style"]
     assert style["hsr"] == {"1": 1.0, "2": 0.0, "3": 0.0, "4": 0.0, "5": None}
     assert style["ssr"]["2"] == 0.5 and style["ssr"]["3"] == pytest.approx(2 / 3)
-    assert style["ssr"]["4"] == 0.75 and style["csl"] is None  # L5 unscored: no CSL chain
+    # L2 failed, so the chain's CSL is 1 whatever its unscored L5 would have been
+    assert style["ssr"]["4"] == 0.75 and style["csl"] == 1.0
     # Rule-scored: example passes levels 1-3 only; content mixes a rule and a judged chain.
     example = results["per_category"]["example"]
     assert example["hsr"] == {"1": 1.0, "2": 1.0, "3": 1.0, "4": 0.0, "5": 0.0}
@@ -175,7 +176,7 @@ def test_two_judges_and_rescoring(server: FakeChatServer, tmp_path: Path) -> Non
         out,
         f"openai:tiny@{server.base_url}",
         f"openai:judge@{server.base_url}",
-        EvalConfig(categories=("style", "format"), judge_retries=1),
+        EvalConfig(categories=("style", "format"), judge_retries=1, rules="lenient"),
         judge2=f"openai:judge2@{server.base_url}",
         progress=False,
     )
@@ -223,8 +224,17 @@ def test_failures_are_counted_not_guessed(tmp_path: Path) -> None:
     counts = results["counts"]["by_scorer"]
     assert counts["unscored:generation_failed"] == 1
     assert counts["unscored:not_judged"] == 4 + 5  # format (minus the failure) + situation/2
-    assert counts["rule:date_reasoning"] == 5
+    assert counts["rule:original:BBH_time"] == 5
     assert results["per_category"]["situation"]["hsr"]["1"] == 1.0
+    # by default (original rules) the failed generation counts as not satisfied; items left
+    # unjudged because there is no judge stay out of the means
+    assert results["per_category"]["format"]["hsr"] == {
+        "1": None,
+        "2": 0.0,
+        "3": None,
+        "4": None,
+        "5": None,
+    }
 
     # a judge request that keeps failing: that item is unscored, the CLI exits 1
     judged = broken.record(3).instruction
@@ -264,6 +274,8 @@ def test_cli_run_score_list(
                 str(tmp_path / "a"),
                 "--categories",
                 "example,mixed",
+                "--rules",
+                "lenient",
             ]
         )
         == 0
@@ -273,7 +285,7 @@ def test_cli_run_score_list(
     config = tmp_path / "b.yaml"
     config.write_text(
         f"model: openai:other@{server.base_url}\nname: other\ncategories: example,mixed\n"
-        "max-chains: 1\n",
+        "max-chains: 1\nrules: lenient\n",
         encoding="utf-8",
     )
     assert (
@@ -299,7 +311,7 @@ def test_cli_run_score_list(
     assert main(["followbench", "list"]) == 0
     listed = capsys.readouterr().out
     assert "summary_constraints" in listed and "example_template" in listed
-    assert main(["followbench", "list", "--data", str(FIXTURE), "--json"]) == 0
+    assert main(["followbench", "list", "--data", str(FIXTURE), "--json", "--rules", "lenient"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert {
         "category": "mixed",

@@ -26,8 +26,8 @@ FIXTURE = Path(__file__).parent / "data" / "followbench"
         ("[YES, N/A, NO, YES]", 4, (True, False, False, True)),
     ],
 )
-def test_parse_verdicts_accepts(reply: str, level: int, expected: tuple[bool, ...]) -> None:
-    parsed = parse_verdicts(reply, level)
+def test_lenient_parse_accepts(reply: str, level: int, expected: tuple[bool, ...]) -> None:
+    parsed = parse_verdicts(reply, level, "lenient")
     assert parsed.ok and parsed.verdicts == expected, parsed
 
 
@@ -42,10 +42,55 @@ def test_parse_verdicts_accepts(reply: str, level: int, expected: tuple[bool, ..
         ("YES and NO", 2, "no YES/NO"),
     ],
 )
-def test_parse_verdicts_rejects(reply: str | None, level: int, problem: str) -> None:
-    parsed = parse_verdicts(reply, level)
+def test_lenient_parse_rejects(reply: str | None, level: int, problem: str) -> None:
+    parsed = parse_verdicts(reply, level, "lenient")
     assert not parsed.ok and parsed.verdicts is None
     assert problem in parsed.problem
+
+
+def test_lenient_parse_final_line_wins_over_an_earlier_list() -> None:
+    reply = "Draft: [NO, NO]\nOn reflection both hold.\nFinal answer: YES, YES"
+    assert parse_verdicts(reply, 2, "lenient").verdicts == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("reply", "level", "expected"),
+    [
+        # only the final line counts: an earlier, different list is ignored
+        ("First pass: ['NO', 'NO']\nSecond look.\n['YES', 'NO']", 2, (True, False)),
+        ("['YES', 'YES']\n['NO', 'YES']", 2, (False, True)),
+        ("Reasoning.\n```\n['YES', 'NO']\n```", 2, (True, False)),
+        ('```python\n["YES", "PARTIAL", "UNKNOWN"]\n```', 3, (True, False, False)),
+        ("['YES', 'N/A', 'MAYBE', 'NO']", 4, (True, False, False, False)),
+        ("Answer: ['YES', 'YES']  # done", 2, (True, True)),
+        # level 1: substring test on the final line, YES before NO
+        ("Constraint 1 is met.\n['YES']", 1, (True,)),
+        ("NOTE: YES", 1, (True,)),
+        ("The answer is wrong.\nNO", 1, (False,)),
+        ("It says YES on line one\n['NO']", 1, (False,)),
+    ],
+)
+def test_original_parse(reply: str, level: int, expected: tuple[bool, ...]) -> None:
+    parsed = parse_verdicts(reply, level)  # the default is the original reading
+    assert parsed.ok and parsed.verdicts == expected, parsed
+
+
+@pytest.mark.parametrize(
+    ("reply", "level"),
+    [
+        ("['YES', 'NO']\nThanks!", 2),  # final line has no list
+        ("[yes, no]", 2),  # not a Python literal of strings
+        ("['yes', 'no']", 2),  # case matters
+        ("['YES', 'NO']", 3),  # wrong length
+        ("['YES', 'SORT OF']", 2),
+        ("[1, 0]", 2),
+        ("Looks fine.", 1),
+        ("", 1),
+        (None, 2),
+    ],
+)
+def test_original_parse_unparsable(reply: str | None, level: int) -> None:
+    assert not parse_verdicts(reply, level).ok
 
 
 def test_prompt_walks_the_constraint_path() -> None:

@@ -54,6 +54,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.Argu
     score.add_argument("results", nargs="*", metavar="RESULTS", help="run folders or results.json")
     score.add_argument("--out", required=False, help="report .html file or folder (required)")
     score.add_argument("--title", default="FollowBench", help="report title")
+    score.add_argument(
+        "--rules",
+        choices=("original", "lenient"),
+        default=None,
+        help="rule checks and judge parsing to re-score with (default: each run's own)",
+    )
     score.set_defaults(handler=_cmd_score)
 
     lister = sub.add_parser(
@@ -64,6 +70,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.Argu
     )
     lister.add_argument("--data", default=None, help="a FollowBench folder to describe")
     lister.add_argument("--json", action="store_true", help="print JSON")
+    lister.add_argument(
+        "--rules", choices=("original", "lenient"), default="original", help="routing to show"
+    )
     lister.set_defaults(handler=_cmd_list, out=None)
     return {"followbench run": run, "followbench score": score, "followbench list": lister}
 
@@ -128,7 +137,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     if not args.results:
         raise ValueError("give one or more RESULTS (run folders or results.json files)")
-    rescored = [rescore_run(path) for path in args.results]
+    rescored = [rescore_run(path, args.rules) for path in args.results]
     out = Path(args.out)
     if out.suffix.lower() in (".html", ".htm"):
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -162,7 +171,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         data = load_followbench(args.data)
         sources: Counter[tuple[str, str, str]] = Counter()
         for record in data.records():
-            check = find_check(record)
+            check = find_check(record, args.rules)
             sources[(record.category, record.source, check.name if check else "judge")] += 1
         info["data"] = data.summary()
         info["sources"] = [
@@ -173,7 +182,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2, ensure_ascii=False))
         return 0
     print("categories: " + ", ".join(info["categories"]))
-    print("rule checks (tried in this order; other items go to the LLM judge):")
+    print("lenient rule checks (--rules lenient; tried in this order, the rest is judged):")
     for check in info["checks"]:
         where = f" [{', '.join(check['sources'])}]" if check["sources"] else ""
         print(f"  {check['name']}{where}: {check['description']}")

@@ -1,5 +1,9 @@
 """Rule-based checks: the FollowBench items whose constraints a program can verify.
 
+This module holds the LENIENT checks (`rules="lenient"`): they trim, case-fold and unquote
+answers and score some items the original judges. The default, `rules="original"`, uses
+`alignkit.followbench.original_rules` instead (the authors' routing and definitions).
+
 Every check answers one question for one item: do all constraints up to the item's level hold?
 Checks are registered by name (`register_check`), listed by `list_checks()` and chosen per item
 by `find_check(record)`: the first registered check whose `applies(record)` is true. Items no
@@ -88,8 +92,22 @@ def get_check(name: str) -> RuleCheck:
         raise KeyError(f"no rule check named {name!r}; known: {', '.join(_REGISTRY)}") from None
 
 
-def find_check(record: Record) -> RuleCheck | None:
-    """The first registered check that applies to `record`, or None (judge it)."""
+RULE_MODES = ("original", "lenient")
+
+
+def find_check(record: Record, rules: str = "original") -> RuleCheck | None:
+    """The rule check for `record`, or None (judge it).
+
+    `rules="original"` (default): the original FollowBench routing and rule definitions
+    (`alignkit.followbench.original_rules`). `rules="lenient"`: the first registered check that
+    applies (the checks of this module and any registered by the user).
+    """
+    if rules == "original":
+        from alignkit.followbench.original_rules import original_check_for
+
+        return original_check_for(record)
+    if rules != "lenient":
+        raise ValueError(f"rules must be one of {', '.join(RULE_MODES)}, not {rules!r}")
     for check in _REGISTRY.values():
         if check.applies(record):
             return check

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 from alignkit._defaults import DEFAULT_LLM_SPEC
 from alignkit.errors import ConfigError, InputError, OutputError, StageFailedError
-from alignkit.followbench.checks import find_check
+from alignkit.followbench.checks import RULE_MODES, find_check
 from alignkit.followbench.data import (
     CATEGORIES,
     Chain,
@@ -105,6 +105,13 @@ class EvalConfig(StageConfig):
     max_new_tokens: int = option(2048, help="answer length limit")
     judge_max_tokens: int = option(1024, help="judge reply limit")
     judge_retries: int = option(2, help="re-asks of an unparsable judge reply")
+    rules: str = option(
+        "original",
+        choices=RULE_MODES,
+        help="original: the FollowBench paper's rule routing, rule definitions, judge-reply "
+        "parsing (final line) and unscored items counted as not satisfied; lenient: trimmed, "
+        "case-insensitive rule checks, judge lists read anywhere, unscored items left out",
+    )
     judge_rule_items: bool = option(
         True,
         help="also judge rule-checked items (judge-vs-rule reliability; costs judge calls)",
@@ -227,7 +234,7 @@ def run_judge(
                 outcomes[i]["error"] = result.error
                 continue
             outcomes[i]["replies"].append(result.text or "")
-            if not parse_verdicts(result.text, levels[i]).ok:
+            if not parse_verdicts(result.text, levels[i], config.rules).ok:
                 still.append(i)
         if attempt > 0:
             summary["retried"] += len(pending)
@@ -236,36 +243,45 @@ def run_judge(
     return outcomes, {**summary, "llm": usage.to_dict()}
 
 
-def _judge_parse(judge: dict[str, Any] | None, level: int) -> dict[str, Any] | None:
+def _judge_parse(
+    judge: dict[str, Any] | None, level: int, rules: str
+) -> dict[str, Any] | None:
     """The verdicts from the last reply of a stored judge record (None when not judged)."""
     if judge is None:
         return None
     replies = judge.get("replies") or []
     if not replies:
         return {"verdicts": None, "tokens": [], "problem": judge.get("error") or "no reply"}
-    return parse_verdicts(replies[-1], level).to_json()
+    return parse_verdicts(replies[-1], level, rules).to_json()
 
 
-def rescore_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def rescore_rows(rows: Iterable[dict[str, Any]], rules: str = "original") -> list[dict[str, Any]]:
     """(Re)derive every verdict of sample rows from their stored answers and judge replies.
 
-    Uses the rule checks registered now and the current parser, so a re-score after adding a
+    Uses the rule checks and parser of `rules` as they are now, so a re-score after adding a
     check or fixing the parser needs no model call. Sets `check`, `rule`, `judge_parse`,
-    `judge2_parse`, `scorer`, `hard`, `soft`, `verdicts` on each row.
+    `judge2_parse`, `scorer`, `hard`, `soft`, `verdicts` on each row. An item that cannot be
+    scored (no answer, judge failed, reply unparsable) keeps its `unscored:<why>` scorer; under
+    `rules="original"` it counts as not satisfied (hard False, soft 0), as in the original,
+    where a missing answer fails its rule and an unparsable reply is never a satisfied level;
+    under `lenient` it is left out of the means (hard/soft None). Items not judged because no
+    judge was set stay out of the means in both modes.
     """
+    if rules not in RULE_MODES:
+        raise FollowBenchConfigError(f"rules must be one of {', '.join(RULE_MODES)}, not {rules!r}")
     out = []
     for row in rows:
         row = dict(row)
         record = Record.from_json(row["record"])
         answer = row.get("answer")
-        check = find_check(record)
+        check = find_check(record, rules)
         row["check"] = check.name if check else None
         row["rule"] = None
         if check is not None and answer is not None:
             verdict = check(record, answer)
             row["rule"] = {"passed": verdict.passed, "reason": verdict.reason}
-        row["judge_parse"] = _judge_parse(row.get("judge"), record.level)
-        row["judge2_parse"] = _judge_parse(row.get("judge2"), record.level)
+        row["judge_parse"] = _judge_parse(row.get("judge"), record.level, rules)
+        row["judge2_parse"] = _judge_parse(row.get("judge2"), record.level, rules)
         verdicts = (row["judge_parse"] or {}).get("verdicts")
         if answer is None:
             row["scorer"], row["hard"], row["soft"] = "unscored:generation_failed", None, None
@@ -282,6 +298,8 @@ def rescore_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             row["scorer"], row["hard"], row["soft"] = "unscored:judge_failed", None, None
         else:
             row["scorer"], row["hard"], row["soft"] = "unscored:judge_unparsable", None, None
+        if rules == "original" and row["hard"] is None and row["scorer"] != "unscored:not_judged":
+            row["hard"], row["soft"] = False, 0.0
         row["verdicts"] = verdicts
         out.append(row)
     return out
@@ -301,16 +319,29 @@ def item_scores(rows: Iterable[dict[str, Any]]) -> list[ItemScore]:
     ]
 
 
+# The metric names of every task, as results, metric_list and higher_is_better spell them.
+METRIC_NAMES = (
+    *(f"{m}_level{level}" for m in ("hsr", "ssr") for level in range(1, 6)),
+    "hsr_avg",
+    "ssr_avg",
+    "csl",
+)
+
+
 def _lm_eval_task_metrics(per_cat: dict[str, Any]) -> dict[str, Any]:
+    """`name,none` and `name_stderr,none` per metric, as lm-eval writes them."""
     metrics: dict[str, Any] = {}
+    err = per_cat["stderr"]
     for level in range(1, 6):
-        metrics[f"hsr_level{level},none"] = per_cat["hsr"][level]
-        metrics[f"ssr_level{level},none"] = per_cat["ssr"][level]
-    hsr = [v for v in per_cat["hsr"].values() if v is not None]
-    ssr = [v for v in per_cat["ssr"].values() if v is not None]
-    metrics["hsr_avg,none"] = sum(hsr) / len(hsr) if hsr else None
-    metrics["ssr_avg,none"] = sum(ssr) / len(ssr) if ssr else None
+        for m in ("hsr", "ssr"):
+            metrics[f"{m}_level{level},none"] = per_cat[m][level]
+            metrics[f"{m}_level{level}_stderr,none"] = err[m][level]
+    for m in ("hsr", "ssr"):
+        values = [v for v in per_cat[m].values() if v is not None]
+        metrics[f"{m}_avg,none"] = sum(values) / len(values) if values else None
+        metrics[f"{m}_avg_stderr,none"] = err[f"{m}_avg"]
     metrics["csl,none"] = per_cat["csl"]
+    metrics["csl_stderr,none"] = err["csl"]
     return metrics
 
 
@@ -346,13 +377,13 @@ def build_results(rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> dict[
             },
             "metric_list": [
                 {"metric": m, "aggregation": "mean", "higher_is_better": True}
-                for m in ("hsr", "ssr", "csl")
+                for m in METRIC_NAMES
             ],
         }
         task_rows = [r for r in rows if r["record"]["category"] == category]
         n_samples[task] = {
             "original": len(task_rows),
-            "effective": sum(r["hard"] is not None for r in task_rows),
+            "effective": sum(not r["scorer"].startswith("unscored:") for r in task_rows),
         }
         samples[task] = [
             {
@@ -371,18 +402,19 @@ def build_results(rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> dict[
             for i, r in enumerate(task_rows)
         ]
     group: dict[str, Any] = {"alias": TASK}
-    for level in range(1, 6):
-        group[f"hsr_level{level},none"] = tables["level"]["hsr"][str(level)]
-        group[f"ssr_level{level},none"] = tables["level"]["ssr"][str(level)]
-    group["hsr_avg,none"] = tables["level"]["hsr"]["avg"]
-    group["ssr_avg,none"] = tables["level"]["ssr"]["avg"]
+    for m in ("hsr", "ssr"):
+        for key in (*(str(level) for level in range(1, 6)), "avg"):
+            name = f"{m}_avg" if key == "avg" else f"{m}_level{key}"
+            group[f"{name},none"] = tables["level"][m][key]
+            group[f"{name}_stderr,none"] = tables["level_stderr"][m][key]
     group["csl,none"] = tables["csl"]
+    group["csl_stderr,none"] = tables["csl_stderr"]
     results = {TASK: group, **results}
     counts = Counter(r["scorer"] for r in rows)
     unscored = [
         {"item_id": r["item_id"], "why": r["scorer"].split(":", 1)[1]}
         for r in rows
-        if r["hard"] is None
+        if r["scorer"].startswith("unscored:")
     ]
     reliability = {
         "judge_vs_rules": judge_vs_rules(
@@ -408,8 +440,7 @@ def build_results(rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> dict[
             if r.get("judge") is not None and r.get("judge2") is not None
         ),
     }
-    higher = {TASK: {"hsr": True, "ssr": True, "csl": True}}
-    higher.update({t: {"hsr": True, "ssr": True, "csl": True} for t in configs})
+    higher = {t: {m: True for m in METRIC_NAMES} for t in (TASK, *configs)}
     return {
         "results": results,
         "groups": {TASK: group},
@@ -428,6 +459,9 @@ def build_results(rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> dict[
                 "ssr": _str_keys(v["ssr"]),
                 "n_scored": _str_keys(v["n_scored"]),
                 "n_unscored": _str_keys(v["n_unscored"]),
+                "stderr": {
+                    k: _str_keys(e) if isinstance(e, dict) else e for k, e in v["stderr"].items()
+                },
             }
             for c, v in per_category.items()
         },
@@ -555,11 +589,15 @@ def load_run(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[st
     return results, rows
 
 
-def rescore_run(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Re-score a finished run from its sample log (current checks and parser); no model call."""
+def rescore_run(path: str | os.PathLike[str], rules: str | None = None) -> dict[str, Any]:
+    """Re-score a finished run from its sample log (current checks and parser); no model call.
+
+    `rules`: original or lenient; None: the run's own (runs recorded before the choice existed
+    were lenient)."""
     old, rows = load_run(path)
-    rows = rescore_rows(rows)
     meta = dict(old.get("config", {}))
+    rows = rescore_rows(rows, rules or meta.get("rules") or "lenient")
+    meta["rules"] = rules or meta.get("rules") or "lenient"
     meta["usage"] = old.get("usage", {})
     return build_results(rows, meta)
 
@@ -666,7 +704,7 @@ class FollowBenchStage(Stage[EvalConfig]):
                 i
                 for i, (record, row) in enumerate(zip(records, rows, strict=True))
                 if row["answer"] is not None
-                and (config.judge_rule_items or find_check(record) is None)
+                and (config.judge_rule_items or find_check(record, config.rules) is None)
             ]
             for role in ("judge", "judge2"):
                 backend = self.backend(role)
@@ -706,7 +744,7 @@ class FollowBenchStage(Stage[EvalConfig]):
         if self.selected is None:
             return None
         stats = self.finalize(folder, tasks, results)
-        rows = _reduce_rows(folder, tasks, self.selected)
+        rows = _reduce_rows(folder, tasks, self.selected, self.config.rules)
         outputs = write_outputs(folder, rows, build_results(rows, self._meta(stats)))
         return TaskResult(stats={"counts": {"items": len(rows)}}, outputs=outputs)
 
@@ -736,6 +774,7 @@ class FollowBenchStage(Stage[EvalConfig]):
             "judge_max_tokens": config.judge_max_tokens,
             "judge_retries": config.judge_retries,
             "judge_rule_items": config.judge_rule_items,
+            "rules": config.rules,
             "categories": list(config.categories) if config.categories else None,
             "max_chains": config.max_chains,
             "usage": usage,
@@ -744,12 +783,12 @@ class FollowBenchStage(Stage[EvalConfig]):
 
 
 def _reduce_rows(
-    folder: OutputFolder, tasks: Sequence[Task], data: FollowBenchData
+    folder: OutputFolder, tasks: Sequence[Task], data: FollowBenchData, rules: str
 ) -> list[dict[str, Any]]:
     """Every task's raw rows in the data's item order, re-scored."""
     order = {r.item_id: n for n, r in enumerate(data.records())}
     rows = [row for task in tasks for row in _read_part(folder, task.id)]
-    return rescore_rows(sorted(rows, key=lambda r: order[r["item_id"]]))
+    return rescore_rows(sorted(rows, key=lambda r: order[r["item_id"]]), rules)
 
 
 def _sample_row(record: Record, result: Any) -> dict[str, Any]:

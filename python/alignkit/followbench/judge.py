@@ -2,15 +2,17 @@
 
 The judge sees the initial instruction, every version of the instruction up to the item's level
 (each adds one constraint), and the answer. It names each added constraint, decides whether the
-answer satisfies it, and ends with a list of YES/NO verdicts, one per level. Parsing takes the
-last well-formed list of the right length anywhere in the reply (code fences and extra text are
-fine); PARTIAL, UNKNOWN and similar verdicts count as not satisfied. A reply with no usable list
+answer satisfies it, and ends with a list of YES/NO verdicts, one per level. By default replies
+are read as the original FollowBench reads them (only the final line counts, `parse_verdicts_
+original`); `rules="lenient"` also accepts lists elsewhere, other cases and bare words. PARTIAL,
+UNKNOWN and similar verdicts count as not satisfied. A reply with no usable list
 is answered with a short reminder (a follow-up turn, so the retry is a different request and not
 a cache hit); an item still unparsable after the retries is reported as such, never guessed.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
 from collections.abc import Sequence
@@ -148,16 +150,58 @@ def _tokens(body: str) -> list[str] | None:
     return words
 
 
-def parse_verdicts(text: str | None, level: int) -> ParsedVerdicts:
+# Verdicts the original parser accepts in a list (level >= 2): YES counts, the others do not.
+ORIGINAL_NO_WORDS = ("NO", "PARTIAL", "MAYBE", "UNKNOWN", "N/A")  # a tuple: items may be unhashable
+
+
+def parse_verdicts_original(text: str | None, level: int) -> ParsedVerdicts:
+    """The original FollowBench reading of a judge reply: only its final line counts.
+
+    Backticks and then whitespace are stripped from both ends of the reply and the last line is
+    read. Level 1: the line containing `YES` is satisfied, else containing `NO` is not. Level
+    >= 2: the first `[` to the last `]` of that line must be a Python list literal of exactly
+    `level` strings, each `YES` or one of NO/PARTIAL/MAYBE/UNKNOWN/N/A (exact case). Anything else
+    is unparsable (the original's -1, "fix by hand").
+    """
+    if text is None or not text.strip("`").strip():
+        return ParsedVerdicts(None, problem="empty reply")
+    last = text.strip("`").strip().split("\n")[-1]
+    if level == 1:
+        if "YES" in last:
+            return ParsedVerdicts((True,), tokens=("YES",))
+        if "NO" in last:
+            return ParsedVerdicts((False,), tokens=("NO",))
+        return ParsedVerdicts(None, problem="final line holds neither YES nor NO")
+    span = re.search(r"\[.*\]", last)
+    if span is None:
+        return ParsedVerdicts(None, problem="no verdict list on the final line")
+    try:
+        value = ast.literal_eval(span.group())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return ParsedVerdicts(None, problem="final-line list is not a Python literal")
+    if not isinstance(value, (list, tuple, str, dict, set)) or len(value) != level:
+        return ParsedVerdicts(None, problem=f"final-line list does not hold {level} verdicts")
+    words = list(value)
+    if any(not isinstance(w, str) or (w != "YES" and w not in ORIGINAL_NO_WORDS) for w in words):
+        return ParsedVerdicts(None, problem="final-line list has a word other than the verdicts")
+    return ParsedVerdicts(tuple(w == "YES" for w in words), tokens=tuple(words))
+
+
+def parse_verdicts(text: str | None, level: int, rules: str = "original") -> ParsedVerdicts:
     """Read the judge's verdict list for a level-`level` item from its reply.
 
-    Takes the last bracketed list of exactly `level` verdict words anywhere in the reply (code
-    fences stripped); failing that, a last line made only of `level` verdict words; for level 1
-    also a reply whose last line is a single YES or NO.
+    `rules="original"` (default): `parse_verdicts_original`. `rules="lenient"`: the reply's
+    final line when it is a list (or bare words) of exactly `level` verdict words in any case;
+    failing that, the last such bracketed list anywhere in the reply (code fences stripped).
     """
+    if rules == "original":
+        return parse_verdicts_original(text, level)
     if text is None or not text.strip():
         return ParsedVerdicts(None, problem="empty reply")
     cleaned = _FENCE.sub("", text)
+    final = _final_line_verdicts(cleaned, level)
+    if final is not None:
+        return ParsedVerdicts(tuple(w in YES_WORDS for w in final), tokens=tuple(final))
     candidates: list[list[str]] = []
     wrong_length: list[int] = []
     for match in _LIST.finditer(cleaned):
@@ -169,15 +213,6 @@ def parse_verdicts(text: str | None, level: int) -> ParsedVerdicts:
         else:
             wrong_length.append(len(words))
     if not candidates:
-        lines = [line for line in cleaned.strip().splitlines() if line.strip()]
-        if lines:
-            last = re.sub(
-                r"^[\s>*#-]*(final( answer| verdicts?)?\s*[:：])?", "", lines[-1], flags=re.I
-            )
-            words = _tokens(last)
-            if words is not None and len(words) == level:
-                candidates.append(words)
-    if not candidates:
         problem = (
             f"verdict list has {wrong_length[-1]} items, expected {level}"
             if wrong_length
@@ -186,6 +221,18 @@ def parse_verdicts(text: str | None, level: int) -> ParsedVerdicts:
         return ParsedVerdicts(None, problem=problem)
     words = candidates[-1]
     return ParsedVerdicts(tuple(w in YES_WORDS for w in words), tokens=tuple(words))
+
+
+def _final_line_verdicts(cleaned: str, level: int) -> list[str] | None:
+    """The verdict words of the reply's last non-blank line (bracketed or bare), if exactly
+    `level` of them: the final answer wins over any list written earlier."""
+    lines = [line for line in cleaned.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    last = re.sub(r"^[\s>*#-]*(final( answer| verdicts?)?\s*[:：])?", "", lines[-1], flags=re.I)
+    lists = list(_LIST.finditer(last))
+    words = _tokens(lists[-1].group(1) if lists else last)
+    return words if words is not None and len(words) == level else None
 
 
 def judge_messages(prompt: str, failed_replies: Sequence[str], level: int) -> list[dict[str, str]]:
