@@ -246,6 +246,57 @@ def test_bmc_loss_reference_and_policy_weighting():
     torch.testing.assert_close(precomputed.loss, default.loss)
 
 
+def _confident_pairs(pairs=3, seq=6, hidden=8, vocab=64, seed=15):
+    """Pairs whose targets are each model's likely tokens (p > 1/delta for delta = 3), so the
+    BMC weights 1 + min(1/p, delta) are not clamped and differ between policy and reference."""
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(vocab, hidden, generator=gen, dtype=torch.float64)
+    h = 3.0 * torch.randn(2 * pairs, seq, hidden, generator=gen, dtype=torch.float64)
+    ref_h = h + 0.4 * torch.randn(h.shape, generator=gen, dtype=torch.float64)
+    targets = (h @ w.T).argmax(-1)
+
+    def probs(hidden):
+        return torch.softmax(hidden @ w.T, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+    # Varied tokens only where both models give p > 0.4 (1/p < 2.5 < delta).
+    confident = (probs(h) > 0.4) & (probs(ref_h) > 0.4)
+    mask = (torch.rand(targets.shape, generator=gen) < 0.6) & confident
+    assert mask.sum() >= 2 * pairs
+    return h, ref_h, w, targets, mask
+
+
+def test_reference_and_policy_weighting_differ_on_confident_targets():
+    delta, beta = 3.0, 0.5
+    h, ref_h, w, targets, mask = _confident_pairs()
+    half = h.shape[0] // 2
+
+    def token_logps(hidden):  # float64 full logits, independent of the chunked path
+        return torch.log_softmax(hidden @ w.T, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+    pol, ref = token_logps(h), token_logps(ref_h)
+    # The weights are the formula's, unclamped: 1 + 1/p with p > 1/delta, for both models.
+    for lp in (pol, ref):
+        weights = bmc_token_weights(lp, mask, delta)
+        assert (weights[mask] < 1 + delta).all()
+        torch.testing.assert_close(weights[mask], 1 + torch.exp(-lp[mask]))
+    assert (torch.exp(-pol[mask]) - torch.exp(-ref[mask])).abs().max() > 0.1
+
+    def expected(weight_source):
+        pol_sums = ((1 + mask * torch.exp(-pol)) * pol).sum(-1)
+        ref_sums = ((1 + mask * torch.exp(-weight_source)) * ref).sum(-1)
+        margin = (pol_sums[:half] - ref_sums[:half]) - (pol_sums[half:] - ref_sums[half:])
+        return -F.logsigmoid(beta * margin).mean(), ref_sums
+
+    losses = {}
+    for weighting, source in (("reference", ref), ("policy", pol)):
+        out = bmc_loss(h, w, targets, mask, ref_h, beta=beta, delta=delta, ref_weighting=weighting)
+        loss, ref_sums = expected(source)
+        torch.testing.assert_close(out.loss, loss)
+        torch.testing.assert_close(out.ref_chosen_logps, ref_sums[:half])
+        losses[weighting] = out.loss
+    assert abs(losses["reference"] - losses["policy"]) > 1e-3
+
+
 def test_module_without_reference_model():
     h, _, w, targets, mask = _pairs(seed=14)
     loss, aux = BMCFusedLinearLoss(beta=0.1, use_ref_model=False)(w, h, targets, varied_mask=mask)

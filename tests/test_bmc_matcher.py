@@ -201,9 +201,9 @@ def test_varied_masks_match_difflib_definition() -> None:
     assert sum(map(sum, no_stop_c)) > sum(map(sum, got_c))
 
 
-def test_stop_word_token_ids_single_tokens_only() -> None:
+def test_alignkit_stop_word_rule_single_tokens_only() -> None:
     tok = gpt2_bpe_tokenizer()
-    ids = stop_word_token_ids(tok)
+    ids = stop_word_token_ids(tok, "alignkit")
     for text in (" the", "The", " and", " of", "is"):
         assert tok.encode(text).ids[0] in ids
     assert tok.encode(" banana").ids[0] not in ids
@@ -211,7 +211,7 @@ def test_stop_word_token_ids_single_tokens_only() -> None:
     assert 200 < len(ids) < 800
     transformers = pytest.importorskip("transformers")
     wrapped = transformers.PreTrainedTokenizerFast(tokenizer_object=tok)
-    assert stop_word_token_ids(wrapped) == ids  # the transformers tokenizer path agrees
+    assert stop_word_token_ids(wrapped, "alignkit") == ids  # the transformers path agrees
 
 
 def test_varied_masks_accept_numpy_rows() -> None:

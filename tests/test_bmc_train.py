@@ -89,11 +89,46 @@ def _trainer(model_dir: Path, out: Path, **overrides: Any):
     return trainer, tok, policy, ref
 
 
-def _full_logits_bmc(policy, ref, batch, beta: float, delta: float, ref_weighting: str):
-    """BMC the naive way: full logits, log_softmax, gather."""
+def authors_stop_ids(tok) -> set[int]:
+    """NLTK's words and their capitalised forms that `tok.tokenize` keeps as one token."""
+    from alignkit.bmc import NLTK_STOP_WORDS
+
+    words = list(NLTK_STOP_WORDS) + [w.capitalize() for w in NLTK_STOP_WORDS if len(w) > 1]
+    return {
+        tok.convert_tokens_to_ids(tok.tokenize(w))[0] for w in words if len(tok.tokenize(w)) == 1
+    }
+
+
+def difflib_varied_mask(batch, tok) -> torch.Tensor:
+    """The varied tokens of each pair computed here from difflib's opcodes on the batch's
+    response tokens, independently of the trainer's masks."""
+    import difflib
+
+    stop = authors_stop_ids(tok)
+    completion = batch["completion_mask"].bool()
+    mask = torch.zeros_like(completion)
+    n = completion.shape[0] // 2
+    for i in range(n):
+        where_c = completion[i].nonzero().flatten().tolist()
+        where_r = completion[n + i].nonzero().flatten().tolist()
+        chosen = batch["input_ids"][i, where_c].tolist()
+        rejected = batch["input_ids"][n + i, where_r].tolist()
+        opcodes = difflib.SequenceMatcher(None, rejected, chosen).get_opcodes()
+        for tag, i1, i2, j1, j2 in opcodes:
+            if tag in ("replace", "delete"):
+                for k in range(i1, i2):
+                    mask[n + i, where_r[k]] = rejected[k] not in stop
+            if tag in ("replace", "insert"):
+                for k in range(j1, j2):
+                    mask[i, where_c[k]] = chosen[k] not in stop
+    return mask
+
+
+def _full_logits_bmc(policy, ref, batch, varied_mask, beta: float, delta: float, weighting: str):
+    """BMC the naive way: full logits, log_softmax, gather; `varied_mask` given by the caller."""
     targets = batch["input_ids"][:, 1:]
     keep = batch["completion_mask"][:, 1:].bool()
-    varied = batch["varied_mask"][:, 1:] & keep
+    varied = varied_mask[:, 1:] & keep
 
     def token_logps(model):
         # The class's own forward: the trainer's patches and accelerate's wrappers stay out.
@@ -109,7 +144,7 @@ def _full_logits_bmc(policy, ref, batch, beta: float, delta: float, ref_weightin
     with torch.no_grad():
         ref_lp = token_logps(ref)
     pol_scores = (weights(pol) * pol).sum(-1)
-    ref_scores = (weights(ref_lp if ref_weighting == "reference" else pol) * ref_lp).sum(-1)
+    ref_scores = (weights(ref_lp if weighting == "reference" else pol) * ref_lp).sum(-1)
     n = pol_scores.shape[0] // 2
     margin = (pol_scores[:n] - ref_scores[:n]) - (pol_scores[n:] - ref_scores[n:])
     return -torch.nn.functional.logsigmoid(beta * margin).mean()
@@ -130,8 +165,10 @@ def test_loss_equals_bmc_from_full_logits(
     assert tok.decode(first_rejected).strip() == "Berlin"
     assert not (batch["varied_mask"] & (batch["completion_mask"] == 0)).any()
 
+    independent = difflib_varied_mask(batch, tok)
+    assert torch.equal(batch["varied_mask"], independent)
     loss = trainer.compute_loss(policy, batch)
-    expected = _full_logits_bmc(policy, ref, batch, 0.5, 3.0, ref_weighting)
+    expected = _full_logits_bmc(policy, ref, batch, independent, 0.5, 3.0, ref_weighting)
     assert torch.allclose(loss, expected, atol=1e-5, rtol=1e-5), (loss, expected)
     loss.backward()
     assert policy.lm_head.weight.grad is not None
@@ -143,6 +180,26 @@ def test_loss_equals_bmc_from_full_logits(
         metrics = trainer.evaluate(eval_dataset=Dataset.from_list(rows))
         assert metrics["eval_loss"] == pytest.approx(expected.item(), rel=1e-4)
         assert "eval_rewards/margins" in metrics and "eval_bmc/varied_fraction" in metrics
+
+
+def test_reference_and_policy_weighting_differ_when_unclamped(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """A cap far above 1/p (the random model gives p ~ 1/50k) leaves every weight unclamped,
+    so weighting the reference scores by the reference's or the policy's confidence differs."""
+    losses = {}
+    for weighting in ("reference", "policy"):
+        torch.manual_seed(1)  # the same perturbed reference for both
+        trainer, tok, policy, ref = _trainer(
+            tiny_model, tmp_path / weighting, beta=1e-5, bmc_delta=1e9, ref_weighting=weighting
+        )
+        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(PAIRS))])
+        independent = difflib_varied_mask(batch, tok)
+        loss = trainer.compute_loss(policy, batch)
+        expected = _full_logits_bmc(policy, ref, batch, independent, 1e-5, 1e9, weighting)
+        assert torch.allclose(loss, expected, rtol=1e-4), (weighting, loss, expected)
+        losses[weighting] = loss.item()
+    assert abs(losses["reference"] - losses["policy"]) > 1e-3, losses
 
 
 def test_config_refuses_what_bmc_cannot_do(tmp_path: Path) -> None:

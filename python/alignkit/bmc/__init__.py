@@ -2,7 +2,7 @@
 
 - Bridging: `bridge` (an LLM revises losing responses minimally into pseudo-winning ones).
 - Varied tokens: `varied_token_masks`, `sequence_opcodes` (difflib-exact, in Rust),
-  `stop_word_token_ids`.
+  `stop_word_token_ids` (the authors' NLTK rule by default).
 - ``alignkit.bmc.loss`` holds the token-weighted DPO loss fused with the LM head.
 - Training: `BMCTrainer` / `BMCConfig` (TRL `DPOTrainer` subclass), `train_bmc`.
 
@@ -18,6 +18,8 @@ from typing import Any
 from alignkit.bmc.bridge import BridgeConfig, bridge, bridging_prompt
 from alignkit.bmc.data import PreferencePair, read_pairs
 from alignkit.bmc.varied import (
+    NLTK_STOP_WORDS,
+    STOP_WORD_RULES,
     STOP_WORDS,
     sequence_opcodes,
     stop_word_token_ids,
@@ -55,7 +57,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "NLTK_STOP_WORDS",
     "STOP_WORDS",
+    "STOP_WORD_RULES",
     "BMCConfig",
     "BMCFusedLinearLoss",
     "BMCLossOutput",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.bmc.data import read_pairs
+from alignkit.bmc.presets import DEFAULTS, preset_settings
 
 log = logging.getLogger(__name__)
 
@@ -21,30 +22,90 @@ MODEL_DIR = "model"
 METRICS_FILE = "train_metrics.json"
 
 
+# TrainOptions name -> BMCConfig name, for the settings that the shared defaults and the presets
+# decide when a run leaves them unset (None).
+PRESET_FIELDS = {
+    "beta": "beta",
+    "delta": "bmc_delta",
+    "learning_rate": "learning_rate",
+    "lr_scheduler_type": "lr_scheduler_type",
+    "warmup_ratio": "warmup_ratio",
+    "epochs": "num_train_epochs",
+    "batch_size": "per_device_train_batch_size",
+    "gradient_accumulation_steps": "gradient_accumulation_steps",
+    "max_length": "max_length",
+    "seed": "seed",
+    "logging_steps": "logging_steps",
+    "bf16": "bf16",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainOptions:
-    """What `alignkit bmc train` needs; every field is a flag / config key of the command."""
+    """What `alignkit bmc train` needs; every field is a flag / config key of the command.
+
+    A field of `PRESET_FIELDS` left at None takes the value of `preset` (one of
+    `alignkit.bmc.presets.PRESETS`), else the shared default (`alignkit.bmc.presets.DEFAULTS`,
+    the same as `BMCConfig`'s).
+    """
 
     model: str
     data: str
     out: str
     ref_model: str | None = None
-    beta: float = 0.05
-    delta: float = 2.0
+    preset: str | None = None
+    beta: float | None = None
+    delta: float | None = None
     ref_weighting: str = "reference"
     loss_impl: str = "auto"
-    learning_rate: float = 5e-7
-    epochs: float = 1.0
+    learning_rate: float | None = None
+    lr_scheduler_type: str | None = None
+    warmup_ratio: float | None = None
+    epochs: float | None = None
     max_steps: int = -1
-    batch_size: int = 2
-    gradient_accumulation_steps: int = 1
-    max_length: int | None = 1024
+    batch_size: int | None = None
+    gradient_accumulation_steps: int | None = None
+    max_length: int | None = None
     max_pairs: int | None = None
-    seed: int = 0
-    logging_steps: int = 10
+    seed: int | None = None
+    logging_steps: int | None = None
     exclude_stop_words: bool = True
-    bf16: bool = False
+    stop_word_rule: str = "nltk"
+    bf16: bool | None = None
     use_cpu: bool = False
+    report_to: tuple[str, ...] = ()
+    use_peft: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: tuple[str, ...] | None = None
+
+    def trainer_settings(self) -> dict[str, Any]:
+        """The `BMCConfig` values of the preset-decided fields: set here, else the preset's,
+        else the shared default."""
+        base = preset_settings(self.preset) if self.preset else dict(DEFAULTS)
+        settings = {name: base[name] for name in PRESET_FIELDS.values() if name in base}
+        for option, name in PRESET_FIELDS.items():
+            value = getattr(self, option)
+            if value is not None:
+                settings[name] = value
+        return settings
+
+
+def _peft_config(options: TrainOptions) -> Any:
+    if not options.use_peft:
+        return None
+    try:
+        from peft import LoraConfig
+    except ImportError as exc:
+        raise ImportError("use_peft needs the peft package: pip install peft") from exc
+    return LoraConfig(
+        r=options.lora_r,
+        lora_alpha=options.lora_alpha,
+        lora_dropout=options.lora_dropout,
+        target_modules=list(options.lora_target_modules or []) or None,
+        task_type="CAUSAL_LM",
+    )
 
 
 def _dataset(options: TrainOptions) -> Any:
@@ -87,28 +148,26 @@ def train_bmc(options: TrainOptions) -> dict[str, Any]:
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     dataset = _dataset(options)
+    peft_config = _peft_config(options)
     tokenizer = AutoTokenizer.from_pretrained(options.model)
     model = AutoModelForCausalLM.from_pretrained(options.model)
-    ref_model = AutoModelForCausalLM.from_pretrained(options.ref_model or options.model)
+    # With LoRA the base model without the adapter is the reference, unless one is named.
+    ref_model = (
+        None
+        if peft_config is not None and options.ref_model is None
+        else AutoModelForCausalLM.from_pretrained(options.ref_model or options.model)
+    )
     config = BMCConfig(
         output_dir=str(out / "checkpoints"),
-        beta=options.beta,
-        bmc_delta=options.delta,
         ref_weighting=options.ref_weighting,
         loss_impl=options.loss_impl,
-        learning_rate=options.learning_rate,
-        num_train_epochs=options.epochs,
         max_steps=options.max_steps,
-        per_device_train_batch_size=options.batch_size,
-        gradient_accumulation_steps=options.gradient_accumulation_steps,
-        max_length=options.max_length,
-        seed=options.seed,
-        logging_steps=options.logging_steps,
         exclude_stop_words=options.exclude_stop_words,
-        bf16=options.bf16,
+        stop_word_rule=options.stop_word_rule,
         use_cpu=options.use_cpu,
         save_strategy="no",
-        report_to=[],
+        report_to=list(options.report_to),
+        **options.trainer_settings(),
     )
     trainer = BMCTrainer(
         model=model,
@@ -116,6 +175,7 @@ def train_bmc(options: TrainOptions) -> dict[str, Any]:
         args=config,
         train_dataset=dataset,
         processing_class=tokenizer,
+        peft_config=peft_config,
     )
     result = trainer.train()
     save_atomically(trainer, tokenizer, out / MODEL_DIR)

@@ -22,20 +22,36 @@ from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from alignkit.bmc.loss import REF_WEIGHTINGS, bmc_loss
-from alignkit.bmc.varied import stop_word_token_ids, varied_token_masks
+from alignkit.bmc.presets import DEFAULTS, preset_settings
+from alignkit.bmc.varied import STOP_WORD_RULES, stop_word_token_ids, varied_token_masks
 
 VARIED_COLUMNS = ("chosen_varied", "rejected_varied")
 
 
+def _shared(name: str, help: str) -> Any:
+    """A field whose default is the shared BMC default (`alignkit.bmc.presets.DEFAULTS`)."""
+    return dataclasses.field(default=DEFAULTS[name], metadata={"help": help})
+
+
 @dataclasses.dataclass
 class BMCConfig(DPOConfig):
-    """`DPOConfig` plus BMC's settings; `beta` defaults to 0.05 (the paper's QA/math value)."""
+    """`DPOConfig` plus BMC's settings. Defaults are the shared BMC defaults (the paper's
+    optimisation settings: lr 5e-7, cosine, warmup 0.1, one epoch, seed 42; beta 0.05, delta
+    2.0), the same as `alignkit bmc train`'s; `BMCConfig.from_preset` gives a paper setup."""
 
-    beta: float = dataclasses.field(
-        default=0.05, metadata={"help": "DPO temperature (0.05 QA/math, 0.01 UltraFeedback)"}
-    )
-    bmc_delta: float = dataclasses.field(
-        default=2.0, metadata={"help": "cap of the inverse-probability weight of varied tokens"}
+    beta: float = _shared("beta", "DPO temperature (0.05 QA/math, 0.01 UltraFeedback)")
+    learning_rate: float = _shared("learning_rate", "peak learning rate")
+    lr_scheduler_type: str = _shared("lr_scheduler_type", "learning-rate schedule")
+    warmup_ratio: float = _shared("warmup_ratio", "fraction of steps for linear warmup")
+    num_train_epochs: float = _shared("num_train_epochs", "training epochs")
+    seed: int = _shared("seed", "random seed")
+    per_device_train_batch_size: int = _shared("per_device_train_batch_size", "pairs per device")
+    gradient_accumulation_steps: int = _shared("gradient_accumulation_steps", "steps per update")
+    max_length: int | None = _shared("max_length", "max prompt+response tokens")
+    logging_steps: float = _shared("logging_steps", "log every this many steps")
+    bf16: bool | None = _shared("bf16", "bfloat16 mixed precision")
+    bmc_delta: float = _shared(
+        "bmc_delta", "cap of the inverse-probability weight of varied tokens"
     )
     ref_weighting: str = dataclasses.field(
         default="reference",
@@ -47,6 +63,15 @@ class BMCConfig(DPOConfig):
     exclude_stop_words: bool = dataclasses.field(
         default=True, metadata={"help": "leave single-token English stop words out of the masks"}
     )
+    stop_word_rule: str = dataclasses.field(
+        default="nltk",
+        metadata={"help": "stop-word selection: 'nltk' (the authors' rule) or 'alignkit'"},
+    )
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> BMCConfig:
+        """The paper setup `name` (see `alignkit.bmc.presets.PRESETS`), `overrides` on top."""
+        return cls(**{**preset_settings(name), **overrides})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -54,6 +79,8 @@ class BMCConfig(DPOConfig):
             raise ValueError(f"ref_weighting must be one of {REF_WEIGHTINGS}")
         if self.bmc_delta < 1.0:
             raise ValueError("bmc_delta must be >= 1")
+        if self.stop_word_rule not in STOP_WORD_RULES:
+            raise ValueError(f"stop_word_rule must be one of {STOP_WORD_RULES}")
         if self.loss_impl not in ("auto", "triton", "torch"):
             raise ValueError("loss_impl must be 'auto', 'triton' or 'torch'")
         if list(self.loss_type) != ["sigmoid"]:
@@ -186,7 +213,9 @@ class BMCTrainer(DPOTrainer):
         if self._stop_token_ids is None:
             tokenizer = getattr(processing_class, "tokenizer", processing_class)
             self._stop_token_ids = (
-                stop_word_token_ids(tokenizer) if args.exclude_stop_words else set()
+                stop_word_token_ids(tokenizer, args.stop_word_rule)
+                if args.exclude_stop_words
+                else set()
             )
         stop = self._stop_token_ids
 
