@@ -311,7 +311,9 @@ def test_cli_run_score_list(
     assert main(["followbench", "list"]) == 0
     listed = capsys.readouterr().out
     assert "summary_constraints" in listed and "example_template" in listed
-    assert main(["followbench", "list", "--data", str(FIXTURE), "--json", "--rules", "lenient"]) == 0
+    assert (
+        main(["followbench", "list", "--data", str(FIXTURE), "--json", "--rules", "lenient"]) == 0
+    )
     info = json.loads(capsys.readouterr().out)
     assert {
         "category": "mixed",

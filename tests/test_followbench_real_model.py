@@ -65,7 +65,7 @@ def test_small_run_with_the_embedded_model(
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["config"]["model"] == "transformers"
     assert results["config"]["judge"] == "transformers"
-    assert results["counts"]["by_scorer"] == {"rule:date_reasoning": 5}
+    assert results["counts"]["by_scorer"] == {"rule:original:BBH_time": 5}
     for metric in ("hsr", "ssr"):
         for level in "12345":
             assert results["per_category"]["situation"][metric][level] in (0.0, 1.0)

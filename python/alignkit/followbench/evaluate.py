@@ -243,9 +243,7 @@ def run_judge(
     return outcomes, {**summary, "llm": usage.to_dict()}
 
 
-def _judge_parse(
-    judge: dict[str, Any] | None, level: int, rules: str
-) -> dict[str, Any] | None:
+def _judge_parse(judge: dict[str, Any] | None, level: int, rules: str) -> dict[str, Any] | None:
     """The verdicts from the last reply of a stored judge record (None when not judged)."""
     if judge is None:
         return None
@@ -376,8 +374,7 @@ def build_results(rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> dict[
                 "max_gen_toks": meta.get("max_new_tokens"),
             },
             "metric_list": [
-                {"metric": m, "aggregation": "mean", "higher_is_better": True}
-                for m in METRIC_NAMES
+                {"metric": m, "aggregation": "mean", "higher_is_better": True} for m in METRIC_NAMES
             ],
         }
         task_rows = [r for r in rows if r["record"]["category"] == category]
