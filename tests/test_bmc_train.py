@@ -286,3 +286,82 @@ def test_train_cli_raises_reward_margin_and_saves_atomically(
     before = AutoModelForCausalLM.from_pretrained(tiny_model)
     assert not torch.equal(trained.lm_head.weight, before.lm_head.weight)
     assert AutoTokenizer.from_pretrained(model_dir).eos_token == "<|endoftext|>"
+
+
+def test_trl_dpo_yaml_trains(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The YAML a TRL user writes for `trl dpo` (dataset_name a local file) trains."""
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"prompt": p, "chosen": " " + c, "rejected": " " + r}) + "\n"
+            for p, c, r in PAIRS
+        )
+    )
+    out = tmp_path / "run"
+    config = tmp_path / "dpo.yaml"
+    config.write_text(
+        f"model_name_or_path: {tiny_model}\ndataset_name: {data}\noutput_dir: {out}\n"
+        "per_device_train_batch_size: 2\ngradient_accumulation_steps: 2\nlearning_rate: 5.0e-3\n"
+        "lr_scheduler_type: cosine\nwarmup_ratio: 0.1\nnum_train_epochs: 1\nmax_steps: 2\n"
+        "report_to: none\nbf16: false\nbeta: 0.1\nmax_length: 64\nloss_type: sigmoid\n"
+        "label_smoothing: 0.0\nlogging_steps: 1\nuse_cpu: true\n"
+    )
+    assert main(["bmc", "train", "--config", str(config)]) == 0
+    assert "2 steps on 4 pairs" in capsys.readouterr().out
+    metrics = json.loads((out / "train_metrics.json").read_text())
+    options = metrics["options"]
+    assert options["batch_size"] == 2 and options["gradient_accumulation_steps"] == 2
+    assert options["lr_scheduler_type"] == "cosine" and options["report_to"] == []
+    assert (out / "model" / "config.json").is_file()
+
+
+def test_trl_options_bmc_does_not_use_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "dpo.yaml"
+    config.write_text(
+        "model_name_or_path: m\ndataset_name: d.jsonl\noutput_dir: o\n"
+        "loss_type: ipo\nlabel_smoothing: 0.1\nrpo_alpha: 1.0\n"
+    )
+    assert main(["bmc", "train", "--config", str(config)]) != 0
+    err = capsys.readouterr().err
+    assert "loss_type='ipo'" in err and "label_smoothing=0.1" in err and "rpo_alpha=1.0" in err
+    config.write_text("model: m\ndata: d.jsonl\noutput_dir: o\nnot_an_option: 1\n")
+    assert main(["bmc", "train", "--config", str(config)]) != 0
+    assert "not_an_option" in capsys.readouterr().err
+
+
+def test_presets_and_shared_defaults(tmp_path: Path) -> None:
+    from alignkit.bmc.presets import DEFAULTS, PRESETS
+    from alignkit.bmc.train import PRESET_FIELDS, TrainOptions
+    from alignkit.bmc.trainer import BMCConfig
+
+    common = {"output_dir": str(tmp_path), "report_to": [], "use_cpu": True}
+    default = BMCConfig(**common)
+    # The CLI's options left unset resolve to BMCConfig's own defaults.
+    cli = TrainOptions(model="m", data="d", out="o").trainer_settings()
+    assert set(cli) == set(PRESET_FIELDS.values())
+    for name, value in cli.items():
+        assert getattr(default, name) == value, name
+    assert default.learning_rate == 5e-7 and default.warmup_ratio == 0.1
+    assert default.lr_scheduler_type == "cosine" and default.seed == 42 == DEFAULTS["seed"]
+    paper = {
+        "qa": (0.05, 3.0),
+        "math": (0.05, 2.5),
+        "ultrafeedback-llama3": (0.01, 1.5),
+        "ultrafeedback-mistral": (0.01, 2.0),
+    }
+    assert set(PRESETS) == set(paper)
+    for name, (beta, delta) in paper.items():
+        config = BMCConfig.from_preset(name, **common, bf16=False)
+        assert (config.beta, config.bmc_delta, config.learning_rate) == (beta, delta, 5e-7)
+        batch = config.per_device_train_batch_size * config.gradient_accumulation_steps
+        assert batch == 128 and config.lr_scheduler_type == "cosine"
+    # A flag wins over the preset, the preset over the shared default.
+    chosen = TrainOptions(model="m", data="d", out="o", preset="math", beta=0.2)
+    settings = chosen.trainer_settings()
+    assert settings["beta"] == 0.2 and settings["bmc_delta"] == 2.5 and settings["bf16"] is True
+    with pytest.raises(ValueError, match="unknown BMC preset"):
+        BMCConfig.from_preset("gsm8k", **common)
