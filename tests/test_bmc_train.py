@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -365,3 +366,32 @@ def test_presets_and_shared_defaults(tmp_path: Path) -> None:
     assert settings["beta"] == 0.2 and settings["bmc_delta"] == 2.5 and settings["bf16"] is True
     with pytest.raises(ValueError, match="unknown BMC preset"):
         BMCConfig.from_preset("gsm8k", **common)
+
+
+def test_trl_dpo_yaml_with_lora_trains_adapters_only(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`use_peft` + `lora_*` keys of a `trl dpo` YAML train a LoRA adapter with the BMC loss."""
+    pytest.importorskip("peft")
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"prompt": p, "chosen": " " + c, "rejected": " " + r}) + "\n"
+            for p, c, r in PAIRS
+        )
+    )
+    out = tmp_path / "run"
+    config = tmp_path / "dpo.yaml"
+    config.write_text(
+        f"model_name_or_path: {tiny_model}\ndataset_name: {data}\noutput_dir: {out}\n"
+        "per_device_train_batch_size: 2\nlearning_rate: 1.0e-2\nmax_steps: 3\nreport_to: none\n"
+        "beta: 0.1\nmax_length: 64\nlogging_steps: 1\nuse_cpu: true\nuse_peft: true\n"
+        "lora_r: 4\nlora_alpha: 8\nlora_dropout: 0.0\nlora_target_modules: [q_proj, v_proj]\n"
+    )
+    assert main(["bmc", "train", "--config", str(config)]) == 0
+    metrics = json.loads((out / "train_metrics.json").read_text())
+    assert metrics["options"]["use_peft"] is True
+    losses = [h["loss"] for h in metrics["log_history"] if "loss" in h]
+    assert len(losses) == 3 and all(math.isfinite(x) for x in losses)
+    saved = {p.name for p in (out / "model").iterdir()}
+    assert "adapter_config.json" in saved, saved
