@@ -114,7 +114,9 @@ def test_output_loads_as_a_dataset(server: FakeChatServer, tmp_path: Path) -> No
     inputs = _docs(tmp_path / "in")
     stats = _synthesize(inputs, tmp_path / "out", f"openai:fake@{server.base_url}")
     ds = datasets.load_dataset("json", data_dir=str(tmp_path / "out"), split="train")
-    assert len(ds) == stats["written"] and set(ds.column_names) == {"messages", "metadata"}
+    assert len(ds) == stats["written"]
+    assert set(ds.column_names) == {"prompt_id", "messages", "metadata"}
+    assert len(set(ds["prompt_id"])) == len(ds)
 
 
 def test_zero_examples_is_an_error_saying_why(tmp_path: Path, capsys: Any) -> None:

