@@ -167,9 +167,12 @@ def quality(pages_dir: Path, gold: dict[str, list[dict]], holdout: list[str]) ->
         return out
 
     held = [p for p in per_page if p in holdout]
+    tuning = [p for p in per_page if p not in holdout]
     return {
         "pages": len(per_page),
         "mean": mean(list(per_page)),
+        "tuning_pages": len(tuning),
+        "tuning_mean": mean(tuning),
         "holdout_pages": len(held),
         "holdout_mean": mean(held),
         "per_page": per_page,
@@ -206,6 +209,15 @@ def markdown(q: dict, s: dict | None) -> str:
     if q.get("holdout_pages"):
         lines += [
             "",
+            f"Tuning subset: {q['tuning_pages']} gold pages",
+            "",
+            "| extractor | precision | recall | F1 |",
+            "|---|---:|---:|---:|",
+        ]
+        for k, (p, r, f) in q["tuning_mean"].items():
+            lines.append(f"| {k} | {p:.3f} | {r:.3f} | {f:.3f} |")
+        lines += [
+            "",
             f"Held-out subset: {q['holdout_pages']} gold pages not used for tuning",
             "",
             "| extractor | precision | recall | F1 |",
@@ -235,7 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gold", type=Path, default=GOLD)
     ap.add_argument("--runs", type=int, default=5, help="speed passes (median)")
     ap.add_argument("--no-speed", action="store_true")
-    ap.add_argument("--per-page", action="store_true", help="print per-page F1")
+    ap.add_argument("--per-page", action="store_true", help="print per-page F1 of the tuning pages")
+    ap.add_argument(
+        "--per-page-all",
+        action="store_true",
+        help="print per-page F1 of held-out pages too (not while tuning)",
+    )
     ap.add_argument("--json", type=Path, help="write results here")
     a = ap.parse_args(argv)
     if not a.pages.exists():
@@ -244,10 +261,13 @@ def main(argv: list[str] | None = None) -> int:
     import alignkit
 
     q = quality(a.pages, load_gold(a.gold), load_holdout(a.gold))
-    if a.per_page:
+    if a.per_page or a.per_page_all:
         keys = list(q["mean"])
+        held = set(load_holdout(a.gold))
         print("page | " + " | ".join(keys))
         for page, row in q["per_page"].items():
+            if page in held and not a.per_page_all:
+                continue
             print(page, " | ".join(f"{row[k][2]:.2f}" for k in keys))
     s = None if a.no_speed else speed(a.pages, a.runs)
     print(markdown(q, s))

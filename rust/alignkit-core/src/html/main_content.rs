@@ -49,8 +49,13 @@ const DESCEND: f64 = 0.7;
 const OVERUSED: f64 = 0.5;
 /// A hint is only ignored when the candidate text without any boilerplate hint is below
 /// this many characters or [`OUTSIDE_SHARE`] of all candidate text, whichever is more.
-const OUTSIDE_CHARS: f64 = 1500.0;
+const OUTSIDE_CHARS: f64 = 1000.0;
 const OUTSIDE_SHARE: f64 = 0.1;
+/// A child of the container holding at least this much candidate text, with a content
+/// hint of its own (`<article>`, `.post`), is one story of a feed.
+const STORY_CHARS: f64 = 800.0;
+/// Longest label that may end the content ("You may like", "36 Comments").
+const END_LABEL_CHARS: u32 = 48;
 /// Candidate text under a linked heading below which the section is a teaser.
 const TEASER_CHARS: u32 = 600;
 /// How many elements above a linked heading's innermost element a teaser may reach.
@@ -145,6 +150,67 @@ fn is_stock_label(b: &Block) -> bool {
             | b"skip to content"
             | b"skip to main content"
     )
+}
+
+/// Section labels that follow the article: related/recommended stories, comment threads.
+/// Matched at the start of a short block, after any leading count ("36 Comments").
+const END_LABELS: [&str; 38] = [
+    "related posts",
+    "related articles",
+    "related stories",
+    "related topics",
+    "related content",
+    "you may like",
+    "you may also like",
+    "you might also like",
+    "you might like",
+    "more stories",
+    "more from",
+    "read next",
+    "up next",
+    "recommended for you",
+    "recommended stories",
+    "comments",
+    "leave a reply",
+    "leave a comment",
+    "join the conversation",
+    "show comments",
+    "ähnliche beiträge",
+    "ähnliche artikel",
+    "das könnte sie auch interessieren",
+    "das könnte dich auch interessieren",
+    "das thema könnte dich auch interessieren",
+    "mehr zum thema",
+    "weitere artikel",
+    "kommentare",
+    "kommentar schreiben",
+    "kommentar verfassen",
+    "schreibe einen kommentar",
+    "hinterlasse einen kommentar",
+    "vous aimerez aussi",
+    "à lire aussi",
+    "sur le même sujet",
+    "commentaires",
+    "laisser un commentaire",
+    "articles similaires",
+];
+
+/// A short block that opens a related-stories list or a comment thread.
+fn is_end_label(b: &Block) -> bool {
+    if b.text_chars > END_LABEL_CHARS || b.kind == BlockKind::Pre {
+        return false;
+    }
+    let low = b
+        .text
+        .trim_start_matches(|c: char| c.is_ascii_digit() || c.is_whitespace());
+    let low = low.to_lowercase();
+    END_LABELS.iter().any(|l| {
+        low.strip_prefix(l).is_some_and(|rest| {
+            // The label is the whole block or is followed by a word ("Comments (3)",
+            // "Kommentare zu diesem Beitrag"), not part of a longer word.
+            rest.chars().next().is_none_or(|c| !c.is_alphanumeric())
+        })
+    })
 }
 
 /// Decide which blocks belong to the main content. `nodes` is the element table of the
@@ -262,6 +328,35 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node], link_runs: &[u32]) -> Vec
         }
         c = child;
     }
+    // A feed of whole stories (infinite scroll, "next article" appended): the container's
+    // children are several content-hinted elements that each hold a story and together
+    // nearly all its text. The page's own story comes first.
+    loop {
+        let (mut first_story, mut stories, mut story_weight) = (0usize, 0u32, 0.0f64);
+        let mut id = c + 1;
+        while id <= last[c] as usize {
+            let own = nodes[id].own;
+            if own != u32::MAX && own & Hints::CONTENT.0 != 0 && weight_of[id] >= STORY_CHARS {
+                if stories == 0 {
+                    first_story = id;
+                }
+                stories += 1;
+                story_weight += weight_of[id];
+            }
+            id = last[id] as usize + 1; // next sibling
+        }
+        if stories < 2 || story_weight < DESCEND * weight_of[c] {
+            break;
+        }
+        c = first_story;
+        loop {
+            let child = best[c] as usize;
+            if child == 0 || weight_of[child] < DESCEND * weight_of[c] {
+                break;
+            }
+            c = child;
+        }
+    }
     let (lo, hi) = (c as u32, last[c]);
     let inside = |b: &Block| b.node >= lo && b.node <= hi;
 
@@ -295,6 +390,7 @@ pub(crate) fn select(blocks: &[Block], nodes: &[Node], link_runs: &[u32]) -> Vec
             && matches!(class[i - 1], 2 | 3);
         let bad = rel_hints(b) != 0
             || is_stock_label(b)
+            || is_end_label(b)
             || (is_link_dense(b, runs(i)) && !table_row)
             || b.tag == "figcaption";
         class[i] = if bad {
@@ -478,6 +574,32 @@ fn candidates(blocks: &[Block], nodes: &[Node], last: &[u32], runs: &[u32]) -> V
         }
         if chars < TEASER_CHARS {
             cand[i + 1..j].iter_mut().for_each(|c| *c = false);
+        }
+    }
+    // After a related-stories or comments label, the rest of its section is not content
+    // (once some content came before it): the smallest element around the label that
+    // also holds the next block.
+    let mut seen = false;
+    for i in 0..blocks.len() {
+        if cand[i] {
+            seen = true;
+            continue;
+        }
+        let b = &blocks[i];
+        if !seen || i + 1 == blocks.len() || !is_end_label(b) || b.link_density() > MAX_LINKS {
+            continue;
+        }
+        let next = blocks[i + 1].node;
+        let mut a = b.node as usize;
+        while a != 0 && !(next >= a as u32 && next <= last[a]) {
+            a = nodes[a].parent as usize;
+        }
+        let (lo, hi) = (a as u32, last[a]);
+        for j in i + 1..blocks.len() {
+            if a != 0 && !(blocks[j].node >= lo && blocks[j].node <= hi) {
+                break;
+            }
+            cand[j] = false;
         }
     }
     cand

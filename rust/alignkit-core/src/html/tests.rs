@@ -501,6 +501,122 @@ fn main_drops_teaser_lists() {
     assert_eq!(m(&html), format!("The real story\n\n{P1}"));
 }
 
+/// `n` distinct paragraphs of ordinary prose about `topic`, as HTML.
+fn prose(topic: &str, n: usize) -> String {
+    prose_text(topic, n)
+        .split("\n\n")
+        .map(|p| format!("<p>{p}</p>"))
+        .collect()
+}
+
+/// The same paragraphs as main mode prints them.
+fn prose_text(topic: &str, n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "Paragraph {i} about {topic} explains what happened, who was involved and why \
+                 it matters to the people who live and work in the area today."
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+#[test]
+fn main_stops_at_related_stories_without_class_hints() {
+    // "You may like" with whole stories after a short article, no class names at all:
+    // the stories outweigh the article, which must still come out whole and alone.
+    let stories: String = (0..3)
+        .map(|i| {
+            format!(
+                "<div><h2>Other story {i}</h2>{}</div>",
+                prose("other news", 4)
+            )
+        })
+        .collect();
+    let html = format!(
+        "<div><div><h1>The real story</h1>{}</div>\
+         <div><h3>You may like</h3>{stories}</div></div>",
+        prose("the real story", 3)
+    );
+    assert_eq!(
+        m(&html),
+        format!("The real story\n\n{}", prose_text("the real story", 3))
+    );
+}
+
+#[test]
+fn main_keeps_article_text_after_an_inline_related_box() {
+    // An inline "Related articles" box between paragraphs of the same body is dropped,
+    // and the article goes on after it.
+    let html = format!(
+        "<div><h1>Budget</h1><div class=body><p>{P1}</p>\
+         <div><h4>Related articles</h4><ul><li><a href=/a>Mayor opens new bridge after two \
+         years of work</a></li></ul></div><p>{P2}</p><p>{P3}</p></div></div>"
+    );
+    assert_eq!(m(&html), format!("Budget\n\n{P1}\n\n{P2}\n\n{P3}"));
+}
+
+#[test]
+fn main_stops_at_a_comment_thread_without_class_hints() {
+    let html = format!(
+        "<div><h1>Budget</h1><p>{P1}</p><p>{P2}</p><p>{P3}</p>\
+         <h3>12 Comments</h3><div><p>Anna, 3 May</p>{}</div>\
+         <h3>Leave a Reply</h3><p>Your email address will not be published. Required fields \
+         are marked.</p></div>",
+        prose("my own opinion", 6)
+    );
+    assert_eq!(m(&html), format!("Budget\n\n{P1}\n\n{P2}\n\n{P3}"));
+}
+
+#[test]
+fn main_drops_newsletter_and_cookie_boxes() {
+    let html = format!(
+        "<div id=cookie-consent><p>This website uses cookies to give you the best experience. \
+         Accept all cookies or choose which ones we may use.</p></div>\
+         <article><h1>Budget</h1><p>{P1}</p>\
+         <div class=newsletter-signup><h3>Get our morning briefing</h3><p>Sign up for the \
+         newsletter and receive the most important local stories every morning for free.</p>\
+         </div><p>{P2}</p><p>{P3}</p></article>"
+    );
+    assert_eq!(m(&html), format!("Budget\n\n{P1}\n\n{P2}\n\n{P3}"));
+}
+
+#[test]
+fn main_keeps_the_first_story_of_a_feed() {
+    // Infinite scroll: the requested story, then whole next stories as sibling articles.
+    let feed: String = ["first", "second", "third"]
+        .iter()
+        .map(|t| format!("<article><h2>The {t} story</h2>{}</article>", prose(t, 7)))
+        .collect();
+    let html = format!("<main><div class=list>{feed}</div></main>");
+    assert_eq!(
+        m(&html),
+        format!("The first story\n\n{}", prose_text("first", 7))
+    );
+}
+
+#[test]
+fn main_drops_sidebar_widgets_heavier_than_the_article() {
+    let widgets: String = (0..3)
+        .map(|i| {
+            format!(
+                "<aside class=\"widget widget-sidebar\"><h3>Widget {i}</h3>{}</aside>",
+                prose("the party program", 4)
+            )
+        })
+        .collect();
+    let html = format!(
+        "<div id=page><div id=content><h1>Demo on Saturday</h1>{}</div>\
+         <div id=secondary>{widgets}</div></div>",
+        prose("the demonstration", 8)
+    );
+    assert_eq!(
+        m(&html),
+        format!("Demo on Saturday\n\n{}", prose_text("the demonstration", 8))
+    );
+}
+
 #[test]
 fn main_ignores_hints_that_cover_the_whole_page() {
     // A wrapper class that reads as "sidebar" must not wipe the page.
