@@ -111,7 +111,7 @@ def test_end_to_end_then_resume(server: FakeChatServer, tmp_path: Path, capsys: 
     assert run["stages"]["prepare"]["documents_kept"] == run["stages"]["dedup"]["docs_in"]
     assert run["stages"]["synthesize"]["written"] == len(rows)
     assert run["stages"]["synthesize"]["llm_requests_sent"] == first_hits
-    assert run["options"]["prepare"]["mode"] == "main"  # the demo's defaults
+    assert run["options"]["prepare"]["mode"] == "main"  # `webr run`'s default
     assert run["options"]["prepare"]["languages"] == ["en"]
     assert run["options"]["synthesize"]["max_docs"] == 8  # a flag wins over the demo's 12
     assert run["options"]["synthesize"]["frequency_penalty"] == 0.5
@@ -291,3 +291,20 @@ def test_a_key_in_the_llm_url_is_never_recorded(tmp_path: Path) -> None:
         if path.suffix == ".gz":
             data = gzip.decompress(data)
         assert secret.encode() not in data, path
+
+
+def test_run_extracts_main_content_by_default() -> None:
+    from alignkit.cli.main import build_parser
+    from alignkit.cli.webr import run_sections
+    from alignkit.webr.prepare import PrepareConfig
+
+    assert pipeline.PipelineOptions().prepare.mode == "main"
+    assert pipeline.PipelineOptions.from_sections({}).prepare.mode == "main"
+    plain = pipeline.PipelineOptions.from_sections({"prepare": {"mode": "plain"}})
+    assert plain.prepare.mode == "plain"
+    assert PrepareConfig().mode == "plain"  # `webr prepare` alone keeps its own default
+    parser, _ = build_parser()
+    for flags, mode in (([], "main"), (["--mode", "plain"], "plain")):
+        args = parser.parse_args(["webr", "run", "shard.warc.gz", "--out", "o", *flags])
+        options = pipeline.PipelineOptions.from_sections(run_sections(args))
+        assert options.prepare.mode == mode

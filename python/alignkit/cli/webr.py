@@ -327,7 +327,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
 
 def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from alignkit.stage import add_config_arguments
-    from alignkit.webr.pipeline import SECTIONS, config_classes
+    from alignkit.webr.pipeline import RUN_DEFAULTS, SECTIONS, config_classes
 
     p = sub.add_parser(
         "run",
@@ -351,7 +351,12 @@ def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     for section, keys in RUN_FLAGS.items():
         group = p.add_argument_group(f"{section} options")
         cls = classes[section]
-        add_config_arguments(group, cls, exclude=tuple(set(cls.field_names()) - set(keys)))
+        add_config_arguments(
+            group,
+            cls,
+            exclude=tuple(set(cls.field_names()) - set(keys)),
+            defaults=RUN_DEFAULTS.get(section),
+        )
     p.add_argument(
         "--cache-dir", default=None, help="score: embedding cache (default: the score stage's)"
     )
@@ -394,10 +399,9 @@ RUN_FLAGS: dict[str, tuple[str, ...]] = {
 }
 # Stage options `--demo` uses unless given: sized so that the embedded 135M model finishes the
 # whole pipeline in a few minutes on two CPU cores. The demo shards are multilingual and the
-# embedded model writes English only; demo pages carry menus, ads and footers, and a 135M model
-# copes better without them.
+# embedded model writes English only (main-content extraction is `webr run`'s own default).
 DEMO_DEFAULTS: dict[str, dict[str, Any]] = {
-    "prepare": {"mode": "main", "languages": ["en"]},
+    "prepare": {"languages": ["en"]},
     "synthesize": {
         "max_docs": 12,
         "max_tokens": 384,

@@ -46,6 +46,9 @@ RUN_FILE = "run.json"
 DEMO_INPUT_DIR = "_demo_input"
 DEMO_STAMP = "_demo.json"
 RUN_VERSION = 2
+# Stage options whose `webr run` default differs from the stage's own: the LLM should see a
+# page's main content, not its menus and footers (`webr prepare` alone keeps plain extraction).
+RUN_DEFAULTS: dict[str, dict[str, Any]] = {"prepare": {"mode": "main"}}
 
 
 class PipelineError(StageFailedError):
@@ -87,7 +90,7 @@ def _build_config(section: str, cls: type[Any], values: Mapping[str, Any]) -> An
 
 @dataclasses.dataclass(frozen=True)
 class PipelineOptions:
-    """One config per stage (`None` = that stage's defaults)."""
+    """One config per stage (`None` = that stage's defaults, with `RUN_DEFAULTS` applied)."""
 
     prepare: Any = None
     dedup: Any = None
@@ -98,7 +101,7 @@ class PipelineOptions:
         for section, cls in config_classes().items():
             value = getattr(self, section)
             if value is None:
-                object.__setattr__(self, section, cls())
+                object.__setattr__(self, section, cls.from_mapping(RUN_DEFAULTS.get(section, {})))
             elif not isinstance(value, cls):
                 raise ConfigError(f"{section} must be a {cls.__name__}, not {type(value).__name__}")
 
@@ -110,12 +113,13 @@ class PipelineOptions:
             raise ConfigError(
                 f"unknown pipeline section(s): {', '.join(unknown)} (known: {', '.join(SECTIONS)})"
             )
-        return cls(
-            **{
-                section: _build_config(section, config_cls, sections.get(section) or {})
-                for section, config_cls in config_classes().items()
-            }
-        )
+        configs = {}
+        for section, config_cls in config_classes().items():
+            values = sections.get(section) or {}
+            if isinstance(values, Mapping):
+                values = {**RUN_DEFAULTS.get(section, {}), **values}
+            configs[section] = _build_config(section, config_cls, values)
+        return cls(**configs)
 
     def to_dict(self) -> dict[str, Any]:
         """Every stage's settings as they may be recorded (LLM specs redacted)."""
