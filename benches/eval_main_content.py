@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import re
 import statistics
@@ -103,6 +104,11 @@ def gold_text(plain: str, spans: list[dict]) -> str:
 
 def load_gold(path: Path = GOLD) -> dict[str, list[dict]]:
     return json.loads(path.read_text(encoding="utf-8"))["pages"]
+
+
+def is_unseen(name: str) -> bool:
+    """The fresh set's split rule: a page is held out when sha256(file name) is odd."""
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 2 == 1
 
 
 def load_holdout(path: Path = GOLD) -> list[str]:
