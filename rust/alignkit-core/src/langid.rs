@@ -24,13 +24,21 @@ pub const SAMPLE_BYTES: usize = 2048;
 /// Fewer letters than this in the sample and [`detect`] gives up (returns `None`).
 const MIN_LETTERS: usize = 3;
 
+/// Letters of sample at which the length term of the confidence is 1 - 1/e (about 0.63); it is
+/// 0.28 at 20 letters, 0.92 at 150 and above 0.99 from 300 on.
+const LENGTH_SCALE: f64 = 60.0;
+
+/// Letters a half of the sample needs to be identified on its own for the agreement term.
+const MIN_HALF_LETTERS: usize = 40;
+
 /// What [`detect`] thinks a text is written in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LangGuess {
     /// ISO 639-1 code where one exists (all 70 supported languages have one).
     pub lang: String,
-    /// 0..=1: how far ahead the best language is of the next one. Short texts and closely
-    /// related languages (es/pt, da/nb) give low values.
+    /// 0..=1: how much evidence backs the label (see [`detect`]): low for short samples, for
+    /// samples whose two halves disagree (mixed languages) and for close calls between related
+    /// languages (es/pt, da/nb).
     pub confidence: f64,
     /// Dominant script of the sample, e.g. `"Latin"`, `"Cyrillic"`, `"Han"`, `"Arabic"`.
     pub script: String,
@@ -48,17 +56,42 @@ pub(crate) fn prefix_at_boundary(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+fn count_letters(text: &str) -> usize {
+    text.chars().filter(|c| c.is_alphabetic()).count()
+}
+
+/// Share of the sample's halves, among those long enough to judge alone, labelled `lang` too
+/// (1 when neither half is long enough: the length term then carries the doubt).
+fn halves_agreement(sample: &str, lang: whatlang::Lang) -> f64 {
+    let first = prefix_at_boundary(sample, sample.len() / 2);
+    let (mut judged, mut agreeing) = (0u32, 0u32);
+    for half in [first, &sample[first.len()..]] {
+        if count_letters(half) < MIN_HALF_LETTERS {
+            continue;
+        }
+        judged += 1;
+        agreeing += u32::from(whatlang::detect_lang(half) == Some(lang));
+    }
+    if judged == 0 {
+        1.0
+    } else {
+        f64::from(agreeing) / f64::from(judged)
+    }
+}
+
 /// Identify the language of `text` from its first [`SAMPLE_BYTES`] bytes.
+///
+/// The confidence is the product of three terms in 0..=1: whatlang's own margin between the
+/// best and the second language (it saturates at 1 on all but close calls), a length term
+/// `1 - exp(-letters / 60)` (few letters, little evidence), and the share of the sample's two
+/// halves that get the same label on their own (mixed-language text scores about 0.5).
+/// docs/quality-filters.md reports how often labels are right per confidence band.
 ///
 /// Returns `None` for text with (almost) no letters: empty, whitespace, digits, punctuation,
 /// or anything the model cannot place.
 pub fn detect(text: &str) -> Option<LangGuess> {
     let sample = prefix_at_boundary(text, SAMPLE_BYTES);
-    let letters = sample
-        .chars()
-        .filter(|c| c.is_alphabetic())
-        .take(MIN_LETTERS)
-        .count();
+    let letters = count_letters(sample);
     if letters < MIN_LETTERS {
         return None;
     }
@@ -68,15 +101,17 @@ pub fn detect(text: &str) -> Option<LangGuess> {
         whatlang::Script::Mandarin => "Han",
         ref other => other.name(),
     };
-    let confidence = info.confidence();
-    let confidence = if confidence.is_finite() {
-        confidence.clamp(0.0, 1.0)
+    let margin = info.confidence();
+    let margin = if margin.is_finite() {
+        margin.clamp(0.0, 1.0)
     } else {
         0.0
     };
+    let length = 1.0 - (-(letters as f64) / LENGTH_SCALE).exp();
+    let confidence = margin * length * halves_agreement(sample, info.lang());
     Some(LangGuess {
         lang: iso639_1(info.lang()).to_string(),
-        confidence,
+        confidence: confidence.clamp(0.0, 1.0),
         script: script_name.to_string(),
     })
 }
@@ -348,6 +383,32 @@ mod tests {
         assert!((0.0..=1.0).contains(&g.confidence));
         assert_eq!(detect(LABELLED[21].1).unwrap().script, "Cyrillic");
         assert_eq!(detect(LABELLED[24].1).unwrap().script, "Han");
+    }
+
+    #[test]
+    fn confidence_is_lower_for_short_and_mixed_text() {
+        let paragraph = |lang: &str| {
+            LABELLED
+                .iter()
+                .filter(|(l, _)| *l == lang)
+                .map(|(_, t)| *t)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let (en, de) = (paragraph("en"), paragraph("de"));
+        for clean in [&en, &de] {
+            let g = detect(clean).unwrap();
+            assert!(g.confidence > 0.9, "{g:?}");
+        }
+        // Two words: whatlang is sure of itself, but there is almost no evidence.
+        let short = detect("Gift Kind").unwrap();
+        assert!(short.confidence < 0.5, "{short:?}");
+        // Half English, half German: whichever label wins, the halves disagree.
+        let mixed = detect(&format!("{en} {de}")).unwrap();
+        assert!(mixed.confidence <= 0.5, "{mixed:?}");
+        // More text of one language, more confidence.
+        let one = detect(LABELLED[3].1).unwrap();
+        assert!(one.confidence < detect(&de).unwrap().confidence);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! Paths:
 //! * in memory (`open` memory-maps gzip files; `from_bytes`): uncompressed records are sliced
 //!   straight out of the buffer; gzip members are inflated one at a time with libdeflate into one
-//!   reusable scratch buffer. A member whose output would exceed `max_block_bytes` + 256 KiB (a whole-file
+//!   reusable scratch buffer. Pages of a mapped file are dropped from the process every 8 MiB
+//!   read past, so resident memory does not grow with the file (they stay in the page cache). A member whose output would exceed `max_block_bytes` + 256 KiB (a whole-file
 //!   gzip stream, say) is streamed through flate2 instead, without holding it in memory.
 //! * streams (`from_read`, and `open` for uncompressed files): a sliding window buffer, with a
 //!   resynchronising multi-member flate2 decoder in front for gzip.
@@ -58,6 +59,7 @@ use parse::{Parser, Step, HEADER_CAP};
 use source::{BufSrc, SliceSrc, Src};
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Every WARC-Type the standard defines.
@@ -322,25 +324,55 @@ pub struct FaultCounts {
     pub bad_header: u64,
 }
 
+/// How many bytes of a mapped input are read past before their pages are dropped from the
+/// process (see [`Backing::release_before`]).
+const RELEASE_STEP: usize = 8 << 20;
+
 /// The bytes of an in-memory input.
 enum Backing {
-    /// A mapped file, with the file kept to check that it did not shrink under the map.
-    Mmap(memmap2::Mmap, std::fs::File),
+    /// A mapped file, with the file kept to check that it did not shrink under the map, and the
+    /// offset below which its pages were released.
+    Mmap(memmap2::Mmap, std::fs::File, AtomicUsize),
     Vec(Vec<u8>),
 }
 
 impl Backing {
+    fn mapped(map: memmap2::Mmap, file: std::fs::File) -> Backing {
+        Backing::Mmap(map, file, AtomicUsize::new(0))
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
-            Backing::Mmap(m, _) => m,
+            Backing::Mmap(m, _, _) => m,
             Backing::Vec(v) => v,
         }
+    }
+
+    /// Drop the mapped pages before `pos` from this process once [`RELEASE_STEP`] bytes have
+    /// been read past. Every page touched in a map counts in the resident set until unmapped, so
+    /// without this a reader's memory grows with the file; the pages stay in the page cache.
+    fn release_before(&self, pos: usize) {
+        let Backing::Mmap(map, _, released) = self else {
+            return;
+        };
+        let done = released.load(Ordering::Relaxed);
+        let end = pos.min(map.len());
+        if end < done.saturating_add(RELEASE_STEP) {
+            return;
+        }
+        // SAFETY: the map is read-only and file-backed: a dropped page that is touched again is
+        // read back from the file with the same bytes, so no live borrow sees a change.
+        #[cfg(unix)]
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, done, end - done)
+        };
+        released.store(end, Ordering::Relaxed);
     }
 
     /// An error if a mapped file became shorter than its map: touching the pages past its new
     /// end would kill the process (SIGBUS), so reading stops before that.
     fn check(&self) -> std::io::Result<()> {
-        let Backing::Mmap(map, file) = self else {
+        let Backing::Mmap(map, file, _) = self else {
             return Ok(());
         };
         let now = file.metadata()?.len();
@@ -408,6 +440,7 @@ struct ArcReader {
 impl Read for ArcReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         self.data.check()?;
+        self.data.release_before(self.pos);
         let d = self.data.bytes();
         let rest = &d[self.pos.min(d.len())..];
         let n = rest.len().min(out.len());
@@ -578,7 +611,7 @@ impl WarcReader {
             if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
                 #[cfg(unix)]
                 let _ = map.advise(memmap2::Advice::Sequential);
-                return Ok(WarcReader::in_memory(Backing::Mmap(map, file), opts));
+                return Ok(WarcReader::in_memory(Backing::mapped(map, file), opts));
             }
         }
         Ok(WarcReader::from_read(Box::new(file), opts))
@@ -833,6 +866,7 @@ fn next_member_record(
         }
         // Next member.
         data.check()?;
+        data.release_before(m.pos);
         let rest = &bytes[m.pos.min(bytes.len())..];
         if rest.is_empty() {
             return Ok(None);
