@@ -7,7 +7,9 @@ import argparse
 from alignkit.cli.options import add_stage_command
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.ArgumentParser]:
+def add_parsers(
+    commands: argparse._SubParsersAction, only: str | None = None
+) -> dict[str, argparse.ArgumentParser]:
     """Register `bmc` and its stages; returns {"bmc bridge": parser, "bmc train": parser}."""
     bmc = commands.add_parser(
         "bmc",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.ArgumentParser]:
+def add_parsers(
+    commands: argparse._SubParsersAction, only: str | None = None
+) -> dict[str, argparse.ArgumentParser]:
     """Register `data` and its actions; returns {"data demo-data": parser}."""
     data = commands.add_parser(
         "data", help="datasets and demo data", description="Dataset utilities."

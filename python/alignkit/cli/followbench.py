@@ -14,7 +14,9 @@ from alignkit.followbench.evaluate import EvalConfig, run_followbench
 from alignkit.followbench.metrics import as_percent
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.ArgumentParser]:
+def add_parsers(
+    commands: argparse._SubParsersAction, only: str | None = None
+) -> dict[str, argparse.ArgumentParser]:
     """Register `followbench` and its subcommands; returns {"followbench run": parser, ...}."""
     fb = commands.add_parser(
         "followbench",

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.ArgumentParser]:
+def add_parsers(
+    commands: argparse._SubParsersAction, only: str | None = None
+) -> dict[str, argparse.ArgumentParser]:
     """Register `llm` and its actions; returns {"llm serve": parser}."""
     llm = commands.add_parser(
         "llm", help="the LLM layer: serve a local model", description="LLM layer utilities."

@@ -8,6 +8,7 @@ Every command takes `--config FILE` (YAML, TOML or JSON) whose keys are its opti
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from alignkit import __version__
-from alignkit.cli import bmc, data, followbench, llm, webr
 from alignkit.errors import AlignkitError, ConfigError
 
 log = logging.getLogger("alignkit")
 
-COMMAND_GROUPS = (webr, llm, data, bmc, followbench)
+# Command-group modules (alignkit.cli.NAME), imported only when their commands are built: a
+# command's start-up pays for its own group, not for every method's imports.
+COMMAND_GROUPS = ("webr", "llm", "data", "bmc", "followbench")
 
 
 def _load_config_file(path: str) -> dict[str, Any]:
@@ -97,8 +99,21 @@ def _add_common_flags(parser: argparse.ArgumentParser, *, root: bool) -> None:
     )
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    """The root parser and every command's parser by name ("webr prepare", "llm serve", ...)."""
+def _requested(argv: Sequence[str] | None) -> tuple[str | None, str | None]:
+    """The command group and command named on the command line, if any (options skipped)."""
+    words = [a for a in (argv or []) if not a.startswith("-")]
+    group = words[0] if words and words[0] in COMMAND_GROUPS else None
+    return group, (words[1] if group and len(words) > 1 else None)
+
+
+def build_parser(
+    argv: Sequence[str] | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The root parser and the commands' parsers by name ("webr prepare", "llm serve", ...).
+
+    With `argv`, only what it asks for is built (its group, or its one command), so a command
+    starts without importing the other methods; without, every command is built."""
+    group, command = _requested(argv)
     parser = argparse.ArgumentParser(
         prog="alignkit",
         description="Efficient and effective LLM alignment: data, training and evaluation.",
@@ -108,8 +123,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     leaves: dict[str, argparse.ArgumentParser] = {}
-    for group in COMMAND_GROUPS:
-        leaves.update(group.add_parsers(commands))
+    for name in [group] if group else COMMAND_GROUPS:
+        module = importlib.import_module(f"alignkit.cli.{name}")
+        leaves.update(module.add_parsers(commands, only=command if name == group else None))
     for name, leaf in leaves.items():
         _add_common_flags(leaf, root=False)
         leaf.set_defaults(leaf_command=name)
@@ -125,8 +141,8 @@ def _log_level(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, leaves = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser, leaves = build_parser(argv)
     try:
         args = parser.parse_args(argv)
         leaf = leaves[args.leaf_command]

@@ -19,7 +19,9 @@ from alignkit.cli.options import (
 )
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.ArgumentParser]:
+def add_parsers(
+    commands: argparse._SubParsersAction, only: str | None = None
+) -> dict[str, argparse.ArgumentParser]:
     """Register `webr` and its stages; returns {"webr prepare": parser, ...}."""
     webr = commands.add_parser(
         "webr",
@@ -28,13 +30,16 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, argparse.Argu
     )
     sub = webr.add_subparsers(dest="webr_command", metavar="STAGE")
     sub.required = True
-    return {
-        "webr prepare": _add_prepare(sub),
-        "webr dedup": _add_dedup(sub),
-        "webr score": _add_score(sub),
-        "webr synthesize": _add_synthesize(sub),
-        "webr run": _add_run(sub),
+    builders = {
+        "prepare": _add_prepare,
+        "dedup": _add_dedup,
+        "score": _add_score,
+        "synthesize": _add_synthesize,
+        "run": _add_run,
     }
+    # `only` (the stage on the command line) builds just that stage's parser and imports.
+    names = [only] if only in builders else list(builders)
+    return {f"webr {name}": builders[name](sub) for name in names}
 
 
 def _add_prepare(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
