@@ -44,19 +44,29 @@ def test_demo_run_with_the_default_model(
         "--out",
         str(out),
     ]
-    assert main(args) == 0, capsys.readouterr().err
+    code = main(args)
+    err = capsys.readouterr().err
     run = json.loads((out / "run.json").read_text())
     assert run["llm"] == "transformers"
     assert run["options"]["prepare"]["languages"] == ["en"]  # the demo's default
-    syn = run["stages"]["synthesize"]
-    assert syn["status"] == "ran" and syn["failures"] == 0
     stats = json.loads((out / "3-synthesize" / ".alignkit" / "stats.json").read_text())["stats"]
+    # A 135M model writes weak text and the acceptance checks drop most of it: a run that keeps
+    # nothing must say so and fail; one that keeps something succeeds.
+    if stats["written"] == 0:
+        assert code == 1 and "no examples written" in err and "dropped:" in err, err
+    else:
+        assert code == 0, err
+        syn = run["stages"]["synthesize"]
+        assert syn["status"] == "ran" and syn["failures"] == 0
     used = stats["documents"]["used"]
     assert used == 3
     assert stats["llm"]["author"]["requests"] == 3 and stats["llm"]["author"]["sent"] == 3
     assert stats["written"] + sum(stats["dropped"].values()) == used, stats
-    with gzip.open(stats["output"], "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh]
+    output = Path(stats["output"])
+    rows = []
+    if stats["written"]:
+        with gzip.open(output, "rt", encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh]
     assert len(rows) == stats["written"]
     for row in rows:
         user, assistant = row["messages"]
@@ -68,8 +78,7 @@ def test_demo_run_with_the_default_model(
     capsys.readouterr()
 
     # resuming: every stage is found finished, nothing is generated again
-    assert main(args) == 0
-    again = json.loads((out / "run.json").read_text())
-    assert again["stages"]["synthesize"]["status"] == "skipped"
-    assert again["stages"]["synthesize"]["llm_requests_sent"] == 0
-    assert "already done" in capsys.readouterr().out
+    assert main(args) == code
+    again = json.loads((out / "3-synthesize" / ".alignkit" / "stats.json").read_text())
+    assert again["tasks"]["run"] == 0 and again["tasks"]["done_before"] >= 1
+    assert again["stats"]["written"] == stats["written"]
