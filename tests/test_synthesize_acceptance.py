@@ -166,6 +166,7 @@ def test_identity_leaks(text: str, leak: bool) -> None:
         ("Summarise the page in 80 words for children.", True),
         ("In a formal tone, explain why goats lick salt from rocks.", True),
         ("I need a table of the five largest goat breeds with their weights.", True),
+        ("Your task is to write a guide for first-time goat keepers, 150 words.", True),
         ("The author is a wildlife photographer who writes about alpine animals.", False),
         ("Sure! Here is a request about goats.", False),
         ("Mountain goats climb the Cingino dam to lick salt.", False),

@@ -237,6 +237,12 @@ def test_read_documents(tmp_path: Path) -> None:
         ("Explain the article's main argument.", True),
         ("Explain the main argument of the article in two sentences.", True),
         ("Based on the provided text, list the steps.", True),
+        ("Rewrite the original content in the author's voice.", True),
+        ("Summarise this short medieval fantasy story in 100 words.", True),
+        ("Keep the author\u2019s tone and list the key dates.", True),
+        ("Write a blog post about compost for beginners.", False),
+        ("Write like the author of a cookbook would: warm, concrete, brief.", False),
+        ("What makes this recipe fail at high altitude?", False),
     ],
 )
 def test_web_as_response_requests_must_stand_alone(request_text: str, expected: bool) -> None:

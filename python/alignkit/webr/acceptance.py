@@ -108,7 +108,7 @@ _ANSWER_OPENER = re.compile(
 _REQUEST_CUE = re.compile(
     r"\?|\b(?:please|can you|could you|would you|will you|help me|I need|I want|I'd like|"
     r"I would like|I'm looking for|I am looking for|I'm trying|I am trying|let me know|"
-    r"make sure|be sure|should (?:be|include|cover|use|have))\b",
+    r"make sure|be sure|should (?:be|include|cover|use|have)|your (?:task|job|goal) is)\b",
     re.IGNORECASE,
 )
 _IMPERATIVES = frozenset(

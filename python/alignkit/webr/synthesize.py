@@ -316,9 +316,12 @@ def is_valid_instruction_request(request: str) -> bool:
 
 # A Web-as-Response request must stand alone (the user sees no page); small models often echo
 # the task instead ("The most likely message to which this page would be...").
+# What a Web-as-Response user never saw: the page, its text or story, its author.
+_UNSEEN = r"(?:text|page|article|content|story|post|blog post|passage|piece|document)"
 _PAGE_REFERENCE = re.compile(
     r"\b(?:web ?page|this page|the page|this article|the article|the text above|"
-    r"the (?:following|given|provided) (?:text|page|article)|"
+    rf"the (?:following|given|provided|original|source|above) {_UNSEEN}|"
+    rf"this (?:\w+ ){{0,3}}{_UNSEEN}|the author(?:'s|\u2019s)?\b(?! of (?:a|an)\b)|"
     r"most likely (?:user )?(?:message|request|question))\b",
     re.IGNORECASE,
 )
@@ -512,7 +515,6 @@ class _Steps:
         self.retry_failed = retry_failed
         self.usage = {step: LLMUsage() for step in LLM_STEPS}
         self.dropped = Counts()
-        self.truncated_kept = Counts()
 
     def drop(self, step: str, item: _Item, reason: str, *, llm: bool = True) -> None:
         item.dropped = f"{step}:{reason}"
@@ -581,7 +583,6 @@ class _Steps:
                 self.drop(step, item, "truncated")
                 return None
             item.truncated.append(step)
-            self.truncated_kept.add(step)
         return text
 
     def check_content(self, step: str, item: _Item, text: str) -> bool:
@@ -1005,7 +1006,8 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
             "categories": categories,
             "llm": usage,
             "dropped": steps.dropped.plain(),
-            "truncated_kept": steps.truncated_kept.plain(),
+            # outputs cut at max_tokens in the candidates that survived every check, by step
+            "truncated_kept": Counts.total({s: 1} for i in kept for s in i.truncated).plain(),
             "pages": pages.plain(),
             "failures": sum(u["failures"] for u in usage.values()),
         }
