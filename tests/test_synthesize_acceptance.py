@@ -312,7 +312,7 @@ def test_acceptance_end_to_end_on_real_pages(tmp_path: Path) -> None:
     assert by_role["ok_wr_researcher"]["messages"][1]["content"].startswith("As an AI researcher")
     assert by_role["ok_wr"]["messages"][1]["content"].startswith("I cannot help but notice")
     assert stats["request_dedup"]["tokenizer"]["unit"] in ("tokens", "words")
-    assert stats["mix"]["quota"] == {"instruction": 66667, "response": 33333}
+    assert stats["mix"]["quota"] == {"instruction": 66666, "response": 33333}
 
     docs = {d["id"]: d for d in _docs(tmp_path / "again.jsonl.gz")}
     for row in rows:

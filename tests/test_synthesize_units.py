@@ -172,7 +172,13 @@ def test_mix_is_two_to_one_without_fill_in() -> None:
     assert (len(a), len(b)) == (100, 50)
     a, b = syn.mix(inst, resp, 1000, seed=0)
     assert (len(a), len(b)) == (100, 50)
-    assert syn.mix_quotas(syn.DEFAULT_TARGET_SIZE) == (66667, 33333)
+    assert syn.mix_quotas(syn.DEFAULT_TARGET_SIZE) == (66666, 33333)  # as the original
+    # a Web-as-Response example whose page is already used is skipped
+    inst = [("page-a", "i1"), ("page-b", "i2")]
+    resp = [("page-a", "r1"), ("page-c", "r2"), ("page-c", "r3"), ("page-d", "r4")]
+    a, b = syn.mix(inst, resp, 9, seed=0, page_of=lambda row: row[0])
+    assert len(a) == 2 and len(b) == 2
+    assert {p for p, _ in b} == {"page-c", "page-d"}
     assert syn.SynthesizeConfig().target_size == syn.DEFAULT_TARGET_SIZE
 
 

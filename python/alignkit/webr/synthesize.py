@@ -683,24 +683,41 @@ def first_prompts(items: Sequence[_Item], config: SynthesizeConfig) -> dict[str,
 
 
 def mix_quotas(target: int) -> tuple[int, int]:
-    """(Web-as-Instruction, Web-as-Response) examples wanted for `target`: 2/3 and 1/3."""
-    want_i = round(target * 2 / 3)
-    return want_i, target - want_i
+    """(Web-as-Instruction, Web-as-Response) examples wanted for `target`, as the original
+    computes them: target // 3 * 2 and target // 3 (100,000 -> 66,666 + 33,333)."""
+    return target // 3 * 2, target // 3
 
 
 def mix(
-    instruction: Sequence[Any], response: Sequence[Any], target: int | None, seed: int
+    instruction: Sequence[Any],
+    response: Sequence[Any],
+    target: int | None,
+    seed: int,
+    page_of: Callable[[Any], Any] | None = None,
 ) -> tuple[list[Any], list[Any]]:
     """Pick Web-as-Instruction and Web-as-Response examples 2:1 up to `target` (None = all).
-    As in the original, each family is capped at its share and a short family is not made up
-    by the other. Seeded, order-preserving."""
+    As in the original: each family is capped at its share and a short family is not made up
+    by the other; with `page_of`, a Web-as-Response example whose page is already used (by a
+    chosen Web-as-Instruction example or an earlier Web-as-Response one) is skipped. Seeded,
+    order-preserving."""
     if target is None:
         return list(instruction), list(response)
     quota_i, quota_r = mix_quotas(target)
     rng = random.Random(seed)
     pick_i = sorted(rng.sample(range(len(instruction)), min(len(instruction), quota_i)))
-    pick_r = sorted(rng.sample(range(len(response)), min(len(response), quota_r)))
-    return [instruction[i] for i in pick_i], [response[i] for i in pick_r]
+    order_r = rng.sample(range(len(response)), len(response))
+    used = {page_of(instruction[i]) for i in pick_i} if page_of else set()
+    pick_r: list[int] = []
+    for i in order_r:
+        if len(pick_r) == quota_r:
+            break
+        if page_of is not None:
+            page = page_of(response[i])
+            if page in used:
+                continue
+            used.add(page)
+        pick_r.append(i)
+    return [instruction[i] for i in pick_i], [response[i] for i in sorted(pick_r)]
 
 
 def _run_steps(
@@ -1041,14 +1058,24 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
         stats: dict[str, Any] = {}
         paths = [folder.part_path(candidates_part(t.id)) for t in tasks]
         candidates = [row for path in paths for row in _read_rows(path)]
-        keep, dedup_info = dedup_requests([r["metadata"]["request"] for r in candidates], cfg)
-        kept = [r for r, k in zip(candidates, keep, strict=True) if k]
-        removed = len(candidates) - len(kept)
+        # As the original: near-duplicate requests are removed within each family's pool.
+        pools = {
+            fam: [r for r in candidates if r["metadata"]["family"] == fam]
+            for fam in ("web_as_instruction", "web_as_response")
+        }
+        dedup_info: dict[str, Any] = {"by_family": {}}
+        for fam, pool in pools.items():
+            keep, info = dedup_requests([r["metadata"]["request"] for r in pool], cfg)
+            pools[fam] = [r for r, k in zip(pool, keep, strict=True) if k]
+            dedup_info["tokenizer"] = info.pop("tokenizer")
+            dedup_info["by_family"][fam] = info
+        kept = [r for r in candidates if any(r is k for k in pools[r["metadata"]["family"]])]
+        dedup_info["kept"] = len(kept)
+        dedup_info["removed"] = len(candidates) - len(kept)
         dropped = Counts(merged["dropped"])
-        if removed:
-            dropped.add("near_duplicate_request", removed)
-        inst = [r for r in kept if r["metadata"]["family"] == "web_as_instruction"]
-        resp = [r for r in kept if r["metadata"]["family"] == "web_as_response"]
+        if dedup_info["removed"]:
+            dropped.add("near_duplicate_request", dedup_info["removed"])
+        inst, resp = pools["web_as_instruction"], pools["web_as_response"]
         mix_info: dict[str, Any] = {"target_size": cfg.target_size}
         if cfg.target_size is not None:
             quota_i, quota_r = mix_quotas(cfg.target_size)
@@ -1063,7 +1090,9 @@ class SynthesizeStage(Stage[SynthesizeConfig]):
                     len(resp),
                     quota_r,
                 )
-        inst, resp = mix(inst, resp, cfg.target_size, cfg.seed)
+        inst, resp = mix(
+            inst, resp, cfg.target_size, cfg.seed, page_of=lambda r: r["metadata"]["doc_id"]
+        )
         chosen = inst + resp
         random.Random(cfg.seed).shuffle(chosen)
 
