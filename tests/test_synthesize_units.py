@@ -253,3 +253,10 @@ def test_read_documents(tmp_path: Path) -> None:
 )
 def test_web_as_response_requests_must_stand_alone(request_text: str, expected: bool) -> None:
     assert syn.mentions_page(request_text) is expected
+
+
+def test_improved_answer_label_is_stripped_as_the_original_does() -> None:
+    labelled = "Here is the improved answer:\n\n---\nCompost needs air and water.\n---"
+    assert syn.strip_improved_answer_label(labelled) == "Compost needs air and water."
+    plain = "Compost needs air and water.\n\nTurn it weekly."
+    assert syn.strip_improved_answer_label(plain) == plain

@@ -823,9 +823,22 @@ def _run_steps(
     )
     for item, result in zip(alive, results, strict=True):
         text = steps.accept("refine", item, result)
+        if text is not None:
+            text = strip_improved_answer_label(text)
         if text is not None and steps.check_content("refine", item, text):
             item.response = text
     step_done()
+
+
+def strip_improved_answer_label(text: str) -> str:
+    """As the original's post-processing: a refined answer that mentions "improved answer"
+    (any case) loses its first paragraph (the model's label line), then leading and trailing
+    dashes and newlines."""
+    if "improved answer" not in text.lower():
+        return text
+    parts = text.split("\n\n", 1)
+    rest = parts[1] if len(parts) == 2 else text
+    return rest.strip("-\n")
 
 
 STEP_COUNT = 4  # progress reports of `_run_steps`
