@@ -39,7 +39,7 @@ def test_second_run_is_served_from_the_cache(tmp_path, capsys):
     reqs = prompts(20)
     with FakeChatServer() as server, ResponseCache(tmp_path / "c.sqlite") as cache:
         backend = backend_for(server)
-        first, summary = run_requests(backend, reqs, cache, progress=True)
+        first, summary = run_requests(backend, reqs, cache, progress="bar")
         assert summary["sent"] == 20 and summary["succeeded"] == 20 and summary["from_cache"] == 0
         assert summary["prompt_tokens"] == 20 and summary["completion_tokens"] == 40
         assert server.hits == 20 and cache.counts() == {"ok": 20, "failed": 0}

@@ -4,7 +4,6 @@ defaults agree."""
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from alignkit._defaults import DEFAULT_LLM_SPEC
@@ -54,13 +53,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
     return value
-
-
-def progress_mode(disabled: bool) -> bool | str:
-    """Bars on a terminal, periodic log lines otherwise (requests, tokens, failures, ETA)."""
-    if disabled:
-        return False
-    return True if sys.stderr.isatty() else "log"
 
 
 def add_stage_command(

@@ -23,90 +23,12 @@ from typing import Any
 from alignkit.llm.backend import ChatBackend, ensure_no_running_loop
 from alignkit.llm.cache import ResponseCache
 from alignkit.llm.types import ChatRequest, ChatResult
+from alignkit.progress import Progress
 
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 256
 FLUSH_SECONDS = 0.25
-
-
-LOG_EVERY_SECONDS = 15.0
-
-
-class _Progress:
-    """Progress over requests with tokens, failures and ETA: a tqdm bar (`True` / "bar"), a log
-    line every LOG_EVERY_SECONDS ("log", for output that is not a terminal), or nothing."""
-
-    def __init__(self, total: int, initial: int, enabled: bool | str, desc: str) -> None:
-        self.bar = None
-        self.tokens = 0
-        self.failed = 0
-        self.cached = initial
-        self.total = total
-        self.done = initial
-        self.desc = desc
-        self._shown = 0.0
-        self._log = enabled == "log"
-        self._started = self._logged = time.monotonic()
-        self._logged_done = initial
-        if self._log and total > initial:
-            log.info("%s: %d requests to send (%d cached)", desc, total - initial, initial)
-        elif enabled and not self._log:
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=total,
-                initial=initial,
-                unit="req",
-                desc=desc,
-                dynamic_ncols=True,
-                smoothing=0.05,
-            )
-            self._postfix(force=True)
-
-    def _postfix(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if self.bar is not None and (force or now - self._shown >= 0.25):
-            self._shown = now
-            self.bar.set_postfix(
-                tok=f"{self.tokens:,}", fail=self.failed, cached=self.cached, refresh=force
-            )
-
-    def advance(self, result: ChatResult) -> None:
-        self.tokens += result.total_tokens
-        self.failed += not result.ok
-        self.done += 1
-        if self.bar is not None:
-            self._postfix()
-            self.bar.update(1)
-        elif self._log and time.monotonic() - self._logged >= LOG_EVERY_SECONDS:
-            self._log_line()
-
-    def _log_line(self) -> None:
-        now = time.monotonic()
-        self._logged = now
-        self._logged_done = self.done
-        sent = self.done - self.cached
-        elapsed = now - self._started
-        left = self.total - self.done
-        eta = f"{left * elapsed / sent:.0f}s" if sent and left else ("0s" if not left else "?")
-        log.info(
-            "%s: %d/%d requests, %s tokens, %d failed, %.0fs elapsed, ETA %s",
-            self.desc,
-            self.done,
-            self.total,
-            f"{self.tokens:,}",
-            self.failed,
-            elapsed,
-            eta,
-        )
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self._postfix(force=True)
-            self.bar.close()
-        elif self._log and self.done > self._logged_done:
-            self._log_line()
 
 
 class _CacheWriter:
@@ -196,8 +118,12 @@ async def arun_requests(
             done[key] = entry.result
             skipped_failed += 1
 
-    bar = _Progress(len(first), len(first) - len(to_send), progress, desc)
-    bar.failed = skipped_failed
+    bar = Progress(
+        len(first), desc=desc, unit="req", mode=progress, initial=len(first) - len(to_send)
+    )
+    tokens, failed = 0, skipped_failed
+    if to_send and bar.mode == "log":
+        log.info("%s: %d requests to send (%d cached)", desc, len(to_send), bar.done)
     sent: list[ChatResult] = []
 
     writer = _CacheWriter(cache, backend) if cache is not None else None
@@ -208,7 +134,10 @@ async def arun_requests(
         sent.append(result)
         if writer is not None:
             writer.add(key, requests[first[key]], result)
-        bar.advance(result)
+        nonlocal tokens, failed
+        tokens += result.total_tokens
+        failed += not result.ok
+        bar.advance(1, tok=f"{tokens:,}", fail=failed, cached=from_cache)
 
     try:
         if to_send:
@@ -274,8 +203,9 @@ def run_requests(
 ) -> tuple[list[ChatResult], dict[str, Any]]:
     """Run `requests` through `backend`, reusing and filling `cache`.
 
-    `progress`: True (or "bar") shows a tqdm bar with tokens, failures and ETA; "log" logs
-    the same every few seconds (for output that is not a terminal); False shows nothing.
+    `progress` (`alignkit.progress`): "bar" shows a bar with tokens, failures and ETA; "log"
+    logs the same every few seconds; True/"auto" picks the bar on a terminal and log lines
+    otherwise; False shows nothing.
     Returns (results in input order, summary). The summary counts requests, cache hits
     (`from_cache`), earlier failures skipped (`skipped_failed`) or retried (`retried_failed`),
     requests sent, succeeded and failed (`error_kinds`), attempts, tokens and requests/s.

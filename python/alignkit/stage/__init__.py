@@ -8,6 +8,7 @@
 - `Progress`, `progress_mode`: bar on a terminal, log lines otherwise, or off.
 """
 
+from alignkit.progress import Progress, progress_mode
 from alignkit.stage.config import (
     StageConfig,
     add_config_arguments,
@@ -23,7 +24,6 @@ from alignkit.stage.executor import (
     execute_task,
 )
 from alignkit.stage.folder import META_DIR, OutputFolder, file_identity
-from alignkit.stage.progress import Progress, progress_mode
 from alignkit.stage.stage import Stage, StageReport, run_stage
 from alignkit.stage.stats import Counts, LLMUsage
 

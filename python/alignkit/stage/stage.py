@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from alignkit.errors import ConfigError
+from alignkit.progress import Progress
 from alignkit.stage.config import StageConfig
 from alignkit.stage.executor import (
     Executor,
@@ -41,7 +42,6 @@ from alignkit.stage.executor import (
     publish_result,
 )
 from alignkit.stage.folder import OutputFolder, file_identity
-from alignkit.stage.progress import Progress
 from alignkit.stage.stats import Counts
 
 log = logging.getLogger(__name__)

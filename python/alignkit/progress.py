@@ -1,5 +1,6 @@
-"""One progress scheme for every job: a bar on a terminal, a log line every few seconds
-otherwise (CI, files, pipes), or nothing.
+"""One progress scheme for every job and LLM batch: a bar on a terminal, a log line every few
+seconds otherwise (CI, files, pipes), or nothing. In the base layer, so the LLM layer and the
+stage kit share it.
 
 `progress_mode(True | False | "auto" | "bar" | "log" | "off")` resolves a setting; `Progress`
 shows one counter (items, bytes or requests) with extra fields such as docs/s or failures.
@@ -48,6 +49,8 @@ class Progress:
         self.done = initial
         self.fields: dict[str, Any] = {}
         self._bar: Any = None
+        self._initial = initial
+        self._shown = 0.0
         self._started = self._logged = time.monotonic()
         if self.mode == "bar":
             from tqdm import tqdm
@@ -67,10 +70,12 @@ class Progress:
         self.done += amount
         self.fields.update(fields)
         if self._bar is not None:
+            now = time.monotonic()
+            if fields and now - self._shown >= 0.25:  # postfix updates are not free
+                self._shown = now
+                self._bar.set_postfix(self.fields, refresh=False)
             if amount:
                 self._bar.update(amount)
-            if fields:
-                self._bar.set_postfix(self.fields, refresh=False)
         elif self.mode == "log" and time.monotonic() - self._logged >= LOG_EVERY_SECONDS:
             self._log_line()
 
@@ -80,13 +85,19 @@ class Progress:
     def _log_line(self) -> None:
         self._logged = time.monotonic()
         elapsed = self._logged - self._started
-        rate = self.done / elapsed if elapsed > 0 else 0.0
+        fresh = self.done - self._initial  # done by this run (not found done before)
+        rate = fresh / elapsed if elapsed > 0 else 0.0
         of = f"/{self.total}" if self.total is not None else ""
+        eta = ""
+        if self.total is not None and fresh > 0:
+            eta = f", ETA {(self.total - self.done) / rate:.0f}s"
         extra = "".join(f", {k}={v}" for k, v in self.fields.items())
-        log.info("%s: %d%s %s (%.1f/s)%s", self.desc, self.done, of, self.unit, rate, extra)
+        log.info("%s: %d%s %s (%.1f/s%s)%s", self.desc, self.done, of, self.unit, rate, eta, extra)
 
     def close(self) -> None:
         if self._bar is not None:
+            if self.fields:
+                self._bar.set_postfix(self.fields, refresh=False)
             self._bar.close()
             self._bar = None
         elif self.mode == "log" and self.done:
