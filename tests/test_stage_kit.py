@@ -314,3 +314,21 @@ def test_truncated_parquet_output_is_never_published(tmp_path):
     with pytest.raises(OSError, match="not valid Parquet"):
         folder.publish(tmp, "x.parquet")
     assert not (tmp_path / "out" / "x.parquet").exists()
+
+
+def test_an_identical_output_is_left_in_place(tmp_path):
+    folder = OutputFolder(tmp_path / "out")
+    folder.ensure()
+    first = folder.tmp_path("mask.bin")
+    first.write_bytes(b"same")
+    folder.publish(first, "mask.bin")
+    final = tmp_path / "out" / "mask.bin"
+    os.utime(final, ns=(1, 1))
+    again = folder.tmp_path("mask.bin")
+    again.write_bytes(b"same")
+    assert folder.publish(again, "mask.bin")["size"] == 4
+    assert final.stat().st_mtime_ns == 1 and not again.exists()
+    changed = folder.tmp_path("mask.bin")
+    changed.write_bytes(b"diff")
+    folder.publish(changed, "mask.bin")
+    assert final.read_bytes() == b"diff" and final.stat().st_mtime_ns != 1

@@ -238,9 +238,6 @@ class OutputFolder:
         final = self.part_path(name) if part else self.path(name)
         if verify:
             verify_output(tmp, name)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        final.parent.mkdir(parents=True, exist_ok=True)
         identity: dict[str, Any] = {
             "name": name,
             "size": tmp.stat().st_size,
@@ -248,6 +245,18 @@ class OutputFolder:
         }
         if part:
             identity["part"] = True
+        if (
+            final.is_file()
+            and final.stat().st_size == identity["size"]
+            and sha256_file(final) == identity["sha256"]
+        ):
+            # An identical output stays as it is (same mtime): whatever was made from it is
+            # still valid, e.g. the tasks of a later stage that list it as an input.
+            tmp.unlink()
+            return identity
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, final)
         fsync_dir(final.parent)
         return identity

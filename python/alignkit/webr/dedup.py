@@ -5,10 +5,10 @@ The decisions are those of the in-memory `alignkit.text.dedup.dedup` (the same s
 `DedupConfig` fields); this module runs them over files, beyond memory, in two stages:
 
 1. `webr.dedup.signatures` (folder `OUT/.alignkit/signatures/`): one task per shard writes its
-   band file (`<stem>.bands`: 8 bytes per band per document plus 16); the reduce step
-   (`finalize`) partitions the band files into buckets, clusters every document across all
-   shards (union-find, one bucket partition in memory at a time: raise `partitions` for larger
-   corpora) and writes a keep mask per shard (`<stem>.keep.npy`), recorded by its own marker.
+   band file (`<stem>.bands`: 8 bytes per band per document plus 16); the kit's reduce step
+   partitions the band files into buckets, clusters every document across all shards
+   (union-find, one bucket partition in memory at a time: raise `partitions` for larger
+   corpora) and writes a keep mask per shard (`<stem>.keep.npy`).
 2. `webr.dedup` (folder `OUT`): one task per shard copies its kept documents, in the input's
    format, to `OUT/<stem><suffix>`. Its markers record the keep mask's identity, so a shard is
    redone exactly when its mask changed.
@@ -56,11 +56,10 @@ from alignkit.stage import (
     Task,
     TaskContext,
     TaskResult,
-    file_identity,
     option,
     run_stage,
 )
-from alignkit.stage.folder import differing_keys, sha256_file
+from alignkit.stage.folder import differing_keys
 from alignkit.text.dedup import KEEP, NORMALIZE, SCHEMES, SHINGLES, DedupConfigError, DedupSettings
 from alignkit.webr.prepare import expand_shards, plan_shard_tasks, shard_totals
 
@@ -68,7 +67,6 @@ log = logging.getLogger(__name__)
 
 INPUT_SUFFIXES = (".jsonl.gz", ".jsonl", ".parquet")
 SIGNATURES_DIR = "signatures"
-CLUSTERS_TASK = "@clusters"  # marker id of the reduce step ("@" keeps it apart from shard stems)
 CLUSTERS_FILE = "clusters.jsonl.gz"
 
 
@@ -321,27 +319,14 @@ class DedupSignatureStage(Stage[DedupConfig]):
         ctx.progress(task.weight)
         return TaskResult(stats={"docs": int(n), **counts}, outputs={name: tmp})
 
-    def finalize(
+    def reduce(
         self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
-    ) -> dict[str, Any]:
-        totals = Counts.total(results[t.id] for t in tasks if t.id in results).plain()
-        if any(t.id not in results for t in tasks):
-            return totals  # clusters need every shard's signatures
-        bands = [folder.path(f"{t.id}.bands") for t in tasks]
-        identities = [file_identity(p) for p in bands]
-        marker = folder.trusted_marker(CLUSTERS_TASK, identities)
-        if marker is None:
-            counts = [int(results[t.id]["docs"]) for t in tasks]
-            outputs, clusters = self._cluster(folder, tasks, bands, counts)
-            folder.write_marker(CLUSTERS_TASK, identities, outputs, clusters)
-        else:
-            clusters = marker["stats"]
-        return {**totals, **clusters}
-
-    def _cluster(
-        self, folder: OutputFolder, tasks: Sequence[Task], bands: list[Path], counts: list[int]
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    ) -> TaskResult:
+        """The cluster step over every shard's band file: one keep mask per shard (an unchanged
+        mask keeps its file, so its kept-documents task is not redone) and the clusters file."""
         cfg = self.config
+        bands = [folder.path(f"{t.id}.bands") for t in tasks]
+        counts = [int(results[t.id]["docs"]) for t in tasks]
         bucket_dir = folder.tmp_path("buckets")
         try:
             docs = _core.dedup_write_buckets(bands, bucket_dir, cfg.partitions)
@@ -355,36 +340,22 @@ class DedupSignatureStage(Stage[DedupConfig]):
             shutil.rmtree(bucket_dir, ignore_errors=True)
         keep, labels = res["keep"], res["labels"]
         offsets = np.cumsum([0, *counts])
-        outputs = [
-            _publish_unless_same(folder, f"{t.id}.keep.npy", keep[offsets[k] : offsets[k + 1]])
-            for k, t in enumerate(tasks)
-        ]
+        outputs: dict[str, Path] = {}
+        for k, task in enumerate(tasks):
+            name = f"{task.id}.keep.npy"
+            outputs[name] = folder.tmp_path(name)
+            with open(outputs[name], "wb") as fh:
+                np.save(fh, keep[offsets[k] : offsets[k + 1]])
         if cfg.write_clusters:
-            tmp = folder.tmp_path(CLUSTERS_FILE)
-            _write_clusters(cfg, tasks, labels, keep, offsets, tmp)
-            outputs.append(folder.publish(tmp, CLUSTERS_FILE))
-        return outputs, {
+            outputs[CLUSTERS_FILE] = folder.tmp_path(CLUSTERS_FILE)
+            _write_clusters(cfg, tasks, labels, keep, offsets, outputs[CLUSTERS_FILE])
+        stats = {
             "docs": int(res["docs"]),
             "exact_removed": int(res["exact_removed"]),
             "near_removed": int(res["near_removed"]),
             "duplicate_clusters": int(res["duplicate_clusters"]),
         }
-
-
-def _publish_unless_same(
-    folder: OutputFolder, name: str, mask: npt.NDArray[np.bool_]
-) -> dict[str, Any]:
-    """Publish a keep mask, leaving an identical one in place (same file, same mtime), so the
-    shards whose decisions did not change are not rewritten."""
-    tmp = folder.tmp_path(name)
-    with open(tmp, "wb") as fh:
-        np.save(fh, mask)
-    final = folder.path(name)
-    digest = sha256_file(tmp)
-    if final.is_file() and sha256_file(final) == digest:
-        tmp.unlink()
-        return {"name": name, "size": final.stat().st_size, "sha256": digest}
-    return folder.publish(tmp, name)
+        return TaskResult(stats=stats, outputs=outputs)
 
 
 def _write_clusters(
