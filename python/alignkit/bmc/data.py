@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from alignkit.data.chat import iter_rows, role_and_text
@@ -150,27 +150,3 @@ def read_pairs(
         else:
             pairs.append(pair)
     return pairs, Counter(rows.skipped), rows.rows_read
-
-
-def write_rows(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) -> None:
-    """JSONL (`.jsonl`, `.jsonl.gz`) or Parquet (`.parquet`) written atomically."""
-    import gzip
-    from pathlib import Path
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if path.name.endswith(".parquet"):
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            pq.write_table(pa.Table.from_pylist(list(rows)), tmp)
-        else:
-            opener: Any = gzip.open if path.name.endswith(".gz") else open
-            with opener(tmp, "wt", encoding="utf-8") as fh:
-                for row in rows:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
