@@ -161,12 +161,12 @@ class LocalExecutor:
     ) -> None:
         if self.workers == 1 or len(tasks) <= 1 or not stage.parallel_tasks:
             for task in tasks:
-                try:
-                    stats = execute_task(stage, task, folder_root, on_progress)
-                except TASK_ERRORS as exc:
-                    on_done(task, None, exc)
-                else:
-                    on_done(task, stats, None)
+                _settle(
+                    task,
+                    lambda t=task: execute_task(stage, t, folder_root, on_progress),
+                    on_done,
+                    TASK_ERRORS,
+                )
             return
         self._run_pool(stage, tasks, folder_root, on_done, on_progress)
 
@@ -199,17 +199,27 @@ class LocalExecutor:
                     on_progress(now - reported)
                     reported = now
                     for future in done:
-                        task = pending.pop(future)
-                        try:
-                            stats = future.result()
-                        except Exception as exc:  # noqa: BLE001 - recorded as the task's failure
-                            on_done(task, None, exc)
-                        else:
-                            on_done(task, stats, None)
+                        # Anything a worker raised arrives here pickled: the task's failure.
+                        _settle(pending.pop(future), future.result, on_done, (Exception,))
             except BaseException:
                 for future in pending:
                     future.cancel()
                 raise
+
+
+def _settle(
+    task: Task,
+    outcome: Callable[[], dict[str, Any]],
+    on_done: Callable[[Task, dict[str, Any] | None, BaseException | None], None],
+    errors: tuple[type[BaseException], ...],
+) -> None:
+    """Report a task's statistics, or its failure when `outcome` raises one of `errors`."""
+    try:
+        stats = outcome()
+    except errors as exc:
+        on_done(task, None, exc)
+    else:
+        on_done(task, stats, None)
 
 
 _worker_counter: Any = None
