@@ -94,6 +94,12 @@ def test_keep_dropped_is_part_of_the_config(tmp_path: Path) -> None:
     assert [f.name for f in files] == [f"{Path(p).name[:-8]}.dropped.jsonl.gz" for p in inputs]
     assert not list(dropped.glob(".*"))  # no temporaries left behind
     assert report.stats["dropped"]["lang_not_allowed"] > 0
+    # the dropped documents are an output of their shard's task: a lost file is written again
+    files[0].unlink()
+    again = run_prepare(
+        PrepareConfig(keep_dropped=str(dropped), languages=("en",)), inputs, out, progress=False
+    )
+    assert again.tasks_run == 1 and files[0].is_file()
     # asking for the dropped documents elsewhere (or not at all) is another configuration
     with pytest.raises(ConfigMismatchError) as err:
         run_prepare(PrepareConfig(languages=("en",)), inputs, out, progress=False)

@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -53,6 +54,9 @@ class TaskResult:
     stats: Mapping[str, Any]
     outputs: Mapping[str, Path] = dataclasses.field(default_factory=dict)
     parts: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    external: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    """Outputs the user asked for outside the folder (absolute final path -> temporary path from
+    `TaskContext.tmp_external`), published and recorded like outputs."""
     """Intermediate results for the reduce step, by part name (from `TaskContext.tmp_part`):
     kept under OUT/.alignkit/parts/, published and recorded like outputs, never data."""
 
@@ -71,6 +75,14 @@ class TaskContext:
     def tmp_output(self, name: str) -> Path:
         """A fresh temporary path for the final output `name`; removed if the task fails."""
         path = self.folder.tmp_path(name)
+        self._tmp.append(path)
+        return path
+
+    def tmp_external(self, final: Path) -> Path:
+        """A fresh temporary path beside `final`, an output outside the folder (so the rename
+        stays on one filesystem); removed if the task fails."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        path = final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.partial")
         self._tmp.append(path)
         return path
 
@@ -119,6 +131,10 @@ def publish_result(
     published += [
         folder.publish(Path(tmp), name, verify=verify, part=True)
         for name, tmp in sorted(result.parts.items())
+    ]
+    published += [
+        folder.publish(Path(tmp), name, verify=verify, external=True)
+        for name, tmp in sorted(result.external.items())
     ]
     return published
 

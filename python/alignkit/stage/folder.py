@@ -158,6 +158,8 @@ class OutputFolder:
         return self.meta / PARTS_DIR / name
 
     def _recorded_path(self, entry: Mapping[str, Any]) -> Path:
+        if entry.get("external"):
+            return Path(entry["name"])
         return self.part_path(entry["name"]) if entry.get("part") else self.path(entry["name"])
 
     def tmp_path(self, name: str) -> Path:
@@ -231,11 +233,23 @@ class OutputFolder:
     # -- markers and outputs ------------------------------------------------------------------
 
     def publish(
-        self, tmp: Path, name: str, *, verify: bool = True, part: bool = False
+        self,
+        tmp: Path,
+        name: str,
+        *,
+        verify: bool = True,
+        part: bool = False,
+        external: bool = False,
     ) -> dict[str, Any]:
         """Verify, fsync and rename a finished temporary file to its final name (a data output,
-        or a part with `part=True`); returns its identity for the marker."""
-        final = self.part_path(name) if part else self.path(name)
+        a part with `part=True`, or with `external=True` an absolute path the user chose outside
+        the folder); returns its identity for the marker."""
+        if external:
+            final = Path(name)
+            if not final.is_absolute():
+                raise OutputError(f"external output {name!r} must be an absolute path")
+        else:
+            final = self.part_path(name) if part else self.path(name)
         if verify:
             verify_output(tmp, name)
         identity: dict[str, Any] = {
@@ -245,6 +259,8 @@ class OutputFolder:
         }
         if part:
             identity["part"] = True
+        if external:
+            identity["external"] = True
         if (
             final.is_file()
             and final.stat().st_size == identity["size"]

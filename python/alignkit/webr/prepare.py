@@ -15,7 +15,6 @@ import glob
 import json
 import logging
 import os
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -298,13 +297,12 @@ class PrepareStage(Stage[PrepareConfig]):
         src = Path(task.payload)
         name = task.id + cfg.output_suffix
         tmp = ctx.tmp_output(name)
-        dropped_final = dropped_tmp = None
+        external: dict[str, Path] = {}
+        dropped_tmp = None
         if cfg.keep_dropped:
-            # Outside the dataset, so written here (unique temporary, renamed when complete).
-            dropped_final = Path(cfg.keep_dropped) / f"{task.id}.dropped.jsonl.gz"
-            dropped_tmp = dropped_final.with_name(
-                f".{dropped_final.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.partial"
-            )
+            # Outside the dataset (other columns): an external output of the task.
+            dropped_final = Path(cfg.keep_dropped).resolve() / f"{task.id}.dropped.jsonl.gz"
+            dropped_tmp = external[str(dropped_final)] = ctx.tmp_external(dropped_final)
         reported = 0
 
         def report(_records: int, bytes_in: int) -> None:
@@ -313,33 +311,25 @@ class PrepareStage(Stage[PrepareConfig]):
                 ctx.progress(bytes_in - reported)
                 reported = bytes_in
 
-        try:
-            if cfg.output_format == "jsonl":
-                core = _core.prepare_shard(
-                    str(src),
-                    str(tmp),
-                    cfg,
-                    source_shard=src.name,
-                    dropped_path=None if dropped_tmp is None else str(dropped_tmp),
-                    progress=report,
-                )
-            else:
-                core = _write_parquet(src, tmp, cfg, dropped_tmp, report)
-            stats = shard_stats(core)
-            if stats["records_read"] == 0:
-                raise InputError(
-                    f"{src}: no WARC records read (empty, or not a WARC/WET file; "
-                    f"{sum(stats['faults'].values())} fault(s) counted)"
-                )
-            if dropped_tmp is not None and dropped_final is not None:
-                with open(dropped_tmp, "rb+") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(dropped_tmp, dropped_final)
-        finally:
-            if dropped_tmp is not None:
-                dropped_tmp.unlink(missing_ok=True)
+        if cfg.output_format == "jsonl":
+            core = _core.prepare_shard(
+                str(src),
+                str(tmp),
+                cfg,
+                source_shard=src.name,
+                dropped_path=None if dropped_tmp is None else str(dropped_tmp),
+                progress=report,
+            )
+        else:
+            core = _write_parquet(src, tmp, cfg, dropped_tmp, report)
+        stats = shard_stats(core)
+        if stats["records_read"] == 0:
+            raise InputError(
+                f"{src}: no WARC records read (empty, or not a WARC/WET file; "
+                f"{sum(stats['faults'].values())} fault(s) counted)"
+            )
         ctx.progress(task.weight - reported)
-        return TaskResult(stats=stats, outputs={name: tmp})
+        return TaskResult(stats=stats, outputs={name: tmp}, external=external)
 
     def finalize(
         self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
