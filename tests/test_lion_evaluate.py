@@ -1,0 +1,282 @@
+"""Lion evaluations: relative quality over judgement rows, and MCQ scoring of a tiny random Llama
+checked against a plain Hugging Face forward pass and against LM heads that force the answer."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from alignkit.lion.evaluate import (
+    mcq_accuracy,
+    mcq_prompt,
+    mcq_row_problem,
+    order_scores,
+    predicted_choice,
+    relative_quality,
+)
+
+
+def judgement(teacher_first, student_first, category=None) -> dict[str, Any]:
+    row = {"id": "x", "order_teacher_first": teacher_first, "order_student_first": student_first}
+    if category is not None:
+        row["category"] = category
+    return row
+
+
+# -- relative quality ----------------------------------------------------------------------------
+
+
+def test_relative_quality_is_ratio_of_sums_per_order() -> None:
+    rows = [
+        judgement([8, 6], [7, 9], "writing"),  # S1: teacher 8 student 6; S2: student 7 teacher 9
+        judgement([10, 5], [4, 8], "math"),
+        judgement([6, 6], [6, 6], "math"),
+    ]
+    out = relative_quality(rows)
+    assert out["Setting1"] == pytest.approx(100 * (6 + 5 + 6) / (8 + 10 + 6))
+    assert out["Setting2"] == pytest.approx(100 * (7 + 4 + 6) / (9 + 8 + 6))
+    assert out["average"] == pytest.approx((out["Setting1"] + out["Setting2"]) / 2)
+    # Swap-averaged: teacher (8+9)/2 + (10+8)/2 + 6, student (6+7)/2 + (5+4)/2 + 6.
+    assert out["swap_averaged"] == pytest.approx(100 * (6.5 + 4.5 + 6) / (8.5 + 9 + 6))
+    assert out["scored"] == {"Setting1": 3, "Setting2": 3, "both": 3}
+    assert out["unscored"] == {"Setting1": 0, "Setting2": 0, "either": 0}
+    math_ = out["by_category"]["math"]
+    assert math_["items"] == 2
+    assert math_["Setting1"] == pytest.approx(100 * 11 / 16)
+    assert math_["Setting2"] == pytest.approx(100 * 10 / 14)
+    assert out["by_category"]["writing"]["Setting1"] == pytest.approx(75.0)
+
+
+def test_relative_quality_leaves_unscored_orders_out_and_counts_them() -> None:
+    rows = [
+        judgement([8, 4], [4, 8]),
+        judgement([-1, -1], [5, 10]),  # the authors' unparsable marker in Setting1
+        judgement(None, [float("nan"), 3]),  # unscored in both
+        judgement([9, "9"], None),  # not numbers
+        {"id": "bare"},
+    ]
+    out = relative_quality(rows)
+    assert out["items"] == 5
+    assert out["Setting1"] == pytest.approx(50.0)
+    assert out["Setting2"] == pytest.approx(100 * (4 + 5) / (8 + 10))
+    assert out["scored"] == {"Setting1": 1, "Setting2": 2, "both": 1}
+    assert out["unscored"] == {"Setting1": 4, "Setting2": 3, "either": 4}
+    assert list(out["by_category"]) == ["uncategorized"]
+
+
+def test_relative_quality_with_nothing_scored_is_none_not_a_number() -> None:
+    out = relative_quality([judgement(None, None)])
+    assert out["Setting1"] is None and out["Setting2"] is None and out["average"] is None
+    assert relative_quality([])["items"] == 0
+    one_order = relative_quality([judgement([5, 5], None)])
+    assert one_order["Setting1"] == pytest.approx(100.0) and one_order["average"] is None
+    with pytest.raises(TypeError, match="judgement 0"):
+        relative_quality(["not a row"])
+
+
+def test_order_scores_maps_positions_to_teacher_and_student() -> None:
+    row = judgement([9, 3], [2, 7])
+    assert order_scores(row, "Setting1") == (9.0, 3.0)
+    assert order_scores(row, "Setting2") == (7.0, 2.0)  # student shown first
+
+
+# -- MCQ: pure parts ----------------------------------------------------------------------------
+
+
+def test_mcq_prompt_and_row_checks() -> None:
+    assert mcq_prompt(" Capital? ", ["Paris", "Rome "]) == "Capital?\nA. Paris\nB. Rome\nAnswer:"
+    good = {"task": "t", "id": "1", "question": "q", "choices": ["a", "b"], "answer_index": 1}
+    assert mcq_row_problem(good) is None
+    assert "answer_index" in mcq_row_problem({**good, "answer_index": 2})
+    assert "answer_index" in mcq_row_problem({**good, "answer_index": True})
+    assert "choices" in mcq_row_problem({**good, "choices": "ab"})
+    assert "2 to 26" in mcq_row_problem({**good, "choices": ["a"]})
+    assert "question" in mcq_row_problem({**good, "question": "  "})
+    assert "not an object" in mcq_row_problem([1])
+
+
+def test_mcq_accuracy_per_task_rule_and_chance() -> None:
+    scored = [
+        # sum picks 0 (short choice), mean picks 1 (-2/1 vs -3/3)
+        {"task": "a", "answer_index": 1, "choice_logprobs": [-2.0, -3.0], "choice_tokens": [1, 3]},
+        {"task": "a", "answer_index": 0, "choice_logprobs": [-1.0, -5.0], "choice_tokens": [1, 1]},
+        {
+            "task": "b",
+            "answer_index": 2,
+            "choice_logprobs": [-4.0, -4.0, -9.0, -8.0],
+            "choice_tokens": [1, 1, 1, 1],
+        },
+    ]
+    assert predicted_choice(scored[0], "sum") == 0 and predicted_choice(scored[0], "mean") == 1
+    assert predicted_choice(scored[2]) == 0  # exact tie: the earlier choice
+    out = mcq_accuracy(scored, "sum")
+    assert out["tasks"]["a"] == {
+        "items": 2,
+        "correct": 1,
+        "accuracy": 0.5,
+        "accuracy_sum": 0.5,
+        "accuracy_mean": 1.0,
+        "chance": 0.5,
+    }
+    assert out["tasks"]["b"]["accuracy"] == 0.0 and out["tasks"]["b"]["chance"] == 0.25
+    assert out["accuracy"] == pytest.approx(1 / 3)
+    assert out["chance"] == pytest.approx((0.5 + 0.5 + 0.25) / 3)
+    assert out["macro_accuracy"] == pytest.approx(0.25)
+    assert out["macro_chance"] == pytest.approx(0.375)
+    assert mcq_accuracy(scored, "mean")["accuracy"] == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="score must be"):
+        mcq_accuracy(scored, "max")
+
+
+# -- MCQ: scoring with a tiny model -------------------------------------------------------------
+
+ROWS = [
+    {
+        "task": "geo",
+        "id": "g1",
+        "question": "Which city is the capital of France?",
+        "choices": ["Paris", "Rome", "Berlin and the surrounding region"],
+        "answer_index": 0,
+    },
+    {
+        "task": "geo",
+        "id": "g2",
+        "question": "Which river flows through Cairo?",
+        "choices": ["The Danube", "The Nile"],
+        "answer_index": 1,
+    },
+    {
+        "task": "math",
+        "id": "m1",
+        "question": "What is two plus two?",
+        "choices": ["three", "four", "five", "twenty two"],
+        "answer_index": 1,
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """The LLM layer's tiny random Llama; its tokenizer adds a BOS token, as many do."""
+    pytest.importorskip("torch")
+    from alignkit.lion.evaluate import load_causal_lm
+    from alignkit.llm.testing import write_tiny_chat_model
+
+    folder = write_tiny_chat_model(tmp_path_factory.mktemp("tiny-lm"), bos=True, context=128)
+    return load_causal_lm(folder)
+
+
+def hf_choice_logprob(model: Any, tok: Any, row: dict[str, Any], choice: str) -> float:
+    """The oracle: one unbatched forward pass of the whole sequence, full logits."""
+    import torch
+
+    prompt = tok(mcq_prompt(row["question"], row["choices"]))["input_ids"]
+    cont = tok(" " + choice, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt + cont])
+    with torch.no_grad():
+        logps = model(input_ids=ids).logits[0].log_softmax(-1)
+    return sum(logps[len(prompt) + i - 1, t].item() for i, t in enumerate(cont))
+
+
+def test_scores_equal_a_plain_forward_pass(tiny_lm: tuple[Any, Any]) -> None:
+    from alignkit.lion.evaluate import score_mcq
+
+    model, tok = tiny_lm
+    # Batch 2 mixes lengths, so padding and the unsorting of batches are exercised.
+    scored, counts = score_mcq(model, tok, ROWS, batch_size=2, impl="torch")
+    assert counts == {"rows": 3, "scored": 3, "skipped": {}, "truncated": 0}
+    for row, out in zip(ROWS, scored, strict=True):
+        assert out["task"] == row["task"] and out["id"] == row["id"]
+        expected = [hf_choice_logprob(model, tok, row, c) for c in row["choices"]]
+        assert out["choice_logprobs"] == pytest.approx(expected, abs=1e-4)
+        assert out["choice_tokens"] == [
+            len(tok(" " + c, add_special_tokens=False)["input_ids"]) for c in row["choices"]
+        ]
+    one_by_one, _ = score_mcq(model, tok, ROWS, batch_size=1, impl="torch")
+    for alone, batched in zip(one_by_one, scored, strict=True):
+        assert alone["choice_logprobs"] == pytest.approx(batched["choice_logprobs"], abs=1e-4)
+
+
+def _with_head_bias(model: Any, bias: Any) -> Any:
+    """A copy of `model` whose LM head adds `bias` to every position's logits."""
+    import copy
+
+    import torch
+
+    biased = copy.deepcopy(model)
+    old = biased.get_output_embeddings()
+    head = torch.nn.Linear(old.in_features, old.out_features, bias=True)
+    with torch.no_grad():
+        head.weight.copy_(old.weight)
+        head.bias.copy_(bias)
+    biased.set_output_embeddings(head)
+    return biased
+
+
+def test_forced_answers_are_found_and_length_rules_differ(tiny_lm: tuple[Any, Any]) -> None:
+    import torch
+
+    from alignkit.lion.evaluate import evaluate_mcq, score_mcq
+
+    model, tok = tiny_lm
+    # A head biased towards every token of the right choices (and away from the rest) must be
+    # right on every row whatever the random weights say.
+    bias = torch.full((len(tok),), -20.0)
+    for row in ROWS:
+        right = row["choices"][row["answer_index"]]
+        bias[tok(" " + right, add_special_tokens=False)["input_ids"]] = 20.0
+    forced = evaluate_mcq(_with_head_bias(model, bias), tok, ROWS, impl="torch")
+    assert forced["accuracy"] == 1.0 and forced["accuracy_mean"] == 1.0
+    assert forced["tasks"]["geo"]["correct"] == 2 and forced["tasks"]["math"]["correct"] == 1
+    assert forced["chance"] == pytest.approx((1 / 3 + 1 / 2 + 1 / 4) / 3)
+
+    # Uniform logits (zero weights): every token costs log V, so the sum rule picks the choice
+    # with the fewest tokens, and every choice's per-token mean is -log V.
+    flat = _with_head_bias(model, torch.zeros(len(tok)))
+    torch.nn.init.zeros_(flat.get_output_embeddings().weight)
+    long_right = [{**ROWS[0], "choices": ["Berlin and the surrounding region", "Rome"]}]
+    assert evaluate_mcq(flat, tok, long_right, impl="torch")["accuracy_sum"] == 0.0
+    rows, _ = score_mcq(flat, tok, long_right, impl="torch")
+    tokens = [
+        len(tok(" " + c, add_special_tokens=False)["input_ids"]) for c in long_right[0]["choices"]
+    ]
+    assert tokens[0] > tokens[1]
+    expected = [-n * math.log(len(tok)) for n in tokens]
+    assert rows[0]["choice_logprobs"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_bad_rows_are_counted_and_long_prompts_cut(
+    tiny_lm: tuple[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from alignkit.lion.evaluate import evaluate_mcq
+
+    model, tok = tiny_lm
+    long_row = {**ROWS[0], "id": "long", "question": "Tell me, " * 60 + "which city?"}
+    rows = [ROWS[0], {"task": "geo", "question": "q", "choices": ["a"], "answer_index": 0}, 7]
+    out = evaluate_mcq(model, tok, [*rows, long_row], impl="torch")
+    assert out["counts"]["rows"] == 4 and out["counts"]["scored"] == 2
+    assert sum(out["counts"]["skipped"].values()) == 2
+    assert out["counts"]["truncated"] == 1
+    assert "skipped" in caplog.text
+    assert out["items"] == 2
+
+
+def test_a_scaled_head_is_refused(tiny_lm: tuple[Any, Any]) -> None:
+    import copy
+
+    from alignkit.lion.evaluate import score_mcq
+
+    model, tok = tiny_lm
+    scaled = copy.deepcopy(model)
+    forward = scaled.forward
+
+    def scaled_forward(*args: Any, **kwargs: Any) -> Any:
+        out = forward(*args, **kwargs)
+        out.logits = out.logits * 3.0  # as logit_scale/soft-capping models do
+        return out
+
+    scaled.forward = scaled_forward
+    with pytest.raises(ValueError, match="plain LM heads"):
+        score_mcq(scaled, tok, ROWS, impl="torch")
