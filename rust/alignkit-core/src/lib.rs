@@ -14,6 +14,7 @@ pub mod langid;
 pub mod pool;
 pub mod prepare;
 pub mod quality;
+pub mod rouge;
 pub mod warc;
 
 pub use error::{Error, Result};
