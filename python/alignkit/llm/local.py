@@ -40,6 +40,7 @@ from typing import Any
 from alignkit.errors import MissingDependencyError
 from alignkit.llm.backend import BackendSpecError, ChatBackend, register_backend
 from alignkit.llm.default_model import DEFAULT_MODEL_NAME
+from alignkit.llm.optional_models import fetched_model_dir, optional_model
 from alignkit.llm.types import ChatRequest, ChatResult
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,8 @@ class TransformersBackend(ChatBackend):
             from alignkit.llm.default_model import default_model_dir
 
             source: str | Path = default_model_dir(cfg.cache_dir)
+        elif optional_model(cfg.model) is not None:  # fetched on request: optional_models
+            source = fetched_model_dir(cfg.model, cfg.cache_dir)
         else:
             source = Path(cfg.model).expanduser()
             if not source.is_dir():
