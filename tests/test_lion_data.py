@@ -1,10 +1,15 @@
-"""Lion's shipped data: the seed instructions and held-out evaluation questions we wrote, checked
-for shape, balance and near-duplicates (ROUGE-L F1 from the reference `rouge_score` package)."""
+"""Lion's shipped data: the seed instructions, held-out evaluation questions and demo MCQ rows we
+wrote, checked for shape, balance and near-duplicates (ROUGE-L F1 from the reference `rouge_score`
+package); and the BIG-bench multiple-choice loader on constructed folders and archives."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
+import re
+import tarfile
+import zipfile
 from collections import Counter
 from importlib import resources
 from pathlib import Path
@@ -12,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from alignkit.errors import InputError, InputNotFoundError
+from alignkit.lion.evaluate import mcq_row_problem
+from alignkit.lion.mcq import load_bigbench_mcq
 from alignkit.lion.pools import load_seed_instructions
 
 SEED_CATEGORIES = {
@@ -51,6 +59,7 @@ def shipped_rows(name: str) -> list[dict[str, Any]]:
 
 SEEDS = shipped_rows("seed_instructions.jsonl")
 EVAL_QUESTIONS = shipped_rows("eval_questions.jsonl")
+MCQ_DEMO = shipped_rows("mcq_demo.jsonl")
 
 
 def rouge_l_pairs_above(
@@ -144,3 +153,194 @@ def test_packaged_seeds_load_through_pools_without_skips() -> None:
     assert {row["origin"] for row in rows} == {"seed"}
     with_input = [row for row in rows if row["input"]]
     assert len(with_input) == sum(1 for row in SEEDS if row["input"])
+
+
+# -- demo MCQ rows -------------------------------------------------------------------------------
+
+
+def test_demo_mcq_rows_are_scorable_with_four_distinct_choices() -> None:
+    assert len(MCQ_DEMO) == 30
+    assert len({row["id"] for row in MCQ_DEMO}) == 30
+    for row in MCQ_DEMO:
+        assert set(row) == {"task", "id", "question", "choices", "answer_index"}, row
+        assert mcq_row_problem(row) is None, row
+        assert len(row["choices"]) == len(set(row["choices"])) == 4, row
+    assert len(Counter(row["task"] for row in MCQ_DEMO)) >= 5
+    # The right answer sits in every position, so a position-biased model is not rewarded.
+    positions = Counter(row["answer_index"] for row in MCQ_DEMO)
+    assert set(positions) == {0, 1, 2, 3} and max(positions.values()) <= 10, positions
+
+
+# -- BIG-bench loader ------------------------------------------------------------------------------
+
+PREFIX = "BIG-bench-main/bigbench/benchmark_tasks"
+
+
+def bigbench_files() -> dict[str, Any]:
+    """A tiny BIG-bench-shaped tree: a plain task, a composite task, a programmatic task."""
+    colours = {
+        "name": "colours",
+        "task_prefix": "Answer the question. ",
+        "examples": [
+            {"input": "Colour of the sky?", "target_scores": {"blue": 1, "green": 0, "red": 0}},
+            {"input": "Colour of grass?", "target_scores": {"red": 0, "green": 1}},
+            {"input": "Name a colour.", "target": "blue"},  # generative
+            {"input": "Two right answers?", "target_scores": {"a": 1, "b": 1}},
+            {"input": "Bad score?", "target_scores": {"a": "yes", "b": 0}},
+            {"input": "Snow?", "target_scores": {"black": 0, "white": 1, "grey": 0.5}},
+        ],
+    }
+    return {
+        f"{PREFIX}/colours/task.json": colours,
+        f"{PREFIX}/colours/README.md": "not a task",
+        f"{PREFIX}/sums/task.json": {"name": "sums", "description": "composite"},
+        f"{PREFIX}/sums/small/task.json": {
+            "name": "small",
+            "examples": [{"input": "1+1?", "target_scores": {"2": 1, "3": 0}}],
+        },
+        f"{PREFIX}/sums/large/task.json": {
+            "name": "large",
+            "examples": [
+                {"input": "10+10?", "target_scores": {"20": 1, "30": 0}},
+                {"input": "20+20?", "target_scores": {"40": 1, "50": 0}},
+            ],
+        },
+        f"{PREFIX}/generated/task.py": "# programmatic task: no JSON",
+        f"{PREFIX}/only_text/task.json": {
+            "name": "only_text",
+            "examples": [{"input": "Say hi.", "target": "hi"}],
+        },
+    }
+
+
+def as_bytes(content: Any) -> bytes:
+    return (content if isinstance(content, str) else json.dumps(content)).encode()
+
+
+def write_bigbench(tmp_path: Path, kind: str) -> Path:
+    files = bigbench_files()
+    if kind == "folder":
+        for name, content in files.items():
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(as_bytes(content))
+        return tmp_path / PREFIX.split("/")[0]
+    if kind == "zip":
+        path = tmp_path / "big-bench.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, content in files.items():
+                archive.writestr(name, as_bytes(content))
+        return path
+    path = tmp_path / "big-bench.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for name, content in files.items():
+            data = as_bytes(content)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["folder", "zip", "tar.gz"])
+def test_bigbench_loader_reads_plain_and_composite_tasks(tmp_path: Path, kind: str) -> None:
+    source = write_bigbench(tmp_path, kind)
+    rows, stats = load_bigbench_mcq(source, ["colours", "sums"], shuffle_seed=None)
+    assert [row["id"] for row in rows] == [
+        "colours/0",
+        "colours/1",
+        "colours/5",
+        "sums/large/0",
+        "sums/large/1",
+        "sums/small/0",
+    ]
+    assert rows[0] == {
+        "task": "colours",
+        "id": "colours/0",
+        "question": "Answer the question. Colour of the sky?",
+        "choices": ["blue", "green", "red"],
+        "answer_index": 0,
+    }
+    assert rows[2]["choices"][rows[2]["answer_index"]] == "white"
+    assert all(mcq_row_problem(row) is None for row in rows)
+    assert stats["rows_colours"] == 3 and stats["rows_sums"] == 3
+    assert stats["skipped_not_multiple_choice"] == 1
+    assert stats["skipped_no_single_best_choice"] == 1
+    assert stats["skipped_score_not_a_number"] == 1
+
+
+def test_bigbench_loader_shuffles_choices_per_row_and_keeps_the_answer(tmp_path: Path) -> None:
+    source = write_bigbench(tmp_path, "folder")
+    plain, _ = load_bigbench_mcq(source, ["colours", "sums"], shuffle_seed=None)
+    first, _ = load_bigbench_mcq(source, ["colours", "sums"])
+    again, _ = load_bigbench_mcq(source, ["colours", "sums"])
+    other, _ = load_bigbench_mcq(source, ["colours", "sums"], shuffle_seed=7)
+    assert first == again
+    for before, after in zip(plain, first, strict=True):
+        assert sorted(after["choices"]) == sorted(before["choices"])
+        answer = before["choices"][before["answer_index"]]
+        assert after["choices"][after["answer_index"]] == answer
+    # Every file lists the answer first; the shuffle moves it for some rows and seeds differ.
+    assert {row["answer_index"] for row in first} != {0}
+    assert [row["choices"] for row in first] != [row["choices"] for row in other]
+
+
+def test_bigbench_loader_limit_samples_per_task(tmp_path: Path) -> None:
+    source = write_bigbench(tmp_path, "zip")
+    rows, stats = load_bigbench_mcq(source, ["sums", "colours"], limit=2)
+    assert Counter(row["task"] for row in rows) == {"sums": 2, "colours": 2}
+    assert [row["task"] for row in rows] == ["sums", "sums", "colours", "colours"]
+    assert stats["not_sampled_sums"] == 1 and stats["not_sampled_colours"] == 1
+    assert load_bigbench_mcq(source, ["sums", "colours"], limit=2)[0] == rows
+
+
+def test_bigbench_loader_accepts_the_benchmark_tasks_folder_itself(tmp_path: Path) -> None:
+    write_bigbench(tmp_path, "folder")
+    rows, _ = load_bigbench_mcq(tmp_path / PREFIX, ["sums"], shuffle_seed=None)
+    assert [row["question"] for row in rows] == ["10+10?", "20+20?", "1+1?"]
+
+
+@pytest.mark.parametrize(
+    ("tasks", "limit", "message"),
+    [
+        (["generated"], None, "no task.json for task(s) generated"),
+        (["colours", "nowhere"], None, "no task.json for task(s) nowhere"),
+        (["only_text"], None, "task(s) only_text in"),
+        ([], None, "name at least one BIG-bench task"),
+        (["colours"], 0, "limit must be at least 1"),
+    ],
+)
+def test_bigbench_loader_rejects_bad_requests(
+    tmp_path: Path, tasks: list[str], limit: int | None, message: str
+) -> None:
+    source = write_bigbench(tmp_path, "tar.gz")
+    with pytest.raises(InputError, match=re.escape(message)):
+        load_bigbench_mcq(source, tasks, limit)
+
+
+def test_bigbench_loader_rejects_bad_sources(tmp_path: Path) -> None:
+    with pytest.raises(InputNotFoundError, match="not found"):
+        load_bigbench_mcq(tmp_path / "absent.zip", ["colours"])
+    not_archive = tmp_path / "notes.txt"
+    not_archive.write_text("hello")
+    with pytest.raises(InputError, match="neither a folder nor a zip or tar archive"):
+        load_bigbench_mcq(not_archive, ["colours"])
+    broken = tmp_path / "bigbench" / "benchmark_tasks" / "colours" / "task.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"examples": [')
+    with pytest.raises(InputError, match="task.json is not valid JSON"):
+        load_bigbench_mcq(tmp_path / "bigbench", ["colours"])
+    broken.write_text('{"examples": {"input": "x"}}')
+    with pytest.raises(InputError, match="'examples' is not a list"):
+        load_bigbench_mcq(tmp_path / "bigbench", ["colours"])
+
+
+PYPI_SDIST = Path("/tmp/bigbench/bigbench-0.0.1.tar.gz")
+
+
+@pytest.mark.skipif(not PYPI_SDIST.is_file(), reason=f"{PYPI_SDIST} not downloaded")
+def test_bigbench_pypi_sdist_has_no_task_json_and_says_so() -> None:
+    # `pip download --no-deps bigbench` gives 0.0.1: programmatic tasks only, no JSON tasks.
+    with pytest.raises(
+        InputError, match=re.escape("no task.json for task(s) boolean_expressions, web_of_lies")
+    ):
+        load_bigbench_mcq(PYPI_SDIST, ["boolean_expressions", "web_of_lies"])
