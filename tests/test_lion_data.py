@@ -324,6 +324,11 @@ def test_bigbench_loader_rejects_bad_sources(tmp_path: Path) -> None:
     not_archive.write_text("hello")
     with pytest.raises(InputError, match="neither a folder nor a zip or tar archive"):
         load_bigbench_mcq(not_archive, ["colours"])
+    whole = write_bigbench(tmp_path, "tar.gz").read_bytes()
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InputError, match="damaged or cut-off download"):
+        load_bigbench_mcq(cut, ["colours"])
     broken = tmp_path / "bigbench" / "benchmark_tasks" / "colours" / "task.json"
     broken.parent.mkdir(parents=True)
     broken.write_text('{"examples": [')

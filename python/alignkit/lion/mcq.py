@@ -21,6 +21,7 @@ import logging
 import random
 import tarfile
 import zipfile
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -152,7 +153,10 @@ def load_bigbench_mcq(
     stats: Counter[str] = Counter()
     seen_files: set[str] = set()
     # Sorted so that a tar (read in archive order) gives the rows a folder or zip gives.
-    files = sorted(_task_files(source, set(wanted)), key=lambda f: (f[0], f[1] or "", f[2]))
+    try:
+        files = sorted(_task_files(source, set(wanted)), key=lambda f: (f[0], f[1] or "", f[2]))
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise InputError(f"cannot read {source} (damaged or cut-off download?): {exc}") from exc
     for task, subtask, where, raw in files:
         seen_files.add(task)
         try:
