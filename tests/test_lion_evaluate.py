@@ -280,3 +280,149 @@ def test_a_scaled_head_is_refused(tiny_lm: tuple[Any, Any]) -> None:
     scaled.forward = scaled_forward
     with pytest.raises(ValueError, match="plain LM heads"):
         score_mcq(scaled, tok, ROWS, impl="torch")
+
+
+# -- relative quality: the driver against the fake server ----------------------------------------
+
+# question -> (teacher score, student score, bonus for whoever is Assistant 1)
+REFEREE_SCRIPT = {
+    "Write a haiku about rain.": (8, 6, 1),
+    "Write a thank-you note.": (9, 9, 0),
+    "What is 12 squared?": (10, 4, 0),
+}
+UNJUDGEABLE = "Prove that there are infinitely many primes."  # the referee never gives scores
+NO_STUDENT = "What is the derivative of x cubed?"  # the student's request fails
+QUESTIONS = [
+    {"id": "w1", "question": "Write a haiku about rain.", "category": "writing"},
+    {"id": "w2", "question": "Write a thank-you note.", "category": "writing"},
+    {"id": "m1", "question": "What is 12 squared?", "category": "math"},
+    {"id": "m2", "question": UNJUDGEABLE, "category": "math"},
+    {"id": "m3", "question": NO_STUDENT, "category": "math"},
+    {"id": "bad", "question": "   ", "category": "math"},
+]
+
+
+def question_of(text: str) -> str:
+    return text.split("### Instruction:\n", 1)[1].split("\n\n", 1)[0]
+
+
+def scripted(body: dict[str, Any]) -> str:
+    from alignkit.lion import prompts
+
+    system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else None
+    content = body["messages"][-1]["content"]
+    if system == prompts.TEACHER_SYSTEM:
+        return f"TEACHER answer to {question_of(content)}"
+    if system is None:
+        return f"STUDENT answer to {question_of(content)}"
+    question = content.split("\n")[1]
+    if question == UNJUDGEABLE:
+        return "Both answers look fine to me."
+    teacher, student, bonus = REFEREE_SCRIPT[question]
+    teacher_first = content.index("TEACHER") < content.index("STUDENT")
+    first, second = (teacher, student) if teacher_first else (student, teacher)
+    labels = prompts.SCORE_LABELS
+    return f"Evaluation evidence: fine.\n{labels[0]} {first + bonus}\n{labels[1]} {second}"
+
+
+def student_fails(body: dict[str, Any]) -> bool:
+    return body["messages"][0]["role"] != "system" and NO_STUDENT in body["messages"][0]["content"]
+
+
+def run_eval(server: Any, cache: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from alignkit.lion.evaluate import evaluate_relative_quality
+    from alignkit.llm import make_backend
+
+    def backend(name: str) -> Any:
+        return make_backend(f"openai:{name}@{server.base_url}", max_retries=0)
+
+    return evaluate_relative_quality(
+        backend("teacher"), backend("student"), backend("referee"), QUESTIONS, cache, max_reasks=1
+    )
+
+
+@pytest.fixture
+def _no_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+@pytest.mark.usefixtures("_no_openai_env")
+def test_driver_judges_student_against_teacher(tmp_path: Any) -> None:
+    from alignkit.lion import prompts
+    from alignkit.llm import ResponseCache
+    from alignkit.llm.testing import FakeChatServer, Fault, always
+
+    server = FakeChatServer(reply=scripted, faults=always(Fault.http(400), match=student_fails))
+    with server, ResponseCache(tmp_path / "eval.sqlite") as cache:
+        judgements, result = run_eval(server, cache)
+        bodies = list(server.bodies)
+        sent = server.hits
+        again, result_again = run_eval(server, cache)
+        assert server.hits == sent  # the second run comes from the cache
+    assert again == judgements and result_again["relative_quality"] == result["relative_quality"]
+
+    rq = result["relative_quality"]
+    # Setting1 (teacher first): teacher 8+1, 9, 10 vs student 6, 9, 4.
+    assert rq["Setting1"] == pytest.approx(100 * (6 + 9 + 4) / (9 + 9 + 10))
+    # Setting2 (student first): student 6+1, 9, 4 vs teacher 8, 9, 10.
+    assert rq["Setting2"] == pytest.approx(100 * (7 + 9 + 4) / (8 + 9 + 10))
+    assert rq["items"] == 5 and rq["unscored"]["either"] == 2
+    assert rq["by_category"]["writing"]["Setting1"] == pytest.approx(100 * 15 / 18)
+    assert rq["by_category"]["math"]["items"] == 3
+    assert rq["by_category"]["math"]["scored"]["both"] == 1
+
+    by_id = {j["id"]: j for j in judgements}
+    assert by_id["m2"]["unscored"] == "referee" and by_id["m2"]["order_teacher_first"] is None
+    assert by_id["m3"]["unscored"] == "no_student_answer"
+    assert by_id["w1"]["category"] == "writing" and by_id["w1"]["order_student_first"] == [7, 8]
+    counts = result["counts"]
+    assert counts["questions"] == 5 and counts["skipped_no_question"] == 1
+    assert counts["no_student_answer"] == 1 and counts["referee"]["judged"] == 3
+    assert sum(v for k, v in counts["referee"].items() if k.startswith("dropped_")) == 1
+    assert result["llm"]["student"]["failures"] >= 1
+
+    teacher_bodies = [b for b in bodies if b["messages"][0]["role"] == "system"
+                      and b["messages"][0]["content"] == prompts.TEACHER_SYSTEM]  # fmt: skip
+    student_bodies = [b for b in bodies if b["messages"][0]["role"] == "user"]
+    assert len(teacher_bodies) == 5 and len(student_bodies) == 5
+    for b in teacher_bodies + student_bodies:
+        assert b["temperature"] == 0.7 and b["max_tokens"] == 1024
+    assert student_bodies[0]["messages"] == [
+        {"role": "user", "content": prompts.instruction_prompt(QUESTIONS[0]["question"])}
+    ]
+
+
+@pytest.mark.usefixtures("_no_openai_env")
+def test_driver_with_a_local_plain_text_student(tmp_path: Any) -> None:
+    from alignkit.lion.evaluate import evaluate_relative_quality, load_eval_questions
+    from alignkit.llm import make_backend
+    from alignkit.llm.testing import FakeChatServer, write_tiny_chat_model
+
+    folder = write_tiny_chat_model(tmp_path / "student", context=256)
+    questions, counts = load_eval_questions()
+    assert counts["questions"] == len(questions) >= 30
+    assert all(q["category"] and q["instruction"] for q in questions)
+
+    def referee_prefers_teacher(body: dict[str, Any]) -> str:
+        from alignkit.lion import prompts
+
+        if body["messages"][0]["content"] != prompts.REFEREE_SYSTEM:
+            return "TEACHER: a careful answer."
+        content = body["messages"][-1]["content"]
+        first, second = (
+            (9, 3) if content.index("TEACHER") < content.rindex("answer begins") else (3, 9)
+        )
+        labels = prompts.SCORE_LABELS
+        return f"Evaluation evidence: ok.\n{labels[0]} {first}\n{labels[1]} {second}"
+
+    student = make_backend(f"transformers:{folder}", prompt_format="plain", device="cpu")
+    with FakeChatServer(reply=referee_prefers_teacher) as server:
+        remote = make_backend(f"openai:t@{server.base_url}", max_retries=0)
+        judgements, result = evaluate_relative_quality(
+            remote, student, remote, questions[:2], student_max_tokens=8
+        )
+    assert [j["id"] for j in judgements] == [q["id"] for q in questions[:2]]
+    assert all(j["student_response"] and "TEACHER" not in j["student_response"] for j in judgements)
+    assert result["relative_quality"]["Setting1"] == pytest.approx(100 * 3 / 9)
+    assert result["relative_quality"]["Setting2"] == pytest.approx(100 * 3 / 9)

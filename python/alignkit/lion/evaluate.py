@@ -36,6 +36,7 @@ task and overall with the chance rate, `evaluate_mcq` does both.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import math
@@ -44,6 +45,18 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from alignkit.errors import InputError
+from alignkit.lion import prompts
+from alignkit.lion.pools import (
+    DEFAULT_EVAL_FILE,
+    lion_id,
+    package_data_file,
+    read_rows,
+    request_seed,
+)
+from alignkit.llm import ChatRequest, ResponseCache, arun_requests
+from alignkit.llm.backend import ChatBackend, ensure_no_running_loop
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +142,177 @@ def relative_quality(judgements: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     out = _quality(rows)
     out["by_category"] = {name: _quality(groups[name]) for name in sorted(groups)}
     return out
+
+
+# -- relative quality: the driver --------------------------------------------------------------
+
+
+def question_rows(questions: Iterable[Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Held-out questions ``{"id", "question", "category"}`` as instruction rows ``{"id",
+    "instruction", "input": "", "category"}``; rows without a question or with a repeated id are
+    skipped and counted (``skipped_<reason>``). A missing id becomes `lion_id` of the question.
+    Rows already in the output shape (``instruction`` instead of ``question``) pass through."""
+    rows: list[dict[str, Any]] = []
+    counts: Counter[str] = Counter()
+    seen: set[str] = set()
+    for value in questions:
+        question = None
+        if isinstance(value, Mapping):  # rows this function made carry `instruction`
+            question = value.get("question", value.get("instruction"))
+        if not isinstance(question, str) or not question.strip():
+            counts["skipped_no_question"] += 1
+            continue
+        row_id = str(value.get("id") or lion_id(question.strip()))
+        if row_id in seen:
+            counts["skipped_duplicate_id"] += 1
+            continue
+        seen.add(row_id)
+        category = value.get("category")
+        rows.append(
+            {
+                "id": row_id,
+                "instruction": question.strip(),
+                "input": "",
+                "category": str(category) if category else "uncategorized",
+            }
+        )
+    if counts:
+        log.warning("evaluation questions skipped: %s", dict(counts))
+    counts["questions"] = len(rows)
+    return rows, dict(counts)
+
+
+def load_eval_questions(path: str | Path | None = None) -> tuple[list[dict[str, Any]], dict]:
+    """`question_rows` of a JSON-lines file (default: the 40 held-out questions shipped with
+    alignkit); an `InputError` when no usable question is left."""
+    source = Path(path) if path is not None else package_data_file(DEFAULT_EVAL_FILE)
+    read: Counter[str] = Counter()
+    rows, counts = question_rows(read_rows([source], read))
+    if not rows:
+        raise InputError(f"no usable evaluation question in {source}")
+    return rows, {**dict(read), **counts}
+
+
+def answer_request(
+    row: Mapping[str, Any], role: str, temperature: float, max_tokens: int
+) -> ChatRequest:
+    """The teacher's (system message + template) or the student's (template alone, sent as plain
+    text by a `prompt_format="plain"` backend) request for one question, seeded per row."""
+    text = prompts.instruction_prompt(row["instruction"], row.get("input") or "")
+    return ChatRequest.from_prompt(
+        text,
+        system=prompts.TEACHER_SYSTEM if role == "teacher" else None,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        seed=request_seed(row["id"], f"eval-{role}"),
+    )
+
+
+async def aevaluate_relative_quality(
+    teacher: ChatBackend,
+    student: ChatBackend,
+    referee: ChatBackend,
+    questions: Iterable[Any],
+    cache: ResponseCache | None = None,
+    *,
+    referee_mode: str = "generate",
+    max_reasks: int = 3,
+    seed: int = 0,
+    teacher_temperature: float = 0.7,
+    teacher_max_tokens: int = 1024,
+    student_temperature: float = 0.7,
+    student_max_tokens: int = 1024,
+    progress: bool | str = False,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Student vs teacher on held-out `questions`, judged by the swap-averaged referee.
+
+    Teacher and student answer every question with the Lion template (the paper's settings:
+    temperature 0.7, up to 1,024 tokens; the student's backend should be
+    ``make_backend("transformers:PATH", prompt_format="plain")``, as in training), then
+    `alignkit.lion.referee.ajudge` scores each pair in both orders. Every call goes through
+    `cache`, so a repeated run sends nothing.
+
+    Returns ``(judgements, result)``: one judgement row per question (the referee's row plus
+    ``category``; a question without both answers, or that the referee could not score in both
+    orders, has ``order_*: None`` and ``unscored``: why), and ``result = {"relative_quality":
+    relative_quality(judgements), "counts", "llm": {"teacher", "student", "referee"}}``; counts:
+    ``questions``, ``skipped_<reason>``, ``no_teacher_answer``, ``no_student_answer`` and
+    ``referee`` (the referee's own counts: re-asks and drops by reason).
+    """
+    from alignkit.lion.referee import ajudge
+    from alignkit.stage import LLMUsage
+
+    rows, question_counts = question_rows(questions)
+    counts: dict[str, Any] = dict(question_counts)
+    llm: dict[str, Any] = {}
+    answers: dict[str, dict[str, str]] = {}
+    for role, backend, temperature, max_tokens in (
+        ("teacher", teacher, teacher_temperature, teacher_max_tokens),
+        ("student", student, student_temperature, student_max_tokens),
+    ):
+        requests = [answer_request(r, role, temperature, max_tokens) for r in rows]
+        results, summary = await arun_requests(
+            backend, requests, cache, progress=progress, desc=f"eval {role}"
+        )
+        llm[role] = LLMUsage.from_summary(summary).to_dict()
+        answers[role] = {
+            r["id"]: res.text.strip()
+            for r, res in zip(rows, results, strict=True)
+            if res.ok and res.text and res.text.strip()
+        }
+    unscored: dict[str, str] = {}
+    items = []
+    for row in rows:
+        missing = [role for role in ("teacher", "student") if row["id"] not in answers[role]]
+        if missing:
+            unscored[row["id"]] = f"no_{missing[0]}_answer"
+            continue
+        items.append((row, answers["teacher"][row["id"]], answers["student"][row["id"]]))
+    judged, referee_counts = await ajudge(
+        referee, cache, items, referee_mode, seed, max_reasks, progress=progress
+    )
+    llm["referee"] = referee_counts.pop("llm", {})
+    by_id = {j["id"]: j for j in judged}
+    judgements = []
+    for row in rows:
+        if row["id"] in by_id:
+            judgements.append({**by_id[row["id"]], "category": row["category"]})
+            continue
+        judgements.append(
+            {
+                "id": row["id"],
+                "instruction": row["instruction"],
+                "category": row["category"],
+                "order_teacher_first": None,
+                "order_student_first": None,
+                "unscored": unscored.get(row["id"], "referee"),
+            }
+        )
+    for reason in unscored.values():
+        counts[reason] = counts.get(reason, 0) + 1
+    counts["referee"] = referee_counts
+    result = {"relative_quality": relative_quality(judgements), "counts": counts, "llm": llm}
+    return judgements, result
+
+
+def evaluate_relative_quality(
+    teacher: ChatBackend, student: ChatBackend, referee: ChatBackend, *args: Any, **kwargs: Any
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Blocking `aevaluate_relative_quality` (same arguments; outside an event loop only); the
+    three backends' connections are closed after."""
+    ensure_no_running_loop("evaluate_relative_quality")
+
+    async def main() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        try:
+            return await aevaluate_relative_quality(teacher, student, referee, *args, **kwargs)
+        finally:
+            closed: list[ChatBackend] = []
+            for backend in (teacher, student, referee):
+                if not any(backend is c for c in closed):
+                    closed.append(backend)
+                    await backend.aclose()
+
+    return asyncio.run(main())
 
 
 # -- MCQ rows ----------------------------------------------------------------------------------
