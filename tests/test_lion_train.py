@@ -12,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from alignkit.lion.prompts import instruction_prompt  # noqa: E402
 from alignkit.lion.train import (  # noqa: E402
     IGNORE_INDEX,
     PAD_TOKEN,
@@ -21,7 +22,6 @@ from alignkit.lion.train import (  # noqa: E402
     encode_rows,
     response_nll,
     set_pad_token,
-    student_prompt,
     train_student,
 )
 
@@ -79,19 +79,12 @@ def fast_options(**overrides) -> StudentTrainOptions:
     return StudentTrainOptions(**{**settings, **overrides, "device": "cpu"})
 
 
-def test_prompt_template() -> None:
-    assert student_prompt("Do it.") == "### Instruction:\nDo it.\n\n### Response:\n"
-    assert student_prompt("Do it.", "x y") == (
-        "### Instruction:\nDo it.\n\n### Input:\nx y\n\n### Response:\n"
-    )
-
-
 def test_labels_cover_only_response_and_eos() -> None:
     tok = byte_tokenizer()
     examples, counts = encode_rows(ROWS, tok, max_length=512)
     assert counts["rows"] == 4 and len(examples) == 4 and counts["truncated"] == 0
     for row, example in zip(ROWS, examples, strict=True):
-        prompt = student_prompt(row["instruction"], row.get("input", ""))
+        prompt = instruction_prompt(row["instruction"], row.get("input", ""))
         n_prompt = len(tok(prompt)["input_ids"])
         assert example.labels[:n_prompt] == [IGNORE_INDEX] * n_prompt
         response = example.labels[n_prompt:]
@@ -105,7 +98,7 @@ def test_labels_cover_only_response_and_eos() -> None:
 
 def test_truncation_and_bad_rows_counted() -> None:
     tok = byte_tokenizer()
-    short_prompt = len(tok(student_prompt("Hi."))["input_ids"])
+    short_prompt = len(tok(instruction_prompt("Hi."))["input_ids"])
     rows = [
         {"instruction": "Hi.", "response": "A long answer " * 5},  # truncated
         {"instruction": "Hi.", "response": "   "},  # empty response
@@ -265,7 +258,7 @@ def test_student_loads_in_the_llm_layer(tiny_model: Path, tmp_path: Path) -> Non
     train_student(ROWS, tiny_model, out, fast_options(max_steps=1))
     backend = make_backend(f"transformers:{out}", device="cpu", prompt_format="plain")
     [result] = backend.generate(
-        [ChatRequest.from_prompt(student_prompt("Name a colour."), max_tokens=4)]
+        [ChatRequest.from_prompt(instruction_prompt("Name a colour."), max_tokens=4)]
     )
     assert result.ok, result.error
 

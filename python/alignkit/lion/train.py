@@ -1,10 +1,10 @@
 """Lion's student fine-tuning (method-notes §1.4): supervised training on the Train Pool's
 teacher answers, loss on response tokens only, in a plain PyTorch loop.
 
-- Text: the Lion plain template (`student_prompt`) followed by the response and EOS, as plain
-  text (no chat template: the student is sampled later with the same template). The prompt and
-  the response are tokenized separately and concatenated, so the label mask is exact and the
-  prompt's tokens are the ones the student sees when it is sampled.
+- Text: the Lion plain template (`alignkit.lion.prompts.instruction_prompt`), the response and
+  EOS, as plain text (no chat template: the student is sampled later with the same template).
+  The prompt and the response are tokenized separately and concatenated, so the label mask is
+  exact and the prompt's tokens are the ones the student sees when it is sampled.
 - Loss: the model body's final hidden states and the LM head go through
   `alignkit.kernels.linear_logprobs` (Triton on CUDA, vocabulary-chunked PyTorch elsewhere), only
   at response positions; the full `[batch, seq, vocab]` logits never exist. The loss is the
@@ -36,18 +36,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from alignkit.lion.prompts import instruction_prompt
+
 log = logging.getLogger(__name__)
 
 RECORD_FILE = "alignkit_student.json"
 PAD_TOKEN = "[PAD]"
 IGNORE_INDEX = -100
 SCHEDULES = ("cosine", "linear", "constant")
-
-
-def student_prompt(instruction: str, input: str = "") -> str:
-    """The Lion plain prompt the student is trained and sampled on."""
-    context = f"### Input:\n{input}\n\n" if input else ""
-    return f"### Instruction:\n{instruction}\n\n{context}### Response:\n"
+TOKENIZE_BATCH = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +136,7 @@ def encode_rows(
     if eos is None:
         raise ValueError("the tokenizer has no EOS token; the student could not learn to stop")
     counts: collections.Counter[str] = collections.Counter()
-    examples: list[StudentExample] = []
+    texts: list[tuple[str, str]] = []  # (prompt, response) of the rows that pass the checks
     for row in rows:
         counts["rows"] += 1
         if not isinstance(row, Mapping):
@@ -149,25 +146,28 @@ def encode_rows(
         context = "" if row.get("input") is None else _row_text(row, "input")
         if not instruction or not instruction.strip():
             counts["no_instruction"] += 1
-            continue
-        if context is None:
+        elif context is None:
             counts["bad_input"] += 1
-            continue
-        if not response or not response.strip():
+        elif not response or not response.strip():
             counts["empty_response"] += 1
-            continue
-        prompt_ids = tokenizer(student_prompt(instruction, context))["input_ids"]
-        if len(prompt_ids) >= max_length:
-            counts["prompt_too_long"] += 1
-            continue
-        response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [eos]
-        ids = list(prompt_ids) + list(response_ids)
-        truncated = len(ids) > max_length
-        if truncated:
-            counts["truncated"] += 1
-            ids = ids[:max_length]
-        labels = [IGNORE_INDEX] * len(prompt_ids) + ids[len(prompt_ids) :]
-        examples.append(StudentExample(ids, labels, truncated))
+        else:
+            texts.append((instruction_prompt(instruction, context), response))
+    examples: list[StudentExample] = []
+    for start in range(0, len(texts), TOKENIZE_BATCH):  # batched: fast tokenizers run in Rust
+        chunk = texts[start : start + TOKENIZE_BATCH]
+        prompts = tokenizer([p for p, _ in chunk])["input_ids"]
+        responses = tokenizer([r for _, r in chunk], add_special_tokens=False)["input_ids"]
+        for prompt_ids, response_ids in zip(prompts, responses, strict=True):
+            if len(prompt_ids) >= max_length:
+                counts["prompt_too_long"] += 1
+                continue
+            ids = [*prompt_ids, *response_ids, eos]
+            truncated = len(ids) > max_length
+            if truncated:
+                counts["truncated"] += 1
+                ids = ids[:max_length]
+            labels = [IGNORE_INDEX] * len(prompt_ids) + ids[len(prompt_ids) :]
+            examples.append(StudentExample(ids, labels, truncated))
     return examples, counts
 
 
@@ -383,7 +383,6 @@ def train_student(
     torch.manual_seed(options.seed)
 
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
-    tokenizer.padding_side = "right"
     examples, counts = encode_rows(rows, tokenizer, options.max_length)
     skipped = {k: v for k, v in counts.items() if k not in ("rows", "truncated")}
     if skipped:
