@@ -1,7 +1,8 @@
 """A small kit for self-contained HTML reports: one stylesheet, inline SVG charts, no scripts.
 
-Used by the WebR score report (`alignkit.webr.score_report`) and the FollowBench report; every
-function returns an HTML or SVG string, with text escaped.
+Used by the WebR score report (`alignkit.webr.score_report`), the FollowBench report and the Lion
+run report (`alignkit.lion.report`); every function returns an HTML or SVG string, with text
+escaped.
 """
 
 from __future__ import annotations
@@ -118,7 +119,9 @@ class Frame:
         span = self.height - self.top - self.bottom
         return self.height - self.bottom - (y - self.y0) / (self.y1 - self.y0) * span
 
-    def axes(self, title: str, xlabel: str, ylabel: str) -> list[str]:
+    def axes(
+        self, title: str, xlabel: str, ylabel: str, x_ticks: Sequence[float] | None = None
+    ) -> list[str]:
         parts = [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" '
             f'height="{self.height}" viewBox="0 0 {self.width} {self.height}" '
@@ -127,7 +130,7 @@ class Frame:
             f'font-weight="600">{esc(title)}</text>',
         ]
         bottom, left = self.height - self.bottom, self.left
-        for t in nice_ticks(self.x0, self.x1):
+        for t in nice_ticks(self.x0, self.x1) if x_ticks is None else x_ticks:
             x = self.px(t)
             parts.append(
                 f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#555"/>'
@@ -206,6 +209,52 @@ def lines_svg(
             f'<polyline points="{" ".join(points)}" fill="{colors[name]}" fill-opacity="0.12" '
             f'stroke="{colors[name]}" stroke-width="1.8"/>'
         )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def line_chart_svg(
+    xs: Sequence[float],
+    series: dict[str, Sequence[float | None]],
+    colors: dict[str, str],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    y_range: tuple[float, float] | None = None,
+    width: int = 420,
+    height: int = 260,
+) -> str:
+    """Curves over shared x values (e.g. iterations), a dot per value with its number as a
+    tooltip; a None value leaves a gap. The y axis starts at 0 unless `y_range` says otherwise."""
+    values = [v for vs in series.values() for v in vs if v is not None and math.isfinite(v)]
+    if y_range is None:
+        low, high = min([0.0, *values]), max([0.0, *values])
+        y_range = (low, high + 0.08 * (high - low) if high > low else low + 1.0)
+    pad = 0.5 if len(xs) < 2 else 0.0
+    frame = Frame(width, height, (min(xs, default=0.0) - pad, max(xs, default=1.0) + pad), y_range)
+    # A few x values (iterations) are ticked themselves, not at round fractions between them.
+    ticks = sorted(set(xs)) if len(set(xs)) <= 12 else None
+    parts = frame.axes(title, xlabel, ylabel, x_ticks=ticks)
+    for name, ys in series.items():
+        runs: list[list[tuple[float, float, float]]] = [[]]
+        for x, y in zip(xs, ys, strict=True):
+            if y is None or not math.isfinite(y):
+                runs.append([])
+            else:
+                runs[-1].append((frame.px(x), frame.py(y), y))
+        for run in runs:
+            if len(run) > 1:
+                joined = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in run)
+                parts.append(
+                    f'<polyline points="{joined}" fill="none" stroke="{colors[name]}" '
+                    'stroke-width="2"/>'
+                )
+            for px, py, y in run:
+                parts.append(
+                    f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.2" fill="{colors[name]}">'
+                    f"<title>{esc(name)}: {fmt(float(y))}</title></circle>"
+                )
     parts.append("</svg>")
     return "".join(parts)
 
