@@ -94,5 +94,9 @@ def smol(smol_dir: Path, llm_cache_dir: Path):  # -> TransformersBackend
     """One loaded default-model backend for the session (CPU, float32)."""
     from alignkit.llm import make_backend
 
-    backend = make_backend("transformers", cache_dir=str(llm_cache_dir), device="cpu")
+    # float32 pinned: auto is bfloat16 on CPUs with native bf16, whose greedy text may depend on
+    # the batch shape, which the tests of batch independence compare.
+    backend = make_backend(
+        "transformers", cache_dir=str(llm_cache_dir), device="cpu", dtype="float32"
+    )
     return backend.load()

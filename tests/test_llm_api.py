@@ -158,8 +158,11 @@ def test_backoff_full_jitter_and_caps():
 
 def test_parse_completion():
     body = b'{"choices":[{"message":{"content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}'  # noqa: E501
-    assert parse_completion(body) == ("hi", "stop", 3, 1)
-    assert parse_completion(b'{"choices":[{"message":{"content":null}}]}') == ("", None, 0, 0)
+    result = parse_completion(body)
+    assert (result.text, result.finish_reason, result.usage["total_tokens"]) == ("hi", "stop", 4)
+    assert result.top_logprobs is None
+    empty = parse_completion(b'{"choices":[{"message":{"content":null}}]}')
+    assert (empty.text, empty.finish_reason, empty.total_tokens) == ("", None, 0)
     for bad in (b"{", b"[]", b'{"choices":[]}', b'{"choices":[{"message":{}}]}'):
         with pytest.raises(Exception, match="reply"):
             parse_completion(bad)

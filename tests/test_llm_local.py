@@ -27,6 +27,7 @@ from alignkit.llm import (
     run_requests,
 )
 from alignkit.llm import default_model as dm
+from alignkit.llm.testing import write_tiny_llama
 
 
 def ask(prompt: str, **params: Any) -> ChatRequest:
@@ -253,26 +254,12 @@ def test_bad_requests_fail_alone(smol: TransformersBackend) -> None:
 @pytest.fixture(scope="module")
 def tiny_dir(smol_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer random Llama with SmolLM2's tokenizer and a 64-token context."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer
 
     out = tmp_path_factory.mktemp("tiny-llama")
     tokenizer = AutoTokenizer.from_pretrained(smol_dir)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
-    return out
+    return write_tiny_llama(out, tokenizer, context=64)
 
 
 @pytest.mark.slow  # converts and runs the real SmolLM2

@@ -17,6 +17,13 @@ row samples with its temperature and top_p from its own `torch.Generator` seeded
 same device and dtype). `stop` strings end a row and are cut from its text, `max_tokens` ends a
 row with finish reason `length`. A prompt longer than the model's context fails that request
 (`error_kind="context_length"`); an out-of-memory batch is split in halves and retried.
+
+A last message with role `assistant` is a prefill: the chat template is applied with that message
+left open and the model continues it; the result holds the continuation only. With
+`prompt_format="plain"` no chat template is used: the user message (plus an assistant prefill)
+is tokenized as it is, for base models and students trained on plain-text templates.
+`extra={"logprobs": True, "top_logprobs": K}` returns, per generated token, the K most likely
+tokens under the model's raw logits (before temperature, top_p and penalties).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -41,7 +49,7 @@ from alignkit.errors import MissingDependencyError
 from alignkit.llm.backend import BackendSpecError, ChatBackend, register_backend
 from alignkit.llm.default_model import DEFAULT_MODEL_NAME
 from alignkit.llm.optional_models import fetched_model_dir, optional_model
-from alignkit.llm.types import ChatRequest, ChatResult
+from alignkit.llm.types import ChatRequest, ChatResult, TokenAlternatives
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +66,10 @@ _CHARS_PER_TOKEN = 3.5
 # Looked up, not imported, so that a preprocessing-only install fails fast and cheaply.
 _LLM_EXTRA_MODULES = ("torch", "transformers")
 _DEFAULT_MODEL_EXTRA_MODULES = ("gguf",)
+# Request parameters besides the penalties that this backend understands (see _encode).
+_LOGPROB_PARAMS = ("logprobs", "top_logprobs")
+_PREFILL_PARAMS = ("continue_final_message", "add_generation_prompt")
+PROMPT_FORMATS = ("chat", "plain")
 
 
 class LLMExtraMissingError(MissingDependencyError):
@@ -106,7 +118,10 @@ class TransformersConfig:
 
     `model`: a local folder, `default` (the embedded SmolLM2-135M-Instruct) or a name already in
     the Hugging Face cache. `device`: `cpu`, `cuda`, `cuda:1`, ... (default: cuda when available).
-    `dtype`: `float32`, `bfloat16`, `float16` or `auto` (bfloat16 on GPU, float32 on CPU).
+    `dtype`: `float32`, `bfloat16`, `float16` or `auto` (bfloat16 on GPU and on CPUs with native
+    bfloat16 - AVX512-BF16 or AMX - float32 on other CPUs).
+    `prompt_format`: `chat` (the model's chat template) or `plain` (the user message, plus an
+    assistant prefill, tokenized as it is; one user message only, no system message).
     `batch_size` rows and about `max_batch_tokens` (rows x (prompt + max_tokens)) per batch.
     `default_max_tokens` applies to requests without `max_tokens`. `threads` sets torch's CPU
     threads. `cache_dir` holds the converted default model (default: `$ALIGNKIT_CACHE_DIR`, ...).
@@ -123,6 +138,7 @@ class TransformersConfig:
     threads: int | None = None
     cache_dir: str | None = None
     concurrency: int | None = None
+    prompt_format: str = "chat"
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -130,6 +146,10 @@ class TransformersConfig:
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise BackendSpecError(
                 f"dtype must be auto, float32, bfloat16 or float16, not {self.dtype!r}"
+            )
+        if self.prompt_format not in PROMPT_FORMATS:
+            raise BackendSpecError(
+                f"prompt_format must be chat or plain, not {self.prompt_format!r}"
             )
         if self.batch_size is not None and self.batch_size < 1:
             raise BackendSpecError("batch_size must be >= 1")
@@ -141,6 +161,42 @@ class TransformersConfig:
     @property
     def is_default_model(self) -> bool:
         return self.model in DEFAULT_MODEL_ALIASES
+
+    def resolved_device(self) -> str:
+        if self.device:
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def resolved_dtype(self) -> str:
+        """The dtype `auto` stands for on this config's device."""
+        if self.dtype != "auto":
+            return self.dtype
+        device = self.resolved_device()
+        if device.startswith("cuda"):
+            return "bfloat16"
+        if device == "cpu" and cpu_has_native_bf16():
+            return "bfloat16"
+        return "float32"
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively (x86 AVX512-BF16 or AMX flags in Linux's
+    /proc/cpuinfo), where it runs a model faster than float32; False when unknown."""
+    try:
+        return cpuinfo_has_bf16(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return False
+
+
+def cpuinfo_has_bf16(cpuinfo: str) -> bool:
+    """Whether the first `flags` line of a /proc/cpuinfo text names avx512_bf16 or amx_bf16."""
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            return bool({"avx512_bf16", "amx_bf16"} & set(line.partition(":")[2].split()))
+    return False
 
 
 @dataclasses.dataclass
@@ -174,6 +230,7 @@ class _Encoded:
         self.top_p = DEFAULT_TOP_P if request.top_p is None else float(request.top_p)
         self.presence = float(request.extra.get("presence_penalty") or 0.0)
         self.frequency = float(request.extra.get("frequency_penalty") or 0.0)
+        self.top_logprobs = request.top_logprobs_wanted
 
 
 class TransformersBackend(ChatBackend):
@@ -191,6 +248,7 @@ class TransformersBackend(ChatBackend):
         self._tokenizer: Any = None
         self._device: Any = None
         self._dtype_name = ""
+        self._resolved_dtype: str | None = None
         self._model_dir: Path | None = None
         self._context: int | None = None
         self._eos_ids: list[int] = []
@@ -203,10 +261,13 @@ class TransformersBackend(ChatBackend):
 
     @property
     def endpoint(self) -> str:
-        # Part of the cache key: a local model, where and in what precision it runs changes the
-        # text (CPU and GPU sample differently), so each gets its own cache entries.
+        # Part of the cache key: a local model, its precision (auto resolved: a cache written in
+        # float32 is not served for bfloat16) and a plain prompt format change the text.
         where = "default" if self.config.is_default_model else str(Path(self.config.model))
-        return f"local:{where}:{self.config.dtype}"
+        if self._resolved_dtype is None:
+            self._resolved_dtype = self.config.resolved_dtype()
+        plain = ":plain" if self.config.prompt_format == "plain" else ""
+        return f"local:{where}:{self._resolved_dtype}{plain}"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -214,6 +275,7 @@ class TransformersBackend(ChatBackend):
             "model_dir": None if self._model_dir is None else str(self._model_dir),
             "device": None if self._device is None else str(self._device),
             "dtype": self._dtype_name or self.config.dtype,
+            "prompt_format": self.config.prompt_format,
             "batch_size": self.batch_size,
         }
 
@@ -251,10 +313,8 @@ class TransformersBackend(ChatBackend):
                 if cfg.model.startswith((".", "/", "~")) or cfg.model.count("/") > 1:
                     raise FileNotFoundError(f"model folder not found: {cfg.model}")
                 source = cfg.model  # a hub name, from the local Hugging Face cache only
-        device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        dtype_name = cfg.dtype
-        if dtype_name == "auto":
-            dtype_name = "bfloat16" if device.type == "cuda" else "float32"
+        device = torch.device(cfg.resolved_device())
+        dtype_name = cfg.resolved_dtype()
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
         from transformers.utils import logging as hf_logging
@@ -274,10 +334,11 @@ class TransformersBackend(ChatBackend):
         finally:
             if bars:
                 hf_logging.enable_progress_bar()
-        if not tokenizer.chat_template:
+        if cfg.prompt_format == "chat" and not tokenizer.chat_template:
             raise ValueError(
                 f"model {cfg.model!r} has no chat template: the transformers backend formats "
-                "chat messages with it (use an instruction-tuned model)"
+                "chat messages with it (use an instruction-tuned model, or "
+                "prompt_format='plain' to send the prompt text as it is)"
             )
         model.to(device).eval()  # type: ignore[arg-type]
         tokenizer.padding_side = "left"
@@ -410,11 +471,12 @@ class TransformersBackend(ChatBackend):
             raise _RequestProblem(
                 f"this backend serves {self.model}, not {request.model!r}", "unsupported"
             )
-        unsupported = sorted(set(request.extra) - set(PENALTIES))
+        supported = PENALTIES + _LOGPROB_PARAMS + _PREFILL_PARAMS
+        unsupported = sorted(set(request.extra) - set(supported))
         if unsupported:
             raise _RequestProblem(
                 "the transformers backend does not support the parameter(s) "
-                f"{', '.join(unsupported)} (it supports {', '.join(PENALTIES)})",
+                f"{', '.join(unsupported)} (it supports {', '.join(supported)})",
                 "unsupported",
             )
         for name in PENALTIES:
@@ -423,18 +485,11 @@ class TransformersBackend(ChatBackend):
                 isinstance(value, bool) or not isinstance(value, (int, float))
             ):
                 raise _RequestProblem(f"{name} must be a number, not {value!r}", "bad_parameter")
-        messages = [
-            {**dict(m), "content": _content_text(m.get("content"))} for m in request.messages
-        ]
-        try:
-            text = self._tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False
-            )
-        except Exception as exc:  # the template may reject roles or orders (jinja raises)
-            raise _RequestProblem(
-                f"chat template refused the messages: {exc}", "bad_messages"
-            ) from None
-        ids = list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        _check_prefill_params(request)
+        if self.config.prompt_format == "plain":
+            ids = self._encode_plain(request)
+        else:
+            ids = self._encode_chat(request)
         max_new = request.max_tokens or self.config.default_max_tokens
         if self._context is not None and len(ids) + max_new > self._context:
             raise _RequestProblem(
@@ -443,6 +498,38 @@ class TransformersBackend(ChatBackend):
                 "context_length",
             )
         return _Encoded(index, request, ids, max_new)
+
+    def _encode_chat(self, request: ChatRequest) -> list[int]:
+        messages = [
+            {**dict(m), "content": _content_text(m.get("content"))} for m in request.messages
+        ]
+        prefill = request.continues_final_message
+        try:
+            text = self._tokenizer.apply_chat_template(
+                messages,
+                add_generation_prompt=not prefill,
+                continue_final_message=prefill,
+                tokenize=False,
+            )
+        except Exception as exc:  # the template may reject roles or orders (jinja raises)
+            raise _RequestProblem(
+                f"chat template refused the messages: {exc}", "bad_messages"
+            ) from None
+        return list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _encode_plain(self, request: ChatRequest) -> list[int]:
+        """The user message (+ the assistant prefill) as one text, with the tokenizer's own
+        special tokens (a BOS where it adds one)."""
+        roles = [m["role"] for m in request.messages]
+        if roles not in (["user"], ["user", "assistant"]):
+            raise _RequestProblem(
+                "prompt_format='plain' takes one user message, optionally followed by an "
+                f"assistant prefill, not the roles {roles}: no system message or multi-turn "
+                "chat without a chat template",
+                "bad_messages",
+            )
+        text = "".join(_content_text(m.get("content")) for m in request.messages)
+        return list(self._tokenizer(text)["input_ids"])
 
     def _generate_split(self, items: list[_Encoded]) -> list[tuple[_Encoded, ChatResult]]:
         """`items` in one batch; halves on out-of-memory, a single request then fails."""
@@ -472,6 +559,8 @@ class TransformersBackend(ChatBackend):
             attention[row, width - len(item.ids) :] = 1
         sampler = _RowSampler(items, device, width)
         stopper = _RowStopper(items, width, self._eos_ids, self._tokenizer)
+        recorder = _TopLogprobRecorder(items)
+        processors = [recorder, sampler] if recorder.rows else [sampler]
         generation = GenerationConfig(
             do_sample=False,
             num_beams=1,
@@ -482,15 +571,21 @@ class TransformersBackend(ChatBackend):
             top_p=None,
             top_k=None,
         )
-        with torch.inference_mode():
-            output = self._model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention.to(device),
-                generation_config=generation,
-                logits_processor=LogitsProcessorList([sampler]),
-                stopping_criteria=StoppingCriteriaList([stopper]),
-            )
+        hook = self._model.register_forward_hook(recorder.capture) if recorder.rows else None
+        try:
+            with torch.inference_mode():
+                output = self._model.generate(
+                    input_ids=input_ids.to(device),
+                    attention_mask=attention.to(device),
+                    generation_config=generation,
+                    logits_processor=LogitsProcessorList(processors),
+                    stopping_criteria=StoppingCriteriaList([stopper]),
+                )
+        finally:
+            if hook is not None:
+                hook.remove()
         self.batches += 1
+        alternatives = recorder.alternatives(self._tokenizer)
         generated = output[:, width:].tolist()
         out = []
         for row, item in enumerate(items):
@@ -512,6 +607,9 @@ class TransformersBackend(ChatBackend):
                         completion_tokens=end,
                         attempts=1,
                         status=200,
+                        top_logprobs=tuple(alternatives[row][:end])
+                        if row in alternatives
+                        else None,
                     ),
                 )
             )
@@ -526,6 +624,21 @@ class _RequestProblem(Exception):
 
 def _error(message: str, kind: str, status: int | None = None) -> ChatResult:
     return ChatResult(error=message, error_kind=kind, attempts=1, status=status)
+
+
+def _check_prefill_params(request: ChatRequest) -> None:
+    """The vLLM-style prefill flags, when a request sets them, must agree with its messages:
+    this backend continues exactly when the last message is the assistant's."""
+    prefill = request.continues_final_message
+    expected_flags = (("continue_final_message", prefill), ("add_generation_prompt", not prefill))
+    for name, expected in expected_flags:
+        value = request.extra.get(name)
+        if value is not None and value is not expected:
+            raise _RequestProblem(
+                f"{name}={value!r} does not fit these messages: the transformers backend "
+                "continues the final message exactly when it is the assistant's",
+                "bad_parameter",
+            )
 
 
 def _content_text(content: Any) -> str:
@@ -594,6 +707,58 @@ class _RowSampler:
             scores[row] = float("-inf")
             scores[row, token] = 0.0
         return scores
+
+
+class _TopLogprobRecorder:
+    """Top-K log-probabilities of the rows that ask for them, from the model's raw logits.
+
+    `capture` is a forward hook keeping the last position's logits of each forward pass (before
+    any logits processor: temperature, top_p and penalties do not change them); `__call__`, a
+    logits processor run right after each pass, keeps their top K on the device. `alternatives`
+    turns them into (token text, logprob) pairs per generated position.
+    """
+
+    def __init__(self, items: Sequence[_Encoded]) -> None:
+        self.rows = [row for row, item in enumerate(items) if item.top_logprobs is not None]
+        self.wanted = [items[row].top_logprobs or 0 for row in self.rows]
+        self.k = max(self.wanted, default=0)
+        self.last: Any = None
+        self.steps: list[tuple[Any, Any]] = []
+
+    def capture(self, module: Any, args: Any, output: Any) -> None:
+        self.last = output.logits[:, -1, :]
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        if self.k:
+            rows = torch.tensor(self.rows, device=self.last.device)
+            logprobs = torch.log_softmax(self.last[rows].float(), dim=-1)
+            values, ids = logprobs.topk(self.k, dim=-1)
+            self.steps.append((values, ids))
+        else:
+            self.steps.append((None, None))
+        return scores
+
+    def alternatives(self, tokenizer: Any) -> dict[int, list[TokenAlternatives]]:
+        """{row: one tuple of (token, logprob) pairs per step, best first}."""
+        import torch
+
+        out: dict[int, list[TokenAlternatives]] = {row: [] for row in self.rows}
+        if not self.k or not self.steps:
+            for row in self.rows:
+                out[row] = [() for _ in self.steps]
+            return out
+        values = torch.stack([v for v, _ in self.steps], dim=1).tolist()  # rows x steps x k
+        ids = torch.stack([i for _, i in self.steps], dim=1).tolist()
+        texts = {i: tokenizer.decode([i]) for i in {i for row in ids for step in row for i in step}}
+        for slot, row in enumerate(self.rows):
+            k = self.wanted[slot]
+            out[row] = [
+                tuple((texts[i], lp) for i, lp in zip(step_ids[:k], step_values[:k], strict=True))
+                for step_ids, step_values in zip(ids[slot], values[slot], strict=True)
+            ]
+        return out
 
 
 class _RowStopper:

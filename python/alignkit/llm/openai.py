@@ -6,9 +6,13 @@ failures are retried with exponential backoff and full jitter, `Retry-After` hon
 ones (400, 401, 403, 404, 422, ...) fail at once with the server's message. A request never
 raises: its ChatResult carries the error. Plain `http://` endpoints without a proxy go through
 alignkit's lean HTTP/1.1 client (`alignkit.llm.http1`, a fifth of httpx's CPU per request);
-HTTPS and proxies through httpx. Credentials in the base URL (`https://user:KEY@host/v1`) are
-sent as Basic auth unless an API key is given; the endpoint that is recorded (cache rows and
-keys, errors, reprs) has every credential replaced by `***` (`alignkit.llm.redact`).
+HTTPS and proxies through httpx. Log-probabilities (`extra={"logprobs": True, "top_logprobs":
+K}`) come back as `ChatResult.top_logprobs`. A request whose last message is the assistant's is
+sent with `continue_final_message: true, add_generation_prompt: false`, the assistant-prefill
+extension of vLLM and SGLang; the official OpenAI API does not support assistant prefill (it
+does not know these fields). Credentials in the base URL (`https://user:KEY@host/v1`) are sent as
+Basic auth unless an API key is given; the endpoint that is recorded (cache rows and keys,
+errors, reprs) has every credential replaced by `***` (`alignkit.llm.redact`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import httpx
 from alignkit.llm import http1
 from alignkit.llm.backend import BackendSpecError, ChatBackend, register_backend
 from alignkit.llm.redact import REDACTED, redact_text, redact_url, strip_userinfo, url_secrets
-from alignkit.llm.types import ChatRequest, ChatResult
+from alignkit.llm.types import ChatRequest, ChatResult, TokenAlternatives
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -113,8 +117,9 @@ class _Malformed(Exception):
     pass
 
 
-def parse_completion(content: bytes) -> tuple[str, str | None, int, int]:
-    """(text, finish_reason, prompt_tokens, completion_tokens) of a chat-completions reply."""
+def parse_completion(content: bytes) -> ChatResult:
+    """The text, finish reason, token usage and (when present) top log-probabilities of a
+    chat-completions reply, as a successful ChatResult (status, attempts and latency unset)."""
     try:
         data = json.loads(content)
     except ValueError as exc:
@@ -136,7 +141,33 @@ def parse_completion(content: bytes) -> tuple[str, str | None, int, int]:
         completion_tokens = int(usage.get("completion_tokens") or 0)
     except (AttributeError, TypeError, ValueError):
         raise _Malformed("reply has an unreadable usage block") from None
-    return text, finish, prompt_tokens, completion_tokens
+    return ChatResult(
+        text=text,
+        finish_reason=finish,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        top_logprobs=parse_top_logprobs(choice.get("logprobs")),
+    )
+
+
+def parse_top_logprobs(logprobs: Any) -> tuple[TokenAlternatives, ...] | None:
+    """`choices[0].logprobs` -> per generated token, its (token, logprob) alternatives, best
+    first; None when the reply has no logprobs block."""
+    if logprobs is None:
+        return None
+    try:
+        positions = logprobs["content"] or []
+        out = []
+        for position in positions:
+            pairs = [(str(alt["token"]), float(alt["logprob"])) for alt in position["top_logprobs"]]
+            pairs.sort(key=lambda pair: -pair[1])
+            out.append(tuple(pairs))
+    except (KeyError, TypeError, ValueError):
+        raise _Malformed(
+            "reply has an unreadable choices[0].logprobs block (expected content[i].top_logprobs"
+            "[j].token/logprob)"
+        ) from None
+    return tuple(out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -399,6 +430,11 @@ class OpenAIBackend(ChatBackend):
             "model": request.model or self.model,
             "messages": [dict(m) for m in request.messages],
         }
+        if request.continues_final_message:
+            # vLLM's and SGLang's extension (api.openai.com rejects it): continue the final
+            # assistant message instead of opening a new turn. `extra` may still override.
+            body["continue_final_message"] = True
+            body["add_generation_prompt"] = False
         body.update(request.params())
         return body
 
@@ -418,6 +454,15 @@ class OpenAIBackend(ChatBackend):
             if isinstance(outcome, ChatResult):
                 outcome.attempts = attempts
                 outcome.latency_s = time.perf_counter() - started
+                if outcome.top_logprobs is None and request.top_logprobs_wanted is not None:
+                    return ChatResult(
+                        attempts=attempts,
+                        error=f"{self.endpoint} answered without the logprobs the request asked "
+                        "for (the server does not support them)",
+                        error_kind="unsupported",
+                        status=outcome.status,
+                        latency_s=outcome.latency_s,
+                    )
                 return outcome
             if outcome.kind == "malformed":
                 malformed += 1
@@ -492,16 +537,11 @@ class OpenAIBackend(ChatBackend):
         """A reply's result, or why its attempt failed."""
         if 200 <= status < 300:
             try:
-                text, finish, prompt_tokens, completion_tokens = parse_completion(content)
+                result = parse_completion(content)
             except _Malformed as exc:
                 return _Attempt("malformed", str(exc), True, status)
-            return ChatResult(
-                text=text,
-                finish_reason=finish,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                status=status,
-            )
+            result.status = status
+            return result
         message = f"HTTP {status} from {self.endpoint}: {server_message(content)}"
         if status in RETRY_STATUSES or status >= 500:
             return _Attempt(f"http_{status}", message, True, status, parse_retry_after(headers))

@@ -9,6 +9,10 @@ request is seen, answer 429 with Retry-After: 0.1":
     with FakeChatServer(faults=first_n(2, Fault.http(429, retry_after="0.1"))) as server:
         backend = make_backend(f"openai:echo@{server.base_url}")
 
+A scripted reply may be a `ScriptedReply` carrying top log-probabilities, returned in the OpenAI
+shape (`choices[0].logprobs.content[i].top_logprobs`) when the request asks for logprobs; the
+echo's own are its words, each certain (logprob 0).
+
 Runs in a background thread with its own event loop (`start`/`stop`, or as a context manager),
 or inside a running loop with `await server.serve()`.
 
@@ -29,13 +33,15 @@ import hmac
 import ipaddress
 import json
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from alignkit.llm.backend import ChatBackend
-from alignkit.llm.types import ChatRequest, ChatResult, canonical_json
+from alignkit.llm.types import ChatRequest, ChatResult, TokenAlternatives, canonical_json
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +139,49 @@ def last_user_content(body: dict[str, Any]) -> str:
     return ""
 
 
-def echo_completion(body: dict[str, Any], text: str | None = None) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class ScriptedReply:
+    """A scripted answer with the top log-probabilities to return when the request asks for
+    logprobs: per generated token, (token text, logprob) pairs, best first (the first is the
+    token reported as generated). They are sent as given, K per position, even when `stop` or
+    `max_tokens` cut the text."""
+
+    text: str
+    top_logprobs: Sequence[Sequence[tuple[str, float]]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.top_logprobs is not None and not all(self.top_logprobs):
+            raise ValueError("every scripted logprob position needs at least one alternative")
+
+
+def echo_top_logprobs(text: str) -> tuple[TokenAlternatives, ...]:
+    """The echo's log-probabilities: its tokens are its words (space-led after the first), each
+    the only alternative, with probability 1."""
+    return tuple(((word if i == 0 else " " + word, 0.0),) for i, word in enumerate(text.split()))
+
+
+def logprobs_block(top_logprobs: Sequence[Sequence[tuple[str, float]]], k: int) -> dict[str, Any]:
+    """`choices[0].logprobs` in the OpenAI shape: each position's best alternative as the
+    generated token, its first `k` alternatives as `top_logprobs`."""
+
+    def entry(token: str, logprob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
+
+    return {
+        "content": [
+            {**entry(*position[0]), "top_logprobs": [entry(*alt) for alt in position[:k]]}
+            for position in top_logprobs
+        ]
+    }
+
+
+def echo_completion(
+    body: dict[str, Any], text: str | ScriptedReply | None = None
+) -> dict[str, Any]:
     """The deterministic reply to a chat-completions request body (`text`: instead of the echo)."""
+    scripted_logprobs = None
+    if isinstance(text, ScriptedReply):
+        text, scripted_logprobs = text.text, text.top_logprobs
     if text is None:
         text = "echo: " + last_user_content(body)
     finish = "stop"
@@ -149,18 +196,20 @@ def echo_completion(body: dict[str, Any], text: str | None = None) -> dict[str, 
         text, finish = " ".join(words[:max_tokens]), "length"
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
     completion_tokens = len(text.split())
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": {"role": "assistant", "content": text},
+        "finish_reason": finish,
+    }
+    if body.get("logprobs"):
+        alternatives = echo_top_logprobs(text) if scripted_logprobs is None else scripted_logprobs
+        choice["logprobs"] = logprobs_block(alternatives, int(body.get("top_logprobs") or 0))
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", ""),
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": finish,
-            }
-        ],
+        "choices": [choice],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -297,12 +346,17 @@ class EchoBackend(ChatBackend):
     async def _agenerate_one(self, request: ChatRequest) -> ChatResult:
         body = {"model": request.model or self.model, "messages": list(request.messages)}
         payload = echo_completion({**body, **request.params()})
+        text = payload["choices"][0]["message"]["content"]
+        wanted = request.top_logprobs_wanted
         return ChatResult(
-            text=payload["choices"][0]["message"]["content"],
+            text=text,
             finish_reason=payload["choices"][0]["finish_reason"],
             prompt_tokens=payload["usage"]["prompt_tokens"],
             completion_tokens=payload["usage"]["completion_tokens"],
             attempts=1,
+            top_logprobs=None
+            if wanted is None
+            else tuple(position[:wanted] for position in echo_top_logprobs(text)),
         )
 
 
@@ -317,8 +371,9 @@ class FakeChatServer:
     (hits per request body digest) only while a fault policy needs it. With `record_bodies`, the
     last `history` request `bodies` and `auth_headers` are kept, and `prompts` counts their last
     user messages. `reply(body)` scripts answers: a string replaces the echo (still cut at `stop`
-    / `max_tokens`), None keeps it. A non-loopback `host` needs `api_key` or
-    `allow_unauthenticated=True` (UnauthenticatedBindError otherwise).
+    / `max_tokens`), a ScriptedReply also carries its logprobs, None keeps the echo. A
+    non-loopback `host` needs `api_key` or `allow_unauthenticated=True`
+    (UnauthenticatedBindError otherwise).
     """
 
     def __init__(
@@ -329,7 +384,7 @@ class FakeChatServer:
         api_key: str | None = None,
         record_bodies: bool = True,
         port: int = 0,
-        reply: Callable[[dict[str, Any]], str | None] | None = None,
+        reply: Callable[[dict[str, Any]], str | ScriptedReply | None] | None = None,
         host: str = "127.0.0.1",
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         history: int = DEFAULT_HISTORY,
@@ -623,3 +678,88 @@ def _reply(
     ]
     head.extend(f"{k}: {v}" for k, v in (extra or {}).items())
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+# Text the tiny test tokenizer learns its merges from: enough for multi-character tokens.
+_TINY_CORPUS = (
+    "A small model answers a question about numbers. Score: 7 out of 10.",
+    "The user asks, the assistant replies; every reply ends with a short summary.",
+    "Instruction: list three colours. Response: red, green and blue.",
+)
+_TINY_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|bos|>")
+# ChatML-style turns; an open assistant turn when a generation prompt is asked for.
+_TINY_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def write_tiny_chat_model(
+    folder: str | os.PathLike[str],
+    *,
+    bos: bool = False,
+    chat_template: bool = True,
+    context: int = 128,
+    seed: int = 0,
+) -> Path:
+    """A random 2-layer Llama with a ~400-token byte-level BPE tokenizer and (unless
+    `chat_template=False`) a chat template, saved in `folder`: loads in well under a second, for
+    tests of local generation. With `bos`, the tokenizer adds `<|bos|>` in front of what it
+    encodes."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=list(_TINY_SPECIALS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    raw.train_from_iterator(_TINY_CORPUS, trainer)
+    bos_id = raw.token_to_id("<|bos|>")
+    if bos:
+        raw.post_processor = processors.TemplateProcessing(
+            single="<|bos|> $A", special_tokens=[("<|bos|>", bos_id)]
+        )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        bos_token="<|bos|>",
+    )
+    if chat_template:
+        tokenizer.chat_template = _TINY_CHAT_TEMPLATE
+    tokenizer.save_pretrained(out)
+    return write_tiny_llama(out, tokenizer, context=context, seed=seed)
+
+
+def write_tiny_llama(
+    folder: str | os.PathLike[str], tokenizer: Any, *, context: int = 128, seed: int = 0
+) -> Path:
+    """A random 2-layer Llama over `tokenizer`'s vocabulary with a `context`-token window,
+    saved in `folder` (the tokenizer is not saved)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out = Path(folder)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=context,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        initializer_range=0.5,  # peaked next-token distributions, unlike a near-uniform 0.02
+    )
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(out)
+    return out

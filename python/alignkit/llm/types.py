@@ -11,6 +11,12 @@ from typing import Any
 # Bumped when the meaning of a cache key changes (old cache entries then simply miss).
 KEY_VERSION = 1
 
+# The most alternatives per generated token a request may ask for (OpenAI's limit).
+MAX_TOP_LOGPROBS = 20
+
+# One generated token's alternatives: (token text, log-probability) pairs, best first.
+TokenAlternatives = tuple[tuple[str, float], ...]
+
 # Fields of a chat-completions payload that ChatRequest sets itself; `extra` may not repeat them.
 _RESERVED = frozenset(
     {"model", "messages", "temperature", "top_p", "max_tokens", "seed", "stop", "stream"}
@@ -38,6 +44,11 @@ class ChatRequest:
     at None are not sent, so the server's defaults apply. `extra` holds further parameters passed
     through unchanged (`presence_penalty`, `response_format`, `logit_bias`, ...). Everything but
     nothing else - not the API key - goes into the cache key.
+
+    `extra={"logprobs": True, "top_logprobs": K}` (0 <= K <= 20) asks for the K most likely
+    tokens at each generated position (`ChatResult.top_logprobs`). A last message with role
+    `assistant` is a prefill: the model continues its text and the result holds only the
+    continuation.
     """
 
     messages: Sequence[Mapping[str, Any]]
@@ -90,7 +101,20 @@ class ChatRequest:
             raise ChatRequestError(
                 "n > 1 is not supported: send one request per sample, each with its own seed"
             )
+        _check_logprobs(self.extra)
         object.__setattr__(self, "extra", dict(self.extra))
+
+    @property
+    def top_logprobs_wanted(self) -> int | None:
+        """How many alternatives per generated token the request asks for; None: no logprobs."""
+        if not self.extra.get("logprobs"):
+            return None
+        return int(self.extra.get("top_logprobs") or 0)
+
+    @property
+    def continues_final_message(self) -> bool:
+        """True when the last message is the assistant's: a prefill the model continues."""
+        return self.messages[-1]["role"] == "assistant"
 
     @classmethod
     def from_prompt(cls, prompt: str, *, system: str | None = None, **params: Any) -> ChatRequest:
@@ -128,6 +152,21 @@ class ChatRequest:
         return cls(**dict(data))
 
 
+def _check_logprobs(extra: Mapping[str, Any]) -> None:
+    logprobs = extra.get("logprobs")
+    if logprobs is not None and not isinstance(logprobs, bool):
+        raise ChatRequestError(f"logprobs must be true or false, not {logprobs!r}")
+    top = extra.get("top_logprobs")
+    if top is None:
+        return
+    if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_LOGPROBS:
+        raise ChatRequestError(
+            f"top_logprobs must be an integer from 0 to {MAX_TOP_LOGPROBS}, not {top!r}"
+        )
+    if not logprobs:
+        raise ChatRequestError("top_logprobs needs logprobs=True in the same request")
+
+
 def canonical_json(payload: Any) -> str:
     """Key-sorted, whitespace-free JSON: the same value always gives the same text."""
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -153,7 +192,9 @@ class ChatResult:
     `attempts` counts HTTP attempts (retries included; for a cached result, those of the run that
     produced it). `error_kind` is a short machine-readable cause: `http_429`, `http_401`,
     `timeout`, `connection`, `malformed`, ... `cached` is True when the result came from the
-    response cache instead of the backend.
+    response cache instead of the backend. `top_logprobs` (only when the request asked for
+    logprobs): one entry per generated token, each a tuple of (token text, log-probability)
+    pairs, best first.
     """
 
     text: str | None = None
@@ -166,6 +207,7 @@ class ChatResult:
     error_kind: str | None = None
     status: int | None = None
     latency_s: float = 0.0
+    top_logprobs: tuple[TokenAlternatives, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -191,9 +233,13 @@ class ChatResult:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, cached: bool = False) -> ChatResult:
         fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(
-            **{k: v for k, v in data.items() if k in fields and k != "cached"}, cached=cached
-        )
+        values = {k: v for k, v in data.items() if k in fields and k != "cached"}
+        if values.get("top_logprobs") is not None:  # JSON lists back to tuples
+            values["top_logprobs"] = tuple(
+                tuple((str(token), float(logprob)) for token, logprob in position)
+                for position in values["top_logprobs"]
+            )
+        return cls(**values, cached=cached)
 
 
 @dataclasses.dataclass
