@@ -10,6 +10,7 @@ pub mod diversity;
 pub mod error;
 pub mod html;
 pub mod http;
+pub mod knn;
 pub mod langid;
 pub mod pool;
 pub mod prepare;

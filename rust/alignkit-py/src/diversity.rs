@@ -17,13 +17,13 @@ use crate::convert::run_pooled;
 use crate::error::CoreError;
 
 /// A float32 or float16 embedding matrix borrowed from numpy.
-enum Emb<'py> {
+pub(crate) enum Emb<'py> {
     F32(PyReadonlyArray2<'py, f32>),
     F16(PyReadonlyArray2<'py, f16>),
 }
 
 impl<'py> Emb<'py> {
-    fn extract(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Self> {
+    pub(crate) fn extract(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Self> {
         if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f32>>() {
             return Ok(Emb::F32(a));
         }
@@ -41,7 +41,7 @@ impl<'py> Emb<'py> {
 }
 
 /// The array's data in row-major order: borrowed when C-contiguous, else copied.
-fn rows<'a, T: Elem + numpy::Element>(
+pub(crate) fn rows<'a, T: Elem + numpy::Element>(
     a: &'a PyReadonlyArray2<'_, T>,
 ) -> (Cow<'a, [T]>, usize, usize) {
     let (n, d) = (a.shape()[0], a.shape()[1]);
@@ -69,6 +69,7 @@ macro_rules! with_matrix {
         }
     };
 }
+pub(crate) use with_matrix;
 
 fn run<T: Send>(
     py: Python<'_>,

@@ -11,6 +11,7 @@ mod diversity;
 mod error;
 mod html;
 mod http;
+mod knn;
 mod langid;
 mod prepare;
 mod quality;
@@ -30,6 +31,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     quality::register(m)?;
     dedup::register(m)?;
     diversity::register(m)?;
+    knn::register(m)?;
     bmc::register(m)?;
     Ok(())
 }

@@ -14,7 +14,7 @@
 //! * [`nearest_neighbor_distances`] / [`coverage`]: exact blocked nearest-neighbour search
 //!   (f32 GEMM tiles, rayon over tiles), plus a random-hyperplane LSH approximation.
 
-mod nn;
+pub(crate) mod nn;
 mod sums;
 mod vendi;
 

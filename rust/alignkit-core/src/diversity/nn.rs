@@ -89,7 +89,7 @@ pub(crate) fn tile_product(a: &[f32], b: &[f32], d: usize, c: &mut [f32]) {
 }
 
 #[inline(always)]
-fn row_max(row: &[f32]) -> f32 {
+pub(crate) fn row_max(row: &[f32]) -> f32 {
     let mut acc = [f32::NEG_INFINITY; 8];
     let chunks = row.chunks_exact(8);
     let rem = chunks.remainder();
