@@ -16,6 +16,7 @@ __all__ = [
     "LshIndex",
     "MalformedInputError",
     "MinHasher",
+    "RougeLPool",
     "ShardDocuments",
     "WarcReader",
     "WarcRecord",
@@ -45,6 +46,8 @@ __all__ = [
     "prepare_shard",
     "quality_filter_batch",
     "read_warc_batch",
+    "rouge_l_f1",
+    "rouge_tokenize",
     "sequence_opcodes",
     "varied_token_masks",
     "vendi_score",
@@ -414,3 +417,22 @@ def varied_token_masks(
     *,
     workers: int | None = None,
 ) -> tuple[list[list[bool]], list[list[bool]]]: ...
+
+def rouge_tokenize(text: str, tokenizer: str = "rouge_score") -> list[str]: ...
+def rouge_l_f1(a: str, b: str, tokenizer: str = "rouge_score") -> float: ...
+
+@final
+class RougeLPool:
+    def __new__(
+        cls, texts: Sequence[str] | None = None, tokenizer: str = "rouge_score"
+    ) -> RougeLPool: ...
+    @property
+    def tokenizer(self) -> str: ...
+    def __len__(self) -> int: ...
+    def text(self, index: int) -> str: ...
+    def add(self, texts: Sequence[str]) -> None: ...
+    def max_similarity(self, candidates: Sequence[str]) -> list[tuple[float, int]]: ...
+    def top_k(self, candidate: str, k: int) -> list[tuple[int, float]]: ...
+    def filter_novel(
+        self, candidates: Sequence[str], threshold: float, add: bool = True
+    ) -> list[bool]: ...

@@ -15,6 +15,7 @@ mod knn;
 mod langid;
 mod prepare;
 mod quality;
+mod rouge;
 mod warc;
 
 use pyo3::prelude::*;
@@ -33,5 +34,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     diversity::register(m)?;
     knn::register(m)?;
     bmc::register(m)?;
+    rouge::register(m)?;
     Ok(())
 }

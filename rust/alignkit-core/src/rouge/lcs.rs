@@ -112,7 +112,7 @@ impl Pattern {
             .iter()
             .map(|v| v.count_zeros() as usize)
             .sum();
-        if self.len % 64 != 0 {
+        if !self.len.is_multiple_of(64) {
             let low = (1u64 << (self.len % 64)) - 1;
             zeros += (!row[full_words] & low).count_ones() as usize;
         }

@@ -2,8 +2,8 @@
 //! pool of texts for Lion's near-duplicate filter.
 //!
 //! * [`Tokenizer`]: `rouge_score` (the faithful default: lowercase, ASCII `[a-z0-9]` runs only,
-//!   so non-ASCII text has no tokens) or `unicode` (lowercased Unicode alphanumeric words, Han
-//!   and kana one character per token).
+//!   so non-ASCII text has no tokens) or `unicode` (lowercased Unicode alphanumeric words; in
+//!   scripts written without spaces, such as Han and kana, one character per token).
 //! * [`lcs`]: bit-parallel LCS length (Hyyrö / Allison-Dix, any length through multi-word
 //!   carries) over interned token ids, and the F-measure computed in rouge_score's f64 order.
 //! * [`RougeLPool`]: tokenized texts with exact `max_similarity`, `top_k` and the sequential

@@ -42,7 +42,7 @@ fn random_texts(count: usize, state: &mut u64) -> Vec<String> {
             (0..len)
                 .map(|_| WORDS[(splitmix64(state) % WORDS.len() as u64) as usize])
                 .collect::<Vec<_>>()
-                .join(if splitmix64(state) % 2 == 0 {
+                .join(if splitmix64(state).is_multiple_of(2) {
                     " "
                 } else {
                     ", "

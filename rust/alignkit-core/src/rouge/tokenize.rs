@@ -1,6 +1,7 @@
 //! Word tokenizers for ROUGE-L.
 
 use crate::error::{Error, Result};
+use crate::quality::words::is_unsegmented;
 
 /// How a text becomes the token sequence ROUGE-L compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,9 +13,10 @@ pub enum Tokenizer {
     /// `k`; `İ` is `i` followed by a dropped combining dot).
     RougeScore,
     /// Unicode-aware words: each character lowercased on its own (final `ς` folded to `σ`), a
-    /// token is a maximal run of alphabetic or numeric characters, and every Han ideograph or
-    /// kana (scripts written without spaces) is a token by itself. No Unicode normalisation:
-    /// a decomposed accent is not alphanumeric and splits its word.
+    /// token is a maximal run of alphabetic or numeric characters, and every character of a
+    /// script written without spaces (Han, kana, Thai, Lao, Tibetan, Myanmar, Khmer; the quality
+    /// filters' word rule) is a token by itself. No Unicode normalisation: a decomposed accent
+    /// is not alphanumeric and splits its word.
     Unicode,
 }
 
@@ -67,7 +69,7 @@ impl Tokenizer {
                         let lower = if lower == 'ς' { 'σ' } else { lower };
                         if !lower.is_alphanumeric() {
                             flush(word);
-                        } else if written_without_spaces(lower) {
+                        } else if is_unsegmented(lower) {
                             flush(word);
                             word.push(lower);
                             flush(word);
@@ -97,16 +99,4 @@ fn push_or_flush(lower: char, word: &mut String, flush: &mut impl FnMut(&mut Str
     } else {
         flush(word);
     }
-}
-
-/// Han ideographs and kana: one character per token, as there are no spaces between words.
-fn written_without_spaces(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF        // Hiragana, Katakana
-        | 0x31F0..=0x31FF      // Katakana phonetic extensions
-        | 0x3400..=0x4DBF      // CJK extension A
-        | 0x4E00..=0x9FFF      // CJK unified ideographs
-        | 0xF900..=0xFAFF      // CJK compatibility ideographs
-        | 0x20000..=0x3134F    // CJK extensions B-G
-    )
 }
