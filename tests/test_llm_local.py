@@ -22,11 +22,13 @@ from alignkit.llm import (
     ResponseCache,
     TransformersBackend,
     default_model_dir,
+    local,
     make_backend,
     parse_backend_spec,
     run_requests,
 )
 from alignkit.llm import default_model as dm
+from alignkit.llm.local import cpuinfo_has_bf16
 from alignkit.llm.testing import write_tiny_llama
 
 
@@ -52,6 +54,29 @@ def test_specs() -> None:
         make_backend("transformers", temperature=3)
     # other backends' options the pipeline passes are accepted
     make_backend("transformers", concurrency=16)
+
+
+def test_cpu_bf16_flags() -> None:
+    head = "processor\t: 0\nmodel name\t: x\n"
+    assert cpuinfo_has_bf16(head + "flags\t\t: fpu sse avx512f avx512_bf16 avx512_vnni\n")
+    assert cpuinfo_has_bf16(head + "flags\t\t: fpu amx_tile amx_bf16\n")
+    assert not cpuinfo_has_bf16(head + "flags\t\t: fpu sse avx2 avx512f avx512bf16x\n")
+    assert not cpuinfo_has_bf16("Features\t: fp asimd\n")  # e.g. ARM, no flags line
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_dtype_resolves_into_the_cache_identity(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local, "cpu_has_native_bf16", lambda: native)
+    auto = make_backend("transformers", device="cpu")
+    resolved = "bfloat16" if native else "float32"
+    assert auto.config.resolved_dtype() == resolved and auto.endpoint.endswith(f":{resolved}")
+    pinned = make_backend("transformers", device="cpu", dtype=resolved)
+    other = make_backend("transformers", device="cpu", dtype="float16")
+    request = ask("Hi.")
+    assert auto.cache_key(request) == pinned.cache_key(request) != other.cache_key(request)
+    assert make_backend("transformers", device="cuda").config.resolved_dtype() == "bfloat16"
 
 
 def test_cache_root_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
