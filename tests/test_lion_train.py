@@ -231,7 +231,12 @@ def test_lora_trains_and_saves_merged(tiny_model: Path, tmp_path: Path) -> None:
         tiny_model,
         out,
         fast_options(
-            epochs=8, learning_rate=5e-2, lora=True, lora_r=8, lora_target_modules=TARGETS
+            epochs=8,
+            learning_rate=5e-2,
+            lora=True,
+            lora_r=8,
+            lora_target_modules=TARGETS,
+            gradient_checkpointing=True,
         ),
     )
     # a random model with its embeddings and head frozen learns little, but it does learn
@@ -255,7 +260,7 @@ def test_student_loads_in_the_llm_layer(tiny_model: Path, tmp_path: Path) -> Non
     from alignkit.llm import ChatRequest, make_backend
 
     out = tmp_path / "student"
-    train_student(ROWS, tiny_model, out, fast_options(max_steps=1))
+    assert train_student(ROWS, tiny_model, out, fast_options(max_steps=1))["steps"] == 1
     backend = make_backend(f"transformers:{out}", device="cpu", prompt_format="plain")
     [result] = backend.generate(
         [ChatRequest.from_prompt(instruction_prompt("Name a colour."), max_tokens=4)]
@@ -293,3 +298,24 @@ def test_lora_on_the_head_is_refused(tiny_model: Path, tmp_path: Path) -> None:
     options = fast_options(max_steps=1, lora=True, lora_target_modules=("lm_head",))
     with pytest.raises(ValueError, match="LM head"):
         train_student(ROWS, tiny_model, tmp_path / "out", options)
+
+
+@pytest.mark.slow  # two short trainings
+def test_accumulation_gives_the_same_step_as_one_batch(tiny_model: Path, tmp_path: Path) -> None:
+    """The loss is a token-level mean over the whole effective batch, however it is split."""
+    from safetensors.torch import load_file
+
+    weights = []
+    for micro in (4, 1):
+        out = tmp_path / f"micro-{micro}"
+        options = fast_options(max_steps=1, batch_size=4, micro_batch_size=micro)
+        stats = train_student(ROWS, tiny_model, out, options)
+        weights.append(load_file(out / "model.safetensors"))
+        assert stats["steps"] == 1
+    base = load_file(tiny_model / "model.safetensors")
+    moved = 0
+    for name, value in weights[0].items():
+        torch.testing.assert_close(value, weights[1][name], rtol=1e-5, atol=1e-6)
+        if name in base and value.shape == base[name].shape:
+            moved += int(not torch.equal(value, base[name]))
+    assert moved > 0
