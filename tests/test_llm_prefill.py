@@ -163,3 +163,19 @@ def test_plain_format_is_part_of_the_identity_and_needs_no_template(
     assert result.ok
     [refused] = make_backend(f"transformers:{bare}", device="cpu").generate([request])
     assert refused.error_kind == "model_load" and "prompt_format='plain'" in (refused.error or "")
+
+
+def test_prefill_through_the_model_server(tiny: Path) -> None:
+    """openai client -> `alignkit llm serve`'s server -> transformers: the extension's flags
+    arrive, agree with the messages, and the continuation equals the local backend's."""
+    from alignkit.llm.serve import ModelServer
+
+    backend = make_backend(f"transformers:{tiny}", device="cpu", dtype="float32")
+    request = ChatRequest(messages=[QUESTION, PREFILL], **greedy())
+    [local] = backend.generate([request])
+    with ModelServer(backend, record_bodies=True) as server:
+        client = make_backend(f"openai:{server.model_name}@{server.base_url}")
+        [served] = client.generate([request])
+        [body] = list(server.bodies)
+    assert body["continue_final_message"] is True
+    assert served.ok and served.text == local.text and served.prompt_tokens == local.prompt_tokens

@@ -723,6 +723,7 @@ class _TopLogprobRecorder:
         self.wanted = [items[row].top_logprobs or 0 for row in self.rows]
         self.k = max(self.wanted, default=0)
         self.last: Any = None
+        self.index: Any = None  # self.rows as a tensor on the model's device
         self.steps: list[tuple[Any, Any]] = []
 
     def capture(self, module: Any, args: Any, output: Any) -> None:
@@ -732,9 +733,10 @@ class _TopLogprobRecorder:
         import torch
 
         if self.k:
-            rows = torch.tensor(self.rows, device=self.last.device)
-            logprobs = torch.log_softmax(self.last[rows].float(), dim=-1)
-            values, ids = logprobs.topk(self.k, dim=-1)
+            if self.index is None:
+                self.index = torch.tensor(self.rows, device=self.last.device)
+            logprobs = torch.log_softmax(self.last[self.index].float(), dim=-1)
+            values, ids = logprobs.topk(min(self.k, logprobs.shape[-1]), dim=-1)
             self.steps.append((values, ids))
         else:
             self.steps.append((None, None))
