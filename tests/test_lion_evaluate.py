@@ -97,6 +97,19 @@ def test_mcq_prompt_and_row_checks() -> None:
     assert "not an object" in mcq_row_problem([1])
 
 
+def test_shipped_mcq_demo_rows_are_all_scoreable(tmp_path: Any) -> None:
+    from alignkit.errors import InputError
+    from alignkit.lion.evaluate import load_mcq_rows
+
+    rows, _ = load_mcq_rows()
+    assert len(rows) >= 12 and all(mcq_row_problem(r) is None for r in rows)
+    assert len({r["task"] for r in rows}) >= 2
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(InputError, match="no MCQ row"):
+        load_mcq_rows([empty])
+
+
 def test_mcq_accuracy_per_task_rule_and_chance() -> None:
     scored = [
         # sum picks 0 (short choice), mean picks 1 (-2/1 vs -3/3)

@@ -64,6 +64,7 @@ SETTINGS = ("Setting1", "Setting2")
 # Judgement keys holding each setting's pair, and which index is the student's score.
 _ORDER_KEYS = {"Setting1": ("order_teacher_first", 0, 1), "Setting2": ("order_student_first", 1, 0)}
 SCORE_RULES = ("sum", "mean")
+MCQ_DEMO_FILE = "mcq_demo.jsonl"
 LETTERS = string.ascii_uppercase
 
 
@@ -338,6 +339,18 @@ def mcq_row_problem(row: Any) -> str | None:
     if not 0 <= answer < len(choices):
         return f"answer_index {answer} is outside 0..{len(choices) - 1}"
     return None
+
+
+def load_mcq_rows(paths: Sequence[str | Path] = ()) -> tuple[list[dict[str, Any]], dict]:
+    """MCQ rows from JSON-lines files (default: the small demo set shipped with alignkit,
+    `data/mcq_demo.jsonl`; BIG-bench tasks come from `alignkit.lion.mcq.load_bigbench_mcq`).
+    Unreadable lines are counted; rows are checked when scored."""
+    files = [Path(p) for p in paths] or [package_data_file(MCQ_DEMO_FILE)]
+    read: Counter[str] = Counter()
+    rows = read_rows(files, read)
+    if not rows:
+        raise InputError(f"no MCQ row in {', '.join(map(str, files))}")
+    return rows, dict(read)
 
 
 def mcq_prompt(question: str, choices: Sequence[str]) -> str:
