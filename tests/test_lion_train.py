@@ -163,6 +163,19 @@ def test_pad_token_added_with_mean_embeddings(tiny_model: Path) -> None:
     assert tok.pad_token_id == tok.eos_token_id
 
 
+def test_pad_token_uses_a_spare_embedding_row(tiny_model: Path) -> None:
+    from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    config = AutoConfig.from_pretrained(tiny_model)
+    config.vocab_size = len(tok) + 6  # padded vocabularies leave rows no token uses
+    model = LlamaForCausalLM(config)
+    assert set_pad_token(tok, model, add=True) == "added"
+    weight = model.get_input_embeddings().weight
+    assert weight.shape[0] == len(tok) + 5  # nothing resized (the pad took a spare row)
+    torch.testing.assert_close(weight[tok.pad_token_id], weight[: tok.pad_token_id].mean(dim=0))
+
+
 def test_kernel_loss_equals_hf_causal_lm_loss(tiny_model: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

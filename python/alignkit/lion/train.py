@@ -257,8 +257,9 @@ def check_linear_head(model: Any, input_ids: Any) -> None:
 def set_pad_token(tokenizer: Any, model: Any, add: bool) -> str:
     """Give the tokenizer a pad token; returns how: `existing`, `added` or `eos`.
 
-    `added`: a new `[PAD]` token whose input and output embedding rows are the mean of the
-    existing rows (the authors' initialisation); the model's embeddings grow by one row.
+    `added`: a new `[PAD]` token whose input and output embedding rows are the mean of the rows
+    of the tokens before it (the authors' initialisation); the embeddings grow by one row unless
+    the model already has spare rows beyond the tokenizer's vocabulary.
     """
     import torch
 
@@ -269,12 +270,13 @@ def set_pad_token(tokenizer: Any, model: Any, add: bool) -> str:
         how = "eos"
     else:
         tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
-        old = model.get_input_embeddings().weight.shape[0]
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        pad_id = tokenizer.pad_token_id
+        if pad_id >= model.get_input_embeddings().weight.shape[0]:
+            model.resize_token_embeddings(pad_id + 1, mean_resizing=False)
         with torch.no_grad():
             for layer in (model.get_input_embeddings(), model.get_output_embeddings()):
-                if layer is not None and layer.weight.shape[0] > old:
-                    layer.weight[old:] = layer.weight[:old].mean(dim=0, keepdim=True)
+                if layer is not None:
+                    layer.weight[pad_id] = layer.weight[:pad_id].mean(dim=0)
         how = "added"
     model.config.pad_token_id = tokenizer.pad_token_id
     if getattr(model, "generation_config", None) is not None:
