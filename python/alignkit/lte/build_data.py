@@ -57,6 +57,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from alignkit import _core
 from alignkit.data.io import open_gzip_text_writer
 from alignkit.embed import BACKENDS, ModelNotFoundError, embed_texts
 from alignkit.errors import ConfigError, InputError, NothingProducedError, StageFailedError
@@ -78,6 +79,7 @@ from alignkit.stage import (
 log = logging.getLogger(__name__)
 
 CACHE_DIR = "llm_cache"
+_KnnIndex = getattr(_core, "KnnIndex", None)  # absent from extensions built before it
 Embedder = Callable[[Sequence[str]], np.ndarray]
 """Texts -> float array [n, dim]; rows need not be normalised."""
 
@@ -158,26 +160,46 @@ class BuildDataConfig(StageConfig):
 # -- distractors ---------------------------------------------------------------------------------
 
 
+class CosineIndex:
+    """Exact top-k by cosine similarity over fixed rows: the Rust `alignkit._core.KnnIndex` where
+    the extension has it, numpy otherwise. Equal scores rank by row index in both."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = _unit_rows(np.atleast_2d(rows))
+        self._knn: Any = None
+        if _KnnIndex is not None and self.rows.shape[0]:
+            # Rows are already unit (or zero, which the index's own normalisation refuses).
+            self._knn = _KnnIndex(self.rows.shape[1], normalize=False)
+            self._knn.add(self.rows, np.arange(self.rows.shape[0], dtype=np.uint64))
+
+    def search(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """Row indices (int64 [n_queries, min(k, n_rows)]), best first."""
+        queries = _unit_rows(np.atleast_2d(queries))
+        k = min(k, self.rows.shape[0])
+        if self._knn is not None:
+            ids, _ = self._knn.search(queries, k)
+            return ids.astype(np.int64)
+        out = np.empty((queries.shape[0], k), dtype=np.int64)
+        for start in range(0, queries.shape[0], 256):
+            scores = queries[start : start + 256] @ self.rows.T
+            for row, score in enumerate(scores):
+                order = np.lexsort((np.arange(score.shape[0]), -score))
+                out[start + row] = order[:k]
+        return out
+
+
 def top_k_cosine(queries: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
-    """Exact top-`k` pool indices per query by cosine similarity (int64 [n_queries, k'] with
-    k' = min(k, len(pool))), best first; equal scores rank by index."""
-    queries = _unit_rows(np.atleast_2d(queries))
-    pool = _unit_rows(np.atleast_2d(pool))
-    k = min(k, pool.shape[0])
-    out = np.empty((queries.shape[0], k), dtype=np.int64)
-    for start in range(0, queries.shape[0], 256):
-        scores = queries[start : start + 256] @ pool.T
-        for row, score in enumerate(scores):
-            # Negated scores then index: a stable order for ties.
-            order = np.lexsort((np.arange(score.shape[0]), -score))
-            out[start + row] = order[:k]
-    return out
+    """Exact top-`k` pool indices per query by cosine similarity, best first (`CosineIndex`)."""
+    return CosineIndex(pool).search(queries, k)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Float32 rows scaled to unit length (zero rows stay zero); non-finite values refused."""
     matrix = np.asarray(matrix, dtype=np.float64)
+    if not np.isfinite(matrix).all():
+        raise ValueError("embeddings must be finite")
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms > 0, norms, 1.0)
+    return np.ascontiguousarray(matrix / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
 
 class FactPool:
@@ -195,14 +217,17 @@ class FactPool:
             )
         self.facts = list(facts)
         self.subjects = list(subjects)
-        self.embeddings = _unit_rows(embeddings) if len(facts) else embeddings
+        self.embeddings = embeddings
         self.top_k = top_k
+        self._index: CosineIndex | None = None
         self._nearest: dict[int, list[int]] = {}
 
     def nearest(self, index: int) -> list[int]:
         """The `top_k` facts nearest to fact `index` (itself included), best first."""
         if index not in self._nearest:
-            found = top_k_cosine(self.embeddings[index], self.embeddings, self.top_k)[0]
+            if self._index is None:
+                self._index = CosineIndex(self.embeddings)
+            found = self._index.search(self.embeddings[index], self.top_k)[0]
             self._nearest[index] = [int(i) for i in found]
         return self._nearest[index]
 
