@@ -149,10 +149,10 @@ def relative_quality(judgements: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def question_rows(questions: Iterable[Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Held-out questions ``{"id", "question", "category"}`` as instruction rows ``{"id",
-    "instruction", "input": "", "category"}``; rows without a question or with a repeated id are
-    skipped and counted (``skipped_<reason>``). A missing id becomes `lion_id` of the question.
-    Rows already in the output shape (``instruction`` instead of ``question``) pass through."""
+    """Held-out questions ``{"id", "question", "category"[, "input"]}`` as instruction rows
+    ``{"id", "instruction", "input", "category"}``; rows without a question or with a repeated
+    id are skipped and counted (``skipped_<reason>``). A missing id becomes `lion_id` of the
+    question. Rows already in the output shape (``instruction``, not ``question``) pass through."""
     rows: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
     seen: set[str] = set()
@@ -168,12 +168,12 @@ def question_rows(questions: Iterable[Any]) -> tuple[list[dict[str, Any]], dict[
             counts["skipped_duplicate_id"] += 1
             continue
         seen.add(row_id)
-        category = value.get("category")
+        category, input_text = value.get("category"), value.get("input")
         rows.append(
             {
                 "id": row_id,
                 "instruction": question.strip(),
-                "input": "",
+                "input": input_text.strip() if isinstance(input_text, str) else "",
                 "category": str(category) if category else "uncategorized",
             }
         )
