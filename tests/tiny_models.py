@@ -1,0 +1,46 @@
+"""Tiny random causal LMs with a byte-level tokenizer, saved as real Hugging Face folders, for
+tests that need a local model (training, local generation) without any download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def byte_tokenizer() -> Any:
+    """Byte-level BPE without merges: 256 byte tokens plus <s> and </s>, no pad token."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {ch: i for i, ch in enumerate(alphabet)}
+    vocab.update({"<s>": len(vocab), "</s>": len(vocab) + 1})
+    raw = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    raw.decoder = decoders.ByteLevel()
+    raw.add_special_tokens(["<s>", "</s>"])
+    return PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>")
+
+
+def save_tiny_llama(path: Path, *, seed: int = 0, max_positions: int = 512) -> Path:
+    """A 2-layer, 32-wide random Llama and its byte tokenizer saved into `path`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = byte_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=False,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
