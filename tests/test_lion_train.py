@@ -25,6 +25,8 @@ from alignkit.lion.train import (  # noqa: E402
     train_student,
 )
 
+from tiny_models import byte_tokenizer, save_tiny_llama  # noqa: E402
+
 ROWS = [
     {"instruction": "Name a primary colour.", "input": "", "response": "Red."},
     {"instruction": "Add the numbers.", "input": "2 and 3", "response": "2 + 3 = 5."},
@@ -33,43 +35,9 @@ ROWS = [
 ]
 
 
-def byte_tokenizer():
-    """Byte-level BPE without merges: 256 byte tokens plus <s> and </s>, no pad token."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = {ch: i for i, ch in enumerate(alphabet)}
-    vocab.update({"<s>": len(vocab), "</s>": len(vocab) + 1})
-    raw = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    raw.decoder = decoders.ByteLevel()
-    raw.add_special_tokens(["<s>", "</s>"])
-    return PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>")
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    tok = byte_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        tie_word_embeddings=False,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny-student")
-    LlamaForCausalLM(config).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-student"), max_positions=256)
 
 
 def fast_options(**overrides) -> StudentTrainOptions:
