@@ -4,6 +4,8 @@
   torch is installed, float32 numpy otherwise - model lookup and the on-disk embedding cache.
 - `alignkit.embed.diversity`: diversity, nearest-neighbour, Vendi and coverage metrics (Rust in
   `alignkit._core` where available), defined by `alignkit.embed.diversity_reference`.
+- `alignkit.embed.memory`: `EditMemory`, facts keyed by prompt embeddings with exact top-k
+  cosine retrieval (`alignkit._core.KnnIndex`), removal and a saved form.
 
 Neither imports torch at import time.
 """
@@ -35,6 +37,7 @@ from alignkit.embed.encoder import (
     resolve_backend,
     resolve_model_dir,
 )
+from alignkit.embed.memory import EditMemory, Hit, MemoryEntry
 
 __all__ = [
     "BACKENDS",
@@ -42,6 +45,9 @@ __all__ = [
     "DEFAULT_CACHE_DIR",
     "DEFAULT_MODEL_PACKAGE",
     "BertEncoder",
+    "EditMemory",
+    "Hit",
+    "MemoryEntry",
     "ModelNotFoundError",
     "ModelSpec",
     "NumpyBertEncoder",
