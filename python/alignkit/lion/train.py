@@ -270,7 +270,7 @@ def set_pad_token(tokenizer: Any, model: Any, add: bool) -> str:
         how = "eos"
     else:
         tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
-        pad_id = tokenizer.pad_token_id
+        pad_id: int = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
         if pad_id >= model.get_input_embeddings().weight.shape[0]:
             model.resize_token_embeddings(pad_id + 1, mean_resizing=False)
         with torch.no_grad():
@@ -396,7 +396,7 @@ def train_student(
     # Full fine-tuning keeps float32 master weights (bf16 only in autocast); frozen LoRA bases
     # may sit in bf16.
     load_dtype = torch.bfloat16 if options.lora and bf16 else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(str(base_model), dtype=load_dtype)
+    model: Any = AutoModelForCausalLM.from_pretrained(str(base_model), dtype=load_dtype)
     pad_how = set_pad_token(tokenizer, model, options.add_pad_token)
     model.config.use_cache = False
     model.to(device)
