@@ -73,7 +73,7 @@ def test_relative_quality_with_nothing_scored_is_none_not_a_number() -> None:
     one_order = relative_quality([judgement([5, 5], None)])
     assert one_order["Setting1"] == pytest.approx(100.0) and one_order["average"] is None
     with pytest.raises(TypeError, match="judgement 0"):
-        relative_quality(["not a row"])
+        relative_quality(["not a row"])  # type: ignore[list-item]
 
 
 def test_order_scores_maps_positions_to_teacher_and_student() -> None:
@@ -87,14 +87,20 @@ def test_order_scores_maps_positions_to_teacher_and_student() -> None:
 
 def test_mcq_prompt_and_row_checks() -> None:
     assert mcq_prompt(" Capital? ", ["Paris", "Rome "]) == "Capital?\nA. Paris\nB. Rome\nAnswer:"
-    good = {"task": "t", "id": "1", "question": "q", "choices": ["a", "b"], "answer_index": 1}
+    good: dict[str, Any] = {
+        "task": "t", "id": "1", "question": "q", "choices": ["a", "b"], "answer_index": 1
+    }  # fmt: skip
     assert mcq_row_problem(good) is None
-    assert "answer_index" in mcq_row_problem({**good, "answer_index": 2})
-    assert "answer_index" in mcq_row_problem({**good, "answer_index": True})
-    assert "choices" in mcq_row_problem({**good, "choices": "ab"})
-    assert "2 to 26" in mcq_row_problem({**good, "choices": ["a"]})
-    assert "question" in mcq_row_problem({**good, "question": "  "})
-    assert "not an object" in mcq_row_problem([1])
+
+    def problem(row: Any) -> str:
+        return mcq_row_problem(row) or "no problem"
+
+    assert "answer_index" in problem({**good, "answer_index": 2})
+    assert "answer_index" in problem({**good, "answer_index": True})
+    assert "choices" in problem({**good, "choices": "ab"})
+    assert "2 to 26" in problem({**good, "choices": ["a"]})
+    assert "question" in problem({**good, "question": "  "})
+    assert "not an object" in problem([1])
 
 
 def test_shipped_mcq_demo_rows_are_all_scoreable(tmp_path: Any) -> None:
@@ -145,7 +151,7 @@ def test_mcq_accuracy_per_task_rule_and_chance() -> None:
 
 # -- MCQ: scoring with a tiny model -------------------------------------------------------------
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {
         "task": "geo",
         "id": "g1",
@@ -305,7 +311,7 @@ REFEREE_SCRIPT = {
 }
 UNJUDGEABLE = "Prove that there are infinitely many primes."  # the referee never gives scores
 NO_STUDENT = "What is the derivative of x cubed?"  # the student's request fails
-QUESTIONS = [
+QUESTIONS: list[dict[str, Any]] = [
     {"id": "w1", "question": "Write a haiku about rain.", "category": "writing"},
     {"id": "w2", "question": "Write a thank-you note.", "category": "writing"},
     {"id": "m1", "question": "What is 12 squared?", "category": "math"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 PALETTE = (
@@ -215,8 +215,8 @@ def lines_svg(
 
 def line_chart_svg(
     xs: Sequence[float],
-    series: dict[str, Sequence[float | None]],
-    colors: dict[str, str],
+    series: Mapping[str, Sequence[float | None]],
+    colors: Mapping[str, str],
     *,
     title: str,
     xlabel: str,
