@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from alignkit.errors import InputError
 from alignkit.lion.evaluate import (
     mcq_accuracy,
     mcq_prompt,
@@ -72,7 +73,7 @@ def test_relative_quality_with_nothing_scored_is_none_not_a_number() -> None:
     assert relative_quality([])["items"] == 0
     one_order = relative_quality([judgement([5, 5], None)])
     assert one_order["Setting1"] == pytest.approx(100.0) and one_order["average"] is None
-    with pytest.raises(TypeError, match="judgement 0"):
+    with pytest.raises(InputError, match="judgement 0"):
         relative_quality(["not a row"])  # type: ignore[list-item]
 
 
@@ -104,7 +105,6 @@ def test_mcq_prompt_and_row_checks() -> None:
 
 
 def test_shipped_mcq_demo_rows_are_all_scoreable(tmp_path: Any) -> None:
-    from alignkit.errors import InputError
     from alignkit.lion.evaluate import load_mcq_rows
 
     rows, _ = load_mcq_rows()
@@ -273,10 +273,17 @@ def test_bad_rows_are_counted_and_long_prompts_cut(
 
     model, tok = tiny_lm
     long_row = {**ROWS[0], "id": "long", "question": "Tell me, " * 60 + "which city?"}
-    rows = [ROWS[0], {"task": "geo", "question": "q", "choices": ["a"], "answer_index": 0}, 7]
+    huge_choice = {**ROWS[1], "id": "huge", "choices": ["The Nile " * 100, "The Danube"]}
+    one_choice = {"task": "geo", "question": "q", "choices": ["a"], "answer_index": 0}
+    rows = [ROWS[0], one_choice, 7, huge_choice, {**one_choice, "choices": ["a", "b", ""]}]
     out = evaluate_mcq(model, tok, [*rows, long_row], impl="torch")
-    assert out["counts"]["rows"] == 4 and out["counts"]["scored"] == 2
-    assert sum(out["counts"]["skipped"].values()) == 2
+    assert out["counts"]["rows"] == 6 and out["counts"]["scored"] == 2
+    assert out["counts"]["skipped"] == {
+        "needs 2 to 26 choices": 1,
+        "not an object (int)": 1,
+        "a choice is longer than the model's context": 1,
+        "a choice is empty or not text": 1,
+    }
     assert out["counts"]["truncated"] == 1
     assert "skipped" in caplog.text
     assert out["items"] == 2

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from alignkit.errors import InputError
+from alignkit.errors import ConfigError, InputError, InputNotFoundError
 from alignkit.lion import prompts
 from alignkit.lion.pools import (
     DEFAULT_EVAL_FILE,
@@ -136,7 +136,7 @@ def relative_quality(judgements: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     rows = list(judgements)
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
-            raise TypeError(f"judgement {i} is a {type(row).__name__}, not a mapping")
+            raise InputError(f"judgement {i} is a {type(row).__name__}, not a mapping")
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[str(row.get("category") or "uncategorized")].append(row)
@@ -320,7 +320,7 @@ def evaluate_relative_quality(
 
 
 def mcq_row_problem(row: Any) -> str | None:
-    """Why an MCQ row cannot be scored, or None when it can."""
+    """Why an MCQ row cannot be scored (a short reason, the same for every such row), or None."""
     if not isinstance(row, Mapping):
         return f"not an object ({type(row).__name__})"
     for key in ("task", "question"):
@@ -330,14 +330,14 @@ def mcq_row_problem(row: Any) -> str | None:
     if not isinstance(choices, Sequence) or isinstance(choices, str):
         return "choices is not a list"
     if not 2 <= len(choices) <= len(LETTERS):
-        return f"needs 2 to {len(LETTERS)} choices, has {len(choices)}"
+        return f"needs 2 to {len(LETTERS)} choices"
     if not all(isinstance(c, str) and c.strip() for c in choices):
         return "a choice is empty or not text"
     answer = row.get("answer_index")
     if isinstance(answer, bool) or not isinstance(answer, int):
         return "answer_index is not an integer"
     if not 0 <= answer < len(choices):
-        return f"answer_index {answer} is outside 0..{len(choices) - 1}"
+        return "answer_index outside the choices"
     return None
 
 
@@ -424,10 +424,10 @@ def _check_plain_head(model: Any, ids: Any, targets: Any, sums: Sequence[float])
         target = targets[0]
         keep = target != -100
         expected = logits[keep].log_softmax(-1).gather(1, target[keep][:, None]).sum().item()
-    exact = logits.dtype == torch.float32 and next(model.parameters()).dtype == torch.float32
+    exact = next(model.parameters()).dtype == torch.float32
     tolerance = (1e-3 if exact else 0.25) * max(int(keep.sum()), 1)
     if abs(expected - sums[0]) > tolerance:
-        raise ValueError(
+        raise InputError(
             f"{type(_causal_lm(model)).__name__}'s logits are not its final hidden states times "
             f"the LM head (log-prob {sums[0]:.4f} vs the model's {expected:.4f}); MCQ scoring "
             "supports plain LM heads only"
@@ -455,7 +455,7 @@ def score_mcq(
     ``counts`` = ``{"rows", "scored", "skipped": {reason: n}, "truncated"}``.
     """
     if batch_size < 1:
-        raise ValueError("batch_size must be >= 1")
+        raise ConfigError("batch_size must be >= 1")
     lm = _causal_lm(model)
     limit = max_length or getattr(lm.config, "max_position_embeddings", None) or 1 << 30
     pad_id = tokenizer.pad_token_id
@@ -472,14 +472,17 @@ def score_mcq(
             skipped[problem] += 1
             log.warning("MCQ row %d skipped: %s", n_rows, problem)
             continue
+        choices = [
+            list(tokenizer(" " + choice.strip(), add_special_tokens=False)["input_ids"])
+            for choice in row["choices"]
+        ]
+        if any(len(ids) >= limit for ids in choices):
+            skipped["a choice is longer than the model's context"] += 1
+            log.warning("MCQ row %d skipped: a choice is longer than %d tokens", n_rows, limit)
+            continue
         prompt_ids = list(tokenizer(mcq_prompt(row["question"], row["choices"]))["input_ids"])
         cut = False
-        for c, choice in enumerate(row["choices"]):
-            choice_ids = list(
-                tokenizer(" " + choice.strip(), add_special_tokens=False)["input_ids"]
-            )
-            if not choice_ids or len(choice_ids) >= limit:
-                raise ValueError(f"choice {c} of MCQ row {n_rows} does not fit the model")
+        for c, choice_ids in enumerate(choices):
             room = limit - len(choice_ids)
             cut = cut or len(prompt_ids) > room
             pairs.append(_Pair(len(kept), c, prompt_ids[-room:], choice_ids))
@@ -521,7 +524,7 @@ def score_mcq(
 def predicted_choice(scored_row: Mapping[str, Any], score: str = "sum") -> int:
     """Index of the best choice by summed (`sum`) or per-token mean (`mean`) log-prob."""
     if score not in SCORE_RULES:
-        raise ValueError(f"score must be one of {SCORE_RULES}, not {score!r}")
+        raise ConfigError(f"score must be one of {SCORE_RULES}, not {score!r}")
     values = list(scored_row["choice_logprobs"])
     if score == "mean":
         values = [v / n for v, n in zip(values, scored_row["choice_tokens"], strict=True)]
@@ -554,7 +557,7 @@ def mcq_accuracy(scored: Iterable[Mapping[str, Any]], score: str = "sum") -> dic
     BBH and AGIEval tasks); ``chance`` = the mean of 1 / number of choices.
     """
     if score not in SCORE_RULES:
-        raise ValueError(f"score must be one of {SCORE_RULES}, not {score!r}")
+        raise ConfigError(f"score must be one of {SCORE_RULES}, not {score!r}")
     rows = list(scored)
     by_task: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -581,7 +584,7 @@ def evaluate_mcq(
 ) -> dict[str, Any]:
     """`mcq_accuracy` of `score_mcq`, with the row counts under ``"counts"``."""
     if score not in SCORE_RULES:
-        raise ValueError(f"score must be one of {SCORE_RULES}, not {score!r}")
+        raise ConfigError(f"score must be one of {SCORE_RULES}, not {score!r}")
     scored, counts = score_mcq(
         model, tokenizer, rows, batch_size=batch_size, impl=impl, max_length=max_length
     )
@@ -597,9 +600,9 @@ def load_causal_lm(
 
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise FileNotFoundError(f"model folder not found: {folder}")
+        raise InputNotFoundError(f"model folder not found: {folder}")
     if dtype not in ("float32", "bfloat16", "float16"):
-        raise ValueError(f"dtype must be float32, bfloat16 or float16, not {dtype!r}")
+        raise ConfigError(f"dtype must be float32, bfloat16 or float16, not {dtype!r}")
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     model: Any = AutoModelForCausalLM.from_pretrained(
         folder, dtype=getattr(torch, dtype), local_files_only=True
