@@ -249,3 +249,34 @@ def test_cli_stage_commands_chain(student: Path, tmp_path: Path, capsys):
         )
         assert code == 2  # not hard/easy files: a clear error, no traceback
         assert "hard.jsonl.gz" in capsys.readouterr().err
+
+
+def test_evaluate_stage_writes_quality_and_mcq(student: Path, tmp_path: Path):
+    from alignkit.lion.stages import EvaluateConfig, EvaluateStage
+    from alignkit.stage import run_stage
+
+    with FakeChatServer(reply=scripted) as server:
+        spec = f"openai:fake@{server.base_url}"
+        config = EvaluateConfig.from_mapping(
+            {
+                "student": str(student),
+                "teacher": spec,
+                "referee": spec,
+                "max_questions": 4,
+                "answer_max_tokens": 6,
+            }
+        )
+        report = run_stage(EvaluateStage(config), [], tmp_path / "eval", progress=False)
+        sent = server.hits
+        results = json.loads((tmp_path / "eval" / "results.json").read_text())
+        quality = results["relative_quality"]
+        assert quality["items"] == 4
+        # The scripted referee never scores the (non-teacher) student above the teacher.
+        for setting in ("Setting1", "Setting2"):
+            assert quality[setting] is None or quality[setting] <= 100.0
+        assert results["mcq"]["counts"]["scored"] == 30
+        assert 0.0 <= results["mcq"]["accuracy"] <= 1.0
+        assert len(rows(tmp_path / "eval" / "quality.jsonl.gz")) == 4
+        assert report.stats["result"]["mcq"]["accuracy"] == results["mcq"]["accuracy"]
+        run_stage(EvaluateStage(config), [], tmp_path / "eval", progress=False)
+        assert server.hits == sent

@@ -742,23 +742,20 @@ class EvaluateStage(_StudentStage, Stage[EvaluateConfig]):
     def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
         if task.payload == "mcq":
             return self._mcq(ctx)
-        from alignkit.lion.evaluate import aevaluate_relative_quality, load_eval_questions
-        from alignkit.lion.referee import blocking
+        from alignkit.lion.evaluate import evaluate_relative_quality, load_eval_questions
         from alignkit.llm import ResponseCache
 
         cfg = self.config
         questions, read = load_eval_questions(cfg.questions)
         if cfg.max_questions is not None:
             questions = questions[: cfg.max_questions]
-        run = blocking(_evaluate_with_backends)
         with ResponseCache(ctx.folder.meta / CACHE_DIR / f"{task.id}.sqlite") as cache:
-            judgements, result = run(
+            judgements, result = evaluate_relative_quality(
                 self.backend("teacher"),
                 self.backend("student"),
                 self.backend("referee"),
                 questions,
                 cache,
-                aevaluate_relative_quality,
                 referee_mode=cfg.referee_mode,
                 max_reasks=cfg.referee_max_reasks,
                 seed=cfg.seed,
@@ -782,17 +779,14 @@ class EvaluateStage(_StudentStage, Stage[EvaluateConfig]):
         return TaskResult(stats=stats, outputs={QUALITY_FILE: tmp})
 
     def _mcq(self, ctx: TaskContext) -> TaskResult:
-        from alignkit.lion.evaluate import evaluate_mcq, load_causal_lm
-        from alignkit.lion.pools import package_data_file
+        from alignkit.lion.evaluate import evaluate_mcq, load_causal_lm, load_mcq_rows
 
         cfg = self.config
-        source = package_data_file("mcq_demo.jsonl") if cfg.mcq == MCQ_DEMO else Path(cfg.mcq)
-        read: Counter[str] = Counter()
-        rows = read_rows([source], read)
+        rows, read = load_mcq_rows(() if cfg.mcq == MCQ_DEMO else (cfg.mcq,))
         model, tokenizer = load_causal_lm(cfg.student)
         result = evaluate_mcq(model, tokenizer, rows, score=cfg.mcq_score)
         ctx.progress(1)
-        return TaskResult(stats={"result": {"mcq": result}, "mcq_read": dict(read)})
+        return TaskResult(stats={"result": {"mcq": result}, "mcq_read": _numbers(read)})
 
     def reduce(
         self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
@@ -803,18 +797,6 @@ class EvaluateStage(_StudentStage, Stage[EvaluateConfig]):
         tmp = folder.tmp_path(RESULTS_FILE)
         tmp.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return TaskResult(stats={}, outputs={RESULTS_FILE: tmp})
-
-
-async def _evaluate_with_backends(
-    teacher: Any, student: Any, referee: Any, questions: Any, cache: Any, driver: Any, **kwargs: Any
-) -> Any:
-    # `blocking` closes the first backend; the student and referee are closed here too.
-    try:
-        return await driver(teacher, student, referee, questions, cache, **kwargs)
-    finally:
-        for backend in (student, referee):
-            if backend is not teacher:
-                await backend.aclose()
 
 
 def _numbers(counts: Mapping[str, Any]) -> dict[str, Any]:
