@@ -15,8 +15,11 @@ const ABSENT: u32 = u32::MAX;
 pub struct Pattern {
     len: usize,
     words: usize,
-    /// Per token id: index of its mask in `masks`, or `ABSENT`.
+    /// Per token id: index of its mask in `masks`, or `ABSENT` (patterns over 64 tokens).
     slot: Vec<u32>,
+    /// Per token id: its mask (patterns of at most 64 tokens), 0 when absent, so the scan
+    /// needs no branch.
+    single: Vec<u64>,
     /// `words` u64 per distinct pattern token.
     masks: Vec<u64>,
     /// Ids whose slot is set, to reset them for the next pattern.
@@ -33,14 +36,25 @@ impl Pattern {
     pub fn set(&mut self, ids: &[u32], vocab_len: usize) {
         for &id in &self.touched {
             self.slot[id as usize] = ABSENT;
+            self.single[id as usize] = 0;
         }
         self.touched.clear();
         if self.slot.len() < vocab_len {
             self.slot.resize(vocab_len, ABSENT);
+            self.single.resize(vocab_len, 0);
         }
         self.len = ids.len();
         self.words = ids.len().div_ceil(64).max(1);
         self.masks.clear();
+        if self.words == 1 {
+            for (i, &id) in ids.iter().enumerate() {
+                if (id as usize) < vocab_len {
+                    self.single[id as usize] |= 1u64 << i;
+                    self.touched.push(id);
+                }
+            }
+            return;
+        }
         for (i, &id) in ids.iter().enumerate() {
             if id as usize >= vocab_len {
                 continue;
@@ -81,10 +95,8 @@ impl Pattern {
         if self.words == 1 {
             let mut v = !0u64;
             for &id in text {
-                if let Some(s) = self.slot_of(id) {
-                    let u = v & self.masks[s];
-                    v = v.wrapping_add(u) | (v & !u);
-                }
+                let u = v & self.single.get(id as usize).copied().unwrap_or(0);
+                v = v.wrapping_add(u) | (v & !u);
             }
             let low = if self.len == 64 {
                 !0
