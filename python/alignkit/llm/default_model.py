@@ -112,7 +112,7 @@ def convert_gguf(
     target.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     log.warning(
-        "converting the model %s (%s) to %s, once (half a minute for 135M parameters)",
+        "converting the model %s (%s) to %s, once (half a minute for 135M, minutes for 1.5B)",
         name,
         gguf,
         target,
