@@ -22,7 +22,7 @@ DEMO_RUN: dict[str, Any] = {
     "per_kind": 3,
     "teacher": DEMO_TEACHER,
     "final_training": False,
-    "evaluate": True,
+    "evaluate_iterations": True,
 }
 DEMO_SECTIONS: dict[str, dict[str, Any]] = {
     "imitate": {"max_tokens": 192},

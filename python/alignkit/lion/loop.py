@@ -95,7 +95,9 @@ class LionRunConfig(StageConfig):
     final_training: bool = option(
         True, help="answer and learn the last iteration's new instructions too"
     )
-    evaluate: bool = option(False, help="evaluate the student after each iteration")
+    evaluate_iterations: bool = option(
+        False, help="evaluate the student after each iteration (settings: the evaluate section)"
+    )
     seed: int = option(0, help="seed of the seed sample and of the generator's draws")
 
     def validate(self) -> None:
@@ -105,6 +107,10 @@ class LionRunConfig(StageConfig):
             raise ConfigError("per_kind must be >= 0")
         if self.max_seeds is not None and self.max_seeds < 1:
             raise ConfigError("max_seeds must be >= 1")
+
+    @property
+    def teacher_spec(self) -> str:
+        return self.teacher
 
     @property
     def referee_spec(self) -> str:
@@ -214,8 +220,20 @@ class LionRun:
 
     # -- the loop ------------------------------------------------------------------------------
 
+    def _preflight(self) -> None:
+        """Fail at once, before any work, when a role names an opt-in model not fetched yet."""
+        from alignkit.llm.optional_models import fetched_model_dir, optional_model
+
+        for role in ("teacher", "referee", "generator"):
+            if role in self.backends:
+                continue
+            kind, _, model = getattr(self.cfg, f"{role}_spec").partition(":")
+            if kind == "transformers" and optional_model(model) is not None:
+                fetched_model_dir(model)
+
     def run(self) -> dict[str, Any]:
         cfg = self.cfg
+        self._preflight()
         self.out.mkdir(parents=True, exist_ok=True)
         seed_dir = self.out / "seeds"
         self._stage(
@@ -238,7 +256,7 @@ class LionRun:
             disc = self._discriminate(k, instructions, answers, student, it_dir, timings)
             generated = self._generate(k, disc, instructions, it_dir, timings)
             entry = self._iteration_entry(k, instructions, answers, disc, generated, timings)
-            if cfg.evaluate:
+            if cfg.evaluate_iterations:
                 entry.update(self._evaluate(k, student, it_dir, timings))
             self.summary["iterations"].append(entry)
             self._save()
