@@ -19,7 +19,12 @@ from alignkit.llm import (
     run_requests,
 )
 from alignkit.llm.openai import parse_completion
-from alignkit.llm.testing import FakeChatServer, ScriptedReply, write_tiny_chat_model
+from alignkit.llm.testing import (
+    EchoBackend,
+    FakeChatServer,
+    ScriptedReply,
+    write_tiny_chat_model,
+)
 from alignkit.llm.types import canonical_json
 
 SCORES = (
@@ -129,6 +134,14 @@ def test_fake_server_echo_has_logprobs() -> None:
         [result] = backend.generate([asking("two words", 1)])
     assert result.text == "echo: two words"
     assert result.top_logprobs == ((("echo:", 0.0),), ((" two", 0.0),), ((" words", 0.0),))
+
+
+def test_echo_backend_has_the_servers_logprobs() -> None:
+    with FakeChatServer() as server:
+        [served] = make_backend(f"openai:fake@{server.base_url}").generate([asking("a b", 1)])
+    [echoed, plain] = EchoBackend().generate([asking("a b", 1), ChatRequest.from_prompt("a b")])
+    assert echoed.top_logprobs == served.top_logprobs and echoed.text == served.text
+    assert plain.top_logprobs is None
 
 
 def test_a_server_without_logprobs_fails_the_request() -> None:
