@@ -24,23 +24,9 @@ def byte_tokenizer() -> Any:
 
 def save_tiny_llama(path: Path, *, seed: int = 0, max_positions: int = 512) -> Path:
     """A 2-layer, 32-wide random Llama and its byte tokenizer saved into `path`."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from alignkit.llm.testing import write_tiny_llama
 
     tok = byte_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=max_positions,
-        tie_word_embeddings=False,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    torch.manual_seed(seed)
-    LlamaForCausalLM(config).save_pretrained(path)
+    write_tiny_llama(path, tok, context=max_positions, seed=seed)
     tok.save_pretrained(path)
     return path
