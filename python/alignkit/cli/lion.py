@@ -14,26 +14,26 @@ from alignkit.cli.options import add_stage_command, stage_progress
 # The opt-in teacher/referee/generator of `--demo` (fetched once with `alignkit llm fetch-model`):
 # the embedded 135M model cannot judge or teach itself.
 DEMO_TEACHER = "transformers:qwen2.5-coder-1.5b-instruct"
-# `--demo`: sized so one iteration finishes on two CPU cores in well under an hour. Values given
-# on the command line or in --config win.
+# `--demo`: sized so one iteration finishes on two idle CPU cores in about half an hour.
+# Values given on the command line or in --config win.
 DEMO_RUN: dict[str, Any] = {
-    "max_seeds": 12,
+    "max_seeds": 6,
     "iterations": 1,
-    "per_kind": 3,
+    "per_kind": 2,
     "teacher": DEMO_TEACHER,
     "final_training": False,
     "evaluate_iterations": True,
 }
 DEMO_SECTIONS: dict[str, dict[str, Any]] = {
-    "imitate": {"max_tokens": 192},
-    "train": {"epochs": 2.0, "batch_size": 4, "micro_batch_size": 2, "max_length": 384},
+    "imitate": {"max_tokens": 128},
+    "train": {"epochs": 2.0, "batch_size": 2, "micro_batch_size": 2, "max_length": 384},
     "discriminate": {
         "referee_mode": "logprob",
-        "student_max_tokens": 192,
-        "teacher_max_tokens": 192,
+        "student_max_tokens": 128,
+        "teacher_max_tokens": 128,
     },
-    "generate": {"prefill": True, "batch_size": 6, "max_rounds": 8},
-    "evaluate": {"max_questions": 8, "answer_max_tokens": 192, "referee_mode": "logprob"},
+    "generate": {"prefill": True, "batch_size": 4, "max_rounds": 6},
+    "evaluate": {"max_questions": 4, "answer_max_tokens": 128, "referee_mode": "logprob"},
 }
 STAGE_COMMANDS = ("seed", "imitate", "train", "discriminate", "generate", "evaluate")
 
