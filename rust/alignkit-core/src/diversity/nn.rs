@@ -12,15 +12,19 @@ const TILE: usize = 512;
 
 /// The rows of `m`, L2-normalised (norm computed in f64), as a row-major f32 copy.
 pub fn normalized_rows<T: Elem>(m: &Matrix<'_, T>) -> Result<Vec<f32>> {
-    let (n, d) = (m.rows(), m.dim());
-    let mut out = vec![0f32; n * d];
-    if n == 0 {
-        return Ok(out);
-    }
-    out.par_chunks_mut(d * 64)
-        .enumerate()
-        .try_for_each(|(b, block)| normalize_into(m, b * 64, block))?;
+    let mut out = vec![0f32; m.rows() * m.dim()];
+    normalize_rows_into(m, &mut out)?;
     Ok(out)
+}
+
+/// Writes the unit rows of `m` into `out` (exactly `rows x dim`), in parallel blocks of rows.
+pub(crate) fn normalize_rows_into<T: Elem>(m: &Matrix<'_, T>, out: &mut [f32]) -> Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    out.par_chunks_mut(m.dim() * 64)
+        .enumerate()
+        .try_for_each(|(b, block)| normalize_into(m, b * 64, block))
 }
 
 /// Writes the unit rows `i0..` of `m` into `dst` (a whole number of rows).

@@ -19,7 +19,10 @@ use std::collections::HashMap;
 
 pub use search::Neighbors;
 
-use crate::diversity::{normalized_rows, Elem, Matrix};
+use rayon::prelude::*;
+
+use crate::diversity::nn::normalize_rows_into;
+use crate::diversity::{Elem, Matrix};
 use crate::error::{Error, Result};
 
 /// An exact inner-product (or cosine) index of `dim`-dimensional f32 rows keyed by `u64` ids.
@@ -93,18 +96,24 @@ impl KnnIndex {
                 ids.len()
             )));
         }
-        let mut fresh = HashMap::with_capacity(ids.len());
-        for (i, &id) in ids.iter().enumerate() {
-            if self.positions.contains_key(&id) || fresh.insert(id, i).is_some() {
-                return Err(Error::InvalidArgument(format!(
-                    "id {id} is already in the index (ids must be unique)"
-                )));
-            }
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        let repeated = sorted.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]);
+        if let Some(id) = repeated.or_else(|| ids.iter().copied().find(|id| self.contains(*id))) {
+            return Err(Error::InvalidArgument(format!(
+                "id {id} is already in the index (ids must be unique)"
+            )));
         }
-        let converted = self.prepare(rows)?;
+        // Written straight into the row store (no staging copy), undone on error.
+        let old = self.rows.len();
+        self.rows.resize(old + rows.rows() * self.dim, 0.0);
+        if let Err(e) = prepare_into(rows, self.normalize, &mut self.rows[old..]) {
+            self.rows.truncate(old);
+            return Err(e);
+        }
         let base = self.ids.len();
-        self.rows.extend_from_slice(&converted);
         self.ids.extend_from_slice(ids);
+        self.positions.reserve(ids.len());
         self.positions
             .extend(ids.iter().enumerate().map(|(i, &id)| (id, base + i)));
         Ok(())
@@ -155,7 +164,8 @@ impl KnnIndex {
             return Err(Error::InvalidArgument("k must be at least 1".into()));
         }
         self.check_dim(queries, "queries")?;
-        let q = self.prepare(queries)?;
+        let mut q = vec![0f32; queries.rows() * self.dim];
+        prepare_into(queries, self.normalize, &mut q)?;
         let k = k.min(self.len());
         let hits = search::top_k(&q, &self.rows, self.dim, k);
         Ok(Neighbors::from_positions(
@@ -176,21 +186,30 @@ impl KnnIndex {
         }
         Ok(())
     }
+}
 
-    /// `m` as f32 rows: normalised (checked by the normaliser), or checked finite.
-    fn prepare<T: Elem>(&self, m: &Matrix<'_, T>) -> Result<Vec<f32>> {
-        if self.normalize {
-            return normalized_rows(m);
-        }
-        let mut out = vec![0f32; m.rows() * self.dim];
-        for (i, dst) in out.chunks_exact_mut(self.dim).enumerate() {
-            T::row_to_f32(m.row(i), dst);
-            if !dst.iter().all(|v| v.is_finite()) {
-                return Err(Error::InvalidArgument(format!(
-                    "row {i} has a non-finite value"
-                )));
-            }
-        }
-        Ok(out)
+/// `m` as f32 rows into `out` (`rows x dim`): normalised (the normaliser rejects zero and
+/// non-finite rows), or converted and checked finite.
+fn prepare_into<T: Elem>(m: &Matrix<'_, T>, normalize: bool, out: &mut [f32]) -> Result<()> {
+    if normalize {
+        return normalize_rows_into(m, out);
     }
+    if out.is_empty() {
+        return Ok(());
+    }
+    let d = m.dim();
+    out.par_chunks_mut(d * 64)
+        .enumerate()
+        .try_for_each(|(b, block)| {
+            for (r, dst) in block.chunks_exact_mut(d).enumerate() {
+                let i = b * 64 + r;
+                T::row_to_f32(m.row(i), dst);
+                if !dst.iter().all(|v| v.is_finite()) {
+                    return Err(Error::InvalidArgument(format!(
+                        "row {i} has a non-finite value"
+                    )));
+                }
+            }
+            Ok(())
+        })
 }

@@ -73,7 +73,7 @@ fn assert_matches_brute(got: &Neighbors, want: &[Vec<(f64, usize)>], ids: &[u64]
 #[test]
 fn search_equals_brute_force_for_any_pool_size() {
     // Sizes that leave partial query and row blocks; d not a multiple of the SIMD width.
-    let (n, nq, d) = (2_600, 300, 37);
+    let (n, nq, d) = (2_600, 300, 13);
     let rows = random(n, d, 1);
     let queries = random(nq, d, 2);
     for normalize in [true, false] {
@@ -209,6 +209,7 @@ fn bad_adds_are_errors_and_change_nothing() {
         .add(&mat(&[1.0, f32::INFINITY, 0.0], d), &[1])
         .unwrap_err();
     assert!(err.to_string().contains("non-finite"));
+    assert!(raw.is_empty() && raw.rows().is_empty() && !raw.contains(1));
     let err = raw.search(&mat(&[f32::NAN, 0.0, 0.0], d), 1).unwrap_err();
     assert!(err.to_string().contains("non-finite"));
     raw.add(&mat(&[0.0; 3], d), &[9]).unwrap(); // a zero row is fine without normalising
