@@ -23,7 +23,7 @@ log = logging.getLogger("alignkit")
 
 # Command-group modules (alignkit.cli.NAME), imported only when their commands are built: a
 # command's start-up pays for its own group, not for every method's imports.
-COMMAND_GROUPS = ("webr", "llm", "data", "bmc", "followbench", "lion")
+COMMAND_GROUPS = ("webr", "llm", "data", "bmc", "followbench", "lion", "lte")
 
 
 def _load_config_file(path: str) -> dict[str, Any]:
