@@ -19,10 +19,8 @@ use std::collections::HashMap;
 
 pub use search::Neighbors;
 
-use rayon::prelude::*;
-
 use crate::diversity::nn::normalize_rows_into;
-use crate::diversity::{Elem, Matrix};
+use crate::diversity::{with_simd, Elem, Matrix};
 use crate::error::{Error, Result};
 
 /// An exact inner-product (or cosine) index of `dim`-dimensional f32 rows keyed by `u64` ids.
@@ -104,13 +102,7 @@ impl KnnIndex {
                 "id {id} is already in the index (ids must be unique)"
             )));
         }
-        // Written straight into the row store (no staging copy), undone on error.
-        let old = self.rows.len();
-        self.rows.resize(old + rows.rows() * self.dim, 0.0);
-        if let Err(e) = prepare_into(rows, self.normalize, &mut self.rows[old..]) {
-            self.rows.truncate(old);
-            return Err(e);
-        }
+        append_rows(rows, self.normalize, &mut self.rows)?;
         let base = self.ids.len();
         self.ids.extend_from_slice(ids);
         self.positions.reserve(ids.len());
@@ -164,8 +156,8 @@ impl KnnIndex {
             return Err(Error::InvalidArgument("k must be at least 1".into()));
         }
         self.check_dim(queries, "queries")?;
-        let mut q = vec![0f32; queries.rows() * self.dim];
-        prepare_into(queries, self.normalize, &mut q)?;
+        let mut q = Vec::new();
+        append_rows(queries, self.normalize, &mut q)?;
         let k = k.min(self.len());
         let hits = search::top_k(&q, &self.rows, self.dim, k);
         Ok(Neighbors::from_positions(
@@ -188,28 +180,32 @@ impl KnnIndex {
     }
 }
 
-/// `m` as f32 rows into `out` (`rows x dim`): normalised (the normaliser rejects zero and
-/// non-finite rows), or converted and checked finite.
-fn prepare_into<T: Elem>(m: &Matrix<'_, T>, normalize: bool, out: &mut [f32]) -> Result<()> {
+/// Appends `m` to `dst` as f32 rows: normalised (the normaliser rejects zero and non-finite
+/// rows; parallel, as it is compute-bound), or copied and checked finite. On error `dst` is
+/// left as it was.
+fn append_rows<T: Elem>(m: &Matrix<'_, T>, normalize: bool, dst: &mut Vec<f32>) -> Result<()> {
+    let old = dst.len();
     if normalize {
-        return normalize_rows_into(m, out);
+        dst.resize(old + m.rows() * m.dim(), 0.0);
+        let written = normalize_rows_into(m, &mut dst[old..]);
+        if written.is_err() {
+            dst.truncate(old);
+        }
+        return written;
     }
-    if out.is_empty() {
-        return Ok(());
+    dst.reserve(m.rows() * m.dim());
+    let mut scratch = vec![0f32; m.dim()];
+    for i in 0..m.rows() {
+        dst.extend_from_slice(T::as_f32(m.row(i), &mut scratch));
     }
-    let d = m.dim();
-    out.par_chunks_mut(d * 64)
-        .enumerate()
-        .try_for_each(|(b, block)| {
-            for (r, dst) in block.chunks_exact_mut(d).enumerate() {
-                let i = b * 64 + r;
-                T::row_to_f32(m.row(i), dst);
-                if !dst.iter().all(|v| v.is_finite()) {
-                    return Err(Error::InvalidArgument(format!(
-                        "row {i} has a non-finite value"
-                    )));
-                }
-            }
-            Ok(())
-        })
+    // A branch-free fold (it vectorises); the slow search for the row only on failure.
+    let finite = with_simd(|| dst[old..].iter().fold(true, |ok, v| ok & v.is_finite()));
+    if !finite {
+        let bad = dst[old..].iter().position(|v| !v.is_finite()).unwrap_or(0) / m.dim();
+        dst.truncate(old);
+        return Err(Error::InvalidArgument(format!(
+            "row {bad} has a non-finite value"
+        )));
+    }
+    Ok(())
 }
