@@ -102,7 +102,9 @@ def test_core_dependencies_hold_no_heavy_package() -> None:
     assert {"torch", "transformers", "trl"} <= _names(extras["train"])
     # `make install` (.[test]) must still bring every extra the tests exercise.
     assert "alignkit[llm,train,parquet]" in extras["test"]
-    assert "alignkit[llm,train,parquet]" in extras["all"]
+    assert "alignkit[llm,train,parquet,ray]" in extras["all"]
+    # Ray is an opt-in executor: its own extra, never pulled in by the tests' install.
+    assert _names(extras["ray"]) == {"ray"} and "ray" not in _names(extras["test"])
 
 
 def test_blocker_hides_heavy_packages(blocked: BlockedPython) -> None:

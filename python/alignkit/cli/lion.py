@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignkit.cli.options import add_stage_command, stage_progress
+from alignkit.cli.options import add_stage_command, executor_from_args, stage_progress
 
 # The opt-in teacher/referee/generator of `--demo` (fetched once with `alignkit llm fetch-model`):
 # the embedded 135M model cannot judge or teach itself.
@@ -104,6 +104,7 @@ def add_parsers(
             "run`, for users who drive the loop themselves; resumable like every stage (markers "
             "and LLM caches in OUT/.alignkit/).",
             inputs=inputs,
+            executor=True,
         )
         p.add_argument(
             "--retry-failed",
@@ -211,6 +212,7 @@ def _cmd_stage(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=stage_progress(args),
         retry_failed=args.retry_failed,
+        executor=executor_from_args(args),
     )
     print(json.dumps(report.to_dict(), indent=2, default=str))
     for task, why in sorted(report.failures.items()):

@@ -66,10 +66,12 @@ def add_stage_command(
     inputs_nargs: str = "*",
     workers: bool = False,
     exclude: tuple[str, ...] = (),
+    executor: bool = False,
 ) -> argparse.ArgumentParser:
     """A stage command, the same way for every stage: its inputs (dest, metavar, help), `--out`,
     one flag per config field (defaults shown), `--workers` where the config has none and the
-    stage's tasks can run in parallel, `--overwrite` and `--no-progress`."""
+    stage's tasks can run in parallel, `--overwrite`, `--no-progress` and, with `executor` (for
+    commands that pass `executor_from_args(args)` on), the executor flags."""
     from alignkit.stage import add_config_arguments
 
     p = sub.add_parser(name, help=help, description=description)
@@ -90,7 +92,65 @@ def add_stage_command(
         "--overwrite", action="store_true", help="discard results made with another configuration"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
+    if executor:
+        add_executor_flags(p)
     return p
+
+
+def add_executor_flags(p: argparse.ArgumentParser) -> None:
+    """`--executor local|ray`, `--ray-address`, `--ray-cpus-per-task`, `--ray-memory-per-task`."""
+    group = p.add_argument_group("executor")
+    group.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help='where tasks run: local processes, or Ray (pip install "alignkit[ray]"); the '
+        "outputs are the same and a run started on one resumes on the other (default: local)",
+    )
+    group.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="Ray cluster to use (e.g. ray://HOST:10001 or auto); default: start a local one on "
+        "127.0.0.1 with all CPUs",
+    )
+    group.add_argument(
+        "--ray-cpus-per-task",
+        type=float,
+        metavar="N",
+        help="CPUs Ray reserves per task (default: 1)",
+    )
+    group.add_argument(
+        "--ray-memory-per-task",
+        type=positive_int,
+        metavar="MB",
+        help="memory Ray reserves per task (default: none reserved)",
+    )
+
+
+def executor_from_args(args: argparse.Namespace) -> Any:
+    """The executor the flags ask for: a `RayExecutor` for `--executor ray`, else None (the
+    command's local executor, sized by its `--workers`)."""
+    from alignkit.errors import ConfigError
+
+    ray_flags = {
+        "--ray-address": args.ray_address,
+        "--ray-cpus-per-task": args.ray_cpus_per_task,
+        "--ray-memory-per-task": args.ray_memory_per_task,
+    }
+    if args.executor != "ray":
+        given = [flag for flag, value in ray_flags.items() if value is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: only with --executor ray")
+        return None
+    from alignkit.stage.ray_executor import RayExecutor, import_ray
+
+    import_ray()  # a missing Ray is reported before any work
+    memory_mb = args.ray_memory_per_task
+    return RayExecutor(
+        address=args.ray_address,
+        num_cpus_per_task=args.ray_cpus_per_task or 1,
+        memory_per_task=None if memory_mb is None else memory_mb << 20,
+    )
 
 
 def stage_progress(args: argparse.Namespace) -> bool | str:

@@ -13,8 +13,10 @@ from typing import Any
 
 from alignkit.cli.options import (
     add_demo_flags,
+    add_executor_flags,
     add_llm_flag,
     add_stage_command,
+    executor_from_args,
     stage_progress,
 )
 
@@ -56,6 +58,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "to OUT/.alignkit/stats.json. Re-running the same command skips finished shards."
         ),
         inputs=("shards", "SHARD", "WARC/WET files or glob patterns"),
+        executor=True,
     )
     _add_quality_flags(p)
     add_demo_flags(p)
@@ -132,7 +135,12 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in default_quality_settings() if hasattr(args, k)}
     config = config_from_args(PrepareConfig, args, defaults={"quality_settings": overrides})
     report = run_prepare(
-        config, shards, args.out, overwrite=args.overwrite, progress=stage_progress(args)
+        config,
+        shards,
+        args.out,
+        overwrite=args.overwrite,
+        progress=stage_progress(args),
+        executor=executor_from_args(args),
     )
     stats = report.stats
 
@@ -171,6 +179,7 @@ def _add_dedup(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "a changed configuration is refused unless --overwrite is given."
         ),
         inputs=("inputs", "INPUT", "document shards or glob patterns"),
+        executor=True,
     )
     p.set_defaults(handler=_cmd_dedup)
     return p
@@ -184,7 +193,12 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
         raise ValueError("no input: give INPUT files or glob patterns (outputs of webr prepare)")
     config = config_from_args(DedupConfig, args)
     report = run_dedup(
-        config, args.inputs, args.out, overwrite=args.overwrite, progress=stage_progress(args)
+        config,
+        args.inputs,
+        args.out,
+        overwrite=args.overwrite,
+        progress=stage_progress(args),
+        executor=executor_from_args(args),
     )
     stats = report.stats
     print(
@@ -271,6 +285,7 @@ def _add_synthesize(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
         inputs=("docs", "DOCS", "document files or glob patterns"),
         exclude=("llm",),
+        executor=True,
     )
     add_llm_flag(p)
     p.add_argument("--retry-failed", action="store_true", help="re-send earlier failed requests")
@@ -318,6 +333,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         retry_failed=args.retry_failed,
         dry_run=args.dry_run,
+        executor=None if args.dry_run else executor_from_args(args),
     )
     if args.dry_run:
         return 0
@@ -382,6 +398,7 @@ def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="redo the stages whose recorded configuration differs",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_executor_flags(p)
     add_demo_flags(p)
     p.set_defaults(handler=_cmd_run)
     return p
@@ -475,6 +492,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         skip_score=args.skip_score,
         retry_failed=args.retry_failed,
         progress=not args.no_progress,
+        executor=executor_from_args(args),
     )
     print(f"summary: {args.out}/run.json ({run['seconds']:.1f}s)")
     failures = run["stages"].get("synthesize", {}).get("failures", 0)

@@ -48,6 +48,7 @@ from alignkit.errors import (
 from alignkit.stage import (
     META_DIR,
     Counts,
+    Executor,
     LocalExecutor,
     OutputFolder,
     Stage,
@@ -447,10 +448,12 @@ def run_dedup(
     *,
     overwrite: bool = False,
     progress: bool | str | None = "auto",
+    executor: Executor | None = None,
 ) -> StageReport:
     """Signatures and clusters into `OUT/.alignkit/signatures`, then the kept documents into
-    `OUT`. Raises `StageFailedError` when a shard's signatures failed (no clusters without them);
-    failures of the second stage are in the report."""
+    `OUT`, both on `executor` (default: a local one sized by `config.workers`). Raises
+    `StageFailedError` when a shard's signatures failed (no clusters without them); failures of
+    the second stage are in the report."""
     paths = [str(p) for p in expand_shards(inputs)]
     if not paths:
         raise InputNotFoundError("no input files given")
@@ -467,7 +470,7 @@ def run_dedup(
         raise ConfigMismatchError(str(out), differing_keys(recorded, wanted))
     processes = min(config.workers or 1, len(paths))
     threads = None if config.workers is None else max(1, config.workers // processes)
-    executor = LocalExecutor(processes)
+    executor = executor or LocalExecutor(processes)
     first = run_stage(
         DedupSignatureStage(config, threads),
         paths,
@@ -499,17 +502,20 @@ def dedup_files(
     workers: int | None = None,
     progress: bool | str | None = True,
     overwrite: bool = False,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Deduplicate every input shard into `out_dir`; returns the statistics (also in
     `OUT/.alignkit/stats.json`) with each input's output path.
 
     Clusters span all inputs: a document is removed if it duplicates one in any shard. `workers`
-    overrides the config's (see `DedupConfig.workers`).
+    overrides the config's (see `DedupConfig.workers`); `executor` runs the tasks (default: local).
     """
     cfg = config or DedupConfig()
     if workers is not None:
         cfg = cfg.replace(workers=workers)
-    report = run_dedup(cfg, inputs, out_dir, overwrite=overwrite, progress=progress)
+    report = run_dedup(
+        cfg, inputs, out_dir, overwrite=overwrite, progress=progress, executor=executor
+    )
     tasks = _plan([str(p) for p in expand_shards(inputs)])
     result = {
         **report.stats,

@@ -28,10 +28,13 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alignkit.errors import ConfigError, NothingProducedError, StageFailedError
 from alignkit.llm.redact import redact_text
+
+if TYPE_CHECKING:
+    from alignkit.stage import Executor
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +207,12 @@ def run_pipeline(
     retry_failed: bool = False,
     progress: bool | str = False,
     echo: Callable[[str], None] = print,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Run prepare -> dedup -> synthesize -> score into `out_dir`; returns what `run.json` holds.
+
+    `executor` runs the tasks of prepare, dedup and synthesize (default: local processes sized by
+    each stage's `workers`); score runs here.
 
     `llm` (a backend spec) overrides `options.synthesize.llm` (default `transformers`, the
     embedded SmolLM2-135M-Instruct). `progress`: True/"auto", "bar", "log" or False.
@@ -229,9 +236,8 @@ def run_pipeline(
         "stages": {},
     }
     try:
-        return _Pipeline(out, opts, run, overwrite, retry_failed, progress, echo).run(
-            shards, dry_run, skip_score
-        )
+        pipeline = _Pipeline(out, opts, run, overwrite, retry_failed, progress, echo, executor)
+        return pipeline.run(shards, dry_run, skip_score)
     except BaseException as exc:
         failed = next((n for n in STAGE_DIRS if n not in run["stages"]), "setup")
         error = redact_text(f"{type(exc).__name__}: {exc}")
@@ -250,7 +256,9 @@ class _Pipeline:
         retry_failed: bool,
         progress: bool | str,
         echo: Callable[[str], None],
+        executor: Executor | None = None,
     ) -> None:
+        self.executor = executor
         self.out = out
         self.opts = opts
         self.run_info = run
@@ -295,6 +303,7 @@ class _Pipeline:
             cfg,
             progress=self.progress,
             overwrite=self.overwrite_for("prepare", PrepareStage.name, cfg.fingerprint()),
+            executor=self.executor,
         )
         tasks = prep["report"]["tasks"]
         self.finish(
@@ -334,6 +343,7 @@ class _Pipeline:
             cfg,
             progress=self.progress,
             overwrite=self.overwrite_for("dedup", DedupStage.name, cfg.fingerprint()),
+            executor=self.executor,
         )
         tasks = ded.get("report", {}).get("tasks", {})
         status = _status(tasks) if tasks else "ran"
@@ -393,6 +403,7 @@ class _Pipeline:
                 "synthesize", STAGE_NAME, SynthesizeStage(cfg).fingerprint()
             ),
             retry_failed=self.retry_failed,
+            executor=self.executor,
         )
         status = _status(syn["tasks"])
         self.finish(

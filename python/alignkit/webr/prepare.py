@@ -30,6 +30,7 @@ from alignkit.errors import (
 )
 from alignkit.stage import (
     Counts,
+    Executor,
     LocalExecutor,
     OutputFolder,
     Stage,
@@ -354,9 +355,11 @@ def run_prepare(
     *,
     overwrite: bool = False,
     progress: bool | str | None = "auto",
+    executor: Executor | None = None,
 ) -> StageReport:
-    """Prepare every shard into `out_dir` with the stage kit; failed shards are listed in the
-    report (a re-run retries only them)."""
+    """Prepare every shard into `out_dir` with the stage kit (on `executor`, by default a local
+    one of `config.workers` processes); failed shards are listed in the report (a re-run retries
+    only them)."""
     paths = expand_shards(shards)
     if not paths:
         raise InputNotFoundError("no input shards given")
@@ -376,7 +379,7 @@ def run_prepare(
         PrepareStage(config),
         [str(p) for p in paths],
         out_dir,
-        executor=LocalExecutor(config.workers),
+        executor=executor or LocalExecutor(config.workers),
         overwrite=overwrite,
         progress=progress,
     )
@@ -414,11 +417,13 @@ def prepare(
     progress: bool | str | None = True,
     overwrite: bool = False,
     keep_dropped: str | os.PathLike[str] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Prepare every shard into `out_dir`; returns the statistics (also in
     `OUT/.alignkit/stats.json`) with the shard counts of this run.
 
-    `workers` and `keep_dropped` override the config's. Shards that fail (unreadable, not WARC,
+    `workers` and `keep_dropped` override the config's; `executor` runs the shards (default: a
+    local one of `workers` processes). Shards that fail (unreadable, not WARC,
     no record) are logged and listed in `failed_shards` (input path -> error); the others are
     still completed, and a re-run retries only what is missing.
     """
@@ -427,7 +432,9 @@ def prepare(
         config = config.replace(workers=workers)
     if keep_dropped is not None:
         config = config.replace(keep_dropped=os.fspath(keep_dropped))
-    report = run_prepare(config, shards, out_dir, overwrite=overwrite, progress=progress)
+    report = run_prepare(
+        config, shards, out_dir, overwrite=overwrite, progress=progress, executor=executor
+    )
     paths = [str(p) for p in expand_shards(shards)]
     inputs = {t.id: t.payload for t in PrepareStage(config).plan(paths)}
     return {

@@ -61,6 +61,7 @@ from alignkit.errors import (
 from alignkit.llm.postprocess import clean_output, trim_words
 from alignkit.stage import (
     Counts,
+    Executor,
     LLMUsage,
     LocalExecutor,
     OutputFolder,
@@ -1146,6 +1147,7 @@ def synthesize(
     dry_run: bool = False,
     echo: Callable[[str], None] = print,
     backend_options: dict[str, Any] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Run the synthesis stage over the documents in `inputs` into `out_dir`; returns its
     statistics (also in OUT/.alignkit/stats.json) plus `tasks` (counts) and `sent_now` (LLM
@@ -1155,7 +1157,8 @@ def synthesize(
     SmolLM2-135M-Instruct, the default), `transformers:PATH` or `openai:MODEL@URL`;
     `concurrency` overrides `config.concurrency`.
     `progress`: "auto"/True, "bar", "log" or False. `retry_failed` re-sends requests that failed
-    in an earlier run. `dry_run=True` prints the first prompt of each step through `echo` and
+    in an earlier run. `executor` runs the batches (default: a local one of `config.workers`
+    processes). `dry_run=True` prints the first prompt of each step through `echo` and
     calls no LLM. Raises `StageFailedError` naming failed tasks and `NothingProducedError` when
     no example survives.
     """
@@ -1179,7 +1182,7 @@ def synthesize(
         stage,
         inputs,
         out_dir,
-        executor=LocalExecutor(config.workers),
+        executor=executor or LocalExecutor(config.workers),
         overwrite=overwrite,
         progress=progress,
         retry_failed=retry_failed,

@@ -1,0 +1,315 @@
+"""The Ray executor writes what the local executor writes: byte-identical data files, the same
+markers and statistics, whatever the completion order; runs resume across executors; a killed
+worker's task is retried. Every test that starts Ray runs inside a private network namespace
+(tests/ray_netns.py), on a 2-CPU loopback cluster."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ray_netns import in_netns, in_private_netns, start_loopback_ray
+
+from alignkit.errors import MissingDependencyError
+from alignkit.stage import META_DIR, LocalExecutor, OutputFolder, run_stage
+from alignkit.stage.ray_executor import RayExecutor
+from alignkit.webr.dedup import SIGNATURES_DIR, DedupConfig, DedupSignatureStage, DedupStage
+from alignkit.webr.prepare import PrepareConfig, PrepareStage
+
+needs_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason='no Ray (pip install "alignkit[ray]")'
+)
+SHARDS = 5
+
+
+class DelayedTasks:
+    """Sleeps `delays[task.id]` seconds before each task, so completion order can differ from
+    submission order; kills its own worker on `kill_task` the first time (`kill_flag` absent)."""
+
+    delays: dict[str, float] = {}
+    kill_task = ""
+    kill_flag = ""
+
+    def run_task(self, task: Any, ctx: Any) -> Any:
+        time.sleep(self.delays.get(task.id, 0.0))
+        if task.id == self.kill_task and not os.path.exists(self.kill_flag):
+            Path(self.kill_flag).write_text(str(os.getpid()), encoding="utf-8")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().run_task(task, ctx)  # type: ignore[misc]
+
+
+class DelayedPrepare(DelayedTasks, PrepareStage):
+    pass
+
+
+class DelayedSignatures(DelayedTasks, DedupSignatureStage):
+    pass
+
+
+class DelayedDedup(DelayedTasks, DedupStage):
+    pass
+
+
+def first_slowest(ids: list[str]) -> dict[str, float]:
+    """The first task sleeps longest, the others a little, in a shuffled pattern."""
+    pattern = [0.15, 0.0, 0.1, 0.05]
+    return {i: 0.8 if k == 0 else pattern[k % len(pattern)] for k, i in enumerate(sorted(ids))}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Any:
+    """One loopback cluster for the tests run inside a namespace; none outside (`in_netns`
+    re-runs the test inside, where this starts it)."""
+    if not in_private_netns():
+        yield None
+        return
+    ray = start_loopback_ray(num_cpus=2)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    from alignkit.data.demo import write_demo_shards
+
+    out = tmp_path_factory.mktemp("warc")
+    return sorted(str(p) for p in write_demo_shards(out, n_shards=SHARDS, docs_per_shard=40))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def folder_digest(out: Path) -> dict[str, Any]:
+    """What must not depend on the executor: every data file's sha256, every marker's inputs and
+    output identities, and the statistics without timings."""
+    folder = OutputFolder(out)
+    data = {
+        str(p.relative_to(out)): sha256(p)
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and META_DIR not in p.relative_to(out).parts
+    }
+    markers = {}
+    for path in sorted(folder.marker_path("x").parent.glob("*.json")):
+        marker = json.loads(path.read_text())
+        # Inputs inside the folder (signatures) differ by path and mtime only.
+        inputs = [(Path(i["path"]).name, i["size"], i.get("sha256")) for i in marker["inputs"]]
+        markers[path.stem] = {"inputs": inputs, "outputs": marker["outputs"]}
+    stats = json.loads((out / META_DIR / "stats.json").read_text())["stats"]
+    return {"data": data, "markers": markers, "stats": without_timings(stats)}
+
+
+def without_timings(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items() if k != "seconds"}
+    return value
+
+
+def completion_order(out: Path, ids: list[str]) -> list[str]:
+    folder = OutputFolder(out)
+    return sorted(ids, key=lambda i: folder.marker_path(i).stat().st_mtime_ns)
+
+
+def prepare_local(shards: list[str], out: Path) -> Any:
+    return run_stage(PrepareStage(PrepareConfig()), shards, out, progress=False)
+
+
+def dedup(executor: Any, inputs: list[str], out: Path, delays: dict[str, float]) -> Any:
+    """The two stages of `run_dedup`, with delays on both."""
+    config = DedupConfig()
+    signatures = out / META_DIR / SIGNATURES_DIR
+    first = DelayedSignatures(config)
+    first.delays = delays
+    assert not run_stage(first, inputs, signatures, executor=executor, progress=False).failures
+    second = DelayedDedup(config, signatures)
+    second.delays = delays
+    return run_stage(second, inputs, out, executor=executor, progress=False)
+
+
+@pytest.mark.slow
+@needs_ray
+@pytest.mark.usefixtures("ray_cluster")
+@in_netns
+def test_prepare_and_dedup_outputs_match_the_local_executor(
+    shards: list[str], tmp_path: Path
+) -> None:
+    local = prepare_local(shards, tmp_path / "prep-local")
+    assert local.complete and local.tasks_run == SHARDS
+
+    ids = [t.id for t in PrepareStage(PrepareConfig()).plan(shards)]
+    stage = DelayedPrepare(PrepareConfig())
+    stage.delays = first_slowest(ids)
+    on_ray = run_stage(stage, shards, tmp_path / "prep-ray", executor=RayExecutor(), progress=False)
+    assert on_ray.complete and on_ray.tasks_run == SHARDS
+    assert completion_order(tmp_path / "prep-ray", ids) != sorted(ids)
+    assert folder_digest(tmp_path / "prep-ray") == folder_digest(tmp_path / "prep-local")
+
+    docs = sorted(str(p) for p in (tmp_path / "prep-local").glob("*.jsonl.gz"))
+    dedup_ids = [t.id for t in DedupStage(DedupConfig(), tmp_path).plan(docs)]
+    dedup(LocalExecutor(1), docs, tmp_path / "dedup-local", {})
+    report = dedup(RayExecutor(), docs, tmp_path / "dedup-ray", first_slowest(dedup_ids))
+    assert report.complete and report.stats["docs_in"] > report.stats["docs_kept"] > 0
+    for sub in ("dedup-ray", f"dedup-ray/{META_DIR}/{SIGNATURES_DIR}"):
+        local_sub = sub.replace("dedup-ray", "dedup-local")
+        assert folder_digest(tmp_path / sub) == folder_digest(tmp_path / local_sub)
+
+
+def drop_tasks(out: Path, ids: list[str], suffix: str) -> None:
+    """Undo tasks as a killed run leaves them: no marker, no output."""
+    folder = OutputFolder(out)
+    for task_id in ids:
+        folder.marker_path(task_id).unlink()
+        (out / f"{task_id}{suffix}").unlink()
+
+
+@pytest.mark.slow
+@needs_ray
+@pytest.mark.usefixtures("ray_cluster")
+@in_netns
+def test_runs_resume_across_executors(shards: list[str], tmp_path: Path) -> None:
+    reference = prepare_local(shards, tmp_path / "reference")
+    ids = sorted(reference.ran_now)
+    suffix = PrepareConfig().output_suffix
+    executors = {"local": LocalExecutor(2), "ray": RayExecutor()}
+    for first, then in (("local", "ray"), ("ray", "local")):
+        out = tmp_path / f"{first}-then-{then}"
+        stage = PrepareStage(PrepareConfig())
+        assert run_stage(stage, shards, out, executor=executors[first], progress=False).complete
+        drop_tasks(out, ids[1:3], suffix)
+        kept = {i: OutputFolder(out).marker_path(i).stat().st_mtime_ns for i in ids[:1] + ids[3:]}
+        resumed = run_stage(stage, shards, out, executor=executors[then], progress=False)
+        assert (resumed.tasks_done_before, resumed.tasks_run) == (SHARDS - 2, 2)
+        assert sorted(resumed.ran_now) == ids[1:3]
+        assert kept == {i: OutputFolder(out).marker_path(i).stat().st_mtime_ns for i in kept}
+        assert folder_digest(out) == folder_digest(tmp_path / "reference")
+
+
+@pytest.mark.slow
+@needs_ray
+@pytest.mark.usefixtures("ray_cluster")
+@in_netns
+def test_a_killed_worker_is_retried_with_the_same_outputs(
+    shards: list[str], tmp_path: Path
+) -> None:
+    prepare_local(shards, tmp_path / "local")
+    victim = sorted(t.id for t in PrepareStage(PrepareConfig()).plan(shards))[2]
+
+    stage = DelayedPrepare(PrepareConfig())
+    stage.kill_task, stage.kill_flag = victim, str(tmp_path / "killed-once")
+    report = run_stage(stage, shards, tmp_path / "ray", executor=RayExecutor(), progress=False)
+    assert (tmp_path / "killed-once").exists()  # the worker did die mid-task
+    assert report.complete and report.tasks_run == SHARDS
+    assert folder_digest(tmp_path / "ray") == folder_digest(tmp_path / "local")
+
+    # Without retries the death is that task's failure: no marker; a re-run finishes it.
+    stage.kill_flag = str(tmp_path / "killed-again")
+    out = tmp_path / "no-retry"
+    failed = run_stage(stage, shards, out, executor=RayExecutor(max_retries=0), progress=False)
+    assert list(failed.failures) == [victim] and failed.tasks_run == SHARDS - 1
+    assert not OutputFolder(out).marker_path(victim).exists()
+    again = run_stage(stage, shards, out, executor=RayExecutor(), progress=False)
+    assert again.complete and sorted(again.ran_now) == [victim]
+    assert folder_digest(out) == folder_digest(tmp_path / "local")
+
+
+@pytest.mark.slow
+@needs_ray
+@pytest.mark.usefixtures("ray_cluster")
+@in_netns
+def test_a_task_error_is_that_tasks_failure_and_not_retried(tmp_path: Path) -> None:
+    from stage_toy import ToyConfig, ToyStage, write_inputs
+
+    inputs = [str(p) for p in write_inputs(tmp_path / "in", n=3)]
+    stage = ToyStage(ToyConfig(), fail_on="shard1")
+    report = run_stage(stage, inputs, tmp_path / "out", executor=RayExecutor(), progress=False)
+    assert report.failures == {"shard1": "RuntimeError: injected failure"}
+    assert sorted(report.ran_now) == ["shard0", "shard2"]
+    local = run_stage(stage, inputs, tmp_path / "local", progress=False)
+    assert local.failures == report.failures
+    assert folder_digest(tmp_path / "out")["data"] == folder_digest(tmp_path / "local")["data"]
+
+
+def alignkit_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from alignkit.cli.main import main; sys.exit(main())",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+@needs_ray
+@in_netns
+def test_cli_prepare_and_dedup_on_ray_match_local(shards: list[str], tmp_path: Path) -> None:
+    """`--executor ray` with no address starts its own loopback cluster (in this namespace)."""
+    for executor in ("local", "ray"):
+        prep, ded = tmp_path / f"prep-{executor}", tmp_path / f"dedup-{executor}"
+        for cmd in (
+            ("webr", "prepare", *shards, "--out", str(prep)),
+            ("webr", "dedup", f"{prep}/*.jsonl.gz", "--out", str(ded)),
+        ):
+            done = alignkit_cli(*cmd, "--executor", executor, "--no-progress")
+            assert done.returncode == 0, done.stderr[-3000:]
+    for stage in ("prep", "dedup"):
+        on_ray, local = tmp_path / f"{stage}-ray", tmp_path / f"{stage}-local"
+        assert folder_digest(on_ray) == folder_digest(local)
+
+
+def test_missing_ray_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import argparse
+
+    from alignkit.cli.options import add_executor_flags, executor_from_args
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(MissingDependencyError, match=r'pip install "alignkit\[ray\]"'):
+        RayExecutor().connect()
+    parser = argparse.ArgumentParser()
+    add_executor_flags(parser)
+    with pytest.raises(MissingDependencyError, match=r"alignkit\[ray\]"):
+        executor_from_args(parser.parse_args(["--executor", "ray"]))
+    assert executor_from_args(parser.parse_args([])) is None
+
+
+def test_stages_with_one_local_model_run_in_the_driver(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`parallel_tasks = False` never reaches Ray (made unimportable here to prove it)."""
+    from stage_toy import ToyConfig, ToyStage, write_inputs
+
+    class DriverOnly(ToyStage):
+        parallel_tasks = False
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    inputs = [str(p) for p in write_inputs(tmp_path / "in", n=2)]
+    report = run_stage(DriverOnly(ToyConfig()), inputs, tmp_path / "out", executor=RayExecutor())
+    assert report.complete and report.tasks_run == 2
+
+
+def test_ray_flags_need_the_ray_executor() -> None:
+    import argparse
+
+    from alignkit.cli.options import add_executor_flags, executor_from_args
+    from alignkit.errors import ConfigError
+
+    parser = argparse.ArgumentParser()
+    add_executor_flags(parser)
+    with pytest.raises(ConfigError, match="--ray-address: only with --executor ray"):
+        executor_from_args(parser.parse_args(["--ray-address", "auto"]))
+    with pytest.raises(ConfigError, match="num_cpus_per_task"):
+        RayExecutor(num_cpus_per_task=0)
