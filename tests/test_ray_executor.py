@@ -313,3 +313,20 @@ def test_ray_flags_need_the_ray_executor() -> None:
         executor_from_args(parser.parse_args(["--ray-address", "auto"]))
     with pytest.raises(ConfigError, match="num_cpus_per_task"):
         RayExecutor(num_cpus_per_task=0)
+
+
+def test_bench_shards_are_cut_at_record_boundaries(tmp_path: Path) -> None:
+    import gzip
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benches"))
+    import bench_ray_executor
+    import make_bench_warc
+
+    gz = tmp_path / "b.warc.gz"
+    info = make_bench_warc.build(gz, 0.3, "demo", seed=2)
+    shards = [Path(p) for p in bench_ray_executor.split_shards(gz, 3, tmp_path / "shards")]
+    assert b"".join(p.read_bytes() for p in shards) == gz.read_bytes()
+    records = [gzip.decompress(p.read_bytes()).count(b"WARC/1.") for p in shards]
+    assert all(records) and sum(records) >= info["records"]
+    with pytest.raises(ValueError, match="truncated"):
+        bench_ray_executor.member_ends(gz.read_bytes()[:-5])
