@@ -5,8 +5,9 @@
 The work is the generator's near-duplicate check: each candidate instruction is scored against
 every pool instruction (and every candidate kept before it); it is rejected when the maximum
 ROUGE-L F-measure exceeds 0.7. The pool is the real instructions of ../shared/data/lion (seed
-tasks and their inputs, Vicuna and MT-Bench questions) topped up with synthetic ones; the
-candidates are edited copies of pool texts (near duplicates) and fresh synthetic instructions.
+task instructions, Vicuna and MT-Bench questions; Lion's pool holds instructions, not inputs)
+topped up with synthetic ones; the candidates are edited copies of pool texts (near duplicates)
+and fresh synthetic instructions.
 
 - rouge_score: the pool is tokenized once, then per candidate `_score_lcs(candidate, text)` over
   every pool text, as in the authors' generator (which also starts a process pool per
@@ -62,14 +63,17 @@ TAILS = [
 ]  # fmt: skip
 
 
-def real_instructions() -> list[str]:
+def real_instructions(with_inputs: bool = False) -> list[str]:
+    """Seed-task instructions (and their inputs, some of 1,000 words, when `with_inputs`),
+    Vicuna and MT-Bench questions; empty when ../shared is absent."""
     if not LION_DATA.is_dir():
         return []
     texts = []
     for line in (LION_DATA / "seed_tasks.jsonl").read_text(encoding="utf-8").splitlines():
         task = json.loads(line)
         texts.append(task["instruction"])
-        texts.extend(inst["input"] for inst in task["instances"] if inst["input"])
+        if with_inputs:
+            texts.extend(inst["input"] for inst in task["instances"] if inst["input"])
     for name in ("vicuna_bench_questions.jsonl", "mt_bench_questions.jsonl"):
         for line in (LION_DATA / name).read_text(encoding="utf-8").splitlines():
             texts.extend(json.loads(line)["turns"])

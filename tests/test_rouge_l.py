@@ -33,7 +33,7 @@ def reference_f1(target: str, prediction: str) -> float:
 
 
 def real_instructions() -> list[str]:
-    texts = bench.real_instructions()
+    texts = bench.real_instructions(with_inputs=True)
     if not texts:
         pytest.skip("../shared/data/lion is not present")
     return texts
