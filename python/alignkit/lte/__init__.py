@@ -1,4 +1,5 @@
-"""LTE (Learning to Edit): the edit template, KnowEdit records and the parallel alignment data."""
+"""LTE (Learning to Edit): the edit template, KnowEdit records, the parallel alignment data, the
+retrieval editor (`LTEEditor`), EasyEdit's metrics and the evaluation stage."""
 
 from alignkit.lte.build_data import (
     BuildDataConfig,
@@ -12,6 +13,8 @@ from alignkit.lte.build_data import (
     plan_pairs,
     top_k_cosine,
 )
+from alignkit.lte.editor import LTEEditor, prepare_requests, request_from_record
+from alignkit.lte.evaluate import EditEvalConfig, EditEvalStage, summarize
 from alignkit.lte.knowedit import (
     SOURCES,
     EditRecord,
@@ -20,6 +23,8 @@ from alignkit.lte.knowedit import (
     guess_source,
     load_knowedit,
 )
+from alignkit.lte.metrics import TeacherForcedScorer, fluency_score, word_tokenizer_name
+from alignkit.lte.report import render_lte_report, write_lte_report
 from alignkit.lte.template import (
     LABELS,
     TASK_PREFIXES,
@@ -37,16 +42,21 @@ __all__ = [
     "TASK_PREFIXES",
     "BuildDataConfig",
     "BuildDataStage",
+    "EditEvalConfig",
+    "EditEvalStage",
     "EditRecord",
     "FactPool",
     "KnowEditFile",
+    "LTEEditor",
     "PlannedPair",
     "Probe",
+    "TeacherForcedScorer",
     "build_lte_data",
     "draw_facts",
     "edit_prompt",
     "fact_sentence",
     "fill_answers",
+    "fluency_score",
     "format_facts",
     "guess_source",
     "instruction_sentence",
@@ -54,6 +64,12 @@ __all__ = [
     "pair_rows",
     "plain_prompt",
     "plan_pairs",
+    "prepare_requests",
+    "render_lte_report",
+    "request_from_record",
+    "summarize",
     "task_prompt",
     "top_k_cosine",
+    "word_tokenizer_name",
+    "write_lte_report",
 ]
