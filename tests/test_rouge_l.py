@@ -255,8 +255,10 @@ def test_bad_arguments_are_clear_errors():
         pool.top_k("a", -2)
     with pytest.raises(TypeError, match="candidates must be a sequence of str, not a single str"):
         pool.filter_novel("a b", 0.7)
-    with pytest.raises(TypeError, match="texts must be a sequence of str, got list"):
+    with pytest.raises(TypeError, match=r"texts\[1\] must be str, got int"):
         pool.add(["ok", 3])
+    with pytest.raises(TypeError, match=r"candidates\[0\]: .*surrogate"):
+        pool.filter_novel(["\ud800"], 0.7)
     with pytest.raises(TypeError, match="candidates must be a sequence of str, got int"):
         pool.max_similarity(5)
     with pytest.raises(IndexError, match="index 1 out of range for a pool of 1"):

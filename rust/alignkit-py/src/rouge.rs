@@ -13,7 +13,15 @@ use pyo3::types::PyString;
 use crate::convert::run_pooled;
 use crate::error::{CoreError, CoreResult};
 
-/// A list (or other sequence) of str; a bare str is refused instead of being read as letters.
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// A list (or other sequence) of str; a bare str is refused instead of being read as letters,
+/// and a wrong item is named by its position.
 fn str_list(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<PyBackedStr>> {
     if obj.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(format!(
@@ -21,12 +29,23 @@ fn str_list(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<PyBackedStr>> {
         )));
     }
     obj.extract().map_err(|_| {
-        let got = obj
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| "?".into());
-        PyTypeError::new_err(format!("{what} must be a sequence of str, got {got}"))
+        let bad_item = obj.try_iter().ok().and_then(|items| {
+            items.enumerate().find_map(|(i, item)| {
+                let item = item.ok()?;
+                if item.is_instance_of::<PyString>() {
+                    // A str that cannot become UTF-8 (a lone surrogate).
+                    let err = item.extract::<PyBackedStr>().err()?;
+                    Some(format!("{what}[{i}]: {err}"))
+                } else {
+                    Some(format!("{what}[{i}] must be str, got {}", type_name(&item)))
+                }
+            })
+        });
+        PyTypeError::new_err(
+            bad_item.unwrap_or_else(|| {
+                format!("{what} must be a sequence of str, got {}", type_name(obj))
+            }),
+        )
     })
 }
 
