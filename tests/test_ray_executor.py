@@ -275,6 +275,96 @@ def test_a_task_error_is_that_tasks_failure_and_not_retried(tmp_path: Path) -> N
     assert folder_digest(tmp_path / "out")["data"] == folder_digest(tmp_path / "local")["data"]
 
 
+DRIVER = """
+import sys
+import test_ray_executor as t
+from alignkit.stage import run_stage
+from alignkit.stage.ray_executor import RayExecutor
+from alignkit.webr.prepare import PrepareConfig
+
+out, shards = sys.argv[1], sys.argv[2:]
+stage = t.DelayedPrepare(PrepareConfig())
+stage.delays = {task.id: 1.0 for task in stage.plan(shards)}
+run_stage(stage, shards, out, executor=RayExecutor(local_cpus=2), progress=False)
+"""
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+# Ray's per-node agents (metrics, runtime environments) touch no output folder; they exit on
+# their own once the cluster's control service has been unreachable for a while (~1-2 min).
+RAY_AGENTS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
+
+
+def command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def wait_gone(pids: set[int], seconds: float) -> list[str]:
+    """The commands of those of `pids` still alive after up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return [command(p) for p in pids if alive(p)]
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@needs_ray
+@in_netns
+def test_a_killed_driver_leaves_no_ray_process_and_resumes(
+    shards: list[str], tmp_path: Path
+) -> None:
+    prepare_local(shards, tmp_path / "local")
+    out = tmp_path / "ray"
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(out), *shards])
+    done = OutputFolder(out).marker_path("x").parent
+    deadline = time.monotonic() + 120
+    while not (done.is_dir() and any(done.glob("*.json"))):
+        assert driver.poll() is None and time.monotonic() < deadline, "no task finished"
+        time.sleep(0.05)
+    ray_processes = descendants(driver.pid)
+    agents = {p for p in ray_processes if command(p).startswith(RAY_AGENTS)}
+    assert ray_processes - agents  # the local cluster's processes are the driver's
+    driver.kill()
+    driver.wait()
+    # Workers, raylet and control service go at once: nobody writes into OUT any more.
+    assert wait_gone(ray_processes - agents, 30) == []
+    finished = len(list(done.glob("*.json")))
+    assert 0 < finished < SHARDS
+
+    resumed = run_stage(
+        PrepareStage(PrepareConfig()), shards, out, executor=RayExecutor(), progress=False
+    )
+    assert resumed.complete and resumed.tasks_done_before >= finished
+    assert folder_digest(out) == folder_digest(tmp_path / "local")
+    assert wait_gone(agents, 180) == []
+
+
 def alignkit_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
