@@ -383,18 +383,19 @@ def alignkit_cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 @needs_ray
 @in_netns
-def test_cli_prepare_and_dedup_on_ray_match_local(shards: list[str], tmp_path: Path) -> None:
+def test_cli_prepare_dedup_and_run_on_ray_match_local(shards: list[str], tmp_path: Path) -> None:
     """`--executor ray` with no address starts its own loopback cluster (in this namespace)."""
     for executor in ("local", "ray"):
         prep, ded = tmp_path / f"prep-{executor}", tmp_path / f"dedup-{executor}"
         for cmd in (
             ("webr", "prepare", *shards, "--out", str(prep)),
             ("webr", "dedup", f"{prep}/*.jsonl.gz", "--out", str(ded)),
+            ("webr", "run", *shards, "--out", str(tmp_path / f"run-{executor}"), "--dry-run"),
         ):
             done = alignkit_cli(*cmd, "--executor", executor, "--no-progress")
             assert done.returncode == 0, done.stderr[-3000:]
-    for stage in ("prep", "dedup"):
-        on_ray, local = tmp_path / f"{stage}-ray", tmp_path / f"{stage}-local"
+    for stage in ("prep-{}", "dedup-{}", "run-{}/1-prepare", "run-{}/2-dedup"):
+        on_ray, local = (tmp_path / stage.format(e) for e in ("ray", "local"))
         assert folder_digest(on_ray) == folder_digest(local)
 
 
