@@ -200,6 +200,27 @@ def test_synthesize_against_the_fake_server_matches_the_local_executor(tmp_path:
     assert digests["ray"] == digests["local"]
 
 
+@pytest.mark.slow
+@needs_ray
+@pytest.mark.usefixtures("ray_cluster")
+@in_netns
+def test_lion_imitation_on_ray_matches_the_local_executor(tmp_path: Path) -> None:
+    """Lion's LLM-bound stage: chunks of instructions answered by the (echoing) fake teacher."""
+    from alignkit.lion import stages
+    from alignkit.llm.testing import FakeChatServer
+
+    seeds = run_stage(stages.SeedStage(stages.SeedConfig(max_seeds=12)), [], tmp_path / "seed")
+    instructions = [str(tmp_path / "seed" / stages.INSTRUCTIONS_FILE)]
+    with FakeChatServer() as server:
+        config = stages.ImitateConfig(teacher=f"openai:fake@{server.base_url}", rows_per_task=4)
+        for name, executor in (("local", LocalExecutor(1)), ("ray", RayExecutor())):
+            stage = stages.ImitateStage(config)
+            report = run_stage(stage, instructions, tmp_path / name, executor=executor)
+            assert report.complete and report.tasks_run == 3
+    assert seeds.complete and server.hits == 24  # 12 instructions, each sent once per run
+    assert folder_digest(tmp_path / "ray") == folder_digest(tmp_path / "local")
+
+
 def drop_tasks(out: Path, ids: list[str], suffix: str) -> None:
     """Undo tasks as a killed run leaves them: no marker, no output."""
     folder = OutputFolder(out)
