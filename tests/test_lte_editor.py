@@ -130,6 +130,7 @@ def test_single_edits_see_only_themselves_and_leave_the_memory_empty(loaded) -> 
     assert len(editor.memory) == 0
 
 
+@pytest.mark.slow
 def test_chunks_with_earlier_edits_before_equal_one_sequential_run(loaded) -> None:
     requests = prepare_requests(**EDITS, rephrase_prompts=[p + " now" for p in EDITS["prompts"]])
     whole = make_editor(loaded).evaluate_requests(requests, "sequential")
@@ -214,6 +215,7 @@ def test_metrics_are_the_scorers_values(loaded) -> None:
     assert "rephrase_acc" not in post and set(post["portability"]) >= {"P1_acc", "P2_acc"}
 
 
+@pytest.mark.slow
 def test_fluency_is_scored_on_request(loaded) -> None:
     editor = make_editor(loaded, max_new_tokens=6)
     asked = {"prompts": ["Tell me about Foo."], "target_new": ["ok"]}

@@ -186,3 +186,16 @@ def test_bad_configs_and_inputs(model_dir: Path, tmp_path: Path) -> None:
     not_json.write_text("{oops")
     with pytest.raises(InputError, match="neither a JSON list"):
         stage(model_dir).plan([str(not_json)])
+
+
+def test_report_escapes_names_and_shows_dashes_for_missing_values(tmp_path: Path) -> None:
+    hostile = "<script>alert(1)</script>"
+    results = {
+        "config": {"model": hostile, "mode": "gold"},
+        "word_tokenizer": "regex",
+        "datasets": {hostile: {"edits": 2, "pre": {}, "post": {"rewrite_acc": 50.0}}},
+    }
+    html = render_lte_report(results)
+    assert "<script" not in html and "&lt;script&gt;" in html
+    assert "<td>50.00</td>" in html and "<td>–</td>" in html
+    assert "No datasets" in render_lte_report({})
