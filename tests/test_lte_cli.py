@@ -1,5 +1,6 @@
 """`alignkit lte` command line: the group's commands, build-data on the shared ZsRE records, train
-on its output with a tiny chat model, resume, --config, and clear errors."""
+on its output with a tiny chat model, edit and eval with the trained model, resume, --config, and
+clear errors."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from conftest import shared_file
 
 def test_group_lists_its_commands(capsys: pytest.CaptureFixture[str]) -> None:
     _, leaves = build_parser()
-    assert {"lte build-data", "lte train"} <= set(leaves)
+    assert {"lte build-data", "lte train", "lte edit", "lte eval"} <= set(leaves)
     with pytest.raises(SystemExit):
         main(["lte", "--help"])
     text = capsys.readouterr().out
@@ -24,6 +25,9 @@ def test_group_lists_its_commands(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["lte", "train", "--help"])
     assert "--lora-r N" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # edit is the gold-fact mode: no retrieval settings
+        main(["lte", "edit", "--k", "2", "--out", "x"])
+    assert "unrecognized arguments: --k" in capsys.readouterr().err
 
 
 def test_train_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,8 +58,8 @@ def tiny_chat_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.slow  # builds data, then trains and saves a tiny model
-def test_build_data_then_train(
+@pytest.mark.slow  # builds data, trains a tiny model, edits and evaluates it
+def test_build_data_train_edit_eval(
     tiny_chat_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = shared_file("knowedit", "ZsRE", "ZsRE-test-all.json")
@@ -85,3 +89,15 @@ def test_build_data_then_train(
 
     assert main(train) == 0  # resumed: nothing trains twice
     assert "(0 run, 1 done before)" in capsys.readouterr().out
+
+    aligned = str(model_out / "model")
+    for command, mode in (("edit", "gold"), ("eval", "sequential")):
+        out = tmp_path / command
+        flags = ["--model", aligned, "--max-edits", "3", "--chunk-size", "2", "--no-fluency"]
+        assert main(["lte", command, str(source), *flags, "--out", str(out), "--no-progress"]) == 0
+        printed = capsys.readouterr().out
+        assert "ZsRE-test-all: 3, " in printed and f"report: {out / 'report.html'}" in printed
+        results = json.loads((out / "results.json").read_text())
+        assert results["config"]["mode"] == mode
+        assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+        assert ("retrieval" in results["datasets"]["ZsRE-test-all"]) == (mode != "gold")

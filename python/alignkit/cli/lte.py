@@ -1,5 +1,10 @@
-"""`alignkit lte build-data | train`: the LTE command group (the command-line face of
-`alignkit.lte`). Each command is one stage: resumable, its settings recorded in OUT/.alignkit/."""
+"""`alignkit lte build-data | train | edit | eval`: the LTE command group (the command-line face
+of `alignkit.lte`). Each command is one stage: resumable, its settings recorded in OUT/.alignkit/.
+
+`edit` and `eval` are the two inference phases the authors run, on one stage
+(`alignkit.lte.evaluate`): `edit` is the single-edit evaluation (each edit given with its own
+fact, no retrieval: EasyEdit's `run_lte`), `eval` the mass editing through the retrieval memory
+(sequential or batch: SeqEdit). Both write OUT/results.json and OUT/report.html."""
 
 from __future__ import annotations
 
@@ -11,7 +16,10 @@ from typing import Any
 
 from alignkit.cli.options import add_stage_command, stage_progress
 
-COMMANDS = ("build-data", "train")
+COMMANDS = ("build-data", "train", "edit", "eval")
+# `lte edit` is the gold-fact mode of the evaluation stage: the retrieval settings do not apply.
+EDIT_FIXED = {"mode": "gold"}
+EDIT_EXCLUDED = ("mode", "k", "embedder", "embed_backend")
 
 _HELP: dict[str, tuple[str, str, tuple[str, str, str]]] = {
     "build-data": (
@@ -32,17 +40,38 @@ _HELP: dict[str, tuple[str, str, tuple[str, str, str]]] = {
         "OUT/model (loads with transformers:OUT/model).",
         ("inputs", "DATA", "alignment data files of `alignkit lte build-data`"),
     ),
+    "edit": (
+        "single-edit evaluation: each edit given with its own fact, EasyEdit's metrics",
+        "Ask the model every question of each edit with the edit's own fact in the template "
+        "(`[Query]` label, no retrieval: the authors' single-edit evaluation) and without it, "
+        "and score edit success, rephrase, portability, locality and fluency as EasyEdit does. "
+        "Writes per-edit rows OUT/<stem>.<first edit>.jsonl.gz, OUT/results.json and "
+        "OUT/report.html.",
+        ("inputs", "KNOWEDIT", "KnowEdit-format JSON files of edits with their probes"),
+    ),
+    "eval": (
+        "mass editing through the retrieval memory (sequential or batch), EasyEdit's metrics",
+        "Store the edits in LTE's retrieval memory (sequential: edit i is scored while the "
+        "memory holds edits 1..i; batch: all stored first), answer every question with the "
+        "retrieved facts in the template, and score edit success, rephrase, portability, "
+        "locality, fluency and retrieval accuracy as EasyEdit does. Writes per-edit rows, "
+        "OUT/results.json and OUT/report.html.",
+        ("inputs", "KNOWEDIT", "KnowEdit-format JSON files of edits with their probes"),
+    ),
 }
 
 
 def _stages() -> dict[str, tuple[type[Any], type[Any]]]:
     """Config and stage class per command, imported only when a command runs or is built."""
     from alignkit.lte.build_data import BuildDataConfig, BuildDataStage
+    from alignkit.lte.evaluate import EditEvalConfig, EditEvalStage
     from alignkit.lte.train import LTETrainConfig, LTETrainStage
 
     return {
         "build-data": (BuildDataConfig, BuildDataStage),
         "train": (LTETrainConfig, LTETrainStage),
+        "edit": (EditEvalConfig, EditEvalStage),
+        "eval": (EditEvalConfig, EditEvalStage),
     }
 
 
@@ -52,7 +81,7 @@ def add_parsers(
     """Register `lte` and its subcommands; returns {"lte train": parser, ...}."""
     lte = commands.add_parser(
         "lte",
-        help="LTE: learning to edit (alignment data, alignment training)",
+        help="LTE: learning to edit (alignment data and training, editing, evaluation)",
         description="Teach a model to apply new knowledge given in its context and to ignore it "
         "when it does not apply (Learning to Edit, ACL 2024).",
     )
@@ -72,6 +101,7 @@ def add_parsers(
             description=description,
             inputs=inputs,
             workers=name == "build-data",
+            exclude=EDIT_EXCLUDED if name == "edit" else (),
         )
         p.set_defaults(handler=_cmd_stage, stage_name=name)
         leaves[f"lte {name}"] = p
@@ -82,7 +112,8 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     from alignkit.stage import LocalExecutor, config_from_args, run_stage
 
     config_class, stage_class = _stages()[args.stage_name]
-    config = config_from_args(config_class, args)
+    fixed = EDIT_FIXED if args.stage_name == "edit" else {}
+    config = config_from_args(config_class, args, defaults=fixed)
     report = run_stage(
         stage_class(config),
         [str(Path(p)) for p in args.inputs or []],
@@ -102,6 +133,8 @@ def _cmd_stage(args: argparse.Namespace) -> int:
             f"skipped {json.dumps(train['skipped'])}"
         )
         print(f"model: {Path(args.out) / 'model'}")
+    elif args.stage_name in ("edit", "eval"):
+        _print_results(Path(args.out))
     elif args.stage_name == "build-data":
         print(f"lte build-data: {stats.get('rows', 0)} rows ({done})")
         for source, counts in sorted(stats.get("sources", {}).items()):
@@ -114,3 +147,27 @@ def _cmd_stage(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 1
     return 1 if report.failures or stats.get("failures") else 0
+
+
+def _print_results(out: Path) -> None:
+    """The headline metrics per dataset, and the HTML report beside `results.json`."""
+    from alignkit.lte.evaluate import RESULTS_FILE
+    from alignkit.lte.report import write_lte_report
+
+    path = out / RESULTS_FILE
+    if not path.is_file():  # failed tasks: no reduce yet
+        return
+    results = json.loads(path.read_text(encoding="utf-8"))
+    print("dataset: edits, edit success (without edit), portability, locality, fluency")
+    for name, data in sorted(results.get("datasets", {}).items()):
+        pre, post = data.get("pre", {}), data.get("post", {})
+        print(
+            f"  {name}: {data.get('edits')}, {_num(post.get('edit_success'))} "
+            f"({_num(pre.get('rewrite_acc'))}), {_num(post.get('portability'))}, "
+            f"{_num(post.get('locality'))}, {_num(post.get('fluency'))}"
+        )
+    print(f"report: {write_lte_report(results, out / 'report.html')}")
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}"
