@@ -13,8 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from ray_netns import in_netns, in_private_netns, start_loopback_ray
@@ -29,6 +30,7 @@ needs_ray = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason='no Ray (pip install "alignkit[ray]")'
 )
 SHARDS = 5
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class DelayedTasks:
@@ -63,6 +65,19 @@ def first_slowest(ids: list[str]) -> dict[str, float]:
     """The first task sleeps longest, the others a little, in a shuffled pattern."""
     pattern = [0.15, 0.0, 0.1, 0.05]
     return {i: 0.8 if k == 0 else pattern[k % len(pattern)] for k, i in enumerate(sorted(ids))}
+
+
+def ray_test(shared_cluster: bool) -> Callable[[F], F]:
+    """A slow test that needs Ray and runs in a private network namespace, on the module's
+    loopback cluster (`shared_cluster`) or on clusters it starts itself."""
+
+    def mark(test: F) -> F:
+        test = in_netns(test)
+        if shared_cluster:
+            test = pytest.mark.usefixtures("ray_cluster")(test)
+        return pytest.mark.slow(needs_ray(test))
+
+    return mark
 
 
 @pytest.fixture(scope="module")
@@ -139,10 +154,7 @@ def dedup(executor: Any, inputs: list[str], out: Path, delays: dict[str, float])
     return run_stage(second, inputs, out, executor=executor, progress=False)
 
 
-@pytest.mark.slow
-@needs_ray
-@pytest.mark.usefixtures("ray_cluster")
-@in_netns
+@ray_test(shared_cluster=True)
 def test_prepare_and_dedup_outputs_match_the_local_executor(
     shards: list[str], tmp_path: Path
 ) -> None:
@@ -167,10 +179,7 @@ def test_prepare_and_dedup_outputs_match_the_local_executor(
         assert folder_digest(tmp_path / sub) == folder_digest(tmp_path / local_sub)
 
 
-@pytest.mark.slow
-@needs_ray
-@pytest.mark.usefixtures("ray_cluster")
-@in_netns
+@ray_test(shared_cluster=True)
 def test_synthesize_against_the_fake_server_matches_the_local_executor(tmp_path: Path) -> None:
     """The LLM-bound stage: batches on Ray workers call the loopback fake server."""
     from test_synthesize_e2e import SEED, scripted, write_docs
@@ -200,10 +209,7 @@ def test_synthesize_against_the_fake_server_matches_the_local_executor(tmp_path:
     assert digests["ray"] == digests["local"]
 
 
-@pytest.mark.slow
-@needs_ray
-@pytest.mark.usefixtures("ray_cluster")
-@in_netns
+@ray_test(shared_cluster=True)
 def test_lion_imitation_on_ray_matches_the_local_executor(tmp_path: Path) -> None:
     """Lion's LLM-bound stage: chunks of instructions answered by the (echoing) fake teacher."""
     from alignkit.lion import stages
@@ -229,10 +235,7 @@ def drop_tasks(out: Path, ids: list[str], suffix: str) -> None:
         (out / f"{task_id}{suffix}").unlink()
 
 
-@pytest.mark.slow
-@needs_ray
-@pytest.mark.usefixtures("ray_cluster")
-@in_netns
+@ray_test(shared_cluster=True)
 def test_runs_resume_across_executors(shards: list[str], tmp_path: Path) -> None:
     reference = prepare_local(shards, tmp_path / "reference")
     ids = sorted(reference.ran_now)
@@ -251,10 +254,7 @@ def test_runs_resume_across_executors(shards: list[str], tmp_path: Path) -> None
         assert folder_digest(out) == folder_digest(tmp_path / "reference")
 
 
-@pytest.mark.slow
-@needs_ray
-@pytest.mark.usefixtures("ray_cluster")
-@in_netns
+@ray_test(shared_cluster=True)
 def test_a_killed_worker_is_retried_with_the_same_outputs(
     shards: list[str], tmp_path: Path
 ) -> None:
@@ -279,10 +279,7 @@ def test_a_killed_worker_is_retried_with_the_same_outputs(
     assert folder_digest(out) == folder_digest(tmp_path / "local")
 
 
-@pytest.mark.slow
-@needs_ray
-@pytest.mark.usefixtures("ray_cluster")
-@in_netns
+@ray_test(shared_cluster=True)
 def test_a_task_error_is_that_tasks_failure_and_not_retried(tmp_path: Path) -> None:
     from stage_toy import ToyConfig, ToyStage, write_inputs
 
@@ -354,9 +351,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.slow
-@needs_ray
-@in_netns
+@ray_test(shared_cluster=False)
 def test_a_killed_driver_leaves_no_ray_process_and_resumes(
     shards: list[str], tmp_path: Path
 ) -> None:
@@ -401,9 +396,7 @@ def alignkit_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.slow
-@needs_ray
-@in_netns
+@ray_test(shared_cluster=False)
 def test_cli_prepare_dedup_and_run_on_ray_match_local(shards: list[str], tmp_path: Path) -> None:
     """`--executor ray` with no address starts its own loopback cluster (in this namespace)."""
     for executor in ("local", "ray"):
@@ -479,3 +472,46 @@ def test_bench_shards_are_cut_at_record_boundaries(tmp_path: Path) -> None:
     assert all(records) and sum(records) >= info["records"]
     with pytest.raises(ValueError, match="truncated"):
         bench_ray_executor.member_ends(gz.read_bytes()[:-5])
+
+
+class StubRay:
+    """Stands in for the `ray` module where a test must not start a cluster."""
+
+    def __init__(self, init_error: Exception | None = None, cpus: float = 2) -> None:
+        self.init_error, self.cpus, self.calls = init_error, cpus, []
+        self.util = self
+
+    def is_initialized(self) -> bool:
+        return False
+
+    def init(self, **kwargs: Any) -> None:
+        self.calls.append(("init", kwargs))
+        if self.init_error is not None:
+            raise self.init_error
+
+    def get_node_ip_address(self) -> str:
+        return "127.0.0.1"
+
+    def cluster_resources(self) -> dict[str, float]:
+        return {"CPU": self.cpus}
+
+    def shutdown(self) -> None:
+        self.calls.append(("shutdown", {}))
+
+
+def test_connecting_and_sizing_errors_are_clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alignkit.errors import ConfigError
+
+    stub = StubRay(init_error=ConnectionError("no GCS at 10.0.0.9:6379"))
+    monkeypatch.setitem(sys.modules, "ray", stub)
+    with pytest.raises(ConfigError, match="cannot connect to the Ray cluster at 10.0.0.9:6379"):
+        RayExecutor(address="10.0.0.9:6379").connect()
+
+    stub = StubRay(cpus=2)
+    monkeypatch.setitem(sys.modules, "ray", stub)
+    with pytest.raises(ConfigError, match="a task needs 4 CPUs; the local cluster has 2"):
+        RayExecutor(num_cpus_per_task=4, local_cpus=2).connect()
+    assert [c[0] for c in stub.calls] == ["init", "shutdown"]
+    init = stub.calls[0][1]
+    assert init["address"] == "local" and init["_node_ip_address"] == "127.0.0.1"
+    assert init["num_cpus"] == 2 and init["include_dashboard"] is False

@@ -97,7 +97,12 @@ class RayExecutor:
         if ray.is_initialized():
             return ray
         if self.address is not None:
-            ray.init(address=self.address)
+            try:
+                ray.init(address=self.address)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ConfigError(
+                    f"cannot connect to the Ray cluster at {self.address}: {exc}"
+                ) from None
         else:
             ray.init(
                 address="local",  # a new cluster, never one found on this machine
@@ -115,6 +120,12 @@ class RayExecutor:
                     LOOPBACK,
                 )
         self._started_here = True
+        cpus = ray.cluster_resources().get("CPU", 0)
+        if self.address is None and cpus < self.num_cpus_per_task:
+            self.close()  # tasks needing more than the whole cluster would wait for ever
+            raise ConfigError(
+                f"a task needs {self.num_cpus_per_task} CPUs; the local cluster has {cpus}"
+            )
         return ray
 
     def close(self) -> None:
