@@ -539,3 +539,25 @@ def test_connecting_and_sizing_errors_are_clear(monkeypatch: pytest.MonkeyPatch)
     init = stub.calls[0][1]
     assert init["address"] == "local" and init["_node_ip_address"] == "127.0.0.1"
     assert init["num_cpus"] == 2 and init["include_dashboard"] is False
+
+
+@ray_test(shared_cluster=True)
+def test_lion_loop_on_ray_matches_the_local_executor(tmp_path: Path) -> None:
+    """The whole Lion loop: imitation and generation tasks on Ray, training and discrimination
+    (local models) in the driver; every data file equals the local run's."""
+    from test_lion_loop import options, scripted
+
+    from alignkit.lion.loop import run_lion
+    from alignkit.llm.testing import FakeChatServer
+
+    from tiny_models import save_tiny_llama
+
+    student = save_tiny_llama(tmp_path / "student")
+    with FakeChatServer(reply=scripted) as server:
+        for name, executor in (("local", None), ("ray", RayExecutor())):
+            opts = options(student, server.base_url, iterations=1, final_training=False)
+            run_lion(tmp_path / name, opts, progress=False, executor=executor)
+    for stage in ("seeds", "iter-1/imitate", "iter-1/discriminate", "iter-1/generate"):
+        local = folder_digest(tmp_path / "local" / stage)
+        ray = folder_digest(tmp_path / "ray" / stage)
+        assert ray["data"] == local["data"], stage

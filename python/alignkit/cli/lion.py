@@ -9,7 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignkit.cli.options import add_stage_command, executor_from_args, stage_progress
+from alignkit.cli.options import (
+    add_executor_flags,
+    add_stage_command,
+    executor_from_args,
+    stage_progress,
+)
 
 # The opt-in teacher/referee/generator of `--demo` (fetched once with `alignkit llm fetch-model`):
 # the embedded 135M model cannot judge or teach itself.
@@ -146,6 +151,7 @@ def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="redo the stages whose recorded configuration differs",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_executor_flags(p)
     p.set_defaults(handler=_cmd_run)
     return p
 
@@ -173,6 +179,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         LionRunOptions(run=config, sections=sections),
         overwrite=args.overwrite,
         progress=stage_progress(args),
+        executor=executor_from_args(args),
     )
     for entry in summary["iterations"]:
         print(

@@ -157,8 +157,10 @@ class LionRun:
         overwrite: bool,
         progress: bool | str,
         backends: Mapping[str, Any] | None = None,
+        executor: Any = None,
     ) -> None:
         self.out = out
+        self.executor = executor
         self.options = options
         self.cfg = options.run
         self.overwrite = overwrite
@@ -203,7 +205,14 @@ class LionRun:
 
     def _stage(self, key: str, stage: Any, inputs: list[str], folder: Path) -> Any:
         started = time.perf_counter()
-        report = run_stage(stage, inputs, folder, overwrite=self.overwrite, progress=self.progress)
+        report = run_stage(
+            stage,
+            inputs,
+            folder,
+            executor=self.executor,
+            overwrite=self.overwrite,
+            progress=self.progress,
+        )
         if report.failures:
             raise StageFailedError(
                 f"{key}: {len(report.failures)} task(s) failed (first: "
@@ -434,11 +443,19 @@ def run_lion(
     overwrite: bool = False,
     progress: bool | str = "auto",
     backends: Mapping[str, Any] | None = None,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Run (or resume) the loop into `out_dir`; returns the summary (also OUT/lion_summary.json).
-    `backends` maps roles (teacher, referee, generator) to ready ChatBackends (tests)."""
+    `backends` maps roles (teacher, referee, generator) to ready ChatBackends (tests);
+    `executor` runs every stage's tasks (default: local; stages with a local model run in this
+    process whatever the executor)."""
     summary = LionRun(
-        Path(out_dir), options, overwrite=overwrite, progress=progress, backends=backends
+        Path(out_dir),
+        options,
+        overwrite=overwrite,
+        progress=progress,
+        backends=backends,
+        executor=executor,
     ).run()
     if not summary.get("student"):
         raise NothingProducedError("lion run produced no student")
