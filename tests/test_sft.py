@@ -263,17 +263,25 @@ def test_accumulation_gives_the_same_step_as_one_batch(tiny_model: Path, tmp_pat
     """The loss is a token-level mean over the whole effective batch, however it is split."""
     from safetensors.torch import load_file
 
-    weights = []
+    weights, losses = [], []
     for micro in (4, 1):
         out = tmp_path / f"micro-{micro}"
         options = fast_options(max_steps=1, batch_size=4, micro_batch_size=micro)
         stats = train_sft(PAIRS, tiny_model, out, options)
         weights.append(load_file(out / "model.safetensors"))
+        losses.append(stats["first_loss"])
         assert stats["steps"] == 1
+    # per-micro-batch means would weight the pairs' tokens differently and give another loss
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)
     base = load_file(tiny_model / "model.safetensors")
-    moved = 0
+    moved, gaps = 0, []
     for name, value in weights[0].items():
-        torch.testing.assert_close(value, weights[1][name], rtol=1e-5, atol=1e-6)
+        gaps.append((value - weights[1][name]).abs().flatten())
         if name in base and value.shape == base[name].shape:
             moved += int(not torch.equal(value, base[name]))
     assert moved > 0
+    # Adam's first step is about lr * sign(gradient), so summation-order noise in a gradient near
+    # zero can move a few elements by part of a step (3e-3); stepping per micro-batch would move
+    # most elements by several steps.
+    gap = torch.cat(gaps)
+    assert float((gap > 1e-5).float().mean()) < 1e-3 and float(gap.max()) < 6e-3
