@@ -221,6 +221,7 @@ def test_pool_basics():
     assert len(pool) == 0 and pool.tokenizer == "rouge_score"
     assert pool.max_similarity(["a b"]) == [(0.0, -1)]
     assert pool.top_k("a b", 3) == []
+    assert pool.top_k("a b", 2**62) == []
     pool.add(["Write a poem.", "中文"])
     pool.add(("Tell me a joke",))
     assert len(pool) == 3 and pool.text(-1) == "Tell me a joke" and pool.text(1) == "中文"

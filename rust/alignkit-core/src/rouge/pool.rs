@@ -283,6 +283,10 @@ impl RougeLPool {
         if k == 0 {
             return Err(Error::InvalidArgument("k must be at least 1".into()));
         }
+        let k = k.min(self.len());
+        if k == 0 {
+            return Ok(Vec::new());
+        }
         let mut pattern = Pattern::new();
         self.pattern_of(&self.tokenizer.tokenize(candidate), &mut pattern);
         let mut top: Vec<Ranked> = if self.scan_in_parallel() {

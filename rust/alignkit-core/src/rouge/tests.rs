@@ -270,6 +270,7 @@ fn bad_arguments_are_errors() {
         );
     }
     assert!(pool.filter_novel(&["a b c"], 1.0, true).unwrap()[0]);
+    assert_eq!(pool.top_k("a b", usize::MAX).unwrap().len(), 2);
     let err = pool.top_k("a", 0).unwrap_err().to_string();
     assert!(err.contains("k must be at least 1"));
     assert_eq!(pool.len(), 2);
