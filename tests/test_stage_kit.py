@@ -19,10 +19,14 @@ from stage_toy import ToyConfig, ToyStage, write_inputs
 
 from alignkit.errors import ConfigError, ConfigMismatchError, FolderLockedError
 from alignkit.stage import (
+    META_DIR,
     Counts,
     LLMUsage,
     LocalExecutor,
     OutputFolder,
+    Stage,
+    Task,
+    TaskResult,
     add_config_arguments,
     config_from_args,
     run_stage,
@@ -332,3 +336,43 @@ def test_an_identical_output_is_left_in_place(tmp_path):
     changed.write_bytes(b"diff")
     folder.publish(changed, "mask.bin")
     assert final.read_bytes() == b"diff" and final.stat().st_mtime_ns != 1
+
+
+class FolderStage(Stage[ToyConfig]):
+    """Writes a nested folder (as a model save does) through `ctx.tmp_folder_outputs`."""
+
+    name = "test.folder"
+    config_class = ToyConfig
+    fail_after_writing = False
+
+    def plan(self, inputs):
+        return [Task(id="model", inputs=tuple(sorted(inputs)))]
+
+    def run_task(self, task, ctx):
+        with ctx.tmp_folder_outputs("model") as (folder, outputs):
+            (folder / "sub").mkdir()
+            (folder / "config.json").write_text("{}")
+            (folder / "sub" / "weights.bin").write_bytes(b"\x00" * 10)
+            if self.fail_after_writing:
+                raise RuntimeError("killed while saving")
+        return TaskResult(stats={"files": len(outputs)}, outputs=outputs)
+
+
+def test_a_folder_written_by_a_tool_is_published_file_by_file(tmp_path):
+    inputs = write_inputs(tmp_path / "in", 1)
+    failing = FolderStage(ToyConfig())
+    failing.fail_after_writing = True
+    report = run_stage(failing, inputs, tmp_path / "out", progress=False)
+    assert report.failures and not (tmp_path / "out" / "model").exists()
+    assert not list((tmp_path / "out" / META_DIR / "tmp").iterdir())  # scratch removed
+    report = run_stage(FolderStage(ToyConfig()), inputs, tmp_path / "out", progress=False)
+    assert report.complete and report.stats["files"] == 2
+    assert (tmp_path / "out" / "model" / "sub" / "weights.bin").read_bytes() == b"\x00" * 10
+    marker = OutputFolder(tmp_path / "out").markers()[0]
+    assert sorted(o["name"] for o in marker["outputs"]) == [
+        "model/config.json",
+        "model/sub/weights.bin",
+    ]
+    assert (
+        run_stage(FolderStage(ToyConfig()), inputs, tmp_path / "out", progress=False).tasks_run == 0
+    )

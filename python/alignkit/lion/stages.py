@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -298,18 +296,8 @@ class TrainStage(Stage[TrainConfig]):
             seed=cfg.seed,
             device=cfg.device,
         )
-        work = Path(tempfile.mkdtemp(prefix="student-", dir=ctx.folder.meta / "tmp"))
-        try:
-            trained = work / "model"
-            stats = train_student(rows, resolve_student(cfg.student), trained, options)
-            outputs = {}
-            for path in sorted(p for p in trained.rglob("*") if p.is_file()):
-                name = f"{STUDENT_DIR}/{path.relative_to(trained).as_posix()}"
-                tmp = ctx.tmp_output(name)
-                shutil.move(str(path), tmp)
-                outputs[name] = tmp
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        with ctx.tmp_folder_outputs(STUDENT_DIR) as (folder, outputs):
+            stats = train_student(rows, resolve_student(cfg.student), folder, options)
         ctx.progress(1)
         return TaskResult(stats={"train": stats, "rows": len(rows)}, outputs=outputs)
 

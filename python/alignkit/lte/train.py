@@ -20,8 +20,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -274,16 +272,7 @@ class LTETrainStage(Stage[LTETrainConfig]):
         rows = _read_rows(data, unreadable)
         if not rows:
             raise InputError(f"no readable row in {', '.join(data)}")
-        work = Path(tempfile.mkdtemp(prefix="lte-train-", dir=ctx.folder.meta / "tmp"))
-        try:
-            trained = work / MODEL_DIR
+        with ctx.tmp_folder_outputs(MODEL_DIR) as (trained, outputs):
             stats = train_lte(rows, folder, trained, self.config.options())
-            outputs = {}
-            for path in sorted(p for p in trained.rglob("*") if p.is_file()):
-                name = f"{MODEL_DIR}/{path.relative_to(trained).as_posix()}"
-                outputs[name] = ctx.tmp_output(name)
-                shutil.move(str(path), outputs[name])
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
         ctx.progress(1)
         return TaskResult(stats={"train": stats, "unreadable": dict(unreadable)}, outputs=outputs)

@@ -18,10 +18,11 @@ import dataclasses
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -85,6 +86,28 @@ class TaskContext:
         path = final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.partial")
         self._tmp.append(path)
         return path
+
+    @contextlib.contextmanager
+    def tmp_folder_outputs(self, prefix: str) -> Iterator[tuple[Path, dict[str, Path]]]:
+        """A scratch folder for a tool that writes a whole folder (a saved model), and the
+        outputs to return: after the block, every file written into it becomes the output
+        `prefix/RELATIVE/PATH`, published and recorded like any other; the folder is removed.
+
+            with ctx.tmp_folder_outputs("student") as (folder, outputs):
+                model.save_pretrained(folder)
+            return TaskResult(stats=..., outputs=outputs)
+        """
+        scratch = self.folder.meta / "tmp" / f"{prefix.replace('/', '__')}-{uuid.uuid4().hex[:12]}"
+        scratch.mkdir(parents=True)
+        outputs: dict[str, Path] = {}
+        try:
+            yield scratch, outputs
+            for path in sorted(p for p in scratch.rglob("*") if p.is_file()):
+                name = f"{prefix}/{path.relative_to(scratch).as_posix()}"
+                outputs[name] = self.tmp_output(name)
+                os.replace(path, outputs[name])
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def tmp_part(self, name: str) -> Path:
         """A fresh temporary path for the part `name` (see `TaskResult.parts`)."""
