@@ -66,7 +66,11 @@ fn run<T: Send>(
     }
 }
 
-/// The tokens of `text` as ROUGE-L sees them.
+/// The tokens of `text` as ROUGE-L sees them. `tokenizer="rouge_score"` (default) is exactly
+/// `rouge_score.tokenize.tokenize(text, None)`: lowercase, keep runs of ASCII `[a-z0-9]`, drop
+/// everything else (non-ASCII text has no tokens). `"unicode"`: lowercased runs of Unicode
+/// letters and digits; in scripts written without spaces (Han, kana, Thai...) each character
+/// is a token.
 #[pyfunction]
 #[pyo3(signature = (text, tokenizer="rouge_score"))]
 fn rouge_tokenize(text: &str, tokenizer: &str) -> CoreResult<Vec<String>> {
