@@ -2,7 +2,8 @@
 
 Exact top-k inner-product search over unit float32 rows (random normal rows, L2-normalised, as
 the shipped MiniLM's embeddings are), alignkit `_core.KnnIndex(normalize=False)` against faiss
-`IndexFlatIP`, on the same rows and queries in one process, both on all cores. Each timed call
+`IndexFlatIP`, on the same rows and queries in one process, both on all cores (or
+`--threads`). Each timed call
 is one `search(queries, k)`; medians of `--repeat` runs, ratios faiss / alignkit. Also timed:
 `KnnIndex(normalize=True)` (the EditMemory path, which normalises the queries inside the call),
 and building each index. The results are checked equal: ids must agree except where two scores
@@ -71,9 +72,9 @@ def compare(ids_a, scores_a, ids_b, scores_b) -> dict[str, Any]:
     }
 
 
-def build_alignkit(rows: np.ndarray, normalize: bool) -> Any:
+def build_alignkit(rows: np.ndarray, normalize: bool, workers: int | None) -> Any:
     index = _core.KnnIndex(rows.shape[1], normalize=normalize)
-    index.add(rows, np.arange(len(rows), dtype=np.uint64))
+    index.add(rows, np.arange(len(rows), dtype=np.uint64), workers=workers)
     return index
 
 
@@ -83,12 +84,16 @@ def build_faiss(faiss: Any, rows: np.ndarray) -> Any:
     return index
 
 
-def searches(indexes: dict[str, Any], queries: np.ndarray, k: int) -> dict[str, Callable]:
+def searches(
+    indexes: dict[str, Any], queries: np.ndarray, k: int, workers: int | None
+) -> dict[str, Callable]:
     """One `search(queries, k)` call per index (either library's), each warmed up once."""
     calls = {}
     for name, index in indexes.items():
-        index.search(queries[:1], k)
-        calls[name] = lambda index=index: index.search(queries, k)
+        # faiss takes its thread count from OpenMP (set in `run`), alignkit per call.
+        options = {"workers": workers} if isinstance(index, _core.KnnIndex) else {}
+        index.search(queries[:1], k, **options)
+        calls[name] = lambda index=index, options=options: index.search(queries, k, **options)
     return calls
 
 
@@ -108,6 +113,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "no comparison",
             file=sys.stderr,
         )
+    if faiss is not None and args.threads:
+        faiss.omp_set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     results: list[dict[str, Any]] = []
 
@@ -119,10 +126,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         kk = "build" if k is None else f"k={k}"
         print(f"{impl:32} n={n:<7} {kk:6} median {med * 1e3:9.1f} ms  {shown}", flush=True)
 
+    workers = args.threads
     for n in args.n:
         rows = unit_rows(rng, n, args.d)
         queries = unit_rows(rng, args.queries, args.d)
-        builds = {"alignkit KnnIndex add": lambda rows=rows: build_alignkit(rows, False)}
+        builds = {"alignkit KnnIndex add": lambda rows=rows: build_alignkit(rows, False, workers)}
         if faiss is not None:
             builds["faiss IndexFlatIP add"] = lambda rows=rows: build_faiss(faiss, rows)
         built = interleaved(builds, args.repeat)
@@ -130,12 +138,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             record(name, n, None, med, runs)
         indexes = {
             "alignkit KnnIndex": built["alignkit KnnIndex add"][2],
-            "alignkit KnnIndex normalize=True": build_alignkit(rows, True),
+            "alignkit KnnIndex normalize=True": build_alignkit(rows, True, args.threads),
         }
         if faiss is not None:
             indexes["faiss IndexFlatIP"] = built["faiss IndexFlatIP add"][2]
         for k in args.k:
-            timed = interleaved(searches(indexes, queries, k), args.repeat)
+            timed = interleaved(searches(indexes, queries, k, args.threads), args.repeat)
             med, runs, (our_ids, our_scores) = timed["alignkit KnnIndex"]
             record("alignkit KnnIndex", n, k, med, runs)
             ours_med = med
@@ -154,6 +162,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "numpy": np.__version__,
             "faiss": getattr(faiss, "__version__", None),
             "faiss_threads": faiss.omp_get_max_threads() if faiss is not None else None,
+            "alignkit_workers": args.threads or os.cpu_count(),
             "seed": args.seed,
         },
         "results": results,
@@ -176,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--k", type=int, nargs="+", default=[1, 5])
     ap.add_argument("--repeat", type=int, default=5, help="runs per case (median reported)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, help="threads for both libraries (default: all cores)")
     ap.add_argument("--no-faiss", action="store_true", help="skip faiss even if installed")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)

@@ -8,10 +8,13 @@ use rayon::prelude::*;
 use crate::diversity::nn::{row_max, tile_product};
 use crate::diversity::with_simd;
 
-/// Queries per GEMM tile (fewer when that balances the blocks better).
-const QUERY_BLOCK: usize = 256;
-/// Stored rows per GEMM tile: a full `QUERY_BLOCK x ROW_BLOCK` f32 tile is 1 MiB.
-const ROW_BLOCK: usize = 1024;
+/// Queries per GEMM tile (fewer when that balances the blocks better). Large, because each
+/// query block packs every stored row once more: 1024 x 512 measured ~12% faster than
+/// 256 x 1024 (1k queries, 100k x 384 rows, one thread).
+/// Unit tests use small blocks, so that inputs a debug build searches quickly span several.
+const QUERY_BLOCK: usize = if cfg!(test) { 96 } else { 1024 };
+/// Stored rows per GEMM tile: a full `QUERY_BLOCK x ROW_BLOCK` f32 tile is 2 MiB.
+const ROW_BLOCK: usize = if cfg!(test) { 256 } else { 512 };
 /// Scores per threshold check: a chunk whose maximum does not beat the k-th best is skipped.
 const SCAN_CHUNK: usize = 64;
 

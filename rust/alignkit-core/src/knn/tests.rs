@@ -73,7 +73,7 @@ fn assert_matches_brute(got: &Neighbors, want: &[Vec<(f64, usize)>], ids: &[u64]
 #[test]
 fn search_equals_brute_force_for_any_pool_size() {
     // Sizes that leave partial query and row blocks; d not a multiple of the SIMD width.
-    let (n, nq, d) = (2_600, 300, 13);
+    let (n, nq, d) = (1_300, 300, 13);
     let rows = random(n, d, 1);
     let queries = random(nq, d, 2);
     for normalize in [true, false] {
@@ -86,9 +86,11 @@ fn search_equals_brute_force_for_any_pool_size() {
             for workers in [1, 2, 3] {
                 let pool = thread_pool(Some(workers)).unwrap();
                 let got = pool.install(|| index.search(&mat(&queries, d), k)).unwrap();
-                assert_matches_brute(&got, &want, &ids, k);
                 match &first {
-                    None => first = Some(got),
+                    None => {
+                        assert_matches_brute(&got, &want, &ids, k);
+                        first = Some(got);
+                    }
                     Some(f) => assert_eq!(f, &got, "workers={workers} changed the result"),
                 }
             }
@@ -98,7 +100,7 @@ fn search_equals_brute_force_for_any_pool_size() {
 
 #[test]
 fn few_queries_split_the_rows_and_still_match() {
-    let (n, d) = (5_000, 24);
+    let (n, d) = (2_000, 24);
     let rows = random(n, d, 3);
     let queries = random(3, d, 4);
     let mut index = KnnIndex::new(d, true).unwrap();
@@ -113,7 +115,7 @@ fn few_queries_split_the_rows_and_still_match() {
 #[test]
 fn exact_ties_rank_earlier_insertions_first() {
     // Values in {-1, 0, 1}: every score is an exact small integer, so ties are real ties.
-    let (n, nq, d) = (2_500, 40, 16);
+    let (n, nq, d) = (1_200, 120, 16);
     let mut rng = SplitMix(5);
     let small = |rng: &mut SplitMix| (rng.next_u64() % 3) as f32 - 1.0;
     let rows: Vec<f32> = (0..n * d).map(|_| small(&mut rng)).collect();
@@ -135,10 +137,10 @@ fn exact_ties_rank_earlier_insertions_first() {
 #[test]
 fn identical_rows_in_different_tiles_score_identically() {
     // The same real-valued row stored at positions in different row blocks and pool splits.
-    let (n, d) = (2_200, 384);
+    let (n, d) = (1_100, 384);
     let mut rows = random(n, d, 6);
     let copy: Vec<f32> = rows[5 * d..6 * d].to_vec();
-    for p in [1_030, 2_199] {
+    for p in [530, 1_099] {
         rows[p * d..(p + 1) * d].copy_from_slice(&copy);
     }
     let mut query = copy.clone();
@@ -149,7 +151,7 @@ fn identical_rows_in_different_tiles_score_identically() {
     for workers in [1, 2, 3] {
         let pool = thread_pool(Some(workers)).unwrap();
         let got = pool.install(|| index.search(&mat(&query, d), 3)).unwrap();
-        assert_eq!(got.ids, vec![ids[5], ids[1_030], ids[2_199]]);
+        assert_eq!(got.ids, vec![ids[5], ids[530], ids[1_099]]);
         assert!(
             got.scores.iter().all(|&s| s == got.scores[0]),
             "{:?}",
@@ -218,7 +220,7 @@ fn bad_adds_are_errors_and_change_nothing() {
 
 #[test]
 fn remove_keeps_order_and_matches_brute_force_on_the_rest() {
-    let (n, nq, d) = (1_500, 20, 12);
+    let (n, nq, d) = (800, 20, 12);
     let rows = random(n, d, 9);
     let queries = random(nq, d, 10);
     let ids = ids_for(0..n);
