@@ -316,6 +316,11 @@ def test_minilm_retrieves_the_edit_of_a_rephrase(tmp_path):
     # Each prompt finds its own edit, with cosine ~1.
     own = memory.retrieve(prompts)
     assert all(row[0].id == i and row[0].score > 0.999 for i, row in enumerate(own))
+    # The same model named by its folder (any sentence-transformers folder works so).
+    by_folder = EditMemory(embed.default_model_dir())
+    assert by_folder.encoder_name == str(embed.default_model_dir().resolve())
+    by_folder.add(prompts[:10], ["f"] * 10)
+    assert [r[0].id for r in by_folder.retrieve(prompts[:10])] == list(range(10))
     back = EditMemory.load(memory.save(tmp_path / "zsre"))
     # Batches of other sizes pad differently, so scores match to float error only.
     again = back.retrieve(prompts[:5])
