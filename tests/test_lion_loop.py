@@ -280,3 +280,26 @@ def test_evaluate_stage_writes_quality_and_mcq(student: Path, tmp_path: Path):
         assert report.stats["result"]["mcq"]["accuracy"] == results["mcq"]["accuracy"]
         run_stage(EvaluateStage(config), [], tmp_path / "eval", progress=False)
         assert server.hits == sent
+
+
+def test_a_local_role_model_is_loaded_once_for_all_roles(student: Path, tmp_path: Path):
+    from alignkit.lion.loop import LionRun
+    from alignkit.lion.stages import DiscriminateConfig, DiscriminateStage
+
+    spec = f"transformers:{student}"
+    run = LionRun(
+        tmp_path,
+        options(student, "http://127.0.0.1:9/v1", teacher=spec),
+        overwrite=False,
+        progress=False,
+    )
+    teacher = run._role_backend("teacher")
+    assert teacher is run._role_backend("referee") is run._role_backend("generator")
+    served = LionRun(
+        tmp_path, options(student, "http://127.0.0.1:9/v1"), overwrite=False, progress=False
+    )
+    assert served._role_backend("teacher") is None  # server specs: each stage makes its own
+    # A stage run on its own shares one backend between roles with the same spec too.
+    stage = DiscriminateStage(DiscriminateConfig(student=str(student), teacher=spec, referee=spec))
+    assert stage.backend("teacher") is stage.backend("referee")
+    assert stage.backend("student") is not stage.backend("teacher")

@@ -161,6 +161,7 @@ class LionRun:
     ) -> None:
         self.out = out
         self.executor = executor
+        self._local: dict[str, Any] = {}
         self.options = options
         self.cfg = options.run
         self.overwrite = overwrite
@@ -199,6 +200,25 @@ class LionRun:
         if self.cfg.student_init == "previous":
             out.append("the student continues from the previous iteration's checkpoint")
         return out
+
+    def _role_backend(self, role: str) -> Any:
+        """A ready backend for `role`: the caller's (tests), else one shared instance per local
+        spec for the whole run (a local model is loaded once, not once per role and stage);
+        None for server specs, which each stage (and each worker) makes itself."""
+        if role in self.backends:
+            return self.backends[role]
+        spec = getattr(self.cfg, f"{role}_spec")
+        if not spec.startswith("transformers"):
+            return None
+        if spec not in self._local:
+            from alignkit.llm import make_backend
+
+            self._local[spec] = make_backend(spec)
+        return self._local[spec]
+
+    def _role_backends(self, *roles: str) -> dict[str, Any]:
+        found = {role: self._role_backend(role) for role in roles}
+        return {role: backend for role, backend in found.items() if backend is not None}
 
     def _save(self) -> None:
         atomic_write_json(self.out / SUMMARY_FILE, self.summary)
@@ -291,7 +311,7 @@ class LionRun:
         config = self.options.stage_config("imitate", ImitateConfig, teacher=self.cfg.teacher)
         started = time.perf_counter()
         report = self._stage(
-            key, ImitateStage(config, backend=self.backends.get("teacher")), new, folder
+            key, ImitateStage(config, backend=self._role_backend("teacher")), new, folder
         )
         timings["imitate"] = round(time.perf_counter() - started, 3)
         return sorted(str(folder / name) for name in _outputs(report))
@@ -325,7 +345,7 @@ class LionRun:
             referee=self.cfg.referee_spec,
             answers=tuple(answers),
         )
-        backends = {r: self.backends[r] for r in ("teacher", "referee") if r in self.backends}
+        backends = self._role_backends("teacher", "referee")
         started = time.perf_counter()
         report = self._stage(
             f"iter-{k}.discriminate",
@@ -353,7 +373,7 @@ class LionRun:
         inputs = [str(disc.folder / HARD_FILE), str(disc.folder / EASY_FILE)]
         report = self._stage(
             f"iter-{k}.generate",
-            GenerateStage(config, backend=self.backends.get("generator")),
+            GenerateStage(config, backend=self._role_backend("generator")),
             inputs,
             folder,
         )
@@ -371,7 +391,7 @@ class LionRun:
             referee=self.cfg.referee_spec,
         )
         started = time.perf_counter()
-        backends = {r: self.backends[r] for r in ("teacher", "referee") if r in self.backends}
+        backends = self._role_backends("teacher", "referee")
         report = self._stage(
             f"iter-{k}.evaluate", EvaluateStage(config, backends=backends), [], it_dir / "evaluate"
         )

@@ -325,7 +325,11 @@ class _StudentStage:
                     f"transformers:{cfg.student}", cfg.concurrency, prompt_format="plain"
                 )
             else:
-                self.backends[role] = _backend(getattr(cfg, role), cfg.concurrency)
+                spec = getattr(cfg, role)
+                # Roles with the same spec (the paper's teacher = referee) share one backend:
+                # one local model in memory, not one per role.
+                same = [b for r, b in self.backends.items() if getattr(cfg, r, None) == spec]
+                self.backends[role] = same[0] if same else _backend(spec, cfg.concurrency)
         return self.backends[role]
 
 
