@@ -199,3 +199,10 @@ def test_report_escapes_names_and_shows_dashes_for_missing_values(tmp_path: Path
     assert "<script" not in html and "&lt;script&gt;" in html
     assert "<td>50.00</td>" in html and "<td>–</td>" in html
     assert "No datasets" in render_lte_report({})
+
+
+def test_fingerprint_does_not_change_once_the_model_is_loaded(model_dir: Path) -> None:
+    built = stage(model_dir)
+    before = built.fingerprint()
+    built._editor()  # what run_task does on the first task
+    assert built.fingerprint() == before and "editor_model" not in before

@@ -128,12 +128,15 @@ class EditEvalStage(Stage[EditEvalConfig]):
         super().__init__(config)
         self.editor = editor
         self.embed = embed
+        # A given editor stands for the model in the fingerprint; one built here from the
+        # config must not change the fingerprint once it exists.
+        self.given_editor = editor.model_name if editor is not None else None
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "editor": None}  # a loaded model does not travel
 
     def fingerprint(self) -> dict[str, Any]:
-        extra = {"editor_model": self.editor.model_name} if self.editor is not None else {}
+        extra = {"editor_model": self.given_editor} if self.given_editor else {}
         if self.embed is not None:
             extra["embed"] = getattr(self.embed, "__qualname__", type(self.embed).__name__)
         return {**super().fingerprint(), **extra}
