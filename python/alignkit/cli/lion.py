@@ -19,7 +19,7 @@ from alignkit.cli.options import (
 # The opt-in teacher/referee/generator of `--demo` (fetched once with `alignkit llm fetch-model`):
 # the embedded 135M model cannot judge or teach itself.
 DEMO_TEACHER = "transformers:qwen2.5-coder-1.5b-instruct"
-# `--demo`: sized so one iteration finishes on two idle CPU cores in about half an hour.
+# `--demo`: sized so one iteration finishes on two idle CPU cores in about 12 minutes.
 # Values given on the command line or in --config win.
 DEMO_RUN: dict[str, Any] = {
     "max_seeds": 6,
