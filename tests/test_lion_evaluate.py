@@ -180,7 +180,7 @@ ROWS: list[dict[str, Any]] = [
 def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     """The LLM layer's tiny random Llama; its tokenizer adds a BOS token, as many do."""
     pytest.importorskip("torch")
-    from alignkit.lion.evaluate import load_causal_lm
+    from alignkit.llm import load_causal_lm
     from alignkit.llm.testing import write_tiny_chat_model
 
     folder = write_tiny_chat_model(tmp_path_factory.mktemp("tiny-lm"), bos=True, context=128)

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from alignkit.errors import ConfigError, InputError, InputNotFoundError
+from alignkit.errors import ConfigError, InputError
 from alignkit.lion import prompts
 from alignkit.lion.pools import (
     DEFAULT_EVAL_FILE,
@@ -589,22 +589,3 @@ def evaluate_mcq(
         model, tokenizer, rows, batch_size=batch_size, impl=impl, max_length=max_length
     )
     return {**mcq_accuracy(scored, score), "counts": counts}
-
-
-def load_causal_lm(
-    path: str | Path, *, device: str = "cpu", dtype: str = "float32"
-) -> tuple[Any, Any]:
-    """A local causal LM folder (a student checkpoint) and its tokenizer, in eval mode."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise InputNotFoundError(f"model folder not found: {folder}")
-    if dtype not in ("float32", "bfloat16", "float16"):
-        raise ConfigError(f"dtype must be float32, bfloat16 or float16, not {dtype!r}")
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model: Any = AutoModelForCausalLM.from_pretrained(
-        folder, dtype=getattr(torch, dtype), local_files_only=True
-    )
-    return model.to(device).eval(), tokenizer

@@ -55,9 +55,8 @@ _SPECS = "transformers[:PATH], openai:MODEL[@URL], ..."
 def _backend(spec: str, concurrency: int, **options: Any) -> Any:
     from alignkit.llm import make_backend
 
-    if spec.startswith("openai"):
-        options.setdefault("concurrency", concurrency)
-    return make_backend(spec, **options)
+    # `concurrency` bounds requests in flight on servers; local backends accept and ignore it.
+    return make_backend(spec, concurrency=concurrency, **options)
 
 
 def _is_local(spec: str | None) -> bool:
@@ -771,7 +770,8 @@ class EvaluateStage(_StudentStage, Stage[EvaluateConfig]):
         return TaskResult(stats=stats, outputs={QUALITY_FILE: tmp})
 
     def _mcq(self, ctx: TaskContext) -> TaskResult:
-        from alignkit.lion.evaluate import evaluate_mcq, load_causal_lm, load_mcq_rows
+        from alignkit.lion.evaluate import evaluate_mcq, load_mcq_rows
+        from alignkit.llm import load_causal_lm
 
         cfg = self.config
         rows, read = load_mcq_rows(() if cfg.mcq == MCQ_DEMO else (cfg.mcq,))

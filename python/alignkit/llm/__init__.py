@@ -38,7 +38,7 @@ from alignkit.llm.backend import (
 )
 from alignkit.llm.cache import CacheEntry, CacheError, ResponseCache
 from alignkit.llm.default_model import DefaultModelMissingError, cache_root, default_model_dir
-from alignkit.llm.local import TransformersBackend, TransformersConfig
+from alignkit.llm.local import TransformersBackend, TransformersConfig, load_causal_lm
 from alignkit.llm.openai import OpenAIBackend, OpenAIConfig
 from alignkit.llm.redact import redact_spec, redact_text, redact_url
 from alignkit.llm.runner import arun_requests, run_requests
@@ -70,6 +70,7 @@ __all__ = [
     "arun_requests",
     "backend_kinds",
     "cache_root",
+    "load_causal_lm",
     "default_model_dir",
     "make_backend",
     "parse_backend_spec",

@@ -833,3 +833,26 @@ def _factory(
 
 
 register_backend("transformers", _factory, default_model="default")
+
+
+def load_causal_lm(
+    path: str | Path, *, device: str = "cpu", dtype: str = "float32"
+) -> tuple[Any, Any]:
+    """A local causal LM folder and its tokenizer, in eval mode, for code that scores with the
+    model directly (teacher-forced metrics, multiple-choice log-likelihoods) rather than
+    generating through a backend."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from alignkit.errors import ConfigError, InputNotFoundError
+
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise InputNotFoundError(f"model folder not found: {folder}")
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise ConfigError(f"dtype must be float32, bfloat16 or float16, not {dtype!r}")
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model: Any = AutoModelForCausalLM.from_pretrained(
+        folder, dtype=getattr(torch, dtype), local_files_only=True
+    )
+    return model.to(device).eval(), tokenizer

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.errors import ConfigError, InputError
+from alignkit.llm import load_causal_lm
 from alignkit.lte.knowedit import EditRecord
 from alignkit.lte.metrics import TeacherForcedScorer, retrieval_hits
 from alignkit.lte.template import edit_prompt, fact_sentence, plain_prompt
@@ -219,23 +220,6 @@ class _Queries:
         return acc, loc
 
 
-def load_model(path: str | os.PathLike[str], device: str = "cpu", dtype: str = "float32") -> Any:
-    """A local causal LM folder and its tokenizer, in eval mode."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise InputError(f"model folder not found: {folder}")
-    if dtype not in ("float32", "bfloat16", "float16"):
-        raise ConfigError(f"dtype must be float32, bfloat16 or float16, not {dtype!r}")
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(
-        folder, dtype=getattr(torch, dtype), local_files_only=True
-    )
-    return model.to(device).eval(), tokenizer
-
-
 class LTEEditor:
     """Knowledge editing by retrieval into LTE's template (module docstring).
 
@@ -266,7 +250,7 @@ class LTEEditor:
             self.model, self.tokenizer = model
             self.model_name = type(self.model).__name__
         else:
-            self.model, self.tokenizer = load_model(model, device, dtype)
+            self.model, self.tokenizer = load_causal_lm(model, device=device, dtype=dtype)
             self.model_name = str(model)
         try:
             self.scorer = TeacherForcedScorer(
