@@ -303,3 +303,12 @@ def test_a_local_role_model_is_loaded_once_for_all_roles(student: Path, tmp_path
     stage = DiscriminateStage(DiscriminateConfig(student=str(student), teacher=spec, referee=spec))
     assert stage.backend("teacher") is stage.backend("referee")
     assert stage.backend("student") is not stage.backend("teacher")
+
+
+def test_run_config_sections_must_be_tables(tmp_path: Path, capsys):
+    config = tmp_path / "lion.yaml"
+    config.write_text("iterations: 1\nimitate: 5\n")
+    code = cli_main(["lion", "run", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "imitate: expected a table" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

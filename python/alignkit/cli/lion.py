@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.cli.options import (
+    add_config_sections,
     add_executor_flags,
     add_stage_command,
+    config_sections,
     executor_from_args,
     stage_progress,
 )
@@ -142,8 +144,7 @@ def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=False, help="output directory (required)")
     add_config_arguments(p, LionRunConfig)
-    for section in SECTIONS:  # config-file sections, applied by --config
-        p.add_argument(f"--{section}-options", dest=section, help=argparse.SUPPRESS)
+    add_config_sections(p, SECTIONS)
     p.add_argument("--demo", action="store_true", help="small demo defaults (see above)")
     p.add_argument(
         "--overwrite",
@@ -160,14 +161,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from alignkit.lion.loop import SECTIONS, LionRunConfig, LionRunOptions, run_lion
     from alignkit.stage import config_from_args
 
-    sections: dict[str, dict[str, Any]] = {}
-    for section in SECTIONS:
-        value = getattr(args, section, None)
-        if value is None:
-            continue
-        if not isinstance(value, dict):
-            raise ValueError(f"config section {section} must be a table of option names")
-        sections[section] = {str(k).replace("-", "_"): v for k, v in value.items()}
+    sections = config_sections(args, SECTIONS)
     defaults: dict[str, Any] = {}
     if args.demo:
         defaults = dict(DEMO_RUN)

@@ -156,3 +156,23 @@ def executor_from_args(args: argparse.Namespace) -> Any:
 def stage_progress(args: argparse.Namespace) -> bool | str:
     """The progress setting of a stage command: off with --no-progress, else automatic."""
     return False if args.no_progress else "auto"
+
+
+def add_config_sections(p: argparse.ArgumentParser, sections: tuple[str, ...]) -> None:
+    """Hidden options that receive a `--config` file's per-stage sections (`prepare:`, ...) of a
+    command that runs several stages; `config_sections` reads them back."""
+    for section in sections:
+        p.add_argument(f"--{section}-options", dest=section, help=argparse.SUPPRESS)
+
+
+def config_sections(args: argparse.Namespace, sections: tuple[str, ...]) -> dict[str, dict]:
+    """Each section's option mapping from the config file (empty when absent), keys with `_`."""
+    from alignkit.errors import ConfigError
+
+    found: dict[str, dict[str, Any]] = {}
+    for section in sections:
+        values = getattr(args, section, None) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{section}: expected a table of {section} options, not {values!r}")
+        found[section] = {str(k).replace("-", "_"): v for k, v in values.items()}
+    return found

@@ -12,10 +12,12 @@ import sys
 from typing import Any
 
 from alignkit.cli.options import (
+    add_config_sections,
     add_demo_flags,
     add_executor_flags,
     add_llm_flag,
     add_stage_command,
+    config_sections,
     executor_from_args,
     stage_progress,
 )
@@ -381,8 +383,7 @@ def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--cache-dir", default=None, help="score: embedding cache (default: the score stage's)"
     )
-    for section in SECTIONS:  # config-file sections, applied by --config
-        p.add_argument(f"--{section}-options", dest=section, help=argparse.SUPPRESS)
+    add_config_sections(p, SECTIONS)
     p.add_argument(
         "--retry-failed", action="store_true", help="synthesize: re-send earlier failed requests"
     )
@@ -445,15 +446,9 @@ def run_sections(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Each stage's options for `webr run`: flags win over the config file's top-level keys and
     sections, which win over the demo defaults (with --demo), which win over the stages'."""
     from alignkit._defaults import DEFAULT_LLM_SPEC
-    from alignkit.errors import ConfigError
     from alignkit.webr.pipeline import SECTIONS
 
-    sections: dict[str, dict[str, Any]] = {}
-    for section in SECTIONS:
-        values = getattr(args, section, None) or {}
-        if not isinstance(values, dict):
-            raise ConfigError(f"{section}: expected a table of {section} options, not {values!r}")
-        sections[section] = {str(k).replace("-", "_"): v for k, v in values.items()}
+    sections = config_sections(args, SECTIONS)
     if args.demo:
         for section, defaults in DEMO_DEFAULTS.items():
             for key, value in defaults.items():
