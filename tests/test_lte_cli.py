@@ -46,16 +46,9 @@ def test_train_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[st
 @pytest.fixture(scope="module")
 def tiny_chat_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("torch")
-    from test_lte_train import CHAT_TEMPLATE
-    from transformers import AutoTokenizer
+    from tiny_models import save_tiny_chat_llama
 
-    from tiny_models import save_tiny_llama
-
-    folder = save_tiny_llama(tmp_path_factory.mktemp("tiny-cli"), max_positions=1024)
-    tok = AutoTokenizer.from_pretrained(folder)
-    tok.chat_template = CHAT_TEMPLATE
-    tok.save_pretrained(folder)
-    return folder
+    return save_tiny_chat_llama(tmp_path_factory.mktemp("tiny-cli"))
 
 
 @pytest.mark.slow  # builds data, trains a tiny model, edits and evaluates it

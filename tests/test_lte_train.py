@@ -29,13 +29,8 @@ from alignkit.sft import IGNORE_INDEX, encode_pairs  # noqa: E402
 from alignkit.stage import run_stage  # noqa: E402
 
 from conftest import shared_file  # noqa: E402
-from tiny_models import byte_tokenizer, save_tiny_llama  # noqa: E402
+from tiny_models import CHAT_TEMPLATE, byte_tokenizer, save_tiny_chat_llama  # noqa: E402
 
-# A ChatML-like template whose end-of-turn marker is the EOS token, followed by a newline.
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}</s>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
-)
 # A template that writes nothing after a turn's text but a newline.
 BARE_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
@@ -161,13 +156,7 @@ def test_options_are_the_papers() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_chat_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import AutoTokenizer
-
-    folder = save_tiny_llama(tmp_path_factory.mktemp("tiny-lte"), max_positions=1024)
-    tok = AutoTokenizer.from_pretrained(folder)
-    tok.chat_template = CHAT_TEMPLATE
-    tok.save_pretrained(folder)
-    return folder
+    return save_tiny_chat_llama(tmp_path_factory.mktemp("tiny-lte"))
 
 
 @pytest.fixture(scope="module")

@@ -30,3 +30,21 @@ def save_tiny_llama(path: Path, *, seed: int = 0, max_positions: int = 512) -> P
     write_tiny_llama(path, tok, context=max_positions, seed=seed)
     tok.save_pretrained(path)
     return path
+
+
+# A ChatML-like template whose end-of-turn marker is the EOS token, followed by a newline.
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}</s>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+def save_tiny_chat_llama(path: Path, *, max_positions: int = 1024) -> Path:
+    """`save_tiny_llama` whose tokenizer carries `CHAT_TEMPLATE` (a local chat model)."""
+    from transformers import AutoTokenizer
+
+    save_tiny_llama(path, max_positions=max_positions)
+    tok = AutoTokenizer.from_pretrained(path)
+    tok.chat_template = CHAT_TEMPLATE
+    tok.save_pretrained(path)
+    return path

@@ -50,7 +50,7 @@ from alignkit.lion.stages import (
     TrainConfig,
     TrainStage,
 )
-from alignkit.stage import StageConfig, option, run_stage
+from alignkit.stage import RunOptions, StageConfig, option, run_stage
 
 log = logging.getLogger(__name__)
 
@@ -122,30 +122,12 @@ class LionRunConfig(StageConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class LionRunOptions:
-    """The loop's config plus one section per stage (mappings of that stage's config keys)."""
+class LionRunOptions(RunOptions[LionRunConfig]):
+    """The loop's config plus one section per stage (mappings of that stage's config keys); a
+    key the loop sets (roles, student, per_kind, seed) may not be given in a section."""
 
-    run: LionRunConfig
-    sections: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.sections) - set(SECTIONS))
-        if unknown:
-            raise ConfigError(
-                f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}"
-            )
-
-    def stage_config(self, section: str, cls: type[Any], **loop_values: Any) -> Any:
-        """The section's keys over the loop's values (the roles, the student, the iteration):
-        a key the loop sets may not be given in a section, so one setting has one place."""
-        values = dict(self.sections.get(section, {}))
-        clash = sorted(k for k in loop_values if k in values)
-        if clash:
-            raise ConfigError(
-                f"{section}: {', '.join(clash)} is set by `lion run` itself (top-level keys "
-                "teacher/referee/generator/student/per_kind/seed); remove it from the section"
-            )
-        return cls.from_mapping({**values, **loop_values})
+    known_sections: ClassVar[tuple[str, ...]] = SECTIONS
+    command: ClassVar[str] = "lion run"
 
 
 class LionRun:

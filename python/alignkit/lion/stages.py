@@ -296,7 +296,9 @@ class TrainStage(Stage[TrainConfig]):
             device=cfg.device,
         )
         with ctx.tmp_folder_outputs(STUDENT_DIR) as (folder, outputs):
-            stats = train_student(rows, resolve_student(cfg.student), folder, options)
+            stats = train_student(
+                rows, resolve_student(cfg.student), folder, options, progress="log"
+            )
         ctx.progress(1)
         return TaskResult(stats={"train": stats, "rows": len(rows)}, outputs=outputs)
 

@@ -1,9 +1,12 @@
-"""The `lte eval` report: one self-contained HTML page from `results.json`
-(`alignkit.lte.evaluate`): per dataset the four metrics with and without the edit, the metrics by
-probe kind, retrieval accuracy and the configuration. No scripts; every value is escaped.
+"""The LTE reports, self-contained HTML pages (no scripts; every value escaped; missing values
+show as a dash).
 
-`render_lte_report(results)` returns the page, `write_lte_report(results, path)` writes it
-atomically. Missing values show as a dash.
+- `lte eval`: from `results.json` (`alignkit.lte.evaluate`): per dataset the four metrics with
+  and without the edit, the metrics by probe kind, retrieval accuracy and the configuration
+  (`render_lte_report`, `write_lte_report`).
+- `lte run`: from `lte_summary.json` (`alignkit.lte.run`): per dataset the aligned model against
+  the untrained one with the same retrieval, the verdict, each stage's time and peak memory, and
+  each evaluation's own page as above (`render_run_report`, `write_run_report`).
 """
 
 from __future__ import annotations
@@ -109,14 +112,89 @@ def render_lte_report(results: Mapping[str, Any]) -> str:
         body.append(_dataset(name, datasets[name]))
     body.append("<h2>Configuration</h2>")
     body.append(_table(["setting", "value"], _settings(results.get("config", {}))))
+    return _page("LTE report", body)
+
+
+def _page(title: str, body: Sequence[str]) -> str:
     return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>LTE report</title>"
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
         f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>"
     )
 
 
+def _write(page: str, path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    atomic_write_text(path, page)
+    return path
+
+
 def write_lte_report(results: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Writes `render_lte_report(results)` to `path` atomically."""
-    path = Path(path)
-    atomic_write_text(path, render_lte_report(results))
-    return path
+    return _write(render_lte_report(results), path)
+
+
+_COMPARED_LABELS = dict(
+    edit_success="Edit success (rewrite)",
+    rephrase_acc="Rephrase",
+    portability="Portability",
+    locality="Locality",
+    fluency="Fluency (n-gram entropy x100)",
+)
+
+
+def _verdict(entry: Mapping[str, Any]) -> str:
+    helps = entry.get("alignment_helps")
+    if helps is None:
+        return "not decided (a metric is missing)"
+    if helps:
+        return "alignment helps: edit success rose and locality did not fall"
+    rose = "rose" if entry.get("edit_success_rose") else "did not rise"
+    held = "held" if entry.get("locality_held") else "fell"
+    return f"alignment does not help here: edit success {rose}, locality {held}"
+
+
+def render_run_report(summary: Mapping[str, Any]) -> str:
+    """The report page of one `lte_summary.json` (a mapping)."""
+    body = ["<h1>LTE: aligned model vs the in-context baseline</h1>"]
+    body.append(
+        "<p class=meta>Both models answer with the same retrieved facts in the same template; "
+        "the baseline is the model before alignment. Teacher-forced token accuracy (EasyEdit), "
+        "as percentages.</p>"
+    )
+    comparison = summary.get("comparison") or {}
+    for name in sorted(comparison):
+        entry = comparison[name]
+        body.append(f"<h2>{esc(name)}</h2>")
+        body.append(
+            f"<p class=meta>{esc(entry.get('edits', '?'))} edits; {esc(_verdict(entry))}</p>"
+        )
+        rows = [
+            [esc(label), *(_num(_get(entry, "metrics", key, side))
+                           for side in ("base", "aligned", "change"))]
+            for key, label in _COMPARED_LABELS.items()
+        ]  # fmt: skip
+        body.append(_table(["metric", "untrained", "aligned", "change"], rows))
+    if not comparison:
+        body.append("<p>No baseline was evaluated (baseline: false).</p>")
+    stages = summary.get("stages") or {}
+    rows = [
+        [esc(key), _num(_get(stages, key, "seconds")), _num(_get(stages, key, "peak_rss_mb"))]
+        for key in stages
+    ]
+    body.append("<h2>Stages</h2>")
+    body.append(_table(["stage", "seconds", "peak memory so far (MB)"], rows))
+    for key in ("base", "aligned"):
+        results = _get(summary, "results", key)
+        if isinstance(results, Mapping):
+            body.append(f"<h2>Evaluation of the {'untrained' if key == 'base' else 'aligned'} "
+                        "model</h2>")  # fmt: skip
+            for name in sorted(results.get("datasets") or {}):
+                body.append(_dataset(name, results["datasets"][name]))
+    body.append("<h2>Settings</h2>")
+    body.append(_table(["setting", "value"], _settings(summary.get("settings", {}))))
+    return _page("LTE run report", body)
+
+
+def write_run_report(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Writes `render_run_report(summary)` to `path` atomically."""
+    return _write(render_run_report(summary), path)

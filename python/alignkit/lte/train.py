@@ -273,6 +273,6 @@ class LTETrainStage(Stage[LTETrainConfig]):
         if not rows:
             raise InputError(f"no readable row in {', '.join(data)}")
         with ctx.tmp_folder_outputs(MODEL_DIR) as (trained, outputs):
-            stats = train_lte(rows, folder, trained, self.config.options())
+            stats = train_lte(rows, folder, trained, self.config.options(), progress="log")
         ctx.progress(1)
         return TaskResult(stats={"train": stats, "unreadable": dict(unreadable)}, outputs=outputs)

@@ -1,6 +1,7 @@
 """The stage kit: what every alignkit job is built on.
 
-- `StageConfig` + `option()`: one dataclass per stage = CLI flags, config-file keys, fingerprint.
+- `StageConfig` + `option()`: one dataclass per stage = CLI flags, config-file keys, fingerprint;
+  `RunOptions`: a run that chains stages, its config and per-stage sections.
 - `OutputFolder`: the output-folder contract (config record, lock, markers, atomic outputs).
 - `Stage`, `Task`, `TaskResult`, `TaskContext`, `run_stage`: plan tasks, run them, reduce.
 - `LocalExecutor` (and any `Executor`): where tasks run.
@@ -10,6 +11,7 @@
 
 from alignkit.progress import Progress, progress_mode
 from alignkit.stage.config import (
+    RunOptions,
     StageConfig,
     add_config_arguments,
     config_from_args,
@@ -35,6 +37,7 @@ __all__ = [
     "LocalExecutor",
     "OutputFolder",
     "Progress",
+    "RunOptions",
     "Stage",
     "StageConfig",
     "StageReport",

@@ -22,11 +22,12 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from alignkit.errors import ConfigError
 
 C = TypeVar("C", bound="StageConfig")
+D = TypeVar("D", bound="StageConfig")
 
 _MISSING = dataclasses.MISSING
 
@@ -197,6 +198,37 @@ class StageConfig:
             if f.metadata.get("fingerprint", True)
         }
         return {"schema_version": self.schema_version, **fields}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions(Generic[C]):
+    """The settings of a run that chains stages (`lion run`, `lte run`): its own config `run`
+    and one config-file section per stage ({section: {key: value}}). Subclasses name the
+    sections they know and the command (for messages); an unknown section is an error."""
+
+    run: C
+    sections: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    known_sections: ClassVar[tuple[str, ...]] = ()
+    command: ClassVar[str] = "run"
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.sections) - set(self.known_sections))
+        if unknown:
+            raise ConfigError(
+                f"unknown section(s) {', '.join(unknown)}; known: {', '.join(self.known_sections)}"
+            )
+
+    def stage_config(self, section: str, cls: type[D], **run_values: Any) -> D:
+        """The section's keys over the values the run itself sets: such a key may not be given
+        in the section too, so one setting has one place."""
+        values = dict(self.sections.get(section, {}))
+        clash = sorted(k for k in run_values if k in values)
+        if clash:
+            raise ConfigError(
+                f"{section}: {', '.join(clash)} is set by `{self.command}` itself (a top-level "
+                "key); remove it from the section"
+            )
+        return cls.from_mapping({**values, **run_values})
 
 
 def _recorded(f: dataclasses.Field[Any], value: Any) -> Any:
