@@ -108,6 +108,10 @@ class ChatBackend(abc.ABC):
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "model": self.model, "endpoint": self.endpoint}
 
+    def endpoint_usage(self) -> dict[str, dict[str, int]]:
+        """Counts per server of a backend that spreads requests over several; {} otherwise."""
+        return {}
+
 
 @dataclasses.dataclass(frozen=True)
 class BackendSpec:
@@ -146,8 +150,10 @@ def parse_backend_spec(spec: str) -> BackendSpec:
     """`openai:MODEL`, `openai:MODEL@http://host:port/v1` or `openai:MODEL@host:port`.
 
     Model names may contain `/` and `:` (`meta-llama/Llama-3.1-8B`, `llama3:8b`); the base URL
-    starts at the last `@` (the first `@http://` / `@https://` when there is one). A kind with a
-    default model may be given alone (`transformers` = the embedded default model).
+    starts at the last `@` (the first `@http://`, `@https://` or `@file:` when there is one). A
+    kind with a default model may be given alone (`transformers` = the embedded default model).
+    A pool of servers is a comma-separated list of base URLs (each normalised like a single one)
+    or `file:PATH` (a file of base URLs, read by the backend); both stay in `base_url` as text.
     """
     _load_builtin_backends()
     kind, sep, rest = spec.partition(":")
@@ -157,11 +163,13 @@ def parse_backend_spec(spec: str) -> BackendSpec:
     if not sep or not kind:
         raise BackendSpecError(
             f"backend spec {redact_spec(spec)!r} must look like KIND:MODEL[@BASE_URL], e.g. "
-            "openai:gpt-4o-mini, openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1 or "
-            "transformers (the embedded default model)"
+            "openai:gpt-4o-mini, openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1, "
+            "openai:MODEL@http://h1:8000/v1,http://h2:8000/v1 (a pool), openai:MODEL@file:urls.txt "
+            "or transformers (the embedded default model)"
         )
     base_url: str | None = None
-    at = min((i for i in (rest.find("@http://"), rest.find("@https://")) if i >= 0), default=-1)
+    starts = (rest.find(marker) for marker in ("@http://", "@https://", "@file:"))
+    at = min((i for i in starts if i >= 0), default=-1)
     if at < 0 and "@" in rest:
         at = rest.rfind("@")
     if at >= 0:
@@ -170,8 +178,14 @@ def parse_backend_spec(spec: str) -> BackendSpec:
             raise BackendSpecError(
                 f"backend spec {redact_spec(spec)!r} has an empty base URL after '@'"
             )
-        if "://" not in base_url:
-            base_url = "http://" + base_url
+        if not base_url.startswith("file:"):
+            urls = [url.strip() for url in base_url.split(",")]
+            if not all(urls):
+                raise BackendSpecError(
+                    f"backend spec {redact_spec(spec)!r} has an empty entry in its list of base "
+                    "URLs (URL,URL,...)"
+                )
+            base_url = ",".join(url if "://" in url else "http://" + url for url in urls)
     model = rest.strip()
     if not model:
         raise BackendSpecError(f"backend spec {redact_spec(spec)!r} names no model")

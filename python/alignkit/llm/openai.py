@@ -438,46 +438,67 @@ class OpenAIBackend(ChatBackend):
         body.update(request.params())
         return body
 
+    def encode(self, request: ChatRequest) -> bytes:
+        """The request body as sent."""
+        return json.dumps(self.payload(request), ensure_ascii=False).encode("utf-8")
+
+    async def attempt_once(self, content: bytes) -> ChatResult | _Attempt:
+        """One HTTP attempt with body `content`, within this backend's concurrency bound."""
+        state = self._loop_state()
+        shard = await state.slots.get()
+        try:
+            return await self._attempt(state.transports[shard], content)
+        finally:
+            state.slots.put_nowait(shard)
+
+    def finish(
+        self, result: ChatResult, request: ChatRequest, attempts: int, started: float
+    ) -> ChatResult:
+        """A successful reply as the request's result (or an `unsupported` error when the
+        request asked for logprobs and the reply has none)."""
+        result.attempts = attempts
+        result.latency_s = time.perf_counter() - started
+        if result.top_logprobs is None and request.top_logprobs_wanted is not None:
+            return ChatResult(
+                attempts=attempts,
+                error=f"{self.endpoint} answered without the logprobs the request asked "
+                "for (the server does not support them)",
+                error_kind="unsupported",
+                status=result.status,
+                latency_s=result.latency_s,
+            )
+        return result
+
+    def give_up(
+        self, outcome: _Attempt, attempts: int, started: float, where: str = ""
+    ) -> ChatResult:
+        """The failed result after the last attempt, `outcome` (credentials masked)."""
+        message = self.redact(outcome.message)
+        if outcome.retryable or outcome.kind == "malformed":
+            message = f"{message} (gave up after {attempts} attempts{where})"
+        return ChatResult(
+            attempts=attempts,
+            error=message,
+            error_kind=outcome.kind,
+            status=outcome.status,
+            latency_s=time.perf_counter() - started,
+        )
+
     async def _agenerate_one(self, request: ChatRequest) -> ChatResult:
         cfg = self.config
-        state = self._loop_state()
-        content = json.dumps(self.payload(request), ensure_ascii=False).encode("utf-8")
+        content = self.encode(request)
         started = time.perf_counter()
         attempts = malformed = 0
         while True:
             attempts += 1
-            shard = await state.slots.get()
-            try:
-                outcome = await self._attempt(state.transports[shard], content)
-            finally:
-                state.slots.put_nowait(shard)
+            outcome = await self.attempt_once(content)
             if isinstance(outcome, ChatResult):
-                outcome.attempts = attempts
-                outcome.latency_s = time.perf_counter() - started
-                if outcome.top_logprobs is None and request.top_logprobs_wanted is not None:
-                    return ChatResult(
-                        attempts=attempts,
-                        error=f"{self.endpoint} answered without the logprobs the request asked "
-                        "for (the server does not support them)",
-                        error_kind="unsupported",
-                        status=outcome.status,
-                        latency_s=outcome.latency_s,
-                    )
-                return outcome
+                return self.finish(outcome, request, attempts, started)
             if outcome.kind == "malformed":
                 malformed += 1
                 outcome.retryable = malformed <= cfg.max_malformed_retries
             if not outcome.retryable or attempts > cfg.max_retries:
-                message = self.redact(outcome.message)
-                if outcome.retryable or outcome.kind == "malformed":
-                    message = f"{message} (gave up after {attempts} attempts)"
-                return ChatResult(
-                    attempts=attempts,
-                    error=message,
-                    error_kind=outcome.kind,
-                    status=outcome.status,
-                    latency_s=time.perf_counter() - started,
-                )
+                return self.give_up(outcome, attempts, started)
             delay = self.backoff(attempts, outcome.retry_after)
             log.debug(
                 "attempt %d failed (%s); retrying in %.2fs",
@@ -557,23 +578,34 @@ async def _send(transport: httpx.AsyncHTTPTransport, request: httpx.Request) -> 
     return response
 
 
-def _factory(
-    *, model: str, base_url: str | None = None, config: OpenAIConfig | None = None, **options: Any
-) -> OpenAIBackend:
+def openai_config(
+    model: str, base_url: str | None, config: OpenAIConfig | None, options: Mapping[str, Any]
+) -> OpenAIConfig:
+    """The OpenAIConfig of `make_backend`'s arguments: `config=` or individual options."""
     if config is not None:
         if options:
             raise BackendSpecError("pass either config= or individual options, not both")
-        return OpenAIBackend(
-            dataclasses.replace(config, model=model, base_url=base_url or config.base_url)
-        )
+        return dataclasses.replace(config, model=model, base_url=base_url or config.base_url)
     known = {f.name for f in dataclasses.fields(OpenAIConfig)} - {"model", "base_url"}
     unknown = sorted(set(options) - known)
     if unknown:
         raise BackendSpecError(
             f"unknown option(s) for the openai backend: {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(known))}"
+            f"known: {', '.join(sorted(known))} (pools also: pool_namespace, pool_cooloff, "
+            "pool_cooloff_max)"
         )
-    return OpenAIBackend(OpenAIConfig(model=model, base_url=base_url, **options))
+    return OpenAIConfig(model=model, base_url=base_url, **options)
+
+
+def _factory(
+    *, model: str, base_url: str | None = None, config: OpenAIConfig | None = None, **options: Any
+) -> ChatBackend:
+    # Imported here: the pool module builds on this one.
+    from alignkit.llm.pool import POOL_OPTIONS, is_pool_url, make_pool
+
+    if is_pool_url(base_url) or POOL_OPTIONS & set(options):
+        return make_pool(model=model, base_url=base_url, config=config, **options)
+    return OpenAIBackend(openai_config(model, base_url, config, options))
 
 
 register_backend("openai", _factory)

@@ -20,6 +20,8 @@ REDACTED = "***"
 _SECRET_NAME = re.compile(r"key|token|secret|passw|auth|sig|credential|session", re.IGNORECASE)
 # A URL, less trailing punctuation of the sentence around it.
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>`]*[^\s'\"<>`.,;:!?)\]}]", re.IGNORECASE)
+# Where one URL ends and the next begins in a comma-separated list (a pool's backend spec).
+_NEXT_URL = re.compile(r",(?=[a-z][a-z0-9+.-]*://)", re.IGNORECASE)
 _BEARER = re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/=:-]{4,}", re.IGNORECASE)
 # `Authorization: Basic abc=`, `"authorization": "Bearer x"`: the value, scheme and all.
 _AUTH_HEADER = re.compile(
@@ -91,7 +93,7 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
-    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    text = _URL.sub(lambda m: ",".join(map(redact_url, _NEXT_URL.split(m.group(0)))), text)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
     text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
     return _KEY_LIKE.sub(lambda m: m.group(1) + REDACTED, text)

@@ -94,6 +94,7 @@ async def arun_requests(
 ) -> tuple[list[ChatResult], dict[str, Any]]:
     """Async `run_requests` (for callers already inside an event loop)."""
     started = time.perf_counter()
+    endpoints_before = backend.endpoint_usage()
     requests = list(requests)
     keys = [backend.cache_key(r) for r in requests]
     first: dict[str, int] = {}
@@ -174,6 +175,12 @@ async def arun_requests(
         "elapsed_s": round(elapsed, 3),
         "requests_per_s": round(len(sent) / elapsed, 1) if elapsed > 0 else 0.0,
     }
+    endpoints_after = backend.endpoint_usage()
+    if endpoints_after:  # a pool: what each of its servers did in this call
+        summary["endpoints"] = {}
+        for url, counts in endpoints_after.items():
+            earlier = endpoints_before.get(url, {})
+            summary["endpoints"][url] = {k: n - earlier.get(k, 0) for k, n in counts.items()}
     if failed_sent:
         first_error = failed_sent[0].error
         log.warning(
@@ -208,7 +215,8 @@ def run_requests(
     otherwise; False shows nothing.
     Returns (results in input order, summary). The summary counts requests, cache hits
     (`from_cache`), earlier failures skipped (`skipped_failed`) or retried (`retried_failed`),
-    requests sent, succeeded and failed (`error_kinds`), attempts, tokens and requests/s.
+    requests sent, succeeded and failed (`error_kinds`), attempts, tokens and requests/s; for a
+    pool of servers, `endpoints`: per server, its attempts, failures and failovers in this call.
     A failed request is a ChatResult with `error` set, never an exception.
     """
     ensure_no_running_loop("run_requests")
