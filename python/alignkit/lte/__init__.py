@@ -1,5 +1,6 @@
 """LTE (Learning to Edit): the edit template, KnowEdit records, the parallel alignment data, the
-retrieval editor (`LTEEditor`), EasyEdit's metrics and the evaluation stage."""
+retrieval editor (`LTEEditor`), EasyEdit's metrics, the evaluation stage and `run_lte`, the whole
+method against its in-context baseline."""
 
 from alignkit.lte.build_data import (
     BuildDataConfig,
@@ -24,7 +25,13 @@ from alignkit.lte.knowedit import (
     load_knowedit,
 )
 from alignkit.lte.metrics import TeacherForcedScorer, fluency_score, word_tokenizer_name
-from alignkit.lte.report import render_lte_report, write_lte_report
+from alignkit.lte.report import (
+    render_lte_report,
+    render_run_report,
+    write_lte_report,
+    write_run_report,
+)
+from alignkit.lte.run import LTERunConfig, LTERunOptions, compare, demo_file, run_lte
 from alignkit.lte.template import (
     LABELS,
     TASK_PREFIXES,
@@ -48,10 +55,14 @@ __all__ = [
     "FactPool",
     "KnowEditFile",
     "LTEEditor",
+    "LTERunConfig",
+    "LTERunOptions",
     "PlannedPair",
     "Probe",
     "TeacherForcedScorer",
     "build_lte_data",
+    "compare",
+    "demo_file",
     "draw_facts",
     "edit_prompt",
     "fact_sentence",
@@ -66,10 +77,13 @@ __all__ = [
     "plan_pairs",
     "prepare_requests",
     "render_lte_report",
+    "render_run_report",
+    "run_lte",
     "request_from_record",
     "summarize",
     "task_prompt",
     "top_k_cosine",
     "word_tokenizer_name",
     "write_lte_report",
+    "write_run_report",
 ]
