@@ -1,11 +1,13 @@
-"""`webr dedup` on the stage kit: the contract for both stages (signatures + clusters, then the
-kept documents), outputs independent of worker count and input order, a changed input redoing
-only what it affects, and the output folder as a dataset."""
+"""`webr dedup` on the stage kit: the contract for its three stages (signatures, clusters, kept
+documents), outputs independent of worker count and input order, a changed input redoing only
+what it affects, and the output folder as a dataset."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from stage_contract import ContractCase, check_stage_contract
@@ -13,8 +15,9 @@ from test_dedup_cli import edit, make_docs, read_jsonl, write_jsonl
 
 from alignkit.cli.main import main
 from alignkit.errors import NothingProducedError
-from alignkit.stage import run_stage
+from alignkit.stage import Stage, run_stage
 from alignkit.webr.dedup import (
+    DedupClusterStage,
     DedupConfig,
     DedupSignatureStage,
     DedupStage,
@@ -47,40 +50,83 @@ def cli_pair(args: list[str], keys: dict):
     return cli_args, cli_config
 
 
-def test_signature_stage_contract(tmp_path: Path) -> None:
-    cli_args, cli_config = cli_pair(
-        ["--num-perm", "64", "--keep", "longest"], {"num_perm": 64, "keep": "longest"}
-    )
-    case = ContractCase(
-        make_inputs=write_shards,
-        make_stage=lambda **c: DedupSignatureStage(DedupConfig(num_perm=64, keep="longest", **c)),
-        changed={"threshold": 0.5},
-        changed_keys=["config.bands", "config.rows", "config.threshold"],
+def dedup_case(
+    make_inputs: Callable[[Path], list[str]],
+    make_stage: Callable[..., Stage[Any]],
+    changed: dict[str, Any],
+    changed_keys: list[str],
+    cli: tuple[list[str], dict[str, Any]],
+) -> ContractCase:
+    """A contract case whose command line is `webr dedup` with `cli` (flags, config keys)."""
+    cli_args, cli_config = cli_pair(*cli)
+    return ContractCase(
+        make_inputs=make_inputs,
+        make_stage=make_stage,
+        changed=changed,
+        changed_keys=changed_keys,
         run_cli=main,
         cli_args=cli_args,
         cli_config=cli_config,
+    )
+
+
+def test_signature_stage_contract(tmp_path: Path) -> None:
+    case = dedup_case(
+        write_shards,
+        lambda **c: DedupSignatureStage(DedupConfig(num_perm=64, keep="longest", **c)),
+        {"threshold": 0.5},
+        ["config.bands", "config.rows", "config.threshold"],
+        (["--num-perm", "64", "--keep", "longest"], {"num_perm": 64, "keep": "longest"}),
     )
     check_stage_contract(case, tmp_path)
 
 
-def test_kept_documents_stage_contract(tmp_path: Path) -> None:
+def test_cluster_stage_contract(tmp_path: Path) -> None:
+    """Partition tasks: a killed one leaves nothing trusted and is the only one redone."""
     signatures = tmp_path / "signatures"
+    config = {"num_perm": 64, "keep": "longest", "partitions": 3}
 
     def make_inputs(folder: Path) -> list[str]:
         inputs = write_shards(folder)
-        done = run_stage(DedupSignatureStage(DedupConfig()), inputs, signatures, progress="off")
-        assert done.complete and done.stats["exact_removed"] == 1
+        done = run_stage(DedupSignatureStage(DedupConfig(**config)), inputs, signatures)
+        assert done.complete
         return inputs
 
-    cli_args, cli_config = cli_pair(["--no-exact"], {"exact": False})
-    case = ContractCase(
-        make_inputs=make_inputs,
-        make_stage=lambda **c: DedupStage(DedupConfig(**c), signatures),
-        changed={"keep": "longest", "seed": 2},
-        changed_keys=["config.keep", "config.seed"],
-        run_cli=main,
-        cli_args=cli_args,
-        cli_config=cli_config,
+    case = dedup_case(
+        make_inputs,
+        lambda **c: DedupClusterStage(DedupConfig(**{**config, **c}), signatures),
+        {"keep": "first", "partitions": 4},
+        ["config.keep", "config.partitions"],
+        (["--num-perm", "64", "--keep", "longest", "--partitions", "3"], config),
+    )
+    check_stage_contract(case, tmp_path)
+
+
+def run_clusters(inputs: list[str], meta: Path, config: DedupConfig | None = None) -> Path:
+    """The signatures and clusters stages into `meta`; returns the clusters folder."""
+    config = config or DedupConfig()
+    run_stage(DedupSignatureStage(config), inputs, meta / "signatures", progress="off")
+    done = run_stage(
+        DedupClusterStage(config, meta / "signatures"), inputs, meta / "clusters", progress="off"
+    )
+    assert done.complete and done.stats["exact_removed"] == 1
+    return meta / "clusters"
+
+
+def test_kept_documents_stage_contract(tmp_path: Path) -> None:
+    clusters = tmp_path / "clusters"
+
+    def make_inputs(folder: Path) -> list[str]:
+        inputs = write_shards(folder)
+        run_clusters(inputs, tmp_path)
+        return inputs
+
+    case = dedup_case(
+        make_inputs,
+        lambda **c: DedupStage(DedupConfig(**c), clusters),
+        {"keep": "longest", "seed": 2},
+        ["config.keep", "config.seed"],
+        (["--no-exact"], {"exact": False}),
     )
     check_stage_contract(case, tmp_path)
 

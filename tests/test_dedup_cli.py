@@ -25,7 +25,7 @@ def recorded_config(out: Path) -> dict:
 
 
 def clusters_file(out: Path) -> Path:
-    return out / ".alignkit" / "signatures" / "clusters.jsonl.gz"
+    return out / ".alignkit" / "clusters" / "clusters.jsonl.gz"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

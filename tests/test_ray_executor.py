@@ -9,6 +9,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -23,7 +24,14 @@ from ray_netns import in_netns, in_private_netns, start_loopback_ray
 from alignkit.errors import MissingDependencyError
 from alignkit.stage import META_DIR, LocalExecutor, OutputFolder, run_stage
 from alignkit.stage.ray_executor import RayExecutor
-from alignkit.webr.dedup import SIGNATURES_DIR, DedupConfig, DedupSignatureStage, DedupStage
+from alignkit.webr.dedup import (
+    CLUSTERS_DIR,
+    SIGNATURES_DIR,
+    DedupClusterStage,
+    DedupConfig,
+    DedupSignatureStage,
+    DedupStage,
+)
 from alignkit.webr.prepare import PrepareConfig, PrepareStage
 
 needs_ray = pytest.mark.skipif(
@@ -54,6 +62,10 @@ class DelayedPrepare(DelayedTasks, PrepareStage):
 
 
 class DelayedSignatures(DelayedTasks, DedupSignatureStage):
+    pass
+
+
+class DelayedClusters(DelayedTasks, DedupClusterStage):
     pass
 
 
@@ -142,16 +154,33 @@ def prepare_local(shards: list[str], out: Path) -> Any:
     return run_stage(PrepareStage(PrepareConfig()), shards, out, progress=False)
 
 
-def dedup(executor: Any, inputs: list[str], out: Path, delays: dict[str, float]) -> Any:
-    """The two stages of `run_dedup`, with delays on both."""
-    config = DedupConfig()
+DEDUP_FOLDERS = ("", f"{META_DIR}/{SIGNATURES_DIR}", f"{META_DIR}/{CLUSTERS_DIR}")
+
+
+def dedup(
+    executor: Any,
+    inputs: list[str],
+    out: Path,
+    delays: dict[str, float],
+    config: DedupConfig | None = None,
+    kill: tuple[str, Path] | None = None,
+) -> Any:
+    """The three stages of `run_dedup`, with delays on all; `kill` (task id, flag file) kills
+    the worker of that partition task the first time it runs."""
+    config = config or DedupConfig()
     signatures = out / META_DIR / SIGNATURES_DIR
     first = DelayedSignatures(config)
     first.delays = delays
     assert not run_stage(first, inputs, signatures, executor=executor, progress=False).failures
-    second = DelayedDedup(config, signatures)
+    second = DelayedClusters(config, signatures)
     second.delays = delays
-    return run_stage(second, inputs, out, executor=executor, progress=False)
+    if kill is not None:
+        second.kill_task, second.kill_flag = kill[0], str(kill[1])
+    clusters = out / META_DIR / CLUSTERS_DIR
+    assert not run_stage(second, inputs, clusters, executor=executor, progress=False).failures
+    third = DelayedDedup(config, clusters)
+    third.delays = delays
+    return run_stage(third, inputs, out, executor=executor, progress=False)
 
 
 @ray_test(shared_cluster=True)
@@ -174,9 +203,50 @@ def test_prepare_and_dedup_outputs_match_the_local_executor(
     dedup(LocalExecutor(1), docs, tmp_path / "dedup-local", {})
     report = dedup(RayExecutor(), docs, tmp_path / "dedup-ray", first_slowest(dedup_ids))
     assert report.complete and report.stats["docs_in"] > report.stats["docs_kept"] > 0
-    for sub in ("dedup-ray", f"dedup-ray/{META_DIR}/{SIGNATURES_DIR}"):
-        local_sub = sub.replace("dedup-ray", "dedup-local")
-        assert folder_digest(tmp_path / sub) == folder_digest(tmp_path / local_sub)
+    for sub in DEDUP_FOLDERS:
+        ray_digest = folder_digest(tmp_path / "dedup-ray" / sub)
+        assert ray_digest == folder_digest(tmp_path / "dedup-local" / sub)
+
+
+@ray_test(shared_cluster=True)
+def test_dedup_partition_tasks_on_ray_match_local_and_survive_a_kill(tmp_path: Path) -> None:
+    """Near duplicates spread across shards; partition tasks finish out of order on Ray, one
+    worker dies mid-task (retried), and without retries the killed partition is the only task
+    a resumed run redoes; every folder stays byte-identical to the local run's."""
+    from test_contract_dedup import write_shards
+
+    inputs = write_shards(tmp_path / "in")
+    config = DedupConfig(partitions=4, write_clusters=True)
+    local = dedup(LocalExecutor(1), inputs, tmp_path / "local", {}, config)
+    assert local.complete and local.stats["near_removed"] == 2
+    partitions = [f"partition-{p:05d}" for p in range(config.partitions)]
+    rng = random.Random(18)
+    delays = {t.id: rng.uniform(0.0, 0.3) for t in DedupStage(config, tmp_path).plan(inputs)}
+    delays.update(first_slowest(partitions))
+
+    out = tmp_path / "ray"
+    flag = tmp_path / "killed-once"
+    report = dedup(RayExecutor(), inputs, out, delays, config, kill=(partitions[1], flag))
+    assert flag.exists() and report.complete
+    assert completion_order(out / META_DIR / CLUSTERS_DIR, partitions) != partitions
+    for sub in DEDUP_FOLDERS:
+        assert folder_digest(out / sub) == folder_digest(tmp_path / "local" / sub)
+
+    # No retries: the killed partition task fails, nothing of it is trusted, a re-run redoes it.
+    out = tmp_path / "no-retry"
+    signatures, cluster_dir = out / META_DIR / SIGNATURES_DIR, out / META_DIR / CLUSTERS_DIR
+    run_stage(DedupSignatureStage(config), inputs, signatures, progress=False)
+    stage = DelayedClusters(config, signatures)
+    stage.kill_task, stage.kill_flag = partitions[2], str(tmp_path / "killed-again")
+    no_retry = RayExecutor(max_retries=0)
+    failed = run_stage(stage, inputs, cluster_dir, executor=no_retry, progress=False)
+    assert list(failed.failures) == [partitions[2]]
+    assert not OutputFolder(cluster_dir).marker_path(partitions[2]).exists()
+    again = run_stage(stage, inputs, cluster_dir, executor=RayExecutor(), progress=False)
+    assert again.complete and sorted(again.ran_now) == [partitions[2]]
+    run_stage(DedupStage(config, cluster_dir), inputs, out, executor=RayExecutor(), progress=False)
+    for sub in DEDUP_FOLDERS:
+        assert folder_digest(out / sub) == folder_digest(tmp_path / "local" / sub)
 
 
 @ray_test(shared_cluster=True)

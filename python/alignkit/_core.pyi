@@ -9,6 +9,7 @@ import numpy.typing as npt
 
 __version__: str
 __all__ = [
+    "EdgeClusters",
     "ExactDeduper",
     "Extracted",
     "HttpResponse",
@@ -25,10 +26,10 @@ __all__ = [
     "centroid_distance",
     "coverage",
     "cross_diversity",
-    "dedup_cluster",
-    "dedup_write_band_file",
-    "dedup_write_band_file_tokens",
-    "dedup_write_buckets",
+    "dedup_cluster_edges",
+    "dedup_partition_edges",
+    "dedup_write_shard_files",
+    "dedup_write_shard_files_tokens",
     "default_quality_config",
     "detect_language",
     "detect_language_batch",
@@ -321,9 +322,10 @@ class ExactDeduper:
     def is_bloom(self) -> bool: ...
     def memory_bytes(self) -> int: ...
 
-def dedup_write_band_file(
+def dedup_write_shard_files(
     texts: Sequence[str],
-    path: _StrPath,
+    partition_paths: Sequence[_StrPath],
+    lengths_path: _StrPath,
     hasher: MinHasher,
     bands: int,
     rows: int,
@@ -331,26 +333,47 @@ def dedup_write_band_file(
     exact_normalize: str = "lower",
     workers: int | None = None,
 ) -> int: ...
-def dedup_write_band_file_tokens(
+def dedup_write_shard_files_tokens(
     token_ids: Sequence[Sequence[int]],
-    path: _StrPath,
+    partition_paths: Sequence[_StrPath],
+    lengths_path: _StrPath,
     hasher: MinHasher,
     bands: int,
     rows: int,
     *,
     workers: int | None = None,
 ) -> int: ...
-def dedup_write_buckets(
-    band_files: Sequence[_StrPath], bucket_dir: _StrPath, partitions: int
-) -> int: ...
-def dedup_cluster(
-    docs: int,
-    bucket_dir: _StrPath,
-    partitions: int,
-    band_files: Sequence[_StrPath],
+def dedup_partition_edges(
+    shard_files: Sequence[_StrPath],
+    partition: int,
+    path: _StrPath,
     *,
-    keep: str = "first",
-) -> dict[str, Any]: ...
+    exact: bool = True,
+    near: bool = True,
+) -> tuple[int, int]: ...
+def dedup_cluster_edges(
+    edge_files: Sequence[_StrPath], lengths_files: Sequence[_StrPath], *, keep: str = "first"
+) -> EdgeClusters: ...
+
+@final
+class EdgeClusters:
+    @property
+    def docs(self) -> int: ...
+    @property
+    def exact_removed(self) -> int: ...
+    @property
+    def near_removed(self) -> int: ...
+    @property
+    def duplicate_clusters(self) -> int: ...
+    @property
+    def shard_docs(self) -> list[int]: ...
+    @property
+    def nodes(self) -> npt.NDArray[np.uint32]: ...
+    @property
+    def labels(self) -> npt.NDArray[np.uint32]: ...
+    @property
+    def keep(self) -> npt.NDArray[np.bool_]: ...
+    def shard_keep_mask(self, shard: int) -> npt.NDArray[np.bool_]: ...
 
 # Embedding diversity (2-D float32 or float16 arrays; C-contiguous ones are read in place).
 _Embeddings: TypeAlias = npt.NDArray[np.float32] | npt.NDArray[np.float16]

@@ -2,20 +2,28 @@
 stage kit.
 
 The decisions are those of the in-memory `alignkit.text.dedup.dedup` (the same settings, as
-`DedupConfig` fields); this module runs them over files, beyond memory, in two stages:
+`DedupConfig` fields); this module runs them over files, beyond memory, in three stages whose
+tasks run on any executor (local processes or Ray); no process holds the whole corpus's
+signatures or keys:
 
-1. `webr.dedup.signatures` (folder `OUT/.alignkit/signatures/`): one task per shard writes its
-   band file (`<stem>.bands`: 8 bytes per band per document plus 16); the kit's reduce step
-   partitions the band files into buckets, clusters every document across all shards
-   (union-find, one bucket partition in memory at a time: raise `partitions` for larger
-   corpora) and writes a keep mask per shard (`<stem>.keep.npy`).
-2. `webr.dedup` (folder `OUT`): one task per shard copies its kept documents, in the input's
+1. `webr.dedup.signatures` (folder `OUT/.alignkit/signatures/`): one task per shard computes
+   its MinHash band keys and exact keys and writes them split into `partitions` partition files
+   (`<stem>.<p>.bkt`, 12 bytes per key), plus its document lengths (`<stem>.len`).
+2. `webr.dedup.clusters` (folder `OUT/.alignkit/clusters/`): one task per partition reads that
+   partition's file of every shard (global document ids count shard after shard in plan order)
+   and writes the union edges of documents sharing a key, each to the smallest id of its bucket
+   (`partition-<p>.edges`). The kit's reduce step unites the edges alone - a union-find over
+   the documents that have a duplicate, so its memory follows the duplicates, not the corpus -
+   and writes a keep mask per shard (`<stem>.keep.npy`) and, if asked, `clusters.jsonl.gz`.
+3. `webr.dedup` (folder `OUT`): one task per shard copies its kept documents, in the input's
    format, to `OUT/<stem><suffix>`. Its markers record the keep mask's identity, so a shard is
    redone exactly when its mask changed.
 
-Tasks run in plan order (inputs sorted by path) and the clusters depend only on that order, so
-the outputs do not depend on which task finished first. Both stages resume and refuse a changed
-configuration like every stage (see `alignkit.stage`).
+A cluster keeps its smallest global id (or its longest document, ties to the smallest id), and
+the ids come from the sorted inputs, so the outputs do not depend on the executor or on which
+task finished first. Every stage resumes and refuses a changed configuration like every stage
+(see `alignkit.stage`); `partitions` shapes the files of stages 1 and 2, so changing it is
+refused there too.
 """
 
 from __future__ import annotations
@@ -26,7 +34,6 @@ import gzip
 import json
 import logging
 import os
-import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,6 +75,7 @@ log = logging.getLogger(__name__)
 
 INPUT_SUFFIXES = (".jsonl.gz", ".jsonl", ".parquet")
 SIGNATURES_DIR = "signatures"
+CLUSTERS_DIR = "clusters"
 CLUSTERS_FILE = "clusters.jsonl.gz"
 
 
@@ -105,11 +113,13 @@ class DedupConfig(StageConfig):
     text_field: str = option("text", help="JSON field / column holding the text")
     id_field: str = option("id", help="document id field (cluster file)")
     partitions: int = option(
-        16, help="band-bucket files (bounds memory per step)", fingerprint=False
+        16,
+        help="key partitions: files per shard and cluster tasks (bounds each task's memory)",
+        fingerprint=False,
     )
     write_clusters: bool = option(
         False,
-        help=f"also write OUT/{META_DIR}/{SIGNATURES_DIR}/{CLUSTERS_FILE} (members of every "
+        help=f"also write OUT/{META_DIR}/{CLUSTERS_DIR}/{CLUSTERS_FILE} (members of every "
         "duplicate cluster)",
     )
     workers: int | None = option(
@@ -279,11 +289,20 @@ def _suffix(task: Task) -> str:
     return input_stem(Path(task.payload))[1]
 
 
-# --- stage 1: signatures and clusters ----------------------------------------------------------
+# --- stage 1: signatures into partition files --------------------------------------------------
+
+
+def _partition_file(shard_id: str, partition: int) -> str:
+    return f"{shard_id}.{partition:05d}.bkt"
+
+
+def _lengths_file(shard_id: str) -> str:
+    return f"{shard_id}.len"
 
 
 class DedupSignatureStage(Stage[DedupConfig]):
-    """Band files per shard; the reduce step clusters them into keep masks (module docstring)."""
+    """Per shard: its band and exact keys in `partitions` partition files, and its document
+    lengths (module docstring)."""
 
     name = "webr.dedup.signatures"
     config_class = DedupConfig
@@ -293,6 +312,9 @@ class DedupSignatureStage(Stage[DedupConfig]):
         super().__init__(config)
         self.threads = threads
 
+    def fingerprint(self) -> dict[str, Any]:
+        return {**super().fingerprint(), "partitions": self.config.partitions}
+
     def plan(self, inputs: Sequence[str]) -> list[Task]:
         return _plan(inputs)
 
@@ -301,16 +323,19 @@ class DedupSignatureStage(Stage[DedupConfig]):
         bands, rows = cfg.lsh()
         counts = Counts()
         texts = read_texts(Path(task.payload), cfg.text_field, counts)
-        name = f"{task.id}.bands"
-        tmp = ctx.tmp_output(name)
+        names = [_partition_file(task.id, p) for p in range(cfg.partitions)]
+        names.append(_lengths_file(task.id))
+        outputs = {name: ctx.tmp_output(name) for name in names}
+        parts, lengths = [outputs[n] for n in names[:-1]], outputs[names[-1]]
         if texts and not isinstance(texts[0], str):
-            n = _core.dedup_write_band_file_tokens(
-                texts, tmp, cfg.settings().hasher(), bands, rows, workers=self.threads
+            n = _core.dedup_write_shard_files_tokens(
+                texts, parts, lengths, cfg.settings().hasher(), bands, rows, workers=self.threads
             )
         else:
-            n = _core.dedup_write_band_file(
+            n = _core.dedup_write_shard_files(
                 texts,
-                tmp,
+                parts,
+                lengths,
                 cfg.settings().hasher(),
                 bands,
                 rows,
@@ -318,94 +343,147 @@ class DedupSignatureStage(Stage[DedupConfig]):
                 workers=self.threads,
             )
         ctx.progress(task.weight)
-        return TaskResult(stats={"docs": int(n), **counts}, outputs={name: tmp})
-
-    def reduce(
-        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
-    ) -> TaskResult:
-        """The cluster step over every shard's band file: one keep mask per shard (an unchanged
-        mask keeps its file, so its kept-documents task is not redone) and the clusters file."""
-        cfg = self.config
-        bands = [folder.path(f"{t.id}.bands") for t in tasks]
-        counts = [int(results[t.id]["docs"]) for t in tasks]
-        bucket_dir = folder.tmp_path("buckets")
-        try:
-            docs = _core.dedup_write_buckets(bands, bucket_dir, cfg.partitions)
-            empty = b"AKBK\x01\x00\x00\x00"  # a bucket file with no entries
-            for kind, wanted in (("band", cfg.near), ("exact", cfg.exact)):
-                if not wanted:
-                    for path in bucket_dir.glob(f"{kind}-*.bkt"):
-                        path.write_bytes(empty)
-            res = _core.dedup_cluster(docs, bucket_dir, cfg.partitions, bands, keep=cfg.keep)
-        finally:
-            shutil.rmtree(bucket_dir, ignore_errors=True)
-        keep, labels = res["keep"], res["labels"]
-        offsets = np.cumsum([0, *counts])
-        outputs: dict[str, Path] = {}
-        for k, task in enumerate(tasks):
-            name = f"{task.id}.keep.npy"
-            outputs[name] = folder.tmp_path(name)
-            with open(outputs[name], "wb") as fh:
-                np.save(fh, keep[offsets[k] : offsets[k + 1]])
-        if cfg.write_clusters:
-            outputs[CLUSTERS_FILE] = folder.tmp_path(CLUSTERS_FILE)
-            _write_clusters(cfg, tasks, labels, keep, offsets, outputs[CLUSTERS_FILE])
-        stats = {
-            "docs": int(res["docs"]),
-            "exact_removed": int(res["exact_removed"]),
-            "near_removed": int(res["near_removed"]),
-            "duplicate_clusters": int(res["duplicate_clusters"]),
-        }
-        return TaskResult(stats=stats, outputs=outputs)
+        return TaskResult(stats={"docs": int(n), **counts}, outputs=outputs)
 
 
-def _write_clusters(
-    cfg: DedupConfig,
-    tasks: Sequence[Task],
-    labels: npt.NDArray[np.uint32],
-    keep: npt.NDArray[np.bool_],
-    offsets: npt.NDArray[np.int64],
-    tmp: Path,
-) -> None:
-    """One line per member of a duplicate cluster (size >= 2)."""
-    counts = np.bincount(labels, minlength=len(labels))
-    in_cluster = set(np.flatnonzero(counts[labels] >= 2).tolist())
-    with open_gzip_text_writer(tmp) as fh:
-        for k, task in enumerate(tasks):
-            lo, hi = int(offsets[k]), int(offsets[k + 1])
-            members = [g for g in range(lo, hi) if g in in_cluster]
-            if not members:
-                continue
-            src = Path(task.payload)
-            ids = _ids_of(src, _suffix(task), cfg.id_field)
-            for g in members:
-                row = {
-                    "cluster": int(labels[g]),
-                    "doc": g,
-                    "shard": src.name,
-                    "index": g - lo,
-                    "id": ids[g - lo],
-                    "kept": bool(keep[g]),
-                }
-                fh.write(json.dumps(row) + "\n")
+# --- stage 2: union edges per partition, clusters in the reduce ---------------------------------
 
 
-# --- stage 2: kept documents -------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class PartitionPayload:
+    """What a partition task reads: partition `partition` of every shard, in plan order
+    (`(shard id, input path)` pairs)."""
+
+    partition: int
+    shards: tuple[tuple[str, str], ...]
 
 
-class DedupStage(Stage[DedupConfig]):
-    """The kept documents of each shard, by the keep masks in `signatures_dir`."""
+class DedupClusterStage(Stage[DedupConfig]):
+    """Per partition: union edges from every shard's partition file; the reduce unites them and
+    writes the keep masks (module docstring)."""
 
-    name = "webr.dedup"
+    name = "webr.dedup.clusters"
     config_class = DedupConfig
-    progress_unit = "B"
 
     def __init__(self, config: DedupConfig, signatures_dir: str | os.PathLike[str]) -> None:
         super().__init__(config)
         self.signatures_dir = os.fspath(signatures_dir)
 
+    def fingerprint(self) -> dict[str, Any]:
+        return {**super().fingerprint(), "partitions": self.config.partitions}
+
+    def _signature_path(self, name: str) -> str:
+        return os.path.join(self.signatures_dir, name)
+
+    def plan(self, inputs: Sequence[str]) -> list[Task]:
+        shards = tuple((t.id, str(t.payload)) for t in _plan(inputs))
+        # A changed length (same keys) must redo the reduce too: every task lists the lengths.
+        lengths = [self._signature_path(_lengths_file(sid)) for sid, _ in shards]
+        tasks = []
+        for p in range(self.config.partitions):
+            files = [self._signature_path(_partition_file(sid, p)) for sid, _ in shards]
+            tasks.append(
+                Task(
+                    id=f"partition-{p:05d}",
+                    inputs=(*files, *lengths),
+                    payload=PartitionPayload(p, shards),
+                )
+            )
+        missing = [f for f in tasks[0].inputs if not os.path.exists(f)] if tasks else []
+        if missing:
+            raise InputError(
+                f"{missing[0]} is missing: the signatures stage ({DedupSignatureStage.name}) must "
+                "finish first"
+            )
+        return tasks
+
+    def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
+        job: PartitionPayload = task.payload
+        name = f"{task.id}.edges"
+        tmp = ctx.tmp_output(name)
+        shard_files = [
+            self._signature_path(_partition_file(sid, job.partition)) for sid, _ in job.shards
+        ]
+        exact, band = _core.dedup_partition_edges(
+            shard_files, job.partition, tmp, exact=self.config.exact, near=self.config.near
+        )
+        ctx.progress(task.weight)
+        return TaskResult(stats={"exact_edges": exact, "band_edges": band}, outputs={name: tmp})
+
+    def reduce(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> TaskResult:
+        """The clusters from every partition's edges: one keep mask per shard (an unchanged mask
+        keeps its file, so its kept-documents task is not redone) and the clusters file."""
+        cfg = self.config
+        shards = tasks[0].payload.shards
+        res = _core.dedup_cluster_edges(
+            [folder.path(f"{t.id}.edges") for t in tasks],
+            [self._signature_path(_lengths_file(sid)) for sid, _ in shards],
+            keep=cfg.keep,
+        )
+        outputs: dict[str, Path] = {}
+        for k, (sid, _) in enumerate(shards):
+            name = f"{sid}.keep.npy"
+            outputs[name] = folder.tmp_path(name)
+            with open(outputs[name], "wb") as fh:
+                np.save(fh, res.shard_keep_mask(k))
+        if cfg.write_clusters:
+            outputs[CLUSTERS_FILE] = folder.tmp_path(CLUSTERS_FILE)
+            _write_clusters(cfg, shards, res, outputs[CLUSTERS_FILE])
+        stats = {
+            "docs": int(res.docs),
+            "exact_removed": int(res.exact_removed),
+            "near_removed": int(res.near_removed),
+            "duplicate_clusters": int(res.duplicate_clusters),
+        }
+        return TaskResult(stats=stats, outputs=outputs)
+
+
+def _write_clusters(
+    cfg: DedupConfig, shards: Sequence[tuple[str, str]], res: _core.EdgeClusters, tmp: Path
+) -> None:
+    """One line per member of a duplicate cluster (size >= 2), shard by shard."""
+    nodes, labels, keep = res.nodes, res.labels, res.keep
+    offsets = np.cumsum([0, *res.shard_docs])
+    with open_gzip_text_writer(tmp) as fh:
+        for k, (_, path) in enumerate(shards):
+            lo, hi = np.searchsorted(nodes, [offsets[k], offsets[k + 1]])
+            if lo == hi:
+                continue
+            src = Path(path)
+            ids = _ids_of(src, input_stem(src)[1], cfg.id_field)
+            for g, label, kept in zip(
+                nodes[lo:hi].tolist(), labels[lo:hi].tolist(), keep[lo:hi].tolist(), strict=True
+            ):
+                index = g - int(offsets[k])
+                row = {
+                    "cluster": label,
+                    "doc": g,
+                    "shard": src.name,
+                    "index": index,
+                    "id": ids[index],
+                    "kept": kept,
+                }
+                fh.write(json.dumps(row) + "\n")
+
+
+# --- stage 3: kept documents -------------------------------------------------------------------
+
+
+class DedupStage(Stage[DedupConfig]):
+    """The kept documents of each shard, by the keep masks in `clusters_dir`."""
+
+    name = "webr.dedup"
+    config_class = DedupConfig
+    progress_unit = "B"
+
+    def __init__(self, config: DedupConfig, clusters_dir: str | os.PathLike[str]) -> None:
+        super().__init__(config)
+        self.clusters_dir = os.fspath(clusters_dir)
+
     def _mask(self, task_id: str) -> str:
-        return os.path.join(self.signatures_dir, f"{task_id}.keep.npy")
+        return os.path.join(self.clusters_dir, f"{task_id}.keep.npy")
 
     def plan(self, inputs: Sequence[str]) -> list[Task]:
         return [dataclasses.replace(t, inputs=(*t.inputs, self._mask(t.id))) for t in _plan(inputs)]
@@ -424,7 +502,7 @@ class DedupStage(Stage[DedupConfig]):
         self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
     ) -> dict[str, Any]:
         totals, per_shard = shard_totals(tasks, results)
-        clusters = OutputFolder(self.signatures_dir).read_stats() or {}
+        clusters = OutputFolder(self.clusters_dir).read_stats() or {}
         found = clusters.get("stats", {})
         bands, rows = self.config.lsh()
         return {
@@ -450,10 +528,10 @@ def run_dedup(
     progress: bool | str | None = "auto",
     executor: Executor | None = None,
 ) -> StageReport:
-    """Signatures and clusters into `OUT/.alignkit/signatures`, then the kept documents into
-    `OUT`, both on `executor` (default: a local one sized by `config.workers`). Raises
-    `StageFailedError` when a shard's signatures failed (no clusters without them); failures of
-    the second stage are in the report."""
+    """Signatures into `OUT/.alignkit/signatures`, clusters into `OUT/.alignkit/clusters`, then
+    the kept documents into `OUT`, all on `executor` (default: a local one sized by
+    `config.workers`). Raises `StageFailedError` when a shard's signatures or a partition's
+    edges failed (no clusters without them); failures of the last stage are in the report."""
     paths = [str(p) for p in expand_shards(inputs)]
     if not paths:
         raise InputNotFoundError("no input files given")
@@ -462,8 +540,9 @@ def run_dedup(
         if Path(path).parent == out.resolve():
             raise ConfigError(f"--out must not be the directory holding the input {path}")
     signatures = out / META_DIR / SIGNATURES_DIR
-    stage = DedupStage(config, signatures)
-    # Refuse another configuration naming OUT, before the signatures stage (inside OUT) would.
+    clusters = out / META_DIR / CLUSTERS_DIR
+    stage = DedupStage(config, clusters)
+    # Refuse another configuration naming OUT, before the stages inside OUT would.
     recorded = OutputFolder(out).recorded_config()
     wanted = {"stage": stage.name, "config": json.loads(json.dumps(stage.fingerprint()))}
     if recorded is not None and recorded != wanted and not overwrite:
@@ -471,16 +550,16 @@ def run_dedup(
     processes = min(config.workers or 1, len(paths))
     threads = None if config.workers is None else max(1, config.workers // processes)
     executor = executor or LocalExecutor(processes)
-    first = run_stage(
-        DedupSignatureStage(config, threads),
-        paths,
-        signatures,
-        executor=executor,
-        overwrite=overwrite,
-        progress=progress,
+    before = (
+        (DedupSignatureStage(config, threads), signatures),
+        (DedupClusterStage(config, signatures), clusters),
     )
-    if first.failures:
-        raise StageFailedError(first.stage, first.failures)
+    for earlier, folder in before:
+        report = run_stage(
+            earlier, paths, folder, executor=executor, overwrite=overwrite, progress=progress
+        )
+        if report.failures:
+            raise StageFailedError(report.stage, report.failures)
     return run_stage(stage, paths, out, executor=executor, overwrite=overwrite, progress=progress)
 
 
@@ -531,5 +610,5 @@ def dedup_files(
         "report": report.to_dict(),
     }
     if cfg.write_clusters:
-        result["clusters_file"] = str(Path(out_dir) / META_DIR / SIGNATURES_DIR / CLUSTERS_FILE)
+        result["clusters_file"] = str(Path(out_dir) / META_DIR / CLUSTERS_DIR / CLUSTERS_FILE)
     return result

@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use alignkit_core::dedup::bucket::write_bucket_files;
+use alignkit_core::dedup::bucket::{partition_edges, write_edge_file};
+use alignkit_core::dedup::cluster::{cluster_edge_files, EdgeClusters};
 use alignkit_core::dedup::document::{
-    cluster_bucket_dir, exact_hashes as core_exact_hashes,
-    exact_hashes_tokens as core_exact_hashes_tokens, write_text_band_file, write_token_band_file,
-    DocumentHasher,
+    exact_hashes as core_exact_hashes, exact_hashes_tokens as core_exact_hashes_tokens,
+    write_text_shard_files, write_token_shard_files, DocumentHasher, ShardFiles,
 };
 use alignkit_core::dedup::exact::ExactDeduper;
 use alignkit_core::dedup::lsh::{self, band_hashes_batch, LshIndex, LshParams};
@@ -25,10 +25,9 @@ use numpy::{
 };
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::PyDict;
 
 use crate::convert::run_pooled;
-use crate::error::{CoreError, CoreResult};
+use crate::error::CoreResult;
 
 /// A C-contiguous 2-D array as row-major rows.
 fn rows2<'a, T: numpy::Element>(
@@ -511,15 +510,17 @@ impl PyExactDeduper {
     }
 }
 
-/// File flow, step 1: signatures, band hashes, exact keys and lengths of one shard's texts
-/// written to a band file at `path`. Returns the number of documents.
+/// File flow, step 1: signatures, band hashes, exact keys and lengths of one shard's texts,
+/// written as its partition files (`partition_paths[p]` holds partition `p`) and lengths file.
+/// Returns the number of documents.
 #[pyfunction]
-#[pyo3(signature = (texts, path, hasher, bands, rows, *, exact_normalize="lower", workers=None))]
+#[pyo3(signature = (texts, partition_paths, lengths_path, hasher, bands, rows, *, exact_normalize="lower", workers=None))]
 #[allow(clippy::too_many_arguments)]
-fn dedup_write_band_file(
+fn dedup_write_shard_files(
     py: Python<'_>,
     texts: Vec<PyBackedStr>,
-    path: PathBuf,
+    partition_paths: Vec<PathBuf>,
+    lengths_path: PathBuf,
     hasher: &PyMinHasher,
     bands: usize,
     rows: usize,
@@ -527,72 +528,149 @@ fn dedup_write_band_file(
     workers: Option<usize>,
 ) -> CoreResult<usize> {
     let mode = Normalize::parse(exact_normalize)?;
+    let files = ShardFiles {
+        partitions: &partition_paths,
+        lengths: &lengths_path,
+    };
     run_pooled(py, workers, || {
-        write_text_band_file(&str_refs(&texts), &path, &hasher.inner, bands, rows, mode)
+        write_text_shard_files(&str_refs(&texts), files, &hasher.inner, bands, rows, mode)
     })
 }
 
-/// File flow, step 1 for token-id documents (e.g. tokenizer ids): like `dedup_write_band_file`;
+/// File flow, step 1 for token-id documents (e.g. tokenizer ids): like `dedup_write_shard_files`;
 /// lengths are token counts and exact keys hash the id sequence.
 #[pyfunction]
-#[pyo3(signature = (token_ids, path, hasher, bands, rows, *, workers=None))]
-fn dedup_write_band_file_tokens(
+#[pyo3(signature = (token_ids, partition_paths, lengths_path, hasher, bands, rows, *, workers=None))]
+#[allow(clippy::too_many_arguments)]
+fn dedup_write_shard_files_tokens(
     py: Python<'_>,
     token_ids: Vec<Vec<u32>>,
-    path: PathBuf,
+    partition_paths: Vec<PathBuf>,
+    lengths_path: PathBuf,
     hasher: &PyMinHasher,
     bands: usize,
     rows: usize,
     workers: Option<usize>,
 ) -> CoreResult<usize> {
+    let files = ShardFiles {
+        partitions: &partition_paths,
+        lengths: &lengths_path,
+    };
     run_pooled(py, workers, || {
-        write_token_band_file(&token_ids, &path, &hasher.inner, bands, rows)
+        write_token_shard_files(&token_ids, files, &hasher.inner, bands, rows)
     })
 }
 
-/// File flow, step 2: scatter band files into `partitions` band- and exact-bucket files under
-/// `bucket_dir`. Returns the total number of documents (global ids follow the given order).
+/// File flow, step 2: the union edges of partition `partition` from that partition's file of
+/// every shard (`shard_files` in plan order), written as an edge file at `path`. Returns the
+/// numbers of (exact, band) edges.
 #[pyfunction]
-fn dedup_write_buckets(
+#[pyo3(signature = (shard_files, partition, path, *, exact=true, near=true))]
+fn dedup_partition_edges(
     py: Python<'_>,
-    band_files: Vec<PathBuf>,
-    bucket_dir: PathBuf,
-    partitions: usize,
-) -> CoreResult<u64> {
-    Ok(py.detach(|| write_bucket_files(&band_files, &bucket_dir, partitions))?)
+    shard_files: Vec<PathBuf>,
+    partition: usize,
+    path: PathBuf,
+    exact: bool,
+    near: bool,
+) -> CoreResult<(usize, usize)> {
+    Ok(py.detach(|| {
+        let edges = partition_edges(&shard_files, partition, exact, near)?;
+        write_edge_file(&path, &edges)?;
+        Ok::<_, Error>((edges.exact.len(), edges.band.len()))
+    })?)
 }
 
-/// File flow, step 3: clusters over all documents from the bucket files. Returns a dict with
-/// `keep` (bool[docs]), `labels` (uint32[docs]), `docs`, `exact_removed`, `near_removed`,
-/// `duplicate_clusters`.
+/// File flow, step 3: clusters from the edge files of every partition and the lengths files of
+/// every shard (plan order), held for the documents that have a duplicate only.
 #[pyfunction]
-#[pyo3(signature = (docs, bucket_dir, partitions, band_files, *, keep="first"))]
-fn dedup_cluster<'py>(
-    py: Python<'py>,
-    docs: u64,
-    bucket_dir: PathBuf,
-    partitions: usize,
-    band_files: Vec<PathBuf>,
+#[pyo3(signature = (edge_files, lengths_files, *, keep="first"))]
+fn dedup_cluster_edges(
+    py: Python<'_>,
+    edge_files: Vec<PathBuf>,
+    lengths_files: Vec<PathBuf>,
     keep: &str,
-) -> PyResult<Bound<'py, PyDict>> {
-    let keep = Keep::parse(keep).map_err(CoreError)?;
-    let res = py
-        .detach(|| cluster_bucket_dir(docs, &bucket_dir, partitions, &band_files, keep))
-        .map_err(CoreError)?;
-    let out = PyDict::new(py);
-    out.set_item("keep", PyArray1::from_vec(py, res.keep))?;
-    out.set_item("labels", res.labels.into_pyarray(py))?;
-    out.set_item("docs", res.docs)?;
-    out.set_item("exact_removed", res.exact_removed)?;
-    out.set_item("near_removed", res.near_removed)?;
-    out.set_item("duplicate_clusters", res.duplicate_clusters)?;
-    Ok(out)
+) -> CoreResult<PyEdgeClusters> {
+    let keep = Keep::parse(keep)?;
+    let inner = py.detach(|| cluster_edge_files(&edge_files, &lengths_files, keep))?;
+    Ok(PyEdgeClusters { inner })
+}
+
+/// The clusters of a multi-shard corpus (`dedup_cluster_edges`): counts, the documents in
+/// duplicate clusters (`nodes`, global ids) with their `labels` (cluster's smallest id) and
+/// `keep` flags, and a keep mask per shard.
+#[pyclass(name = "EdgeClusters", module = "alignkit._core", frozen)]
+pub struct PyEdgeClusters {
+    inner: EdgeClusters,
+}
+
+#[pymethods]
+impl PyEdgeClusters {
+    #[getter]
+    fn docs(&self) -> u64 {
+        self.inner.docs
+    }
+
+    #[getter]
+    fn exact_removed(&self) -> u64 {
+        self.inner.exact_removed
+    }
+
+    #[getter]
+    fn near_removed(&self) -> u64 {
+        self.inner.near_removed
+    }
+
+    #[getter]
+    fn duplicate_clusters(&self) -> u64 {
+        self.inner.duplicate_clusters
+    }
+
+    #[getter]
+    fn shard_docs(&self) -> Vec<u64> {
+        self.inner.shard_docs.clone()
+    }
+
+    #[getter]
+    fn nodes<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
+        PyArray1::from_slice(py, &self.inner.nodes)
+    }
+
+    #[getter]
+    fn labels<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
+        PyArray1::from_slice(py, &self.inner.labels)
+    }
+
+    #[getter]
+    fn keep<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
+        PyArray1::from_slice(py, &self.inner.keep)
+    }
+
+    /// The keep mask of shard `shard` (plan order).
+    fn shard_keep_mask<'py>(
+        &self,
+        py: Python<'py>,
+        shard: usize,
+    ) -> CoreResult<Bound<'py, PyArray1<bool>>> {
+        Ok(PyArray1::from_vec(py, self.inner.shard_keep_mask(shard)?))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "EdgeClusters(docs={}, exact_removed={}, near_removed={}, duplicate_clusters={})",
+            self.inner.docs,
+            self.inner.exact_removed,
+            self.inner.near_removed,
+            self.inner.duplicate_clusters
+        )
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMinHasher>()?;
     m.add_class::<PyLshIndex>()?;
     m.add_class::<PyExactDeduper>()?;
+    m.add_class::<PyEdgeClusters>()?;
     m.add_function(wrap_pyfunction!(jaccard, m)?)?;
     m.add_function(wrap_pyfunction!(lsh_params, m)?)?;
     m.add_function(wrap_pyfunction!(lsh_error_rates, m)?)?;
@@ -600,9 +678,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(near_dup_keep, m)?)?;
     m.add_function(wrap_pyfunction!(exact_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(exact_hashes_tokens, m)?)?;
-    m.add_function(wrap_pyfunction!(dedup_write_band_file, m)?)?;
-    m.add_function(wrap_pyfunction!(dedup_write_band_file_tokens, m)?)?;
-    m.add_function(wrap_pyfunction!(dedup_write_buckets, m)?)?;
-    m.add_function(wrap_pyfunction!(dedup_cluster, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup_write_shard_files, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup_write_shard_files_tokens, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup_partition_edges, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup_cluster_edges, m)?)?;
     Ok(())
 }

@@ -1,18 +1,17 @@
 //! Whole-document operations over batches: a MinHasher with its shingling settings, exact keys
-//! of many documents, and step 1 and 3 of the file flow driven from document texts or token ids.
-//! Batch work runs on the current rayon pool.
+//! of many documents, and step 1 of the file flow (per-shard partition files) driven from
+//! document texts or token ids. Batch work runs on the current rayon pool.
 
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::bucket::{bucket_paths, cluster_bucket_files, write_band_file, BandFile, ClusterResult};
+use super::bucket::{write_shard_files, ShardBands};
 use super::exact::{exact_hash, exact_hash_tokens, ExactDeduper};
 use super::lsh::{band_hashes_batch, LshParams};
 use super::minhash::{HashScheme, MinHasher, Scratch, Shingles};
 use super::normalize::Normalize;
-use super::unionfind::Keep;
-use crate::{Error, Result};
+use crate::Result;
 
 /// A [`MinHasher`] plus how documents become shingles: `ngram`-grams of words or characters of
 /// the normalised text, or of token ids.
@@ -127,29 +126,37 @@ impl ExactDeduper {
     }
 }
 
-/// Band hashes of `sigs` plus the exact keys and lengths, written as one band file.
-fn write_signature_band_file(
-    path: &Path,
+/// Where step 1 writes one shard: `partitions[p]` holds partition `p` of its keys (as many
+/// partitions as paths), `lengths` its document lengths.
+#[derive(Clone, Copy, Debug)]
+pub struct ShardFiles<'a> {
+    pub partitions: &'a [PathBuf],
+    pub lengths: &'a Path,
+}
+
+/// Band hashes of `sigs` plus the exact keys and lengths, written as the shard's files.
+fn write_signature_shard_files(
+    files: ShardFiles<'_>,
     sigs: &[u32],
     num_perm: usize,
     params: LshParams,
     exact: Vec<u64>,
     lengths: Vec<u64>,
 ) -> Result<()> {
-    let file = BandFile {
+    let shard = ShardBands {
         bands: params.bands,
         band_hashes: band_hashes_batch(sigs, num_perm, params),
         exact,
         lengths,
     };
-    write_band_file(path, &file)
+    write_shard_files(&shard, files.partitions, files.lengths)
 }
 
 /// File flow, step 1: signatures, band hashes, exact keys and character lengths of one shard's
-/// texts, written as a band file at `path`. Returns the number of documents.
-pub fn write_text_band_file<S: AsRef<str> + Sync>(
+/// texts, written as its partition and lengths files. Returns the number of documents.
+pub fn write_text_shard_files<S: AsRef<str> + Sync>(
     texts: &[S],
-    path: &Path,
+    files: ShardFiles<'_>,
     hasher: &DocumentHasher,
     bands: usize,
     rows: usize,
@@ -168,15 +175,15 @@ pub fn write_text_band_file<S: AsRef<str> + Sync>(
             )
         })
         .unzip();
-    write_signature_band_file(path, &sigs, hasher.num_perm(), params, exact, lengths)?;
+    write_signature_shard_files(files, &sigs, hasher.num_perm(), params, exact, lengths)?;
     Ok(texts.len())
 }
 
 /// File flow, step 1 for token-id documents: lengths are token counts and exact keys hash the
 /// id sequence.
-pub fn write_token_band_file<T: AsRef<[u32]> + Sync>(
+pub fn write_token_shard_files<T: AsRef<[u32]> + Sync>(
     token_ids: &[T],
-    path: &Path,
+    files: ShardFiles<'_>,
     hasher: &DocumentHasher,
     bands: usize,
     rows: usize,
@@ -188,33 +195,16 @@ pub fn write_token_band_file<T: AsRef<[u32]> + Sync>(
         .map(|t| exact_hash_tokens(t.as_ref()) as u64)
         .collect();
     let lengths = token_ids.iter().map(|t| t.as_ref().len() as u64).collect();
-    write_signature_band_file(path, &sigs, hasher.num_perm(), params, exact, lengths)?;
+    write_signature_shard_files(files, &sigs, hasher.num_perm(), params, exact, lengths)?;
     Ok(token_ids.len())
-}
-
-/// File flow, step 3: clusters over all `docs` documents from the `partitions` exact- and
-/// band-bucket files under `bucket_dir` (lengths for `Keep::Longest` from `band_files`).
-pub fn cluster_bucket_dir(
-    docs: u64,
-    bucket_dir: &Path,
-    partitions: usize,
-    band_files: &[PathBuf],
-    keep: Keep,
-) -> Result<ClusterResult> {
-    if partitions == 0 {
-        return Err(Error::InvalidArgument(
-            "partitions must be at least 1".into(),
-        ));
-    }
-    let exact = bucket_paths(bucket_dir, "exact", partitions);
-    let band = bucket_paths(bucket_dir, "band", partitions);
-    cluster_bucket_files(docs, &exact, &band, keep, band_files)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::bucket::{read_band_file, write_bucket_files};
+    use crate::dedup::bucket::{partition_edges, read_lengths_file, write_edge_file};
+    use crate::dedup::cluster::cluster_edge_files;
+    use crate::dedup::unionfind::Keep;
 
     fn hasher() -> DocumentHasher {
         DocumentHasher::new(32, 1, 2, "word", "lower", "fast").unwrap()
@@ -259,38 +249,51 @@ mod tests {
     #[test]
     fn file_flow_from_texts_finds_duplicates() {
         let dir = std::env::temp_dir().join(format!("ak-doc-flow-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let h = hasher();
-        let a = dir.join("a.bands");
-        let b = dir.join("b.bands");
-        let n = write_text_band_file(
-            &["one two three", "four five six"],
-            &a,
-            &h,
-            16,
-            2,
-            Normalize::Lower,
+        let partitions = 2;
+        let paths = |stem: &str| -> (Vec<PathBuf>, PathBuf) {
+            let parts = (0..partitions)
+                .map(|p| dir.join(format!("{stem}.{p:05}.bkt")))
+                .collect();
+            (parts, dir.join(format!("{stem}.len")))
+        };
+        fn files(p: &(Vec<PathBuf>, PathBuf)) -> ShardFiles<'_> {
+            ShardFiles {
+                partitions: &p.0,
+                lengths: &p.1,
+            }
+        }
+        let (a, b, c) = (paths("a"), paths("b"), paths("c"));
+        let texts = ["one two three", "four five six"];
+        let n = write_text_shard_files(&texts, files(&a), &h, 16, 2, Normalize::Lower).unwrap();
+        assert_eq!(n, 2);
+        write_token_shard_files(&[vec![7u32, 8, 9]], files(&b), &h, 16, 2).unwrap();
+        assert_eq!(read_lengths_file(&a.1).unwrap(), vec![13, 13]);
+        // A third shard repeating the first text exactly.
+        write_text_shard_files(&["ONE two three"], files(&c), &h, 16, 2, Normalize::Lower).unwrap();
+        let edges: Vec<PathBuf> = (0..partitions)
+            .map(|p| {
+                let shards = [a.0[p].clone(), b.0[p].clone(), c.0[p].clone()];
+                let path = dir.join(format!("{p}.edges"));
+                write_edge_file(&path, &partition_edges(&shards, p, true, true).unwrap()).unwrap();
+                path
+            })
+            .collect();
+        let res = cluster_edge_files(
+            &edges,
+            &[a.1.clone(), b.1.clone(), c.1.clone()],
+            Keep::First,
         )
         .unwrap();
-        assert_eq!(n, 2);
-        write_token_band_file(&[vec![7u32, 8, 9]], &b, &h, 16, 2).unwrap();
-        let file = read_band_file(&a).unwrap();
-        assert_eq!((file.docs(), file.lengths.clone()), (2, vec![13, 13]));
-        // A third shard repeating the first text exactly.
-        let c = dir.join("c.bands");
-        write_text_band_file(&["ONE two three"], &c, &h, 16, 2, Normalize::Lower).unwrap();
-        let files = vec![a, b, c];
-        let buckets = dir.join("buckets");
-        std::fs::create_dir_all(&buckets).unwrap();
-        let docs = write_bucket_files(&files, &buckets, 2).unwrap();
-        let res = cluster_bucket_dir(docs, &buckets, 2, &files, Keep::First).unwrap();
-        assert_eq!(res.keep, vec![true, true, true, false]);
+        let mask: Vec<bool> = (0..3)
+            .flat_map(|k| res.shard_keep_mask(k).unwrap())
+            .collect();
+        assert_eq!(mask, vec![true, true, true, false]);
         assert_eq!(res.exact_removed, 1);
-        assert!(cluster_bucket_dir(docs, &buckets, 0, &files, Keep::First).is_err());
-        assert!(
-            write_text_band_file(&["x"], &dir.join("x.bands"), &h, 17, 2, Normalize::Lower)
-                .is_err()
-        );
+        let x = paths("x");
+        assert!(write_text_shard_files(&["x"], files(&x), &h, 17, 2, Normalize::Lower).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -28,10 +28,14 @@
 //!   and representatives do not depend on the order of unions; a cluster keeps its lowest id or its
 //!   longest document (ties to the lowest id). A greedy mode reproduces the usual
 //!   "query, then insert if new" loop over datasketch's `MinHashLSH`.
-//! * **File flow** ([`bucket`]): per-shard band files -> band-bucket partition files -> union-find
-//!   over global ids -> keep mask. Only one partition is in memory at a time.
+//! * **File flow** ([`bucket`], [`cluster`]), three steps of independent tasks: per shard, its
+//!   band and exact keys split into partition files; per partition, that partition of every shard
+//!   turned into union edges between global ids (shards in plan order); then one reduce that
+//!   unites the edges alone (a union-find over the documents that have a duplicate) and writes a
+//!   keep mask per shard. No process holds the signatures or keys of the whole corpus.
 
 pub mod bucket;
+pub mod cluster;
 pub mod document;
 pub mod exact;
 pub mod hash;
