@@ -3,6 +3,8 @@
 
     python benches/bench_prepare_memory.py --sizes-mb 120 600 2400 --runs 3
     python benches/bench_prepare_memory.py --sizes-mb --dedup-docs 50000 200000 --runs 1
+    python benches/bench_prepare_memory.py --sizes-mb --dedup-docs 50000 200000 1000000 --runs 1 \
+        --dedup-reduce
 
 For each size S (megabytes of uncompressed WARC records of real HTML pages, gzip member per
 record, as Common Crawl ships them) one shard is built under ``bench-data/`` (git-ignored): a
@@ -42,7 +44,8 @@ import make_bench_warc  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 MB = 1_000_000
 BASE_MB = 120
-ALIGNKIT = shutil.which("alignkit") or "alignkit"
+# ALIGNKIT_BIN: another build to measure (e.g. a worktree of an older commit, for before/after).
+ALIGNKIT = os.environ.get("ALIGNKIT_BIN") or shutil.which("alignkit") or "alignkit"
 
 
 def _anchor_prepare(src: str, out: str) -> None:
@@ -196,32 +199,43 @@ def build_dedup_input(data_dir: Path, docs: int, per_shard: int = 10_000) -> Pat
     return folder
 
 
-def run_dedup(data_dir: Path, sizes: list[int], runs: int) -> list[dict]:
-    """Peak RSS of `webr dedup --workers 1` per input size, and the growth per document."""
+def run_dedup(data_dir: Path, sizes: list[int], runs: int, reduce: bool = False) -> list[dict]:
+    """Peak RSS of `webr dedup --workers 1` per input size, and the growth per document. With
+    `reduce`, also the cluster step alone: every reduce marker is deleted and the same command
+    re-run, so it redoes only the reduce (the tasks are trusted, identical masks left as they
+    are); the start-up of the command is included in both."""
     rows = []
     for docs in sizes:
         folder = build_dedup_input(data_dir, docs)
-        res = []
+        res, again = [], []
         for i in range(runs):
             out = data_dir / f"dedupmem-out-{docs}-{i}"
-            res.append(
-                measure(
-                    [ALIGNKIT, "webr", "dedup", "--workers", "1", "--no-progress", "-q"]
-                    + [str(p) for p in sorted(folder.glob("*.jsonl.gz"))]
-                    + ["--out", str(out)]
-                )
+            cmd = (
+                [ALIGNKIT, "webr", "dedup", "--workers", "1", "--no-progress", "-q"]
+                + [str(p) for p in sorted(folder.glob("*.jsonl.gz"))]
+                + ["--out", str(out)]
             )
+            res.append(measure(cmd))
+            if reduce:
+                for marker in out.rglob("@reduce.json"):
+                    marker.unlink()
+                again.append(measure(cmd))
             shutil.rmtree(out)
-        rows.append(
-            {
-                "docs": docs,
-                "peak_rss_mb": round(statistics.median(r["maxrss_kb"] for r in res) / 1024, 1),
-                "seconds": round(statistics.median(r["seconds"] for r in res), 2),
-            }
-        )
+        row = {
+            "docs": docs,
+            "peak_rss_mb": round(statistics.median(r["maxrss_kb"] for r in res) / 1024, 1),
+            "seconds": round(statistics.median(r["seconds"] for r in res), 2),
+        }
+        if again:
+            row["reduce_rss_mb"] = round(statistics.median(r["maxrss_kb"] for r in again) / 1024, 1)
+            row["reduce_seconds"] = round(statistics.median(r["seconds"] for r in again), 2)
+        rows.append(row)
     for prev, row in zip(rows, rows[1:], strict=False):
-        grown = (row["peak_rss_mb"] - prev["peak_rss_mb"]) * 1024 * 1024
-        row["bytes_per_doc_growth"] = round(grown / (row["docs"] - prev["docs"]), 1)
+        for key in ("peak_rss_mb", "reduce_rss_mb"):
+            if key in row:
+                grown = (row[key] - prev[key]) * 1024 * 1024
+                growth = round(grown / (row["docs"] - prev["docs"]), 1)
+                row[key.replace("rss_mb", "bytes_per_doc")] = growth
     return rows
 
 
@@ -234,17 +248,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--dedup-docs", type=int, nargs="*", default=[], help="also measure webr dedup at these"
     )
+    ap.add_argument(
+        "--dedup-reduce",
+        action="store_true",
+        help="with --dedup-docs: also the peak RSS of a re-run that redoes only the cluster step",
+    )
     ap.add_argument("--anchor", nargs=2, metavar=("SHARD", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.anchor:
         _anchor_prepare(*args.anchor)
         return 0
     if args.dedup_docs:
-        print("| dedup docs | peak RSS MB | seconds | growth bytes/doc |\n|---|---|---|---|")
-        for row in run_dedup(args.data_dir, args.dedup_docs, args.runs):
+        print(
+            "| dedup docs | peak RSS MB | seconds | growth bytes/doc | reduce re-run RSS MB | "
+            "reduce re-run s | reduce growth bytes/doc |\n|---|---|---|---|---|---|---|"
+        )
+        for row in run_dedup(args.data_dir, args.dedup_docs, args.runs, args.dedup_reduce):
             print(
                 f"| {row['docs']} | {row['peak_rss_mb']} | {row['seconds']} | "
-                f"{row.get('bytes_per_doc_growth', '')} |",
+                f"{row.get('peak_bytes_per_doc', '')} | {row.get('reduce_rss_mb', '')} | "
+                f"{row.get('reduce_seconds', '')} | {row.get('reduce_bytes_per_doc', '')} |",
                 flush=True,
             )
     if not args.sizes_mb:
