@@ -1,11 +1,14 @@
 """Pooled OpenAI-compatible endpoints against several real loopback servers: spreading, the
-per-endpoint concurrency bound, failover, all-down errors, and a pool-keyed response cache."""
+per-endpoint concurrency bound, failover, all-down errors, a pool-keyed response cache, and stage
+fingerprints that name the pool, not its servers."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from test_llm_faults import assert_all_answered, prompts
@@ -268,3 +271,24 @@ def test_resume_with_another_server_list_sends_nothing(tmp_path):
             named = pool([third.base_url], pool_namespace="second-run")
             _, summary = run_requests(named, requests[:3], cache, progress=False)
             assert summary["sent"] == 3 and third.hits == 3
+
+
+def test_stage_fingerprint_names_the_pool_not_its_servers(tmp_path: Path) -> None:
+    from alignkit.llm.backend import spec_identity
+    from alignkit.stage import StageConfig, option
+
+    @dataclasses.dataclass(frozen=True)
+    class Cfg(StageConfig):
+        llm: str = option("", help="spec", llm_spec=True)
+
+    def fingerprint(spec: str) -> str:
+        return Cfg(llm=spec).fingerprint()["llm"]
+
+    first = fingerprint("openai:m@http://127.0.0.1:1/v1,http://127.0.0.1:2/v1")
+    assert first == fingerprint("openai:m@127.0.0.1:3,127.0.0.1:4") == "openai:m@pool"
+    urls = tmp_path / "urls.txt"
+    assert fingerprint(f"openai:m@file:{urls}") == "openai:m@pool"
+    assert fingerprint("openai:other@http://h:1/v1,http://h:2/v1") != first  # the model counts
+    single = "openai:m@http://user:KEY@127.0.0.1:1/v1"  # one server: as before, redacted
+    assert fingerprint(single) == spec_identity(single) == "openai:m@http://user:***@127.0.0.1:1/v1"
+    assert Cfg(llm="openai:m@http://a:1/v1,http://b:2/v1").describe()["llm"].count("http") == 2

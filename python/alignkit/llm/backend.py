@@ -192,6 +192,21 @@ def parse_backend_spec(spec: str) -> BackendSpec:
     return BackendSpec(kind=kind, model=model, base_url=base_url)
 
 
+def spec_identity(spec: str) -> str:
+    """What a spec means for the outputs, as stages record it: a pool of servers
+    (`URL,URL,...` or `file:PATH`) is `kind:MODEL@pool`, whichever servers it lists, so a run
+    resumed with another server list is the same run (its response cache keys on the pool too);
+    any other spec is itself, credentials redacted. An unparsable spec is returned redacted."""
+    try:
+        parsed = parse_backend_spec(spec)
+    except BackendSpecError:
+        return redact_spec(spec)
+    url = parsed.base_url or ""
+    if url.startswith("file:") or "," in url:
+        return f"{parsed.kind}:{parsed.model}@pool"
+    return redact_spec(spec)
+
+
 def make_backend(spec: str, **options: Any) -> ChatBackend:
     """Build a backend from `kind:MODEL[@BASE_URL]` plus keyword options.
 

@@ -193,7 +193,7 @@ class StageConfig:
         """What the output folder records: every field that can change the outputs (LLM specs
         redacted)."""
         fields = {
-            f.name: _recorded(f, getattr(self, f.name))
+            f.name: _recorded(f, getattr(self, f.name), identity=True)
             for f in dataclasses.fields(self)
             if f.metadata.get("fingerprint", True)
         }
@@ -231,8 +231,14 @@ class RunOptions(Generic[C]):
         return cls.from_mapping({**values, **run_values})
 
 
-def _recorded(f: dataclasses.Field[Any], value: Any) -> Any:
+def _recorded(f: dataclasses.Field[Any], value: Any, *, identity: bool = False) -> Any:
+    """A field's value fit to record; with `identity`, an LLM spec as its identity (a pool of
+    servers without its URLs: `alignkit.llm.backend.spec_identity`)."""
     if f.metadata.get("llm_spec") and isinstance(value, str):
+        if identity:
+            from alignkit.llm.backend import spec_identity
+
+            return spec_identity(value)
         from alignkit.llm.redact import redact_spec
 
         return redact_spec(value)
