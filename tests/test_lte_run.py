@@ -109,6 +109,27 @@ def test_run_chains_stages_compares_and_resumes(
     summary = json.loads((out / "lte_summary.json").read_text())
     assert all(stage["tasks_run"] == 0 for stage in summary["stages"].values())
 
+    # An executor runs the data stage only (the others hold a local model in this process).
+    from alignkit.lte.run import run_lte
+    from alignkit.stage import LocalExecutor
+
+    class Recording(LocalExecutor):
+        stages: list[str] = []
+
+        def run(self, stage, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self.stages.append(stage.name)
+            return super().run(stage, *args, **kwargs)
+
+    fresh = tmp_path / "run-executor"
+    options = LTERunOptions(
+        run=LTERunConfig(
+            train_files=(str(train),), eval_files=(str(held_out),), model=str(tiny_chat_model)
+        ),
+        sections=sections,
+    )
+    run_lte(fresh, options, progress=False, executor=Recording())
+    assert Recording.stages == ["lte.build_data"]
+
     sections["train"]["model"] = "elsewhere"  # the run sets the model: one place per setting
     config.write_text(json.dumps(sections))
     assert main(argv) != 0

@@ -17,6 +17,7 @@ from typing import Any
 
 from alignkit.cli.options import (
     add_config_sections,
+    add_executor_flags,
     add_stage_command,
     config_sections,
     executor_from_args,
@@ -150,6 +151,7 @@ def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="redo the stages whose configuration differs"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_executor_flags(p)  # the data stage's tasks; training and evaluation run in this process
     p.set_defaults(handler=_cmd_run)
     return p
 
@@ -168,6 +170,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         LTERunOptions(run=config, sections=sections),
         overwrite=args.overwrite,
         progress=stage_progress(args),
+        executor=executor_from_args(args),
     )
     train = summary["stages"]["train"]["stats"].get("train", {})
     if train:

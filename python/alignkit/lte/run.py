@@ -139,8 +139,10 @@ class LTERun:
         *,
         overwrite: bool = False,
         progress: bool | str = "auto",
+        executor: Any = None,
     ) -> None:
         self.out = Path(out)
+        self.executor = executor  # for the LLM-bound data stage; the others hold a local model
         self.options = options
         self.cfg = options.run
         self.overwrite = overwrite
@@ -153,10 +155,19 @@ class LTERun:
             "stages": {},
         }
 
-    def _stage(self, key: str, stage: Any, inputs: list[str]) -> dict[str, Any]:
+    def _stage(
+        self, key: str, stage: Any, inputs: list[str], executor: Any = None
+    ) -> dict[str, Any]:
         folder = self.out / key
         started = time.perf_counter()
-        report = run_stage(stage, inputs, folder, overwrite=self.overwrite, progress=self.progress)
+        report = run_stage(
+            stage,
+            inputs,
+            folder,
+            executor=executor,
+            overwrite=self.overwrite,
+            progress=self.progress,
+        )
         if report.failures:
             raise StageFailedError(
                 f"{key}: {len(report.failures)} task(s) failed (first: "
@@ -182,7 +193,7 @@ class LTERun:
         self.out.mkdir(parents=True, exist_ok=True)
         self.summary["inputs"] = {"train": train_files, "eval": eval_files}
         build = opts.stage_config("build_data", BuildDataConfig)
-        self._stage("data", BuildDataStage(build), train_files)
+        self._stage("data", BuildDataStage(build), train_files, self.executor)
         data_files = sorted(str(p) for p in (self.out / "data").glob("*.jsonl.gz"))
         train = opts.stage_config("train", LTETrainConfig, model=cfg.model)
         self._stage("train", LTETrainStage(train), data_files)
@@ -217,6 +228,10 @@ def run_lte(
     *,
     overwrite: bool = False,
     progress: bool | str = "auto",
+    executor: Any = None,
 ) -> dict[str, Any]:
-    """Run LTE end to end into `out` (module docstring); returns the summary."""
-    return LTERun(Path(out), options, overwrite=overwrite, progress=progress).run()
+    """Run LTE end to end into `out` (module docstring); returns the summary. `executor` (e.g.
+    a `RayExecutor`) runs the data stage's tasks; the stages holding a local model run here."""
+    return LTERun(
+        Path(out), options, overwrite=overwrite, progress=progress, executor=executor
+    ).run()
