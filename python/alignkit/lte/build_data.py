@@ -20,6 +20,17 @@ Per source (in-scope pairs: answer with the edit / without it):
   the first `recent_locality_per_kind` (3) locality probes of each kind; the counterfact stop.
 - wikibio: the passage: its continuation / LLM; the first `wikibio_locality_per_kind` (1)
   locality probe of each kind; the first `wikibio_max_records` (250) records.
+- mquake (MQuAKE-CF-3k, MQuAKE-T): the first multi-hop question, with every requested rewrite
+  of the record as a fact: the new answer and its hop chain / the old answer and its chain. A
+  chain is the record's single-hop clozes (`new_single_hops` with the edits, `single_hops`
+  without), each completed by its hop's answer ("cloze answer"), one per line in hop order after
+  the final answer: the reasoning path from the question's subject to the answer, which is how
+  we read the notes' "chain of clozes" (aliases are not used). Out of scope, per record: with
+  p = `p_earlier_out_of_scope` (0.5) a random out-of-scope pair planned earlier for the same
+  file (the record has none of its own; with none yet, the other branch), else a random line of
+  `general_instructions` (the authors: WizardLM evol-instruct V2) answered by the LLM the same
+  way on both sides; without the file such pairs are skipped and counted. The first
+  `mquake_max_records` (2500, MQuAKE-CF; the authors took 1500 of MQuAKE-T) records.
 
 Counterfact and recent edits are taken in the order of how many portability and locality kinds
 they have, most first (a stable sort, as the notebook's). One seeded RNG per input file draws,
@@ -35,11 +46,15 @@ Deviations from the notebook, all in records it would mishandle: a probe without
 is skipped before the per-kind limit is applied (the notebook counted it against the limit), a
 zsre or counterfact record without a ground truth goes to the LLM instead of being dropped, and
 the WikiBio distractor pool embeds the same "text + labels" sentence that is shown (the notebook
-embedded "labels + text").
+embedded "labels + text"). MQuAKE's distractors are drawn for the record's first rewrite (its
+fact in the pool, its subject excluded) and shown after all its rewrites; the earlier
+out-of-scope pairs come from the same file only (the notebook drew from everything built so far),
+so a file's rows do not depend on the other inputs.
 
 Rows are chat `messages` (user, assistant) plus `source`, `edit_id`, `pair_id`, `scope` (in or
 out), `with_edit`, `n_facts` (0 without the edit), `facts`, `probe` and `answer_from` (record or
-llm), written as gzip JSON Lines, one file per input (`<stem>.jsonl.gz`).
+llm; both sides of a general instruction come from the LLM), written as gzip JSON Lines, one
+file per input (`<stem>.jsonl.gz`).
 """
 
 from __future__ import annotations
@@ -61,7 +76,13 @@ from alignkit import _core
 from alignkit.data.io import open_gzip_text_writer
 from alignkit.embed import BACKENDS, ModelNotFoundError, embed_texts
 from alignkit.errors import ConfigError, InputError, NothingProducedError, StageFailedError
-from alignkit.lte.knowedit import SOURCES, EditRecord, KnowEditFile, load_knowedit
+from alignkit.lte.knowedit import (
+    SOURCES,
+    EditRecord,
+    KnowEditFile,
+    load_knowedit,
+    read_text_file,
+)
 from alignkit.lte.template import edit_prompt, plain_prompt, task_prompt
 from alignkit.stage import (
     Counts,
@@ -84,7 +105,15 @@ Embedder = Callable[[Sequence[str]], np.ndarray]
 """Texts -> float array [n, dim]; rows need not be normalised."""
 
 # The task prefix of the LLM request that fills each source's missing answers.
-LLM_TASK = {"zsre": "question", "counterfact": "sentence", "recent": "sentence", "wikibio": "text"}
+# MQuAKE's only missing answers are general instructions, sent as they are (GENERAL_TASK).
+GENERAL_TASK = "instruction"
+LLM_TASK = {
+    "zsre": "question",
+    "counterfact": "sentence",
+    "recent": "sentence",
+    "wikibio": "text",
+    "mquake": GENERAL_TASK,
+}
 _SPECS = "transformers[:PATH], openai:MODEL[@URL], ..."
 
 
@@ -98,7 +127,8 @@ class BuildDataConfig(StageConfig):
     source: str | None = option(
         None,
         choices=SOURCES,
-        help="source rules for every input; none: from each file's name, then its fields",
+        help="source rules for every input (the KnowEdit sources, or mquake for MQuAKE-CF/-T); "
+        "none: from each file's name, then its fields",
     )
     p_one_distractor: float = option(0.25, help="share of edits shown with one distractor")
     p_two_distractors: float = option(0.25, help="share of edits shown with two distractors")
@@ -117,6 +147,19 @@ class BuildDataConfig(StageConfig):
     recent_locality_per_kind: int = option(3, help="recent: locality probes used per kind")
     wikibio_max_records: int | None = option(250, help="wikibio: the first N records; none: all")
     wikibio_locality_per_kind: int = option(1, help="wikibio: locality probes used per kind")
+    mquake_max_records: int | None = option(
+        2500, help="mquake: the first N records (MQuAKE-CF 2500, MQuAKE-T 1500); none: all"
+    )
+    p_earlier_out_of_scope: float = option(
+        0.5,
+        help="mquake: share of out-of-scope pairs that reuse an earlier out-of-scope pair of "
+        "the file (else a general instruction)",
+    )
+    general_instructions: str | None = option(
+        None,
+        help="mquake: general instructions (JSON Lines with `instruction`, or plain text lines) "
+        "answered by --llm as out-of-scope pairs; none: those pairs are skipped and counted",
+    )
     max_edits: int | None = option(None, help="at most N edits per file (small slices)")
     embedder: str | None = option(
         None, help="sentence-transformers model folder; none: the shipped MiniLM"
@@ -136,14 +179,22 @@ class BuildDataConfig(StageConfig):
     def validate(self) -> None:
         if self.llm is not None and self.llm.strip().lower() in ("", "none", "off"):
             object.__setattr__(self, "llm", None)
-        probs = (self.p_one_distractor, self.p_two_distractors, self.p_rewrite)
+        probs = (
+            self.p_one_distractor,
+            self.p_two_distractors,
+            self.p_rewrite,
+            self.p_earlier_out_of_scope,
+        )
         if any(not 0.0 <= p <= 1.0 for p in probs):
-            raise ConfigError("p_one_distractor, p_two_distractors and p_rewrite must be in [0, 1]")
+            raise ConfigError(
+                "p_one_distractor, p_two_distractors, p_rewrite and p_earlier_out_of_scope "
+                "must be in [0, 1]"
+            )
         if self.p_one_distractor + self.p_two_distractors > 1.0:
             raise ConfigError("p_one_distractor + p_two_distractors must be <= 1")
         if self.top_k < 1:
             raise ConfigError("top_k must be >= 1")
-        for name in ("zsre_max_rows", "wikibio_max_records", "max_edits"):
+        for name in ("zsre_max_rows", "wikibio_max_records", "mquake_max_records", "max_edits"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be >= 1 (or none)")
@@ -278,6 +329,8 @@ class PlannedPair:
     without_answer: str | None
     llm_task: str | None = None
     answer_from: str = "record"
+    llm_answers_both: bool = False
+    """The LLM's answer is also the with-edit answer (general instructions)."""
 
     @property
     def needs_llm(self) -> bool:
@@ -288,6 +341,7 @@ class _Planner:
     def __init__(self, source: str, counts: Counts) -> None:
         self.source, self.counts = source, counts
         self.pairs: list[PlannedPair] = []
+        self.out_of_scope: list[PlannedPair] = []  # what mquake's records may reuse
         self._per_edit: Counter[str] = Counter()
 
     def add(
@@ -299,22 +353,25 @@ class _Planner:
         facts: Sequence[str],
         with_answer: str,
         without_answer: str | None,
+        llm_answers_both: bool = False,
     ) -> None:
         k = self._per_edit[record.edit_id]
         self._per_edit[record.edit_id] += 1
-        self.pairs.append(
-            PlannedPair(
-                edit_id=record.edit_id,
-                pair_id=f"{record.edit_id}-{k}",
-                scope=scope,
-                probe=probe,
-                question=question,
-                facts=tuple(facts),
-                with_answer=with_answer,
-                without_answer=without_answer,
-                llm_task=LLM_TASK[self.source] if without_answer is None else None,
-            )
+        pair = PlannedPair(
+            edit_id=record.edit_id,
+            pair_id=f"{record.edit_id}-{k}",
+            scope=scope,
+            probe=probe,
+            question=question,
+            facts=tuple(facts),
+            with_answer=with_answer,
+            without_answer=without_answer,
+            llm_task=LLM_TASK[self.source] if without_answer is None else None,
+            llm_answers_both=llm_answers_both,
         )
+        self.pairs.append(pair)
+        if scope == "out":
+            self.out_of_scope.append(pair)
         self.counts.reason("pairs", scope)
 
     def rewrite(self, record: EditRecord, facts: Sequence[str]) -> None:
@@ -339,16 +396,62 @@ class _Planner:
                 added += 1
         return added
 
+    def multi_hop(
+        self,
+        record: EditRecord,
+        drawn: Sequence[str],
+        config: BuildDataConfig,
+        rng: random.Random,
+        instructions: Sequence[str],
+    ) -> None:
+        """MQuAKE: the multi-hop pair and one out-of-scope pair (module docstring)."""
+        hop = record.multi_hop
+        if hop is None:
+            raise ValueError(f"{record.edit_id} is not an MQuAKE record")
+        # All rewrites first, then the distractors drawn for the first one.
+        facts = list(dict.fromkeys((*hop.facts, *drawn[1:])))
+        if len(facts) < len(hop.facts) + len(drawn) - 1:
+            self.counts.reason("distractors_short", "same_as_a_rewrite")
+        new, old = hop.with_edit_answer, hop.without_edit_answer
+        self.add(record, "in", "multi_hop", hop.question, facts, new, old)
+        branch = "earlier" if rng.random() < config.p_earlier_out_of_scope else "general"
+        self.counts.reason("out_of_scope_branch", branch)
+        earlier = self.out_of_scope
+        if branch == "earlier" and not earlier:
+            self.counts.reason("out_of_scope_fallback", "no_earlier_pair")
+            branch = "general"
+        if branch == "earlier":
+            reused = rng.choice(earlier)
+            probe = reused.probe if reused.probe.startswith("reused:") else f"reused:{reused.probe}"
+            self.add(
+                record,
+                "out",
+                probe,
+                reused.question,
+                facts,
+                reused.with_answer,
+                reused.without_answer,
+                reused.llm_answers_both,
+            )
+        elif instructions:
+            self.add(record, "out", "general", rng.choice(instructions), facts, "", None, True)
+        else:
+            self.counts.reason("out_of_scope_skipped", "no_general_instructions")
+
 
 def _by_probe_kinds(records: Sequence[EditRecord]) -> list[EditRecord]:
     return sorted(records, key=lambda r: -(len(r.portability) + len(r.locality)))
 
 
 def plan_pairs(
-    loaded: KnowEditFile, pool: FactPool, config: BuildDataConfig, rng: random.Random
+    loaded: KnowEditFile,
+    pool: FactPool,
+    config: BuildDataConfig,
+    rng: random.Random,
+    instructions: Sequence[str] = (),
 ) -> tuple[list[PlannedPair], Counts]:
     """The pairs of one file under its source's rules (module docstring); `pool` holds the
-    facts of `loaded.records` in order."""
+    facts of `loaded.records` in order; `instructions`: mquake's general instructions."""
     counts = Counts()
     source = loaded.source
     planner = _Planner(source, counts)
@@ -358,6 +461,8 @@ def plan_pairs(
         records = _by_probe_kinds(records)
     elif source == "wikibio" and config.wikibio_max_records is not None:
         records = records[: config.wikibio_max_records]
+    elif source == "mquake" and config.mquake_max_records is not None:
+        records = records[: config.mquake_max_records]
     n_in = n_out = 0
     used = 0
     for record in records:
@@ -397,6 +502,8 @@ def plan_pairs(
             planner.rewrite(record, facts)
             n_in += 1 + planner.portability(record, facts)
             n_out += planner.locality(record, facts, config.recent_locality_per_kind)
+        elif source == "mquake":
+            planner.multi_hop(record, facts, config, rng, instructions)
         else:  # wikibio
             planner.add(record, "in", "passage", record.prompt, facts, record.target_new, None)
             planner.locality(record, facts, config.wikibio_locality_per_kind)
@@ -419,7 +526,7 @@ def fill_requests(
     )
     requests = [
         ChatRequest.from_prompt(
-            task_prompt(task, question),
+            question if task == GENERAL_TASK else task_prompt(task, question),
             temperature=config.llm_temperature,
             max_tokens=config.llm_max_tokens,
         )
@@ -465,7 +572,12 @@ def fill_answers(
             kept.append(pair)
         elif key in answers:
             counts.add("filled")
-            kept.append(dataclasses.replace(pair, without_answer=answers[key], answer_from="llm"))
+            answer = answers[key]
+            with_answer = answer if pair.llm_answers_both else pair.with_answer
+            filled = dataclasses.replace(
+                pair, with_answer=with_answer, without_answer=answer, answer_from="llm"
+            )
+            kept.append(filled)
         else:
             counts.reason("left_out", problems.get(key, "llm_failed"))
     return kept, counts, usage.to_dict()
@@ -494,7 +606,7 @@ def pair_rows(pair: PlannedPair, source: str) -> list[dict[str, Any]]:
         "with_edit": True,
         "n_facts": len(pair.facts),
         "facts": list(pair.facts),
-        "answer_from": "record",
+        "answer_from": pair.answer_from if pair.llm_answers_both else "record",
     }
     without_edit = {
         "messages": [
@@ -511,6 +623,37 @@ def pair_rows(pair: PlannedPair, source: str) -> list[dict[str, Any]]:
 
 
 # -- the stage -----------------------------------------------------------------------------------
+
+
+def load_general_instructions(path: str | os.PathLike[str]) -> tuple[list[str], int]:
+    """The instructions of a file (JSON Lines rows with a string `instruction`, or plain text
+    lines) and how many lines were skipped (a JSON row without one). InputError when the file
+    cannot be read or holds no instruction."""
+    path = Path(path)
+    text = read_text_file(path, "general-instructions file")
+    instructions: list[str] = []
+    skipped = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if not line.startswith("{"):
+            instructions.append(line)
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        instruction = row.get("instruction") if isinstance(row, dict) else None
+        if isinstance(instruction, str) and instruction.strip():
+            instructions.append(instruction.strip())
+        else:
+            skipped += 1
+            if skipped <= 3:
+                log.warning("%s: line %d has no `instruction` string; skipped", path, number)
+    if not instructions:
+        raise InputError(f"{path}: no general instruction (JSON Lines `instruction` or text lines)")
+    return instructions, skipped
 
 
 def _task_id(path: str) -> str:
@@ -576,6 +719,8 @@ class BuildDataStage(Stage[BuildDataConfig]):
     def plan(self, inputs: Sequence[str]) -> list[Task]:
         if not inputs:
             raise InputError("lte build-data needs at least one KnowEdit-format file")
+        if self.config.general_instructions is not None:
+            load_general_instructions(self.config.general_instructions)  # fail before any task
         return [Task(id=_task_id(path), inputs=(path,), payload=path) for path in sorted(inputs)]
 
     def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
@@ -589,7 +734,14 @@ class BuildDataStage(Stage[BuildDataConfig]):
         vectors = embed(facts) if facts and wants_distractors else np.zeros((len(facts), 1))
         pool = FactPool(facts, [r.subject for r in loaded.records], vectors, config.top_k)
         rng = random.Random(f"lte-build-data:{config.seed}:{task.id}")
-        pairs, counts = plan_pairs(loaded, pool, config, rng)
+        instructions: list[str] = []
+        if loaded.source == "mquake" and config.general_instructions is not None:
+            instructions, bad_lines = load_general_instructions(config.general_instructions)
+        pairs, counts = plan_pairs(loaded, pool, config, rng, instructions)
+        if loaded.source == "mquake" and config.general_instructions is not None:
+            counts.add("general_instructions", len(instructions))
+            if bad_lines:
+                counts.add("general_instructions_skipped", bad_lines)
         cache_path = ctx.folder.meta / CACHE_DIR / f"{task.id}.sqlite"
         backend = self.llm_backend() if any(p.needs_llm for p in pairs) else None
         if backend is not None:

@@ -1,4 +1,4 @@
-"""KnowEdit-format editing records, loaded into one typed record (`EditRecord`).
+"""KnowEdit-format (and MQuAKE) editing records, loaded into one typed record (`EditRecord`).
 
 The formats differ by source; each is read from the fields it really has:
 
@@ -10,6 +10,12 @@ The formats differ by source; each is read from the fields it really has:
 - `recent`: subject, prompt, target_new, portability, locality; no ground truth, and probe
   answers are lists of alias lists.
 - `wikibio`: concept (subject), text (prompt), labels (target_new), locality; no ground truth.
+- `mquake` (MQuAKE-CF-3k / MQuAKE-T, multi-hop): requested_rewrite (a list of edits, each a
+  prompt with `{}` for its subject, subject, target_new.str, target_true.str), questions (the
+  multi-hop question first), answer / new_answer, single_hops / new_single_hops (each a cloze and
+  its answer). The record's first rewrite gives subject, prompt (`{}` filled), target_new and
+  ground truth (target_true); `multi_hop` keeps every rewrite's fact, the first question and both
+  answers with their hop chains (`MultiHop`). No portability or locality.
 
 Portability and locality are `{kind: [{"prompt": str, "ground_truth": str | [str] | [[str]]}]}`;
 a probe's answer is its first non-empty string. Kinds are kept even when all their probes were
@@ -27,7 +33,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -36,7 +42,7 @@ from alignkit.lte.template import fact_sentence
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("zsre", "counterfact", "recent", "wikibio")
+SOURCES = ("zsre", "counterfact", "recent", "wikibio", "mquake")
 NQ_PREFIX = "nq question: "
 _LOGGED_PER_REASON = 3
 
@@ -46,6 +52,32 @@ class Probe(NamedTuple):
 
     prompt: str
     answer: str
+
+
+class MultiHop(NamedTuple):
+    """An MQuAKE record's multi-hop part: every requested rewrite as a fact sentence (in record
+    order), the first multi-hop question, and the answers after and before the edits, each with
+    its chain of single-hop clozes completed by their answers ("cloze answer", hop order)."""
+
+    facts: tuple[str, ...]
+    question: str
+    new_answer: str
+    new_chain: tuple[str, ...]
+    answer: str
+    chain: tuple[str, ...]
+
+    @property
+    def with_edit_answer(self) -> str:
+        return chain_answer(self.new_answer, self.new_chain)
+
+    @property
+    def without_edit_answer(self) -> str:
+        return chain_answer(self.answer, self.chain)
+
+
+def chain_answer(answer: str, chain: Sequence[str]) -> str:
+    """The final answer, then the hop chain one completed cloze a line."""
+    return "\n".join((answer, *chain))
 
 
 @dataclasses.dataclass(frozen=True, eq=True)
@@ -62,6 +94,8 @@ class EditRecord:
     rephrase: tuple[str, ...] = ()
     portability: Mapping[str, tuple[Probe, ...]] = dataclasses.field(default_factory=dict)
     locality: Mapping[str, tuple[Probe, ...]] = dataclasses.field(default_factory=dict)
+    multi_hop: MultiHop | None = None
+    """MQuAKE only."""
 
     __hash__ = None  # type: ignore[assignment]  # the probe tables are dicts
 
@@ -97,6 +131,7 @@ def guess_source(path: str | os.PathLike[str], first: Any = None) -> str | None:
     """The source of a file from its name, else from the fields of its first record."""
     name = Path(path).name.lower()
     for needle, source in (
+        ("mquake", "mquake"),
         ("zsre", "zsre"),
         ("wikibio", "wikibio"),
         ("counterfact", "counterfact"),
@@ -107,6 +142,8 @@ def guess_source(path: str | os.PathLike[str], first: Any = None) -> str | None:
         if needle in name:
             return source
     if isinstance(first, Mapping):
+        if "requested_rewrite" in first and "new_single_hops" in first:
+            return "mquake"
         if "concept" in first and "labels" in first:
             return "wikibio"
         if ("src" in first and "alt" in first) or "rephrase_prompt" in first:
@@ -196,6 +233,8 @@ def parse_record(raw: Any, source: str, index: int, problems: Counter[str]) -> E
     probes are dropped and counted in `problems`."""
     if not isinstance(raw, Mapping):
         raise _Skip("not_an_object")
+    if source == "mquake":
+        return _mquake_record(raw, index)
     layout = "knowedit"
     if source == "wikibio":
         layout = "wikibio"
@@ -219,13 +258,78 @@ def parse_record(raw: Any, source: str, index: int, problems: Counter[str]) -> E
     return dataclasses.replace(record, portability=portability, locality=locality)
 
 
-def _read_rows(path: Path) -> list[Any]:
+def _rewrite_fact(raw: Any) -> tuple[str, str, str, str | None]:
+    """(subject, filled prompt, target_new, target_true or None) of one MQuAKE rewrite."""
+    if not isinstance(raw, Mapping):
+        raise _Skip("bad_requested_rewrite")
+    subject = _text(raw.get("subject"), "subject")
+    prompt = _text(raw.get("prompt"), "prompt")
+    if "{}" not in prompt:
+        raise _Skip("bad_prompt")
+    target = raw.get("target_new")
+    target_new = _text(target.get("str") if isinstance(target, Mapping) else target, "target_new")
+    truth = raw.get("target_true")
+    target_true = first_answer(truth.get("str") if isinstance(truth, Mapping) else None)
+    return subject, prompt.replace("{}", subject, 1), target_new, target_true
+
+
+def _items(value: Any, what: str) -> list[Any]:
+    """A non-empty list, else `_Skip` (missing_/bad_ `what`)."""
+    if not isinstance(value, list) or not value:
+        raise _Skip(f"missing_{what}" if value is None or value == [] else f"bad_{what}")
+    return value
+
+
+def _hop_chain(raw: Any, what: str) -> tuple[str, ...]:
+    """`cloze answer` per hop, in hop order."""
+    chain = []
+    for hop in _items(raw, what):
+        if not isinstance(hop, Mapping):
+            raise _Skip(f"bad_{what}")
+        cloze, answer = hop.get("cloze"), hop.get("answer")
+        usable = isinstance(cloze, str) and isinstance(answer, str)
+        if not usable or not cloze.strip() or not answer.strip():
+            raise _Skip(f"bad_{what}")
+        chain.append(fact_sentence(cloze, answer))
+    return tuple(chain)
+
+
+def _mquake_record(raw: Mapping[str, Any], index: int) -> EditRecord:
+    parsed = [_rewrite_fact(r) for r in _items(raw.get("requested_rewrite"), "requested_rewrite")]
+    questions = _items(raw.get("questions"), "questions")
+    multi_hop = MultiHop(
+        facts=tuple(fact_sentence(prompt, target) for _, prompt, target, _ in parsed),
+        question=_text(questions[0], "questions"),
+        new_answer=_text(raw.get("new_answer"), "new_answer"),
+        new_chain=_hop_chain(raw.get("new_single_hops"), "new_single_hops"),
+        answer=_text(raw.get("answer"), "answer"),
+        chain=_hop_chain(raw.get("single_hops"), "single_hops"),
+    )
+    subject, prompt, target_new, target_true = parsed[0]
+    return EditRecord(
+        source="mquake",
+        index=index,
+        subject=subject,
+        prompt=prompt,
+        target_new=target_new,
+        ground_truth=target_true,
+        multi_hop=multi_hop,
+    )
+
+
+def read_text_file(path: Path, what: str = "file") -> str:
+    """A UTF-8 file's text; InputNotFoundError / InputError (naming `what`) when it cannot be
+    read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise InputNotFoundError(f"{path}: no such file") from exc
+        raise InputNotFoundError(f"{path}: no such {what}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read it as UTF-8 text: {exc}") from exc
+
+
+def _read_rows(path: Path) -> list[Any]:
+    text = read_text_file(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
