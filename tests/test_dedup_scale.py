@@ -132,3 +132,22 @@ def test_missing_or_damaged_intermediate_files_are_clear_errors(tmp_path: Path) 
         run_dedup(DedupConfig(partitions=2), paths, out, progress=False)
     stats = json.loads((out / META_DIR / CLUSTERS_DIR / META_DIR / "stats.json").read_text())
     assert stats["failures"] and "partition-00001" in stats["failures"]
+
+
+def test_partition_tasks_read_one_manifest_not_every_shard_file(tmp_path: Path) -> None:
+    """A partition task's one input is the signatures' manifest (the driver checks P files, not
+    P x shards); the manifest names the shards in plan order and changes when one is redone."""
+    paths = [str(p) for p in spread_shards(tmp_path / "in")]
+    out = tmp_path / "out"
+    run_dedup(DedupConfig(partitions=3), paths, out, progress=False)
+    signatures = out / META_DIR / SIGNATURES_DIR
+    manifest = signatures / "manifest.json"
+    stage = DedupClusterStage(DedupConfig(partitions=3), signatures)
+    tasks = stage.plan(paths)
+    assert [t.inputs for t in tasks] == [(str(manifest),)] * 3
+    recorded = json.loads(manifest.read_text())
+    assert [s[0] for s in recorded["shards"]] == [Path(p).name.split(".")[0] for p in sorted(paths)]
+    with pytest.raises(InputError, match="other shards or partitions"):
+        stage.plan(paths[:-1])
+    with pytest.raises(InputError, match="other shards or partitions"):
+        DedupClusterStage(DedupConfig(partitions=2), signatures).plan(paths)

@@ -8,7 +8,9 @@ signatures or keys:
 
 1. `webr.dedup.signatures` (folder `OUT/.alignkit/signatures/`): one task per shard computes
    its MinHash band keys and exact keys and writes them split into `partitions` partition files
-   (`<stem>.<p>.bkt`, 12 bytes per key), plus its document lengths (`<stem>.len`).
+   (`<stem>.<p>.bkt`, 12 bytes per key), plus its document lengths (`<stem>.len`); the
+   stage's reduce writes `manifest.json` (the shards in plan order and when each was written),
+   the one input of every partition task, so planning stage 2 checks one file per partition.
 2. `webr.dedup.clusters` (folder `OUT/.alignkit/clusters/`): one task per partition reads that
    partition's file of every shard (global document ids count shard after shard in plan order)
    and writes the union edges of documents sharing a key, each to the smallest id of its bucket
@@ -67,7 +69,7 @@ from alignkit.stage import (
     option,
     run_stage,
 )
-from alignkit.stage.folder import differing_keys
+from alignkit.stage.folder import differing_keys, file_identity
 from alignkit.text.dedup import KEEP, NORMALIZE, SCHEMES, SHINGLES, DedupConfigError, DedupSettings
 from alignkit.webr.prepare import expand_shards, plan_shard_tasks, shard_totals
 
@@ -77,6 +79,9 @@ INPUT_SUFFIXES = (".jsonl.gz", ".jsonl", ".parquet")
 SIGNATURES_DIR = "signatures"
 CLUSTERS_DIR = "clusters"
 CLUSTERS_FILE = "clusters.jsonl.gz"
+# The signatures stage's reduce writes it (the shards in plan order); it is each partition task's
+# one input, so the driver checks one file per task, not every shard's partition and length files.
+MANIFEST_FILE = "manifest.json"
 
 
 class DedupOptionError(ConfigError, DedupConfigError):
@@ -345,6 +350,22 @@ class DedupSignatureStage(Stage[DedupConfig]):
         ctx.progress(task.weight)
         return TaskResult(stats={"docs": int(n), **counts}, outputs=outputs)
 
+    def reduce(
+        self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
+    ) -> TaskResult:
+        """The manifest: the shards whose files are here, in plan order, and when each shard's
+        task last ran (its marker's identity), so its content changes whenever a shard's files
+        were written again and the partition tasks (its readers) are redone then."""
+        tmp = folder.tmp_path(MANIFEST_FILE)
+        written = [file_identity(folder.marker_path(t.id)) for t in tasks]
+        manifest = {
+            "partitions": self.config.partitions,
+            "shards": [[t.id, str(t.payload)] for t in tasks],
+            "written": [[w["size"], w["mtime_ns"]] for w in written],
+        }
+        tmp.write_text(json.dumps(manifest) + "\n", encoding="utf-8")
+        return TaskResult(stats={}, outputs={MANIFEST_FILE: tmp})
+
 
 # --- stage 2: union edges per partition, clusters in the reduce ---------------------------------
 
@@ -377,25 +398,26 @@ class DedupClusterStage(Stage[DedupConfig]):
 
     def plan(self, inputs: Sequence[str]) -> list[Task]:
         shards = tuple((t.id, str(t.payload)) for t in _plan(inputs))
-        # A changed length (same keys) must redo the reduce too: every task lists the lengths.
-        lengths = [self._signature_path(_lengths_file(sid)) for sid, _ in shards]
-        tasks = []
-        for p in range(self.config.partitions):
-            files = [self._signature_path(_partition_file(sid, p)) for sid, _ in shards]
-            tasks.append(
-                Task(
-                    id=f"partition-{p:05d}",
-                    inputs=(*files, *lengths),
-                    payload=PartitionPayload(p, shards),
-                )
-            )
-        missing = [f for f in tasks[0].inputs if not os.path.exists(f)] if tasks else []
-        if missing:
+        # One input per task, the signatures' manifest: it is rewritten whenever a shard's keys
+        # or lengths were, so every partition task and the reduce are redone exactly then.
+        manifest = self._signature_path(MANIFEST_FILE)
+        try:
+            recorded = json.loads(Path(manifest).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             raise InputError(
-                f"{missing[0]} is missing: the signatures stage ({DedupSignatureStage.name}) must "
-                "finish first"
+                f"{manifest} is missing or unreadable: the signatures stage "
+                f"({DedupSignatureStage.name}) must finish first"
+            ) from None
+        wanted = {"partitions": self.config.partitions, "shards": [list(s) for s in shards]}
+        if not isinstance(recorded, dict) or {k: recorded.get(k) for k in wanted} != wanted:
+            raise InputError(
+                f"{manifest} describes other shards or partitions than these inputs: run the "
+                f"signatures stage ({DedupSignatureStage.name}) on them first"
             )
-        return tasks
+        return [
+            Task(id=f"partition-{p:05d}", inputs=(manifest,), payload=PartitionPayload(p, shards))
+            for p in range(self.config.partitions)
+        ]
 
     def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
         job: PartitionPayload = task.payload
