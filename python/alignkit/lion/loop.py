@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from alignkit._defaults import DEFAULT_LLM_SPEC
 from alignkit.data.io import atomic_write_json
-from alignkit.errors import ConfigError, NothingProducedError, StageFailedError
+from alignkit.errors import ConfigError, NothingProducedError
 from alignkit.lion.stages import (
     EASY_FILE,
     HARD_FILE,
@@ -50,7 +50,7 @@ from alignkit.lion.stages import (
     TrainConfig,
     TrainStage,
 )
-from alignkit.stage import RunOptions, StageConfig, option, run_stage
+from alignkit.stage import RunOptions, StageConfig, option, run_chained_stage
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +206,8 @@ class LionRun:
         atomic_write_json(self.out / SUMMARY_FILE, self.summary)
 
     def _stage(self, key: str, stage: Any, inputs: list[str], folder: Path) -> Any:
-        started = time.perf_counter()
-        report = run_stage(
+        report, self.summary["stages"][key] = run_chained_stage(
+            f"lion: {key}",
             stage,
             inputs,
             folder,
@@ -215,18 +215,7 @@ class LionRun:
             overwrite=self.overwrite,
             progress=self.progress,
         )
-        if report.failures:
-            raise StageFailedError(
-                f"{key}: {len(report.failures)} task(s) failed (first: "
-                f"{next(iter(report.failures.values()))}); re-run to resume"
-            )
-        self.summary["stages"][key] = {
-            "folder": str(folder),
-            "seconds": round(time.perf_counter() - started, 3),
-            "stats": report.stats,
-        }
         self._save()
-        log.info("lion: %s done in %.1f s", key, time.perf_counter() - started)
         return report
 
     # -- the loop ------------------------------------------------------------------------------

@@ -21,19 +21,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import resource
-import time
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
 from alignkit.data.io import atomic_write_json
-from alignkit.errors import ConfigError, InputNotFoundError, StageFailedError
+from alignkit.errors import ConfigError, InputNotFoundError
 from alignkit.lte.build_data import BuildDataConfig, BuildDataStage
 from alignkit.lte.evaluate import RESULTS_FILE, EditEvalConfig, EditEvalStage
 from alignkit.lte.train import MODEL_DIR, LTETrainConfig, LTETrainStage
-from alignkit.stage import RunOptions, StageConfig, option, run_stage
+from alignkit.stage import RunOptions, StageConfig, option, peak_rss_mb, run_chained_stage
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +101,6 @@ class LTERunOptions(RunOptions[LTERunConfig]):
     command: ClassVar[str] = "lte run"
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB (Linux reports KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 def compare(base: Mapping[str, Any], aligned: Mapping[str, Any]) -> dict[str, Any]:
     """Per dataset: both models' headline metrics, the change, and the verdict (edit success
     rose and locality did not fall)."""
@@ -158,30 +151,16 @@ class LTERun:
     def _stage(
         self, key: str, stage: Any, inputs: list[str], executor: Any = None
     ) -> dict[str, Any]:
-        folder = self.out / key
-        started = time.perf_counter()
-        report = run_stage(
+        report, self.summary["stages"][key] = run_chained_stage(
+            f"lte run: {key}",
             stage,
             inputs,
-            folder,
+            self.out / key,
             executor=executor,
             overwrite=self.overwrite,
             progress=self.progress,
         )
-        if report.failures:
-            raise StageFailedError(
-                f"{key}: {len(report.failures)} task(s) failed (first: "
-                f"{next(iter(report.failures.values()))}); re-run to resume"
-            )
-        self.summary["stages"][key] = {
-            "folder": str(folder),
-            "seconds": round(time.perf_counter() - started, 3),
-            "tasks_run": report.tasks_run,
-            "peak_rss_mb": peak_rss_mb(),
-            "stats": report.stats,
-        }
         atomic_write_json(self.out / SUMMARY_FILE, self.summary)
-        log.info("lte run: %s done in %.1f s", key, time.perf_counter() - started)
         return report.stats
 
     def _results(self, key: str) -> dict[str, Any]:

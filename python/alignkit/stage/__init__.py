@@ -3,7 +3,8 @@
 - `StageConfig` + `option()`: one dataclass per stage = CLI flags, config-file keys, fingerprint;
   `RunOptions`: a run that chains stages, its config and per-stage sections.
 - `OutputFolder`: the output-folder contract (config record, lock, markers, atomic outputs).
-- `Stage`, `Task`, `TaskResult`, `TaskContext`, `run_stage`: plan tasks, run them, reduce.
+- `Stage`, `Task`, `TaskResult`, `TaskContext`, `run_stage`: plan tasks, run them, reduce;
+  `run_chained_stage`: one step of a run that chains stages, and its record.
 - `LocalExecutor` (and any `Executor`): where tasks run.
 - `Counts`, `LLMUsage`: typed, mergeable statistics and LLM-call accounting.
 - `Progress`, `progress_mode`: bar on a terminal, log lines otherwise, or off.
@@ -26,7 +27,7 @@ from alignkit.stage.executor import (
     execute_task,
 )
 from alignkit.stage.folder import META_DIR, OutputFolder, file_identity
-from alignkit.stage.stage import Stage, StageReport, run_stage
+from alignkit.stage.stage import Stage, StageReport, peak_rss_mb, run_chained_stage, run_stage
 from alignkit.stage.stats import Counts, LLMUsage
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "execute_task",
     "file_identity",
     "option",
+    "peak_rss_mb",
     "progress_mode",
+    "run_chained_stage",
     "run_stage",
 ]

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
-from alignkit.errors import ConfigError
+from alignkit.errors import ConfigError, StageFailedError
 from alignkit.progress import Progress
 from alignkit.stage.config import StageConfig
 from alignkit.stage.executor import (
@@ -213,6 +213,43 @@ def run_stage(
         )
         folder.write_stats(report.to_dict())
     return report
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_chained_stage(
+    key: str,
+    stage: Stage[Any],
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    **options: Any,
+) -> tuple[StageReport, dict[str, Any]]:
+    """`run_stage` (same `options`) for step `key` of a run that chains stages (`lion run`,
+    `lte run`): a failed task stops the run with StageFailedError naming the step (re-running
+    resumes). Returns the report and the record the run keeps of the step: folder, seconds,
+    tasks run now, this process's peak memory so far, statistics."""
+    started = time.perf_counter()
+    report = run_stage(stage, inputs, out_dir, **options)
+    if report.failures:
+        raise StageFailedError(
+            f"{key}: {len(report.failures)} task(s) failed (first: "
+            f"{next(iter(report.failures.values()))}); re-run to resume"
+        )
+    seconds = time.perf_counter() - started
+    log.info("%s done in %.1f s", key, seconds)
+    record = {
+        "folder": os.fspath(out_dir),
+        "seconds": round(seconds, 3),
+        "tasks_run": report.tasks_run,
+        "peak_rss_mb": peak_rss_mb(),
+        "stats": report.stats,
+    }
+    return report, record
 
 
 REDUCE_TASK = "@reduce"
