@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.cli.options import (
-    add_config_sections,
-    add_executor_flags,
+    add_chained_run_flags,
     add_stage_command,
     config_sections,
     executor_from_args,
@@ -125,7 +124,6 @@ def add_parsers(
 
 def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from alignkit.lion.loop import SECTIONS, LionRunConfig
-    from alignkit.stage import add_config_arguments
 
     p = sub.add_parser(
         "run",
@@ -142,17 +140,7 @@ def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "SmolLM2-135M-Instruct as student; values given as flags or in --config win."
         ),
     )
-    p.add_argument("--out", required=False, help="output directory (required)")
-    add_config_arguments(p, LionRunConfig)
-    add_config_sections(p, SECTIONS)
-    p.add_argument("--demo", action="store_true", help="small demo defaults (see above)")
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="redo the stages whose recorded configuration differs",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_executor_flags(p)
+    add_chained_run_flags(p, LionRunConfig, SECTIONS)
     p.set_defaults(handler=_cmd_run)
     return p
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.cli.options import (
-    add_config_sections,
-    add_executor_flags,
+    add_chained_run_flags,
     add_stage_command,
     config_sections,
     executor_from_args,
@@ -126,7 +125,6 @@ def add_parsers(
 
 def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from alignkit.lte.run import SECTIONS, LTERunConfig
-    from alignkit.stage import add_config_arguments
 
     p = sub.add_parser(
         "run",
@@ -143,15 +141,7 @@ def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "two CPU cores; values given as flags or in --config win. Re-running resumes."
         ),
     )
-    p.add_argument("--out", required=False, help="output directory (required)")
-    add_config_arguments(p, LTERunConfig)
-    add_config_sections(p, SECTIONS)
-    p.add_argument("--demo", action="store_true", help="small demo defaults (see above)")
-    p.add_argument(
-        "--overwrite", action="store_true", help="redo the stages whose configuration differs"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_executor_flags(p)  # the data stage's tasks; training and evaluation run in this process
+    add_chained_run_flags(p, LTERunConfig, SECTIONS)
     p.set_defaults(handler=_cmd_run)
     return p
 

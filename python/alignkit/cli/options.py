@@ -167,6 +167,27 @@ def add_config_sections(p: argparse.ArgumentParser, sections: tuple[str, ...]) -
         p.add_argument(f"--{section}-options", dest=section, help=argparse.SUPPRESS)
 
 
+def add_chained_run_flags(
+    p: argparse.ArgumentParser, config_class: type, sections: tuple[str, ...]
+) -> None:
+    """The flags of a command that chains stages (`lion run`, `lte run`): `--out`, the run's own
+    options, its hidden `--config` sections, `--demo`, `--overwrite`, `--no-progress` and the
+    executor flags."""
+    from alignkit.stage import add_config_arguments
+
+    p.add_argument("--out", required=False, help="output directory (required)")
+    add_config_arguments(p, config_class)
+    add_config_sections(p, sections)
+    p.add_argument("--demo", action="store_true", help="small demo defaults (see above)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="redo the stages whose recorded configuration differs",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_executor_flags(p)
+
+
 def config_sections(args: argparse.Namespace, sections: tuple[str, ...]) -> dict[str, dict]:
     """Each section's option mapping from the config file (empty when absent), keys with `_`."""
     from alignkit.errors import ConfigError
