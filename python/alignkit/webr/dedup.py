@@ -9,8 +9,8 @@ signatures or keys:
 1. `webr.dedup.signatures` (folder `OUT/.alignkit/signatures/`): one task per shard computes
    its MinHash band keys and exact keys and writes them split into `partitions` partition files
    (`<stem>.<p>.bkt`, 12 bytes per key), plus its document lengths (`<stem>.len`); the
-   stage's reduce writes `manifest.json` (the shards in plan order and when each was written),
-   the one input of every partition task, so planning stage 2 checks one file per partition.
+   stage's reduce writes `manifest.json` (the shards in plan order, a digest of each one's
+   files), the one input of every partition task: planning stage 2 checks one file per task.
 2. `webr.dedup.clusters` (folder `OUT/.alignkit/clusters/`): one task per partition reads that
    partition's file of every shard (global document ids count shard after shard in plan order)
    and writes the union edges of documents sharing a key, each to the smallest id of its bucket
@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -69,7 +70,7 @@ from alignkit.stage import (
     option,
     run_stage,
 )
-from alignkit.stage.folder import differing_keys, file_identity
+from alignkit.stage.folder import differing_keys
 from alignkit.text.dedup import KEEP, NORMALIZE, SCHEMES, SHINGLES, DedupConfigError, DedupSettings
 from alignkit.webr.prepare import expand_shards, plan_shard_tasks, shard_totals
 
@@ -353,15 +354,20 @@ class DedupSignatureStage(Stage[DedupConfig]):
     def reduce(
         self, folder: OutputFolder, tasks: Sequence[Task], results: Mapping[str, Mapping[str, Any]]
     ) -> TaskResult:
-        """The manifest: the shards whose files are here, in plan order, and when each shard's
-        task last ran (its marker's identity), so its content changes whenever a shard's files
-        were written again and the partition tasks (its readers) are redone then."""
+        """The manifest: the shards whose files are here, in plan order, each with a digest of
+        its files' checksums (from its marker), so the manifest changes exactly when a shard's
+        files changed and the partition tasks (its readers) are redone then. Deterministic: the
+        same inputs give the same manifest on any executor."""
         tmp = folder.tmp_path(MANIFEST_FILE)
-        written = [file_identity(folder.marker_path(t.id)) for t in tasks]
+        digests = []
+        for task in tasks:
+            marker = json.loads(folder.marker_path(task.id).read_text(encoding="utf-8"))
+            files = sorted((o["name"], o["sha256"]) for o in marker["outputs"])
+            digests.append(hashlib.sha256(json.dumps(files).encode()).hexdigest()[:32])
         manifest = {
             "partitions": self.config.partitions,
             "shards": [[t.id, str(t.payload)] for t in tasks],
-            "written": [[w["size"], w["mtime_ns"]] for w in written],
+            "files": digests,
         }
         tmp.write_text(json.dumps(manifest) + "\n", encoding="utf-8")
         return TaskResult(stats={}, outputs={MANIFEST_FILE: tmp})
