@@ -656,7 +656,9 @@ def load_general_instructions(path: str | os.PathLike[str]) -> tuple[list[str], 
     return instructions, skipped
 
 
-def _task_id(path: str) -> str:
+def input_task_id(path: str) -> str:
+    """The task id of an input file (its name without .json/.jsonl/.gz, safe characters), shared
+    by the stages that make one task per file or name tasks after it."""
     stem = Path(path).name
     for suffix in (".gz", ".jsonl", ".json"):
         stem = stem.removesuffix(suffix)
@@ -721,7 +723,9 @@ class BuildDataStage(Stage[BuildDataConfig]):
             raise InputError("lte build-data needs at least one KnowEdit-format file")
         if self.config.general_instructions is not None:
             load_general_instructions(self.config.general_instructions)  # fail before any task
-        return [Task(id=_task_id(path), inputs=(path,), payload=path) for path in sorted(inputs)]
+        return [
+            Task(id=input_task_id(path), inputs=(path,), payload=path) for path in sorted(inputs)
+        ]
 
     def run_task(self, task: Task, ctx: TaskContext) -> TaskResult:
         from alignkit.llm import ResponseCache

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 from alignkit.data.io import open_gzip_text_writer
 from alignkit.errors import ConfigError, InputError, InputNotFoundError
-from alignkit.lte.build_data import _task_id
+from alignkit.lte.build_data import input_task_id
 from alignkit.lte.editor import LTEEditor, request_from_record
 from alignkit.lte.knowedit import SOURCES, load_knowedit
 from alignkit.lte.metrics import WRAPS, word_tokenizer_name
@@ -166,7 +166,7 @@ class EditEvalStage(Stage[EditEvalConfig]):
         tasks = []
         stems = set()
         for path in sorted(inputs):
-            stem = _task_id(path)
+            stem = input_task_id(path)
             if stem in stems:
                 raise InputError(f"two inputs share the name {stem!r}")
             stems.add(stem)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -32,8 +31,6 @@ from alignkit.lte.build_data import BuildDataConfig, BuildDataStage
 from alignkit.lte.evaluate import RESULTS_FILE, EditEvalConfig, EditEvalStage
 from alignkit.lte.train import MODEL_DIR, LTETrainConfig, LTETrainStage
 from alignkit.stage import RunOptions, StageConfig, option, peak_rss_mb, run_chained_stage
-
-log = logging.getLogger(__name__)
 
 SUMMARY_FILE = "lte_summary.json"
 REPORT_FILE = "report.html"
